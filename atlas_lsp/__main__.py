@@ -1,0 +1,3 @@
+from atlas_lsp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Command line: `atlas-lsp` (serve over stdio or TCP), `doctor`, `complete`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import faulthandler
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from atlas_lsp import __version__
+
+logger = logging.getLogger(__name__)
+
+
+def setup_logging(level: str, log_file: str | None) -> None:
+    """Log to the file if given, else to stderr; never to stdout (the protocol channel)."""
+    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("atlas_lsp").setLevel(level.upper())
+    stream: IO[str] = handler.stream if isinstance(handler, logging.StreamHandler) else sys.stderr
+    faulthandler.enable(stream)  # a native crash leaves a Python traceback in the log
+
+
+def _take_stdout_for_protocol() -> IO[bytes]:
+    """Move the protocol to a private copy of stdout and point fd 1 at stderr.
+
+    Native libraries (llama.cpp, ggml backends) may write to fd 1; after this, such writes land in stderr
+    instead of corrupting the LSP stream.
+    """
+    protocol_fd = os.dup(sys.stdout.fileno())
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "wb", buffering=0)
+
+
+def _parse_tcp(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from atlas_lsp.server import build_server
+
+    server = build_server()
+    if args.tcp:
+        host, port = args.tcp
+        server.start_tcp(host, port)
+    else:
+        protocol_out = _take_stdout_for_protocol()
+        server.start_io(sys.stdin.buffer, protocol_out)  # type: ignore[arg-type]
+    return 0
+
+
+def _model_settings(args: argparse.Namespace) -> Any:
+    from atlas_lsp.config import ModelSettings
+
+    return ModelSettings(path=args.model) if getattr(args, "model", None) else ModelSettings()
+
+
+def doctor(args: argparse.Namespace) -> int:
+    from atlas_lsp.doctor import run_doctor
+
+    return run_doctor(_model_settings(args), as_json=args.json, out=sys.stdout)
+
+
+def complete(args: argparse.Namespace) -> int:
+    from atlas_lsp.oneshot import complete_at
+
+    return asyncio.run(complete_at(args.location, _model_settings(args), sys.stdout))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atlas-lsp", description="A language server with a local, warm code model.")
+    parser.add_argument("--version", action="version", version=f"atlas-lsp {__version__}")
+    parser.add_argument("--log-file", help="write logs here instead of stderr")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--stdio", action="store_true", help="speak LSP over stdin/stdout (the default)")
+    parser.add_argument("--tcp", type=_parse_tcp, metavar="HOST:PORT", help="speak LSP over TCP instead")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the language server (the default)")
+    check = sub.add_parser("doctor", help="check the installation, the model and its speed")
+    check.add_argument("--model", help="a GGUF file instead of the configured/bundled model")
+    check.add_argument("--json", action="store_true", help="print a JSON report")
+    one = sub.add_parser("complete", help="print the completion the server would suggest at FILE:LINE:COL")
+    one.add_argument("location", help="FILE:LINE:COL, 1-based (COL may be omitted: end of the line)")
+    one.add_argument("--model", help="a GGUF file instead of the bundled model")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_file)
+    commands = {"doctor": doctor, "complete": complete}
+    return commands.get(args.command, serve)(args)

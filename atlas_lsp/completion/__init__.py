@@ -1,0 +1,1 @@
+"""Inline completion: context -> prompt -> model -> post-processing."""

@@ -1,0 +1,84 @@
+"""Initialize, settings, model loading with progress, status, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+if TYPE_CHECKING:
+    from atlas_lsp.server import AtlasLanguageServer
+
+logger = logging.getLogger(__name__)
+
+
+def on_initialize(ls: AtlasLanguageServer, params: types.InitializeParams) -> None:
+    ls.apply_settings(params.initialization_options, source="initializationOptions", announce=False)
+
+
+async def on_initialized(ls: AtlasLanguageServer, _params: types.InitializedParams) -> None:
+    ls.attach_client_log()
+    ls.announce_pending_problems()
+    if ls.supports_configuration_pull():
+        await pull_configuration(ls, load_changes=False)
+    await load_model_with_progress(ls)
+
+
+async def pull_configuration(ls: AtlasLanguageServer, load_changes: bool) -> None:
+    """Ask the client for the `atlas` section (workspace/configuration)."""
+    try:
+        values = await asyncio.wait_for(
+            ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="atlas")])
+            ),
+            timeout=5,
+        )
+    except Exception as error:  # noqa: BLE001 - a client that fails this request keeps its settings
+        logger.info("workspace/configuration failed: %s", error)
+        return
+    if values:
+        ls.apply_settings(values[0], source="workspace/configuration", reload_model=load_changes)
+
+
+async def on_did_change_configuration(ls: AtlasLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+    settings: Any = params.settings
+    if isinstance(settings, dict) and "atlas" in settings:
+        ls.apply_settings(settings["atlas"], source="didChangeConfiguration", reload_model=True)
+    elif ls.supports_configuration_pull():
+        await pull_configuration(ls, load_changes=True)
+
+
+async def load_model_with_progress(ls: AtlasLanguageServer) -> None:
+    """Load (or reload) the model in the background, with work-done progress where the client supports it."""
+    token: str | None = None
+    window = ls.client_capabilities.window
+    if window is not None and window.work_done_progress:
+        token = f"atlas-model-{uuid.uuid4().hex[:8]}"
+        try:
+            await ls.work_done_progress.create_async(token)
+            ls.work_done_progress.begin(
+                token, types.WorkDoneProgressBegin(title="atlas: loading model", cancellable=False)
+            )
+        except Exception as error:  # noqa: BLE001 - progress is a courtesy; loading goes on without it
+            logger.info("could not create progress: %s", error)
+            token = None
+    status = await ls.models.load(ls.settings.model)
+    if token is not None:
+        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=status.message))
+    if status.state == "error":
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Error, message=f"atlas: {status.message}")
+        )
+
+
+def on_shutdown(ls: AtlasLanguageServer, _params: None) -> None:
+    logger.info("shutting down")
+    ls.close_services()
+
+
+def status_command(ls: AtlasLanguageServer, *_args: Any) -> dict[str, Any]:
+    """`atlas.status`: the model status plus the completion counters."""
+    return ls.status_report()

@@ -1,0 +1,41 @@
+"""pygls's protocol, plus an error *response* for a request whose params do not parse.
+
+pygls 2.1 raises while decoding such a request and never answers it, so the client waits forever. Here the
+request gets a JSON-RPC error naming the method and the problem, and the server reads on.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCNotification
+
+logger = logging.getLogger(__name__)
+REJECTED_NOTIFICATION = "atlas/internal/rejectedRequest"
+
+
+def _cause(error: BaseException) -> str:
+    cause = error.__cause__
+    while cause is not None and cause.__cause__ is not None and not isinstance(cause, KeyError):
+        cause = cause.__cause__
+    if isinstance(cause, KeyError):
+        return f"missing field {cause}"
+    return str(cause or error)
+
+
+class AtlasProtocol(LanguageServerProtocol):
+    def structure_message(self, data: Any) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if not (isinstance(data, dict) and "id" in data and "method" in data):
+                raise
+            method = data.get("method")
+            message = f"{method}: invalid params ({_cause(error)})"
+            logger.warning("rejected request %s: %s", data.get("id"), message)
+            self._send_response(data["id"], error=types.ResponseError(code=error.code, message=message))
+            return JsonRPCNotification(method=REJECTED_NOTIFICATION, jsonrpc="2.0", params=None)

@@ -1,0 +1,1 @@
+"""Model backends behind one seam (`ModelBackend`), the inference worker, and model lifecycle."""

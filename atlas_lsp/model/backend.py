@@ -1,0 +1,121 @@
+"""The one seam in front of every model: what a backend offers and the value types it exchanges."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+StopReason = Literal["eos", "stop", "length", "cancelled", "time_limit", "error"]
+
+
+class CancelToken:
+    """A flag that a generation checks after every token; also carries an optional deadline."""
+
+    def __init__(self, deadline: float | None = None) -> None:
+        self._event = threading.Event()
+        self.deadline = deadline
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def should_stop(self) -> bool:
+        return self.cancelled or self.expired
+
+
+@dataclass(frozen=True)
+class FimTokens:
+    """Fill-in-the-middle marker texts read from a model's vocabulary."""
+
+    prefix: str
+    suffix: str
+    middle: str
+    repo_name: str | None = None
+    file_sep: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the editor and `doctor` are told about the loaded model."""
+
+    name: str
+    path: str
+    architecture: str
+    context_size: int
+    trained_context_size: int
+    device: str
+    gpu_layers: int
+    load_seconds: float
+    fim: FimTokens | None = None
+    chat_template: str | None = None
+    backend: str = "llama-cpp"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation. ``prompt`` is text in which special tokens (FIM markers) are parsed."""
+
+    prompt: str
+    max_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 0.95
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass
+class GenerationStats:
+    """Filled in while a generation runs; complete once its stream is exhausted."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    generated_tokens: int = 0
+    stop_reason: StopReason = "eos"
+    seconds: float = 0.0
+    text: str = ""
+
+    @property
+    def evaluated_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_tokens
+
+
+@dataclass
+class GenerationStream:
+    """An iterator of text pieces with the generation's statistics alongside."""
+
+    pieces: Iterator[str]
+    stats: GenerationStats = field(default_factory=GenerationStats)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.pieces
+
+
+class ModelError(Exception):
+    """A model could not be found, downloaded, validated or loaded; the message says what to do."""
+
+
+class ModelBackend(Protocol):
+    """A loaded model. Not thread-safe: only the inference worker calls it."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
+        """Stream the continuation of ``request.prompt``, checking ``cancel`` after every token."""
+        ...
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` (special tokens parsed, no BOS)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,309 @@
+"""The in-process backend: a GGUF model loaded once with llama-cpp-python.
+
+Only the inference worker thread calls into an instance (llama.cpp contexts are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from atlas_lsp.model.backend import (
+    CancelToken,
+    FimTokens,
+    GenerationRequest,
+    GenerationStats,
+    GenerationStream,
+    ModelError,
+    ModelInfo,
+)
+
+logger = logging.getLogger(__name__)
+native_logger = logging.getLogger("atlas_lsp.llama_cpp")
+
+_PARAMS_LOCK = threading.Lock()
+# ggml log levels: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continue the previous line. Its warnings are
+# mostly tuning notes ("n_ctx < n_ctx_train"), so they are logged as info; errors stay errors.
+_NATIVE_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
+_native_callback: Any = None
+_native_errors: list[str] = []  # the latest error lines from llama.cpp, to explain a failed load
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load one model file."""
+
+    path: str
+    context_size: int = 4096
+    gpu_layers: int = -1
+    threads: int = 0
+    weight_repacking: bool = False
+
+
+def _route_native_logs(llama_cpp: Any) -> None:
+    """Send llama.cpp's own log lines to Python logging (stderr or the log file), never to stdout."""
+    global _native_callback
+    if _native_callback is not None:
+        return
+    last_level = [logging.DEBUG]
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+        python_level = last_level[0] if level == 5 else _NATIVE_LEVELS.get(level, logging.DEBUG)
+        last_level[0] = python_level
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            native_logger.log(python_level, "%s", message)
+            if python_level >= logging.ERROR:
+                _native_errors[:] = [*_native_errors[-2:], message]
+
+    _native_callback = callback  # keep a reference: ctypes callbacks must outlive their registration
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+
+
+def import_llama_cpp() -> Any:
+    """Import llama_cpp, turning a broken install into a ModelError that says what to do."""
+    try:
+        import llama_cpp
+    except Exception as error:
+        raise ModelError(
+            f"llama-cpp-python is not usable ({error}); reinstall it: pip install 'llama-cpp-python>=0.3.36,<0.4'"
+        ) from error
+    _route_native_logs(llama_cpp)
+    return llama_cpp
+
+
+def gpu_offload_supported() -> bool:
+    """Whether this llama.cpp build can put layers on a GPU."""
+    return bool(import_llama_cpp().llama_supports_gpu_offload())
+
+
+@contextmanager
+def _model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
+    """Set fields of the llama model params that `Llama(...)` has no argument for.
+
+    `Llama.__init__` builds its params from `llama_model_default_params()` and loads the model in the same call,
+    so the only way in is to wrap that function for the duration of the load.
+    """
+    low_level = llama_cpp.llama_cpp
+    original = low_level.llama_model_default_params
+
+    def patched() -> Any:
+        params = original()
+        for name, value in fields.items():
+            if hasattr(params, name):
+                setattr(params, name, value)
+            else:
+                logger.debug("this llama.cpp has no model param %s; not set", name)
+        return params
+
+    with _PARAMS_LOCK:
+        low_level.llama_model_default_params = patched
+        try:
+            yield
+        finally:
+            low_level.llama_model_default_params = original
+
+
+def check_gguf_file(path: str) -> None:
+    """Fail fast, with a clear message, on a missing, unreadable, non-GGUF or empty file."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise ModelError(f"model file not found: {file}. Set atlas.model.path to an existing .gguf file.")
+    if not file.is_file():
+        raise ModelError(f"model path is not a file: {file}")
+    try:
+        with file.open("rb") as handle:
+            header = handle.read(8)
+    except OSError as error:
+        raise ModelError(f"cannot read model file {file}: {error.strerror}") from error
+    if len(header) < 8 or header[:4] != b"GGUF":
+        raise ModelError(f"not a GGUF model file: {file} (it does not start with the GGUF magic bytes)")
+    version = int.from_bytes(header[4:8], "little")
+    if version not in (2, 3):
+        raise ModelError(f"unsupported GGUF version {version} in {file}")
+
+
+def _token_text(model: Any, token: int) -> str | None:
+    if token < 0:
+        return None
+    text = model.token_get_text(token)
+    return text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text)
+
+
+def read_fim_tokens(llama_cpp: Any, model: Any) -> FimTokens | None:
+    """The FIM marker texts that the vocabulary declares (`tokenizer.ggml.fim_*_token_id`), if any."""
+    vocab = llama_cpp.llama_model_get_vocab(model.model)
+    ids = {
+        "prefix": llama_cpp.llama_vocab_fim_pre(vocab),
+        "suffix": llama_cpp.llama_vocab_fim_suf(vocab),
+        "middle": llama_cpp.llama_vocab_fim_mid(vocab),
+        "repo_name": llama_cpp.llama_vocab_fim_rep(vocab),
+        "file_sep": llama_cpp.llama_vocab_fim_sep(vocab),
+    }
+    texts = {name: _token_text(model, token) for name, token in ids.items()}
+    prefix, suffix, middle = texts["prefix"], texts["suffix"], texts["middle"]
+    if not (prefix and suffix and middle):
+        return None
+    return FimTokens(prefix, suffix, middle, repo_name=texts["repo_name"], file_sep=texts["file_sep"])
+
+
+class LlamaCppBackend:
+    """A llama.cpp model in this process. Build it with `LlamaCppBackend.load` from the worker thread."""
+
+    def __init__(self, llm: Any, info: ModelInfo) -> None:
+        self._llm = llm
+        self._info = info
+
+    @classmethod
+    def load(cls, options: LoadOptions) -> LlamaCppBackend:
+        check_gguf_file(options.path)
+        llama_cpp = import_llama_cpp()
+        offload = bool(llama_cpp.llama_supports_gpu_offload())
+        gpu_layers = options.gpu_layers if offload else 0
+        threads = options.threads or max(1, (os.cpu_count() or 2) // 2)
+        started = time.perf_counter()
+        _native_errors.clear()
+        try:
+            with _model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking):
+                llm = llama_cpp.Llama(
+                    model_path=str(Path(options.path).expanduser()),
+                    n_ctx=options.context_size,
+                    n_batch=512,
+                    n_gpu_layers=gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=max(threads, os.cpu_count() or 1),
+                    seed=1234,
+                    verbose=False,
+                )
+        except Exception as error:
+            reason = "; ".join(_native_errors) or str(error)
+            raise ModelError(
+                f"llama.cpp could not load {options.path}: {reason}. The file may be truncated, corrupt or of an "
+                "architecture this llama.cpp does not know."
+            ) from error
+        load_seconds = time.perf_counter() - started
+        trained = int(llm._model.n_ctx_train())
+        metadata = dict(llm.metadata)
+        architecture = metadata.get("general.architecture", "unknown")
+        name = metadata.get("general.name") or Path(options.path).stem
+        n_layers = int(metadata.get(f"{architecture}.block_count", "0") or 0)
+        on_gpu = offload and gpu_layers != 0
+        shown_layers = (n_layers if gpu_layers < 0 else min(gpu_layers, n_layers)) if on_gpu else 0
+        device = f"gpu ({shown_layers}/{n_layers} layers)" if on_gpu else "cpu"
+        info = ModelInfo(
+            name=name,
+            path=str(Path(options.path).expanduser().resolve()),
+            architecture=architecture,
+            context_size=int(llm.n_ctx()),
+            trained_context_size=trained,
+            device=device,
+            gpu_layers=shown_layers,
+            load_seconds=load_seconds,
+            fim=read_fim_tokens(llama_cpp, llm._model),
+            chat_template=metadata.get("tokenizer.chat_template"),
+        )
+        logger.info("loaded %s (%s) on %s in %.2f s", name, architecture, device, load_seconds)
+        return cls(llm, info)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._info
+
+    @property
+    def weight_repacking(self) -> bool:
+        """The `use_extra_bufts` value the model was really loaded with."""
+        return bool(self._llm.model_params.use_extra_bufts)
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _prompt_tokens(self, prompt: str, max_tokens: int) -> list[int]:
+        tokens = list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        room = self._info.context_size - max_tokens - 1
+        if len(tokens) > room:
+            logger.warning("prompt of %d tokens exceeds the context; keeping its last %d", len(tokens), room)
+            tokens = tokens[-room:]
+        return tokens
+
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading prompt tokens llama.cpp will reuse from its KV cache (as `Llama.generate` decides)."""
+        cached = self._llm.input_ids[: self._llm.n_tokens]
+        common = 0
+        for old, new in zip(cached, tokens, strict=False):
+            if old != new:
+                break
+            common += 1
+        return common - 1 if common == len(tokens) and common > 0 else common
+
+    def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
+        stats = GenerationStats()
+        return GenerationStream(self._stream(request, cancel, stats), stats)
+
+    def _stream(self, request: GenerationRequest, cancel: CancelToken, stats: GenerationStats) -> Iterator[str]:
+        started = time.perf_counter()
+        llm = self._llm
+        tokens = self._prompt_tokens(request.prompt, request.max_tokens)
+        stats.prompt_tokens = len(tokens)
+        stats.reused_tokens = self._cached_prefix(tokens)
+        if request.seed is not None:
+            llm.set_seed(request.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = ""
+        longest_stop = max((len(stop) for stop in request.stop), default=0)
+        emitted = 0
+        stats.stop_reason = "length"
+        try:
+            for token in llm.generate(
+                tokens,
+                temp=request.temperature,
+                top_p=request.top_p,
+                top_k=40 if request.temperature > 0 else 1,
+                repeat_penalty=1.0,
+                reset=True,
+            ):
+                if llm._model.token_is_eog(token) if hasattr(llm._model, "token_is_eog") else token == llm.token_eos():
+                    stats.stop_reason = "eos"
+                    break
+                stats.generated_tokens += 1
+                text += decoder.decode(llm.detokenize([token]))
+                cut = _first_stop(text, request.stop)
+                if cut is not None:
+                    text = text[:cut]
+                    stats.stop_reason = "stop"
+                    break
+                safe = len(text) - max(0, longest_stop - 1)
+                if safe > emitted:
+                    yield text[emitted:safe]
+                    emitted = safe
+                if stats.generated_tokens >= request.max_tokens:
+                    stats.stop_reason = "length"
+                    break
+                if cancel.cancelled:
+                    stats.stop_reason = "cancelled"
+                    break
+                if cancel.expired:
+                    stats.stop_reason = "time_limit"
+                    break
+        finally:
+            stats.text = text
+            stats.seconds = time.perf_counter() - started
+        if len(text) > emitted:
+            yield text[emitted:]
+
+    def close(self) -> None:
+        self._llm.close()
+
+
+def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
+    positions = [index for index in (text.find(stop) for stop in stops if stop) if index >= 0]
+    return min(positions) if positions else None

@@ -1,0 +1,1 @@
+"""Pure prompt builders: no I/O, no model calls."""

@@ -1,0 +1,59 @@
+"""Completion prompts ordered for KV-cache reuse: the most stable text first, the current line's prefix last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from atlas_lsp.model.backend import FimTokens
+
+PromptKind = Literal["fim", "prefix"]
+
+
+@dataclass(frozen=True)
+class CursorText:
+    """The document split at the cursor."""
+
+    before_line: str  # every line before the cursor's line, each with its newline
+    line_prefix: str  # the cursor line up to the cursor
+    line_suffix: str  # the cursor line after the cursor
+    after_line: str  # every line after the cursor's line
+
+
+@dataclass(frozen=True)
+class CompletionPrompt:
+    text: str
+    kind: PromptKind
+    stop: tuple[str, ...]
+
+
+def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suffix_lines: int) -> CursorText:
+    """Split ``text`` at (line, character), keeping at most ``prefix_lines``/``suffix_lines`` around the cursor.
+
+    ``character`` counts code points (the LSP layer converts from the client's position encoding).
+    """
+    lines = text.split("\n")
+    if line >= len(lines):
+        line, current = len(lines) - 1, lines[-1]
+        column = len(current)
+    else:
+        current = lines[line]
+        column = min(max(character, 0), len(current))
+    start = max(0, line - prefix_lines)
+    before = "".join(f"{row}\n" for row in lines[start:line])
+    after_rows = lines[line + 1 : line + 1 + suffix_lines]
+    after = "\n".join(after_rows)
+    return CursorText(before, current[:column], current[column:], after)
+
+
+def build_completion_prompt(cursor: CursorText, fim: FimTokens | None, context: str = "") -> CompletionPrompt:
+    """FIM when the vocabulary has it, else plain prefix continuation.
+
+    Order: other-file ``context`` and the file's earlier lines (stable), then the suffix, then the FIM middle marker
+    and the current line's prefix, so that typing on one line changes only the prompt's tail.
+    """
+    if fim is not None:
+        suffix = cursor.line_suffix + ("\n" + cursor.after_line if cursor.after_line else "")
+        text = f"{fim.prefix}{context}{cursor.before_line}{fim.suffix}{suffix}{fim.middle}{cursor.line_prefix}"
+        return CompletionPrompt(text, "fim", stop=(fim.prefix, fim.suffix, fim.middle))
+    return CompletionPrompt(f"{context}{cursor.before_line}{cursor.line_prefix}", "prefix", stop=())

@@ -1,0 +1,163 @@
+"""The language server and the composition root: the one place that builds services and registers handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
+
+from atlas_lsp import __version__
+from atlas_lsp.completion.service import CompletionService
+from atlas_lsp.config import Settings, SettingsProblem, merge_settings
+from atlas_lsp.lsp import completion, lifecycle
+from atlas_lsp.lsp.client_log import ClientLogHandler
+from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
+from atlas_lsp.model.backend import CancelToken, ModelBackend
+from atlas_lsp.model.service import ModelService, ModelStatus, load_backend
+
+logger = logging.getLogger(__name__)
+STATUS_NOTIFICATION = "atlas/status"
+
+
+class AtlasLanguageServer(LanguageServer):
+    """atlas-lsp: settings, the warm model and the services that use it."""
+
+    def __init__(self, loader: Any = load_backend) -> None:
+        super().__init__(
+            name="atlas-lsp",
+            version=__version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=AtlasProtocol,
+        )
+        self.settings = Settings()
+        self._pending_problems: list[SettingsProblem] = []
+        self._client_log: ClientLogHandler | None = None
+        self._completion_tokens: dict[str, CancelToken] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.models = ModelService(on_status=self.publish_status, loader=loader)
+        self.completions = CompletionService(self.models)
+        self._register()
+
+    def _register(self) -> None:
+        self.feature(types.INITIALIZE)(lifecycle.on_initialize)
+        self.feature(types.INITIALIZED)(lifecycle.on_initialized)
+        self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(lifecycle.on_did_change_configuration)
+        self.feature(types.SHUTDOWN)(lifecycle.on_shutdown)
+        self.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
+            completion.on_inline_completion
+        )
+        self.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[]))(
+            completion.on_completion
+        )
+        self.feature(REJECTED_NOTIFICATION)(lambda *_: None)  # already answered with an error
+        self.command(completion.ACCEPT_COMMAND)(completion.accept_command)
+        self.command("atlas.status")(lifecycle.status_command)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log protocol-level errors (undecodable messages, failed notifications); never a pop-up per message."""
+        logger.warning("protocol error (%s): %s", getattr(source, "__name__", source), error)
+
+    # -- settings -------------------------------------------------------------------------------------------
+    def apply_settings(self, raw: Any, source: str, reload_model: bool = False, announce: bool = True) -> None:
+        """Merge an editor settings object; bad values are named in one message each and keep their default."""
+        before = self.settings
+        self.settings, problems = merge_settings(self.settings, raw)
+        for problem in problems:
+            logger.warning("bad setting from %s: %s", source, problem)
+        self._pending_problems.extend(problems)
+        if announce:
+            self.announce_pending_problems()
+        if self.settings.logging.level is not None:
+            logging.getLogger("atlas_lsp").setLevel(self.settings.logging.level.upper())
+        if reload_model and before.model != self.settings.model:
+            logger.info("model settings changed; reloading")
+            self.run_in_background(lifecycle.load_model_with_progress(self))
+
+    def run_in_background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start ``work`` on the event loop and keep a reference until it ends."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def announce_pending_problems(self) -> None:
+        problems, self._pending_problems = self._pending_problems, []
+        for problem in problems:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=f"atlas: bad setting {problem}")
+            )
+
+    def supports_configuration_pull(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        return bool(workspace is not None and workspace.configuration)
+
+    def client_has_inline_completion(self) -> bool:
+        document = self.client_capabilities.text_document
+        return bool(document is not None and getattr(document, "inline_completion", None) is not None)
+
+    # -- logging and status ---------------------------------------------------------------------------------
+    def attach_client_log(self) -> None:
+        """From now on, warnings and errors also reach the editor as window/logMessage."""
+        if self._client_log is None:
+            self._client_log = ClientLogHandler(self.window_log_message, asyncio.get_running_loop())
+            logging.getLogger("atlas_lsp").addHandler(self._client_log)
+
+    def publish_status(self, status: ModelStatus) -> None:
+        try:
+            self.protocol.notify(STATUS_NOTIFICATION, status.to_json())
+        except Exception as error:  # noqa: BLE001 - no client attached (tests, shutdown)
+            logger.debug("could not send status: %s", error)
+
+    def status_report(self) -> dict[str, Any]:
+        counters = self.completions.counters
+        report = self.models.status.to_json()
+        report["completions"] = {
+            "requests": counters.requests,
+            "shown": counters.shown,
+            "accepted": counters.accepted,
+            "cancelled": counters.cancelled,
+        }
+        worker = self.models.worker.counters
+        report["worker"] = {"jobsRun": worker.jobs_run, "jobsSkippedStale": worker.jobs_skipped_stale}
+        return report
+
+    # -- documents and requests -----------------------------------------------------------------------------
+    def open_document(self, uri: str) -> TextDocument | None:
+        """The open document ``uri``, or None when the client never opened it."""
+        return self.workspace.text_documents.get(uri)
+
+    def supersede_completion(self, uri: str) -> CancelToken:
+        """A token for a new completion in ``uri``; the previous one for that document is cancelled."""
+        previous = self._completion_tokens.get(uri)
+        if previous is not None:
+            previous.cancel()
+        token = CancelToken()
+        self._completion_tokens[uri] = token
+        return token
+
+    def forget_completion(self, uri: str, token: CancelToken) -> None:
+        if self._completion_tokens.get(uri) is token:
+            del self._completion_tokens[uri]
+
+    @staticmethod
+    def deadline_from_now(milliseconds: int) -> float:
+        return time.monotonic() + milliseconds / 1000
+
+    def close_services(self) -> None:
+        for token in self._completion_tokens.values():
+            token.cancel()
+        self.models.close()
+
+
+def build_server(loader: Any = None) -> AtlasLanguageServer:
+    """The server with the real model loader, or ``loader(settings) -> ModelBackend`` in tests."""
+    return AtlasLanguageServer(loader=loader or load_backend)
+
+
+__all__ = ["AtlasLanguageServer", "ModelBackend", "build_server"]

@@ -1,0 +1,93 @@
+"""End-to-end fixtures: the real `atlas-lsp` process, the real bundled model, a pytest-lsp client."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
+
+SERVER = [sys.executable, "-m", "atlas_lsp", "--log-level", "debug"]
+
+
+def make_client() -> LanguageClient:
+    """A pytest-lsp client that also records `atlas/status` notifications and answers applyEdit."""
+    client = make_test_lsp_client()
+    client.statuses: list[dict[str, Any]] = []  # type: ignore[misc]
+
+    @client.feature("atlas/status")
+    def on_status(params: Any) -> None:
+        raw = params._asdict() if hasattr(params, "_asdict") else params
+        client.statuses.append(dict(raw))
+
+    return client
+
+
+def capabilities(profile: str = "visual-studio-code", inline: bool = True) -> types.ClientCapabilities:
+    """A stored client profile; LSP 3.18 inline completion is set by hand (the profiles predate it)."""
+    caps = client_capabilities(profile)
+    if inline:
+        document = caps.text_document or types.TextDocumentClientCapabilities()
+        document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
+        caps.text_document = document
+    return caps
+
+
+async def wait_for_status(client: LanguageClient, states: set[str], timeout: float = 60) -> dict[str, Any]:
+    """The first `atlas/status` whose state is in ``states`` (already received or still to come)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for status in client.statuses:  # type: ignore[attr-defined]
+            if status.get("state") in states:
+                return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no atlas/status in {states} within {timeout}s: {client.statuses}")  # type: ignore[attr-defined]
+
+
+async def start_session(
+    lsp_client: LanguageClient,
+    root: Path,
+    options: dict[str, Any] | None = None,
+    profile: str = "visual-studio-code",
+    inline: bool = True,
+) -> None:
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(profile, inline),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+            initialization_options=options if options is not None else {"completion": {"debounceMs": 0}},
+        )
+    )
+
+
+def open_document(lsp_client: LanguageClient, path: Path, text: str, language: str = "python") -> str:
+    uri = path.as_uri()
+    lsp_client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)
+        )
+    )
+    return uri
+
+
+def server_config(env: dict[str, str] | None = None) -> ClientServerConfig:
+    return ClientServerConfig(server_command=SERVER, client_factory=make_client, server_env=env)
+
+
+def lsp_fixture(**kwargs: Any) -> Callable[..., Any]:
+    return pytest_lsp.fixture(config=server_config(), **kwargs)
+
+
+@lsp_fixture()
+async def client(lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """A started server; each test initializes it as it needs."""
+    yield lsp_client
+    if lsp_client.capabilities is not None and lsp_client.error is None:
+        await lsp_client.shutdown_session()

@@ -1,0 +1,94 @@
+"""A bare-bones LSP peer over pipes, for sending what a well-behaved client library refuses to send."""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from tests.e2e.conftest import SERVER
+
+
+class RawLspProcess:
+    def __init__(self, args: list[str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            args or SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr
+        )
+        self.received: list[dict[str, Any]] = []
+        self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read_forever, daemon=True).start()
+
+    def _read_forever(self) -> None:
+        try:
+            while True:
+                self._inbox.put(self._read_frame())
+        except (EOFError, ValueError, OSError):
+            self._inbox.put(None)
+
+    def send_bytes(self, body: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        self.process.stdin.flush()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_bytes(json.dumps({"jsonrpc": "2.0", **message}).encode())
+
+    def read_message(self, timeout: float = 60) -> dict[str, Any]:
+        try:
+            message = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError(f"nothing from the server in {timeout}s") from None
+        if message is None:
+            raise EOFError("server closed stdout")
+        return message
+
+    def _read_frame(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        length = 0
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise EOFError("server closed stdout")
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return json.loads(self.process.stdout.read(length))
+
+    def response(self, request_id: Any, timeout: float = 20) -> dict[str, Any]:
+        """Read until the response to ``request_id``; answer the server's own requests with null."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.read_message(max(0.1, deadline - time.monotonic()))
+            self.received.append(message)
+            if "method" in message and "id" in message:
+                self.send({"id": message["id"], "result": None})
+            elif message.get("id") == request_id:
+                return message
+        raise TimeoutError(f"no response to {request_id}")
+
+    def notification(self, method: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.read_message(max(0.1, deadline - time.monotonic()))
+            self.received.append(message)
+            if "method" in message and "id" in message:
+                self.send({"id": message["id"], "result": None})
+            elif message.get("method") == method:
+                return message
+        raise TimeoutError(f"no {method}")
+
+    def close(self) -> int:
+        try:
+            self.send({"id": "shutdown", "method": "shutdown"})
+            self.response("shutdown", timeout=30)
+            self.send({"method": "exit"})
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()

@@ -1,0 +1,78 @@
+"""The command line as a user runs it: real processes, the real bundled model."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "atlas_lsp"]
+
+
+def run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_doctor_reports_a_working_setup() -> None:
+    done = run("doctor", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    checks = report["checks"]
+    assert report["problems"] == []
+    assert checks["architecture"] == "llama" and checks["context_size"] == 4096
+    assert checks["fim_tokens"] is None and checks["chat_template"] is True
+    assert checks["tokens_per_second"] > 0 and checks["load_seconds"] > 0
+    assert isinstance(checks["gpu_offload_supported"], bool)
+    assert checks["llama-cpp-python"].startswith("0.3")
+
+
+def test_doctor_fails_with_the_reason(tmp_path: Path) -> None:
+    done = run("doctor", "--model", str(tmp_path / "nope.gguf"))
+    assert done.returncode == 1
+    assert "PROBLEM: model file not found" in done.stdout
+
+
+def test_complete_prints_the_line_with_the_suggestion() -> None:
+    done = run("complete", "examples/demo.py:11")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("    return") and len(done.stdout.strip()) > len("return")
+
+
+def test_complete_rejects_a_bad_location() -> None:
+    assert run("complete", "examples/demo.py:999").returncode == 2
+    assert run("complete", "no-such-file.py:1").returncode == 2
+    assert run("complete", "examples/demo.py").returncode == 2
+
+
+def test_serves_over_tcp() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*CLI, "--tcp", f"127.0.0.1:{port}"], cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "server never listened"
+                time.sleep(0.2)
+        with connection:
+            body = json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}}
+            ).encode()
+            connection.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            reply = b""
+            while b"capabilities" not in reply:
+                chunk = connection.recv(65536)
+                assert chunk, "connection closed"
+                reply += chunk
+            assert b"inlineCompletionProvider" in reply
+    finally:
+        server.kill()
+        server.wait(timeout=30)

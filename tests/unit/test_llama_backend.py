@@ -1,0 +1,121 @@
+"""The real in-process backend on the real bundled model (CPU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from atlas_lsp.config import ModelSettings
+from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelError
+from atlas_lsp.model.llama import LlamaCppBackend
+from atlas_lsp.model.service import load_backend
+
+LONG_PROMPT_SCRIPT = """
+import json, pathlib
+from atlas_lsp.config import ModelSettings
+from atlas_lsp.model.backend import CancelToken, GenerationRequest
+from atlas_lsp.model.service import load_backend
+backend = load_backend(ModelSettings(gpu_layers=0))
+source = pathlib.Path("atlas_lsp/config.py").read_text()
+stream = backend.generate(GenerationRequest(source, max_tokens=16), CancelToken())
+text = "".join(stream)
+print(json.dumps({"repacking": backend.weight_repacking, "prompt": stream.stats.prompt_tokens,
+                  "generated": stream.stats.generated_tokens, "device": backend.info.device}))
+"""
+
+
+def test_cpu_decode_of_a_long_prompt_does_not_crash() -> None:
+    """Regression: llama-cpp-python 0.3.36 segfaults in llama_decode on AVX-512/AMX CPUs when weights are
+    repacked into extra buffer types. A crash kills the child process, so it is run in one."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", LONG_PROMPT_SCRIPT], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"child died with {done.returncode}: {done.stderr[-2000:]}"
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["repacking"] is False
+    assert report["device"] == "cpu"
+    assert report["prompt"] > 1000 and report["generated"] > 0
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[LlamaCppBackend]:
+    loaded = load_backend(ModelSettings(gpu_layers=0))
+    assert isinstance(loaded, LlamaCppBackend)
+    yield loaded
+    loaded.close()
+
+
+def test_model_info(backend: LlamaCppBackend) -> None:
+    info = backend.info
+    assert info.architecture == "llama"
+    assert info.context_size == 4096 and info.trained_context_size == 8192
+    assert info.fim is None  # SmolLM2 declares no FIM tokens
+    assert info.chat_template and "<|im_start|>" in info.chat_template
+    assert not backend.weight_repacking
+
+
+def test_generation_streams_and_reports_reuse(backend: LlamaCppBackend) -> None:
+    prompt = "def reverse(s):\n    return "
+    first = backend.generate(GenerationRequest(prompt, max_tokens=8), CancelToken())
+    pieces = list(first)
+    assert "".join(pieces) == first.stats.text and first.stats.generated_tokens > 0
+    second = backend.generate(GenerationRequest(prompt + "s", max_tokens=4), CancelToken())
+    list(second)
+    assert second.stats.reused_tokens >= first.stats.prompt_tokens - 1
+    assert second.stats.evaluated_tokens <= 2
+
+
+def test_cancel_stops_within_one_token(backend: LlamaCppBackend) -> None:
+    token = CancelToken()
+    stream = backend.generate(GenerationRequest("Once upon a time", max_tokens=200, temperature=0.8), token)
+    for _ in stream:
+        token.cancel()
+    assert stream.stats.stop_reason == "cancelled"
+    assert stream.stats.generated_tokens <= 2
+
+
+def test_deadline_returns_what_is_ready(backend: LlamaCppBackend) -> None:
+    token = CancelToken(deadline=time.monotonic() + 0.05)
+    stream = backend.generate(GenerationRequest("Once upon a time", max_tokens=500, temperature=0.8), token)
+    list(stream)
+    assert stream.stats.stop_reason in ("time_limit", "eos")
+    assert stream.stats.generated_tokens < 500
+
+
+def test_stop_strings_cut_the_text(backend: LlamaCppBackend) -> None:
+    stream = backend.generate(GenerationRequest("1, 2, 3, 4,", max_tokens=30, stop=(",",)), CancelToken())
+    text = "".join(stream)
+    assert "," not in text and stream.stats.stop_reason in ("stop", "eos", "length")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "not found"),
+        (b"hello, not a model", "not a GGUF"),
+        (b"GGUF\x03\x00\x00\x00" + b"\x00" * 32, "could not load"),
+    ],
+)
+def test_bad_model_files_raise_clear_errors(tmp_path: Path, content: bytes | None, expected: str) -> None:
+    path = tmp_path / "model.gguf"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ModelError, match=expected):
+        load_backend(ModelSettings(path=str(path)))
+
+
+def test_truncated_model_is_refused(tmp_path: Path) -> None:
+    from atlas_lsp.model.locate import bundled_model
+
+    whole = Path(bundled_model().path).read_bytes()
+    path = tmp_path / "truncated.gguf"
+    path.write_bytes(whole[: len(whole) // 3])
+    with pytest.raises(ModelError, match=r"not within the file bounds|truncated"):
+        load_backend(ModelSettings(path=str(path)))

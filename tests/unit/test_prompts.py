@@ -1,0 +1,46 @@
+from atlas_lsp.model.backend import FimTokens
+from atlas_lsp.prompts.completion import build_completion_prompt, split_at_cursor
+
+SOURCE = "import os\n\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\n"
+FIM = FimTokens("<PRE>", "<SUF>", "<MID>")
+
+
+def test_split_at_cursor() -> None:
+    cursor = split_at_cursor(SOURCE, 3, 11, prefix_lines=100, suffix_lines=100)
+    assert cursor.before_line == "import os\n\ndef add(a, b):\n"
+    assert cursor.line_prefix == "    return "
+    assert cursor.line_suffix == "a + b"
+    assert cursor.after_line.startswith("\nprint")
+
+
+def test_split_keeps_the_nearest_lines() -> None:
+    cursor = split_at_cursor(SOURCE, 3, 4, prefix_lines=1, suffix_lines=1)
+    assert cursor.before_line == "def add(a, b):\n"
+    assert cursor.after_line == ""
+
+
+def test_split_clamps_out_of_range_positions() -> None:
+    cursor = split_at_cursor("abc", 7, 99, prefix_lines=5, suffix_lines=5)
+    assert cursor.line_prefix == "abc"
+    cursor = split_at_cursor("abc", 0, 99, prefix_lines=5, suffix_lines=5)
+    assert cursor.line_prefix == "abc" and cursor.line_suffix == ""
+
+
+def test_prefix_prompt_without_fim() -> None:
+    cursor = split_at_cursor(SOURCE, 3, 11, 100, 100)
+    prompt = build_completion_prompt(cursor, None)
+    assert prompt.kind == "prefix"
+    assert prompt.text == "import os\n\ndef add(a, b):\n    return "
+
+
+def test_fim_prompt_puts_the_current_line_prefix_last() -> None:
+    cursor = split_at_cursor(SOURCE, 3, 11, 100, 100)
+    prompt = build_completion_prompt(cursor, FIM, context="# other.py\nX = 1\n")
+    assert prompt.kind == "fim"
+    assert prompt.text == (
+        "<PRE># other.py\nX = 1\nimport os\n\ndef add(a, b):\n<SUF>a + b\n\nprint(add(1, 2))\n<MID>    return "
+    )
+    # Typing on the same line only changes the text after the middle marker.
+    later = build_completion_prompt(split_at_cursor(SOURCE.replace("return ", "return a"), 3, 12, 100, 100), FIM)
+    stable = prompt.text.split("<MID>")[0].replace("# other.py\nX = 1\n", "")
+    assert later.text.split("<MID>")[0].startswith(stable.split("<SUF>")[0])
