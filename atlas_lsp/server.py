@@ -15,7 +15,8 @@ from pygls.workspace import TextDocument
 from atlas_lsp import __version__
 from atlas_lsp.completion.service import CompletionService
 from atlas_lsp.config import Settings, SettingsProblem, merge_settings
-from atlas_lsp.lsp import completion, lifecycle
+from atlas_lsp.context.service import ContextService
+from atlas_lsp.lsp import completion, documents, lifecycle
 from atlas_lsp.lsp.client_log import ClientLogHandler
 from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
 from atlas_lsp.model.backend import CancelToken, ModelBackend
@@ -41,7 +42,8 @@ class AtlasLanguageServer(LanguageServer):
         self._completion_tokens: dict[str, CancelToken] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.models = ModelService(on_status=self.publish_status, loader=loader)
-        self.completions = CompletionService(self.models)
+        self.context = ContextService()
+        self.completions = CompletionService(self.models, self.context)
         self._register()
 
     def _register(self) -> None:
@@ -49,6 +51,11 @@ class AtlasLanguageServer(LanguageServer):
         self.feature(types.INITIALIZED)(lifecycle.on_initialized)
         self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(lifecycle.on_did_change_configuration)
         self.feature(types.SHUTDOWN)(lifecycle.on_shutdown)
+        self.feature(types.TEXT_DOCUMENT_DID_OPEN)(documents.on_did_open)
+        self.feature(types.TEXT_DOCUMENT_DID_CHANGE)(documents.on_did_change)
+        self.feature(types.TEXT_DOCUMENT_DID_CLOSE)(documents.on_did_close)
+        self.feature(types.TEXT_DOCUMENT_DID_SAVE)(documents.on_did_save)
+        self.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(documents.on_watched_files)
         self.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
             completion.on_inline_completion
         )
@@ -58,6 +65,7 @@ class AtlasLanguageServer(LanguageServer):
         self.feature(REJECTED_NOTIFICATION)(lambda *_: None)  # already answered with an error
         self.command(completion.ACCEPT_COMMAND)(completion.accept_command)
         self.command("atlas.status")(lifecycle.status_command)
+        self.command("atlas.lastContext")(lifecycle.last_context_command)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log protocol-level errors (undecodable messages, failed notifications); never a pop-up per message."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from atlas_lsp.completion.postprocess import clean_completion
 from atlas_lsp.config import Settings
+from atlas_lsp.context.service import AssembledContext, ContextService
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStats, ModelBackend
 from atlas_lsp.model.service import ModelService
 from atlas_lsp.prompts.completion import CompletionPrompt, CursorText, build_completion_prompt, split_at_cursor
@@ -41,38 +42,60 @@ class CompletionCounters:
 class CompletionService:
     """Builds prompts and asks the model; knows nothing about LSP."""
 
-    def __init__(self, models: ModelService) -> None:
+    def __init__(self, models: ModelService, context: ContextService | None = None) -> None:
         self._models = models
+        self._context = context
         self.counters = CompletionCounters()
+        self.last_context: AssembledContext | None = None
 
     def _cursor(self, text: str, line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
 
-    def _fitted_prompt(self, backend: ModelBackend, cursor: CursorText, settings: Settings) -> CompletionPrompt:
-        """The prompt, with the lines farthest above the cursor dropped until it fits the token budget."""
+    @staticmethod
+    def prompt_budget(context_size: int, settings: Settings) -> int:
+        room = context_size - settings.completion.max_tokens - 8
+        return min(settings.context.budget_tokens or room, room)
+
+    def _fitted_prompt(
+        self, backend: ModelBackend, cursor: CursorText, context: str, settings: Settings
+    ) -> CompletionPrompt:
+        """The prompt within the token budget: the lines farthest above the cursor go first, then the context."""
         info = backend.info
-        budget = settings.context.budget_tokens or info.context_size - settings.completion.max_tokens - 8
-        budget = min(budget, info.context_size - settings.completion.max_tokens - 8)
-        prompt = build_completion_prompt(cursor, info.fim)
-        while len(backend.tokenize(prompt.text)) > budget and cursor.before_line:
-            lines = cursor.before_line.split("\n")
-            keep = lines[max(1, len(lines) // 4) :]  # drop the oldest quarter, keep the lines near the cursor
-            cursor = replace(cursor, before_line="\n".join(keep))
-            prompt = build_completion_prompt(cursor, info.fim)
+        budget = self.prompt_budget(info.context_size, settings)
+        prompt = build_completion_prompt(cursor, info.fim, context)
+        while len(backend.tokenize(prompt.text)) > budget and (cursor.before_line or context):
+            if cursor.before_line.count("\n") > 4 or not context:
+                lines = cursor.before_line.split("\n")
+                keep = lines[max(1, len(lines) // 4) :]  # drop the oldest quarter, keep the lines near the cursor
+                cursor = replace(cursor, before_line="\n".join(keep))
+            else:
+                context = ""
+            prompt = build_completion_prompt(cursor, info.fim, context)
         return prompt
 
+    def _assemble_context(self, path: str | None, line: int, character: int, settings: Settings) -> str:
+        info = self._models.info
+        if self._context is None or path is None or info is None:
+            return ""
+        budget = self.prompt_budget(info.context_size, settings) // 3
+        visible_from = max(0, line - settings.context.prefix_lines)
+        assembled = self._context.for_completion(path, line, character, budget, visible_from)
+        self.last_context = assembled
+        return assembled.text
+
     async def complete(
-        self, text: str, line: int, character: int, settings: Settings, cancel: CancelToken
+        self, text: str, line: int, character: int, settings: Settings, cancel: CancelToken, path: str | None = None
     ) -> Suggestion | None:
         """A suggestion for the cursor, or None (model not ready, cancelled, or nothing worth showing)."""
         started = time.perf_counter()
         self.counters.requests += 1
         cursor = self._cursor(text, line, character, settings)
+        context = self._assemble_context(path, line, character, settings)
         options = settings.completion
         kind: list[str] = []
 
         def generate(backend: ModelBackend) -> GenerationStats:
-            prompt = self._fitted_prompt(backend, cursor, settings)
+            prompt = self._fitted_prompt(backend, cursor, context, settings)
             kind.append(prompt.kind)
             stops = prompt.stop + (("\n",) if cursor.line_suffix.strip() else ())
             request = GenerationRequest(

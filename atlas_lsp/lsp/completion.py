@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from atlas_lsp.completion.service import Suggestion
+from atlas_lsp.lsp.documents import uri_to_path
 from atlas_lsp.model.backend import ModelError
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ async def suggest(ls: AtlasLanguageServer, uri: str, position: types.Position) -
             return None
         cancel.deadline = ls.deadline_from_now(settings.completion.time_limit_ms)
         cursor = document.position_from_client_units(position)
-        return await ls.completions.complete(document.source, cursor.line, cursor.character, settings, cancel)
+        path = uri_to_path(uri)
+        return await ls.completions.complete(document.source, cursor.line, cursor.character, settings, cancel, path)
     except asyncio.CancelledError:
         cancel.cancel()  # $/cancelRequest: stop the generation at its next token
         raise

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from atlas_lsp.lsp import documents
+
 if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
 
@@ -22,8 +24,12 @@ def on_initialize(ls: AtlasLanguageServer, params: types.InitializeParams) -> No
 async def on_initialized(ls: AtlasLanguageServer, _params: types.InitializedParams) -> None:
     ls.attach_client_log()
     ls.announce_pending_problems()
+    for problem in ls.context.registry.problems:
+        logger.error("%s", problem)
     if ls.supports_configuration_pull():
         await pull_configuration(ls, load_changes=False)
+    ls.run_in_background(documents.build_index_with_progress(ls))
+    ls.run_in_background(documents.watch_files(ls))
     await load_model_with_progress(ls)
 
 
@@ -82,3 +88,14 @@ def on_shutdown(ls: AtlasLanguageServer, _params: None) -> None:
 def status_command(ls: AtlasLanguageServer, *_args: Any) -> dict[str, Any]:
     """`atlas.status`: the model status plus the completion counters."""
     return ls.status_report()
+
+
+def last_context_command(ls: AtlasLanguageServer, *_args: Any) -> list[dict[str, Any]]:
+    """`atlas.lastContext`: the context parts the last completion prompt included (what the model saw)."""
+    assembled = ls.completions.last_context
+    if assembled is None:
+        return []
+    return [
+        {"kind": p.kind, "file": p.label, "reason": p.reason, "tokens": p.tokens, "text": p.text}
+        for p in assembled.parts
+    ]

@@ -25,6 +25,12 @@ def make_client() -> LanguageClient:
         raw = params._asdict() if hasattr(params, "_asdict") else params
         client.statuses.append(dict(raw))
 
+    client.registrations: list[types.Registration] = []  # type: ignore[misc]
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def on_register(params: types.RegistrationParams) -> None:
+        client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
     return client
 
 

@@ -1,0 +1,1 @@
+"""Context for prompts: the workspace index and ranked, budgeted context parts."""

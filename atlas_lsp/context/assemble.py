@@ -1,0 +1,178 @@
+"""Context assembly: ranked parts, each labelled with its file, fitted into a token budget. Pure functions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from atlas_lsp.context.index import WorkspaceIndex
+from atlas_lsp.syntax.document import SyntaxDocument
+from atlas_lsp.syntax.symbols import Definition, definitions, imported_names, referenced_names
+
+WINDOW_LINES = 20
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class ContextPart:
+    """One piece of context: where it comes from, why it was chosen, and its text."""
+
+    kind: str  # enclosing | definition | import | open-file | recent-edit
+    label: str  # the file it comes from
+    text: str
+    reason: str
+    score: float
+    tokens: int = 0
+
+
+@dataclass(frozen=True)
+class RecentEdit:
+    path: str
+    line: int
+    text: str
+
+
+def approx_tokens(text: str) -> int:
+    """A cheap token estimate for ranking and budgets (code averages about 3.5 characters a token)."""
+    return len(text) * 2 // 7 + 1
+
+
+def fit_to_budget(
+    parts: Iterable[ContextPart], budget: int, count: Callable[[str], int] = approx_tokens
+) -> list[ContextPart]:
+    """The best-scored parts that fit ``budget`` tokens, each once, best first."""
+    chosen: list[ContextPart] = []
+    seen: set[str] = set()
+    used = 0
+    for part in sorted(parts, key=lambda p: -p.score):
+        if part.text in seen:
+            continue
+        tokens = count(part.text)
+        if used + tokens > budget:
+            continue
+        chosen.append(replace(part, tokens=tokens))
+        seen.add(part.text)
+        used += tokens
+    return chosen
+
+
+def render(parts: list[ContextPart], comment: str, root: Path | None = None) -> str:
+    """Parts as the prompt shows them: each under a comment naming its file."""
+    blocks = []
+    for part in parts:
+        label = part.label
+        if root is not None:
+            try:
+                label = str(Path(label).relative_to(root))
+            except ValueError:
+                pass
+        blocks.append(f"{comment} {label}\n{part.text.rstrip()}\n")
+    return "\n".join(blocks) + ("\n" if blocks else "")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text))
+
+
+def _enclosing_parts(
+    local: list[Definition], line: int, path: str, comment: str, visible_from_line: int
+) -> list[ContextPart]:
+    """Enclosing functions/classes whose signature the prompt's own window does not already show."""
+    containing = [
+        d
+        for d in local
+        if d.start_line <= line <= d.end_line
+        and d.kind in ("function", "method", "class")
+        and d.start_line < visible_from_line
+    ]
+    return [
+        ContextPart("enclosing", path, d.skeleton(comment), f"the cursor is inside {d.kind} {d.name}", 100.0 - i)
+        for i, d in enumerate(sorted(containing, key=lambda d: d.start_byte))
+    ]
+
+
+def _definition_parts(
+    names: list[str], imported: set[str], index: WorkspaceIndex, path: str, comment: str
+) -> list[ContextPart]:
+    parts: list[ContextPart] = []
+    for rank, name in enumerate(names[:40]):
+        for definition in index.lookup(name)[:3]:
+            if definition.path == path:
+                continue
+            why = "imported and used near the cursor" if name in imported else "used near the cursor"
+            score = 60.0 - rank + (10.0 if name in imported else 0.0)
+            skeleton = definition.skeleton(comment)
+            parts.append(ContextPart("definition", definition.path, skeleton, f"{name}: {why}", score))
+    for name in imported - set(names):
+        for definition in index.lookup(name)[:2]:
+            if definition.path != path:
+                parts.append(
+                    ContextPart("import", definition.path, definition.skeleton(comment), f"{name}: imported", 30.0)
+                )
+    return parts
+
+
+def _open_file_parts(
+    window: str, open_documents: dict[str, SyntaxDocument], path: str, comment: str
+) -> list[ContextPart]:
+    near = _words(window)
+    parts: list[ContextPart] = []
+    for other_path, document in open_documents.items():
+        if other_path == path:
+            continue
+        found = definitions(document.spec, document.tree, document.source, other_path)
+        skeleton = "\n".join(d.skeleton(comment) for d in found if d.kind != "method" or len(found) < 30)
+        if not skeleton:
+            continue
+        similarity = len(near & _words(document.text)) / (len(near | _words(document.text)) or 1)
+        parts.append(
+            ContextPart("open-file", other_path, skeleton, f"open file, similarity {similarity:.2f}", 20.0 * similarity)
+        )
+    return parts
+
+
+def _recent_edit_parts(edits: list[RecentEdit], path: str, line: int) -> list[ContextPart]:
+    parts = []
+    for age, edit in enumerate(reversed(edits[-8:])):
+        if edit.path == path and abs(edit.line - line) <= WINDOW_LINES:
+            continue  # already in the prompt's own window
+        why = f"edited recently (line {edit.line + 1})"
+        parts.append(ContextPart("recent-edit", edit.path, edit.text, why, 15.0 - age))
+    return parts
+
+
+def completion_context(
+    document: SyntaxDocument,
+    path: str,
+    line: int,
+    column: int,
+    index: WorkspaceIndex | None,
+    open_documents: dict[str, SyntaxDocument],
+    recent_edits: list[RecentEdit],
+    budget: int,
+    count: Callable[[str], int] = approx_tokens,
+    visible_from_line: int = 0,
+) -> list[ContextPart]:
+    """Ranked parts for a completion at (line, column): enclosing scope, definitions of names used near the cursor
+    and of imported names (skeletons from the workspace index), similar open files, recent edits.
+
+    Lines from ``visible_from_line`` on are already in the prompt, so enclosing definitions there are skipped.
+    """
+    spec = document.spec
+    comment = spec.line_comment
+    first, _ = document.point(max(0, line - WINDOW_LINES), 0)
+    last, _ = document.point(line + WINDOW_LINES, 0)
+    local = definitions(spec, document.tree, document.source, path)
+    names = referenced_names(spec, document.tree, document.source, first, last)
+    local_names = {d.name for d in local}
+    imported = {name for _, name in imported_names(spec, document.tree, document.source) if name}
+    wanted = [name for name in names if name not in local_names or name in imported]
+    parts = _enclosing_parts(local, line, path, comment, visible_from_line)
+    if index is not None:
+        parts += _definition_parts(wanted, imported, index, path, comment)
+    window = document.source[first:last].decode("utf-8", errors="replace")
+    parts += _open_file_parts(window, open_documents, path, comment)
+    parts += _recent_edit_parts(recent_edits, path, line)
+    return fit_to_budget(parts, budget, count)

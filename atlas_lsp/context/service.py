@@ -1,0 +1,93 @@
+"""Per-server context state: parsed open documents, the workspace index, recent edits."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_lsp.context.assemble import ContextPart, RecentEdit, completion_context, render
+from atlas_lsp.context.index import IndexStats, WorkspaceIndex
+from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
+from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AssembledContext:
+    parts: list[ContextPart]
+    text: str
+
+
+class ContextService:
+    """Knows nothing about LSP: paths, (line, code-point column) positions and text edits."""
+
+    def __init__(self, registry: LanguageRegistry | None = None) -> None:
+        self.registry = registry or load_registry()
+        self.index = WorkspaceIndex(self.registry)
+        self.documents: dict[str, SyntaxDocument] = {}
+        self.recent_edits: deque[RecentEdit] = deque(maxlen=16)
+
+    def open(self, path: str, text: str, language_id: str | None = None) -> None:
+        spec = self.registry.for_document(path, language_id)
+        if spec is None:
+            self.documents.pop(path, None)
+            return  # unknown language: plain-text context only
+        self.documents[path] = SyntaxDocument(spec, text)
+
+    def change(self, path: str, edits: list[TextEdit | str]) -> None:
+        """Apply the client's edits in order; a plain string replaces the whole text."""
+        document = self.documents.get(path)
+        if document is None:
+            return
+        for edit in edits:
+            if isinstance(edit, str):
+                document.replace_all(edit)
+                continue
+            document.apply(edit)
+            if edit.new_text.strip():
+                start, _ = document.point(max(0, edit.start_line - 2), 0)
+                end, _ = document.point(edit.start_line + 3, 0)
+                snippet = document.source[start:end].decode("utf-8", errors="replace")
+                self._remember(RecentEdit(path, edit.start_line, snippet))
+
+    def _remember(self, edit: RecentEdit) -> None:
+        if (
+            self.recent_edits
+            and self.recent_edits[-1].path == edit.path
+            and abs(self.recent_edits[-1].line - edit.line) < 3
+        ):
+            self.recent_edits[-1] = edit
+        else:
+            self.recent_edits.append(edit)
+
+    def close(self, path: str) -> None:
+        self.documents.pop(path, None)
+
+    def saved(self, path: str) -> None:
+        self.index.update_file(Path(path))
+
+    def build_index(self, roots: list[Path], progress=None) -> IndexStats:  # type: ignore[no-untyped-def]
+        return self.index.build(roots, progress)
+
+    def for_completion(
+        self, path: str, line: int, column: int, budget: int, visible_from_line: int
+    ) -> AssembledContext:
+        document = self.documents.get(path)
+        if document is None or budget <= 0:
+            return AssembledContext([], "")
+        parts = completion_context(
+            document,
+            path,
+            line,
+            column,
+            self.index if self.index.ready else None,
+            self.documents,
+            list(self.recent_edits),
+            budget,
+            visible_from_line=visible_from_line,
+        )
+        root = self.index.roots[0] if self.index.roots else None
+        return AssembledContext(parts, render(parts, document.spec.line_comment, root))

@@ -1,0 +1,129 @@
+"""Document sync into the context service (trees updated incrementally) and workspace indexing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from atlas_lsp.syntax.document import TextEdit
+
+if TYPE_CHECKING:
+    from atlas_lsp.server import AtlasLanguageServer
+
+logger = logging.getLogger(__name__)
+
+
+def uri_to_path(uri: str) -> str:
+    return to_fs_path(uri) or uri
+
+
+def on_did_open(ls: AtlasLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    item = params.text_document
+    ls.context.open(uri_to_path(item.uri), item.text, item.language_id)
+
+
+def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentChangePartial) -> TextEdit:
+    """An LSP range in the client's position encoding -> (line, code-point column) edit on our copy."""
+    document = ls.context.documents[path]
+    codec = ls.workspace.position_codec
+    lines = document.text.split("\n")
+
+    def column(position: types.Position) -> int:
+        if position.line >= len(lines):
+            return 0
+        line = lines[position.line]
+        return codec.position_from_client_units([line], types.Position(0, position.character)).character
+
+    start, end = change.range.start, change.range.end
+    return TextEdit(start.line, column(start), end.line, column(end), change.text)
+
+
+def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    path = uri_to_path(params.text_document.uri)
+    if path not in ls.context.documents:
+        return
+    edits: list[TextEdit | str] = []
+    for change in params.content_changes:
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            edits.append(_edit(ls, path, change))
+            ls.context.change(path, edits[-1:])
+        else:
+            ls.context.change(path, [change.text])
+
+
+def on_did_close(ls: AtlasLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.context.close(uri_to_path(params.text_document.uri))
+
+
+def on_did_save(ls: AtlasLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+    ls.context.saved(uri_to_path(params.text_document.uri))
+
+
+def on_watched_files(ls: AtlasLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+    for change in params.changes:
+        ls.context.saved(uri_to_path(change.uri))
+
+
+def workspace_roots(ls: AtlasLanguageServer) -> list[Path]:
+    folders = ls.workspace.folders
+    roots = [Path(uri_to_path(folder.uri)) for folder in folders.values()] if folders else []
+    if not roots and ls.workspace.root_path:
+        roots = [Path(ls.workspace.root_path)]
+    return [root for root in roots if root.is_dir()]
+
+
+async def build_index_with_progress(ls: AtlasLanguageServer) -> None:
+    """Index the workspace on a worker thread, with work-done progress where the client supports it."""
+    roots = workspace_roots(ls)
+    if not roots:
+        return
+    token: str | None = None
+    window = ls.client_capabilities.window
+    if window is not None and window.work_done_progress:
+        token = f"atlas-index-{uuid.uuid4().hex[:8]}"
+        try:
+            await ls.work_done_progress.create_async(token)
+            ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="atlas: indexing", percentage=0))
+        except Exception as error:  # noqa: BLE001 - progress is optional
+            logger.info("could not create progress: %s", error)
+            token = None
+    loop = asyncio.get_running_loop()
+
+    def progress(done: int, total: int) -> None:
+        if token is not None:
+            report = types.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=done * 100 // total)
+            loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+
+    try:
+        stats = await asyncio.to_thread(ls.context.build_index, roots, progress)
+        message = f"{stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
+    except Exception as error:
+        logger.exception("indexing failed")
+        message = f"indexing failed: {error}"
+    if token is not None:
+        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
+
+async def watch_files(ls: AtlasLanguageServer) -> None:
+    """Ask the client to report file changes of supported languages (when it allows dynamic registration)."""
+    workspace = ls.client_capabilities.workspace
+    watched = workspace.did_change_watched_files if workspace is not None else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    pattern = "**/*{" + ",".join(sorted(ls.context.registry.suffixes)) + "}"
+    options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[types.FileSystemWatcher(glob_pattern=pattern)])
+    registration = types.Registration(
+        id=f"atlas-watch-{uuid.uuid4().hex[:8]}",
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=options,
+    )
+    try:
+        await ls.client_register_capability_async(types.RegistrationParams(registrations=[registration]))
+    except Exception as error:  # noqa: BLE001 - watching is optional; saves still refresh the index
+        logger.info("file watching not registered: %s", error)

@@ -1,0 +1,1 @@
+"""Tree-sitter: languages read from grammars/, queries, parsed documents, symbols and skeletons."""

@@ -1,0 +1,96 @@
+"""A document's syntax tree, kept current by incremental edits (tree.edit + reparse with the old tree)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from tree_sitter import Node, Parser, Point, Tree
+
+from atlas_lsp.syntax.registry import LanguageSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TextEdit:
+    """A replacement of the text between two (line, column) positions; columns in code points."""
+
+    start_line: int
+    start_column: int
+    end_line: int
+    end_column: int
+    new_text: str
+
+
+def _line_starts(source: bytes) -> list[int]:
+    starts = [0]
+    index = source.find(b"\n")
+    while index >= 0:
+        starts.append(index + 1)
+        index = source.find(b"\n", index + 1)
+    return starts
+
+
+class SyntaxDocument:
+    """Source bytes and their tree. Syntax errors are normal while typing: the error-tolerant tree is used as is."""
+
+    def __init__(self, spec: LanguageSpec, text: str) -> None:
+        self.spec = spec
+        self._parser: Parser = spec.parser()
+        self.source = text.encode("utf-8")
+        self._starts = _line_starts(self.source)
+        self.tree: Tree = self._parser.parse(self.source)
+        self.incremental_parses = 0
+        self.full_parses = 1
+
+    @property
+    def text(self) -> str:
+        return self.source.decode("utf-8", errors="replace")
+
+    def _byte_at(self, line: int, column: int) -> tuple[int, Point]:
+        """Byte offset and tree-sitter point of a (line, code-point column) position, clamped to the text."""
+        if line >= len(self._starts):
+            return len(self.source), Point(len(self._starts) - 1, len(self.source) - self._starts[-1])
+        start = self._starts[line]
+        end = self._starts[line + 1] - 1 if line + 1 < len(self._starts) else len(self.source)
+        prefix = self.source[start:end].decode("utf-8", errors="replace")[:column]
+        offset = start + len(prefix.encode("utf-8"))
+        return offset, Point(line, offset - start)
+
+    def apply(self, edit: TextEdit) -> None:
+        """Apply one edit to the source and update the tree incrementally."""
+        start_byte, start_point = self._byte_at(edit.start_line, edit.start_column)
+        old_end_byte, old_end_point = self._byte_at(edit.end_line, edit.end_column)
+        old_end_byte = max(old_end_byte, start_byte)
+        inserted = edit.new_text.encode("utf-8")
+        self.source = self.source[:start_byte] + inserted + self.source[old_end_byte:]
+        new_end_byte = start_byte + len(inserted)
+        newline = inserted.rfind(b"\n")
+        if newline < 0:
+            new_end_point = Point(start_point.row, start_point.column + len(inserted))
+        else:
+            new_end_point = Point(start_point.row + inserted.count(b"\n"), len(inserted) - newline - 1)
+        self.tree.edit(
+            start_byte=start_byte,
+            old_end_byte=old_end_byte,
+            new_end_byte=new_end_byte,
+            start_point=start_point,
+            old_end_point=old_end_point,
+            new_end_point=new_end_point,
+        )
+        self._starts = _line_starts(self.source)
+        self.tree = self._parser.parse(self.source, self.tree)
+        self.incremental_parses += 1
+
+    def replace_all(self, text: str) -> None:
+        self.source = text.encode("utf-8")
+        self._starts = _line_starts(self.source)
+        self.tree = self._parser.parse(self.source)
+        self.full_parses += 1
+
+    def point(self, line: int, column: int) -> tuple[int, Point]:
+        return self._byte_at(line, column)
+
+    def node_text(self, node: Node) -> str:
+        return self.source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")

@@ -1,0 +1,55 @@
+"""The one place that touches tree-sitter's query API (it changed in 0.25 and again in 0.26)."""
+
+from __future__ import annotations
+
+from tree_sitter import Language, Node, Query, QueryCursor
+
+CAPTURE_VOCABULARY = frozenset(
+    {
+        "name",
+        "doc",
+        "definition.function",
+        "definition.method",
+        "definition.class",
+        "definition.interface",
+        "definition.type",
+        "definition.constant",
+        "definition.module",
+        "function.around",
+        "function.inside",
+        "class.around",
+        "class.inside",
+        "test.around",
+        "import",
+        "import.module",
+        "import.name",
+        "reference.call",
+        "reference.name",
+    }
+)
+
+
+class UnknownCaptureError(ValueError):
+    """A query uses a capture name outside the documented vocabulary."""
+
+
+def compile_query(language: Language, source: str) -> Query:
+    """Compile ``source``; raises tree_sitter.QueryError or UnknownCaptureError."""
+    query = Query(language, source)
+    for index in range(query.capture_count):
+        name = query.capture_name(index)
+        if not name.startswith("_") and name not in CAPTURE_VOCABULARY:
+            raise UnknownCaptureError(f"unknown capture @{name}")
+    return query
+
+
+def matches(query: Query, node: Node) -> list[dict[str, list[Node]]]:
+    """Each match as {capture name: nodes}, in document order."""
+    return [captures for _, captures in QueryCursor(query).matches(node)]
+
+
+def captures(query: Query, node: Node, start_byte: int = 0, end_byte: int | None = None) -> dict[str, list[Node]]:
+    cursor = QueryCursor(query)
+    if end_byte is not None:
+        cursor.set_byte_range(start_byte, end_byte)
+    return cursor.captures(node)

@@ -1,0 +1,115 @@
+"""Languages as data: each `grammars/<name>/` folder has a language.toml and query files."""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path, PurePath
+
+from tree_sitter import Language, Parser, Query
+
+from atlas_lsp.syntax.queries import compile_query
+
+logger = logging.getLogger(__name__)
+QUERY_FILES = ("tags", "textobjects", "imports", "references")
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """One language: what `language.toml` says plus the compiled grammar and queries."""
+
+    name: str
+    language_ids: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    line_comment: str
+    test_globs: tuple[str, ...]
+    test_command: tuple[str, ...]
+    test_runner: str
+    language: Language
+    queries: dict[str, Query] = field(default_factory=dict)
+
+    def parser(self) -> Parser:
+        return Parser(self.language)
+
+    def is_test_file(self, path: str | PurePath) -> bool:
+        pure = PurePath(path)
+        return any(fnmatch.fnmatch(pure.name, glob) or pure.match(glob) for glob in self.test_globs)
+
+
+@dataclass
+class LanguageRegistry:
+    """Every language that loaded; `problems` says which did not and why."""
+
+    languages: dict[str, LanguageSpec] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def for_path(self, path: str | PurePath) -> LanguageSpec | None:
+        suffix = PurePath(path).suffix
+        return next((spec for spec in self.languages.values() if suffix in spec.suffixes), None)
+
+    def for_language_id(self, language_id: str) -> LanguageSpec | None:
+        return next((spec for spec in self.languages.values() if language_id in spec.language_ids), None)
+
+    def for_document(self, uri_or_path: str, language_id: str | None = None) -> LanguageSpec | None:
+        return (self.for_language_id(language_id) if language_id else None) or self.for_path(uri_or_path)
+
+    @property
+    def suffixes(self) -> set[str]:
+        return {suffix for spec in self.languages.values() for suffix in spec.suffixes}
+
+
+def grammars_dir() -> Path:
+    """The installed `grammars/` (shipped as the package data `atlas_lsp.grammars`), or the checkout's."""
+    try:
+        installed = Path(str(resources.files("atlas_lsp.grammars")))
+        if installed.is_dir():
+            return installed
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parents[2] / "grammars"
+
+
+def load_language(folder: Path) -> LanguageSpec:
+    """Load one grammar folder; raises with a message naming the folder and the problem."""
+    meta = tomllib.loads((folder / "language.toml").read_text(encoding="utf-8"))
+    module = importlib.import_module(meta["grammar_module"])
+    language = Language(getattr(module, meta.get("grammar_function", "language"))())
+    queries: dict[str, Query] = {}
+    for kind in QUERY_FILES:
+        query_file = folder / f"{kind}.scm"
+        if query_file.is_file():
+            try:
+                queries[kind] = compile_query(language, query_file.read_text(encoding="utf-8"))
+            except Exception as error:
+                raise ValueError(f"{query_file.name}: {error}") from error
+    return LanguageSpec(
+        name=meta["name"],
+        language_ids=tuple(meta.get("language_ids", [meta["name"]])),
+        suffixes=tuple(meta["suffixes"]),
+        line_comment=meta.get("line_comment", "#"),
+        test_globs=tuple(meta.get("test_globs", [])),
+        test_command=tuple(meta.get("test_command", [])),
+        test_runner=meta.get("test_runner", ""),
+        language=language,
+        queries=queries,
+    )
+
+
+def load_registry(folder: Path | None = None) -> LanguageRegistry:
+    """Every language under ``folder``; one that fails is logged, listed in `problems` and left out."""
+    registry = LanguageRegistry()
+    root = folder or grammars_dir()
+    for language_dir in sorted(path for path in root.iterdir() if (path / "language.toml").is_file()):
+        try:
+            spec = load_language(language_dir)
+        except Exception as error:  # noqa: BLE001 - one broken language must not take the others down
+            message = f"language {language_dir.name} disabled (plain text): {error}"
+            logger.error("%s", message)
+            registry.problems.append(message)
+            continue
+        registry.languages[spec.name] = spec
+    return registry

@@ -1,0 +1,181 @@
+"""What the queries find in one file: definitions (with signature and doc), text objects, imports, names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tree_sitter import Node, Tree
+
+from atlas_lsp.syntax.queries import captures, matches
+from atlas_lsp.syntax.registry import LanguageSpec
+
+_KIND_PRIORITY = {"method": 0, "class": 1, "interface": 1, "type": 2, "function": 3, "constant": 4, "module": 5}
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A named definition: enough to show a skeleton or find the code again."""
+
+    name: str
+    kind: str
+    signature: str
+    doc: str
+    path: str
+    start_line: int
+    end_line: int
+    start_byte: int
+    end_byte: int
+    has_body: bool = True
+
+    def skeleton(self, comment: str = "#") -> str:
+        """Signature and doc, body collapsed (`...` for indentation-based languages, `{ ... }` for braces)."""
+        signature = self.signature.rstrip()
+        if not self.has_body:
+            return signature
+        if signature.endswith(":"):
+            doc = [f"    {row.strip()}" for row in self.doc.splitlines()]
+            return "\n".join([signature, *doc, "    ..."])
+        doc = [f"{comment} {row}" for row in self.doc.splitlines()]
+        return "\n".join([*doc, f"{signature} {{ ... }}"])
+
+
+@dataclass(frozen=True)
+class TextObject:
+    around_start: int
+    around_end: int
+    inside_start: int | None
+    inside_end: int | None
+    node: Node
+
+
+def _text(source: bytes, node: Node) -> str:
+    return source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+
+def _body(node: Node) -> Node | None:
+    body = node.child_by_field_name("body")
+    if body is None and node.type == "variable_declarator":
+        value = node.child_by_field_name("value")
+        body = value.child_by_field_name("body") if value is not None else None
+    return body if body is not None and body.start_byte > node.start_byte else None
+
+
+def _signature(source: bytes, node: Node) -> str:
+    body = _body(node)
+    if body is None:
+        return _text(source, node).split("\n", 1)[0]
+    return source[node.start_byte : body.start_byte].decode("utf-8", errors="replace").rstrip()
+
+
+def _comment_doc(source: bytes, node: Node, comment: str) -> str:
+    """Line comments directly above ``node`` (Go, Rust, JS doc comments)."""
+    rows: list[str] = []
+    sibling = node.prev_named_sibling
+    line = node.start_point.row
+    while sibling is not None and "comment" in sibling.type and sibling.end_point.row >= line - 1:
+        text = _text(source, sibling).strip()
+        for marker in ("///", "//!", comment, "/**", "*/", "/*"):
+            text = text.replace(marker, "")
+        rows.insert(0, " ".join(part.strip(" *") for part in text.splitlines()).strip())
+        line = sibling.start_point.row
+        sibling = sibling.prev_named_sibling
+    return "\n".join(row for row in rows if row)
+
+
+def definitions(spec: LanguageSpec, tree: Tree, source: bytes, path: str) -> list[Definition]:
+    """Every definition, once each (a method is not also listed as a function)."""
+    query = spec.queries.get("tags")
+    if query is None:
+        return []
+    found: dict[tuple[int, int], Definition] = {}
+    for match in matches(query, tree.root_node):
+        kind_capture = next((name for name in match if name.startswith("definition.")), None)
+        if kind_capture is None or "name" not in match:
+            continue
+        node, name_node = match[kind_capture][0], match["name"][0]
+        kind = kind_capture.split(".", 1)[1]
+        key = (node.start_byte, node.end_byte)
+        doc_nodes = match.get("doc")
+        doc = _text(source, doc_nodes[0]) if doc_nodes else _comment_doc(source, node, spec.line_comment)
+        candidate = Definition(
+            name=_text(source, name_node),
+            kind=kind,
+            signature=_signature(source, node),
+            doc=doc,
+            path=path,
+            start_line=node.start_point.row,
+            end_line=node.end_point.row,
+            start_byte=node.start_byte,
+            end_byte=node.end_byte,
+            has_body=_body(node) is not None,
+        )
+        previous = found.get(key)
+        if previous is None or _better(candidate, previous):
+            found[key] = candidate
+    return sorted(found.values(), key=lambda d: d.start_byte)
+
+
+def _better(new: Definition, old: Definition) -> bool:
+    new_rank, old_rank = _KIND_PRIORITY.get(new.kind, 9), _KIND_PRIORITY.get(old.kind, 9)
+    if new_rank != old_rank:
+        return new_rank < old_rank
+    return bool(new.doc) and not old.doc
+
+
+def text_objects(spec: LanguageSpec, tree: Tree, kind: str = "function") -> list[TextObject]:
+    """``kind``.around spans (with their .inside spans) in document order."""
+    query = spec.queries.get("textobjects")
+    if query is None:
+        return []
+    objects: list[TextObject] = []
+    for match in matches(query, tree.root_node):
+        around = match.get(f"{kind}.around")
+        if not around:
+            continue
+        inside = match.get(f"{kind}.inside")
+        node = around[0]
+        objects.append(
+            TextObject(
+                node.start_byte,
+                node.end_byte,
+                inside[0].start_byte if inside else None,
+                inside[0].end_byte if inside else None,
+                node,
+            )
+        )
+    return sorted(objects, key=lambda o: o.around_start)
+
+
+def enclosing(objects: list[TextObject], byte: int) -> TextObject | None:
+    """The innermost object whose span contains ``byte``."""
+    containing = [o for o in objects if o.around_start <= byte <= o.around_end]
+    return min(containing, key=lambda o: o.around_end - o.around_start) if containing else None
+
+
+def imported_names(spec: LanguageSpec, tree: Tree, source: bytes) -> list[tuple[str, str]]:
+    """(module, name) pairs the file imports; name is "" for a whole-module import."""
+    query = spec.queries.get("imports")
+    if query is None:
+        return []
+    pairs: list[tuple[str, str]] = []
+    for match in matches(query, tree.root_node):
+        module = _text(source, match["import.module"][0]).strip("\"'") if "import.module" in match else ""
+        for name_node in match.get("import.name", []) or [None]:
+            name = _text(source, name_node) if name_node is not None else ""
+            pairs.append((module, name.rsplit(".", 1)[-1]))
+    return pairs
+
+
+def referenced_names(spec: LanguageSpec, tree: Tree, source: bytes, start_byte: int, end_byte: int) -> list[str]:
+    """Names used between two offsets, most frequent first, calls before plain names."""
+    query = spec.queries.get("references")
+    if query is None:
+        return []
+    found = captures(query, tree.root_node, start_byte, end_byte)
+    counts: dict[str, int] = {}
+    for weight, capture in ((3, "reference.call"), (1, "reference.name")):
+        for node in found.get(capture, []):
+            if start_byte <= node.start_byte and node.end_byte <= end_byte:
+                name = _text(source, node)
+                counts[name] = counts.get(name, 0) + weight
+    return sorted(counts, key=lambda name: -counts[name])

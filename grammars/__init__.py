@@ -1,0 +1,1 @@
+"""Language data (language.toml + queries), shipped as the package data `atlas_lsp.grammars`."""

@@ -1,0 +1,2 @@
+(import_spec
+  path: (interpreted_string_literal) @import.module) @import

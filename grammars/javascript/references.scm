@@ -1,0 +1,3 @@
+(call_expression function: (identifier) @reference.call)
+(call_expression function: (member_expression property: (property_identifier) @reference.call))
+(identifier) @reference.name

@@ -1,0 +1,3 @@
+(call function: (identifier) @reference.call)
+(call function: (attribute attribute: (identifier) @reference.call))
+(identifier) @reference.name

@@ -1,0 +1,2 @@
+(use_declaration
+  argument: (_) @import.module) @import

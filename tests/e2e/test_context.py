@@ -1,0 +1,78 @@
+"""Cross-file context end to end: a completion in one file sees a class defined in another, unopened file."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import open_document, start_session, wait_for_status
+
+SHAPES = '''class Circle:
+    """A circle of a given radius."""
+
+    def __init__(self, radius: float) -> None:
+        self.radius = radius
+
+    def area(self) -> float:
+        """The area of the circle."""
+        return 3.14159 * self.radius ** 2
+'''
+MAIN = "from geometry.shapes import Circle\n\n\ndef unit_area():\n    circle = Circle(1.0)\n    return circle."
+
+
+async def test_completion_prompt_includes_a_class_from_an_unopened_file(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "geometry").mkdir()
+    (tmp_path / "geometry" / "shapes.py").write_text(SHAPES)
+    (tmp_path / "main.py").write_text(MAIN)
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    for _ in range(100):  # the index builds in the background, with progress
+        reports = [r for t, r in client.progress_reports.items() if str(t).startswith("atlas-index")]
+        if reports and type(reports[0][-1]).__name__ == "WorkDoneProgressEnd":
+            break
+        await asyncio.sleep(0.1)
+    assert reports and "2 files" in (reports[0][-1].message or "")
+    uri = open_document(client, tmp_path / "main.py", MAIN)
+    await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=5, character=18),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    parts = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastContext"))
+    circle = [p for p in parts if "class Circle" in p["text"]]
+    assert circle, parts
+    assert circle[0]["file"].endswith("shapes.py")
+    assert "def area(self) -> float:" in circle[0]["text"] or "A circle" in circle[0]["text"]
+    assert "self.radius = radius" not in circle[0]["text"]
+
+
+async def test_edits_keep_the_tree_current(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "lib.py").write_text("def helper(x):\n    return x\n")
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "main.py", "import lib\n\n")
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(2, 0), end=types.Position(2, 0)),
+                    text="def run():\n    return helper(",
+                )
+            ],
+        )
+    )
+    await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=3, character=18),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    parts = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastContext"))
+    assert any("def helper(x):" in p["text"] for p in parts), parts

@@ -1,0 +1,92 @@
+"""Every grammar folder loads, every query compiles with known captures, and the queries find what the
+fixture files assert inline (`<comment> ^ @capture` marks a column of the line above; `<-` marks the comment's
+own column; `!@capture` asserts the capture is absent there)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tree_sitter import Language
+
+from atlas_lsp.syntax.queries import UnknownCaptureError, captures, compile_query
+from atlas_lsp.syntax.registry import QUERY_FILES, grammars_dir, load_language, load_registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LANGUAGES = ["python", "javascript", "typescript", "tsx", "go", "rust"]
+ASSERTION = re.compile(r"^(?P<indent>\s*)(?P<comment>#|//)(?P<rest>.*)$")
+
+
+def test_every_language_loads() -> None:
+    registry = load_registry()
+    assert registry.problems == []
+    assert set(LANGUAGES) <= set(registry.languages)
+    for name in LANGUAGES:
+        assert set(registry.languages[name].queries) == set(QUERY_FILES), name
+
+
+@pytest.mark.parametrize("name", LANGUAGES)
+def test_queries_compile_against_their_grammar(name: str) -> None:
+    spec = load_language(grammars_dir() / name)
+    for kind in QUERY_FILES:
+        source = (grammars_dir() / name / f"{kind}.scm").read_text()
+        compile_query(spec.language, source)
+
+
+def test_unknown_capture_names_are_rejected() -> None:
+    import tree_sitter_python
+
+    language = Language(tree_sitter_python.language())
+    with pytest.raises(UnknownCaptureError, match=r"definition\.fn"):
+        compile_query(language, "(function_definition) @definition.fn")
+    compile_query(language, "(function_definition name: (identifier) @_helper) @definition.function")
+
+
+def test_a_broken_language_degrades_and_the_rest_load(tmp_path: Path) -> None:
+    import shutil
+
+    for name in ("python", "go"):
+        shutil.copytree(grammars_dir() / name, tmp_path / name)
+    (tmp_path / "go" / "tags.scm").write_text("(no_such_node) @definition.function")
+    registry = load_registry(tmp_path)
+    assert list(registry.languages) == ["python"]
+    assert registry.problems and "go" in registry.problems[0] and "tags.scm" in registry.problems[0]
+
+
+def parse_assertions(text: str) -> list[tuple[int, int, str, bool]]:
+    """(row, column, capture, expected present) for each inline assertion."""
+    assertions: list[tuple[int, int, str, bool]] = []
+    code_row = -1
+    for row, line in enumerate(text.split("\n")):
+        match = ASSERTION.match(line)
+        rest = match.group("rest") if match else ""
+        if match and ("<-" in rest or re.match(r"\s*\^", rest)):
+            arrow = "<-" in rest
+            column = len(match.group("indent")) if arrow else len(line) - len(line.lstrip()) + line.lstrip().index("^")
+            for negated, capture in re.findall(r"(!?)@([\w.]+)", rest):
+                assertions.append((code_row, column, capture, not negated))
+        else:
+            code_row = row
+    return assertions
+
+
+@pytest.mark.parametrize("name", LANGUAGES)
+def test_fixture_assertions(name: str) -> None:
+    registry = load_registry()
+    spec = registry.languages[name]
+    fixture = next(FIXTURES.glob(f"{name}.*"))
+    source = fixture.read_bytes()
+    tree = spec.parser().parse(source)
+    starts: dict[str, set[tuple[int, int]]] = {}
+    for query in spec.queries.values():
+        for capture, nodes in captures(query, tree.root_node).items():
+            starts.setdefault(capture, set()).update((n.start_point.row, n.start_point.column) for n in nodes)
+    assertions = parse_assertions(source.decode())
+    assert len(assertions) >= 5
+    failures = [
+        f"line {row + 1}, column {column}: @{capture} {'missing' if present else 'unexpected'}"
+        for row, column, capture, present in assertions
+        if ((row, column) in starts.get(capture, set())) != present
+    ]
+    assert failures == []

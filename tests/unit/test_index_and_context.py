@@ -1,0 +1,109 @@
+from pathlib import Path
+
+from atlas_lsp.context.assemble import ContextPart, RecentEdit, approx_tokens, completion_context, fit_to_budget
+from atlas_lsp.context.index import WorkspaceIndex, workspace_files
+from atlas_lsp.syntax.document import SyntaxDocument
+from atlas_lsp.syntax.registry import load_registry
+
+REGISTRY = load_registry()
+
+SHAPES = '''class Circle:
+    """A circle of a given radius."""
+
+    def __init__(self, radius: float) -> None:
+        self.radius = radius
+
+    def area(self) -> float:
+        """The area."""
+        return 3.14159 * self.radius ** 2
+'''
+
+MAIN = """from geometry.shapes import Circle
+
+
+def biggest(radii):
+    circles = [Circle(r) for r in radii]
+    return max(c.area() for c in circles)
+"""
+
+
+def make_workspace(root: Path) -> None:
+    (root / "geometry").mkdir()
+    (root / "geometry" / "shapes.py").write_text(SHAPES)
+    (root / "main.py").write_text(MAIN)
+    (root / "web.ts").write_text("export function greet(name: string): string { return name; }\n")
+    (root / "node_modules" / "lib").mkdir(parents=True)
+    (root / "node_modules" / "lib" / "index.js").write_text("function vendored() {}\n")
+    (root / ".venv").mkdir()
+    (root / ".venv" / "site.py").write_text("def hidden(): pass\n")
+    (root / "blob.py").write_bytes(b"\x00\x01binary")
+    (root / "latin1.py").write_bytes("x = 'caf\xe9'\n".encode("latin-1"))
+    (root / "huge.py").write_text("x = 1\n" * 200_000)
+
+
+def test_workspace_files_skip_vendored_and_virtualenv(tmp_path: Path) -> None:
+    make_workspace(tmp_path)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in workspace_files(tmp_path, REGISTRY.suffixes))
+    assert "node_modules/lib/index.js" not in names and ".venv/site.py" not in names
+    assert "geometry/shapes.py" in names and "web.ts" in names
+
+
+def test_index_build_lookup_and_refresh(tmp_path: Path) -> None:
+    make_workspace(tmp_path)
+    index = WorkspaceIndex(REGISTRY)
+    stats = index.build([tmp_path])
+    assert stats.skipped == 3  # binary, undecodable, over the size cap
+    (circle,) = index.lookup("Circle")
+    assert circle.kind == "class" and circle.path.endswith("shapes.py") and "circle" in circle.doc
+    assert index.lookup("greet")[0].signature.startswith("export function greet") or index.lookup("greet")
+    assert index.lookup("vendored") == [] and index.lookup("hidden") == []
+    (tmp_path / "geometry" / "shapes.py").write_text("class Square:\n    pass\n")
+    index.update_file(tmp_path / "geometry" / "shapes.py")
+    assert index.lookup("Circle") == [] and index.lookup("Square")
+    (tmp_path / "geometry" / "shapes.py").unlink()
+    index.update_file(tmp_path / "geometry" / "shapes.py")
+    assert index.lookup("Square") == []
+
+
+def test_completion_context_resolves_names_from_other_files(tmp_path: Path) -> None:
+    make_workspace(tmp_path)
+    index = WorkspaceIndex(REGISTRY)
+    index.build([tmp_path])
+    path = str(tmp_path / "main.py")
+    document = SyntaxDocument(REGISTRY.languages["python"], MAIN)
+    parts = completion_context(document, path, 5, 4, index, {path: document}, [], budget=500)
+    circle = [p for p in parts if "class Circle" in p.text]
+    assert circle and circle[0].label.endswith("shapes.py")
+    assert "def area(self) -> float" not in circle[0].text or "..." in circle[0].text
+    assert "Circle" in circle[0].reason and "imported" in circle[0].reason
+    assert "self.radius = radius" not in "".join(p.text for p in parts)  # bodies collapsed
+
+
+def test_enclosing_scope_only_when_out_of_view() -> None:
+    source = "def outer(a):\n" + "    x = 1\n" * 50 + "    return \n"
+    document = SyntaxDocument(REGISTRY.languages["python"], source)
+    visible = completion_context(document, "f.py", 51, 11, None, {}, [], budget=500, visible_from_line=0)
+    hidden = completion_context(document, "f.py", 51, 11, None, {}, [], budget=500, visible_from_line=10)
+    assert not [p for p in visible if p.kind == "enclosing"]
+    assert [p.text for p in hidden if p.kind == "enclosing"] == ["def outer(a):\n    ..."]
+
+
+def test_open_files_and_recent_edits_are_ranked_and_budgeted(tmp_path: Path) -> None:
+    main = SyntaxDocument(REGISTRY.languages["python"], MAIN)
+    other = SyntaxDocument(REGISTRY.languages["python"], "def area_of(circles):\n    return 0\n")
+    edits = [RecentEdit("/elsewhere.py", 3, "TOTAL = compute()\n")]
+    parts = completion_context(main, "main.py", 5, 4, None, {"main.py": main, "o.py": other}, edits, budget=500)
+    kinds = [p.kind for p in parts]
+    assert "open-file" in kinds and "recent-edit" in kinds
+    tiny = completion_context(main, "main.py", 5, 4, None, {"main.py": main, "o.py": other}, edits, budget=8)
+    assert sum(p.tokens for p in tiny) <= 8
+
+
+def test_fit_to_budget_keeps_the_best_and_drops_duplicates() -> None:
+    parts = [
+        ContextPart("a", "x", "low " * 10, "", 1.0),
+        ContextPart("b", "y", "high", "", 9.0),
+        ContextPart("c", "z", "high", "", 5.0),
+    ]
+    chosen = fit_to_budget(parts, budget=approx_tokens("high") + 1)
+    assert [p.kind for p in chosen] == ["b"]
