@@ -78,6 +78,18 @@ def complete(args: argparse.Namespace) -> int:
     return asyncio.run(complete_at(args.location, _model_settings(args), sys.stdout))
 
 
+def context(args: argparse.Namespace) -> int:
+    from atlas_lsp.context.cli import print_context
+
+    return print_context(args.location, args.root, args.budget, sys.stdout)
+
+
+def bench(args: argparse.Namespace) -> int:
+    from atlas_lsp.bench.cli import run_bench
+
+    return run_bench(args, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atlas-lsp", description="A language server with a local, warm code model.")
     parser.add_argument("--version", action="version", version=f"atlas-lsp {__version__}")
@@ -93,11 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     one = sub.add_parser("complete", help="print the completion the server would suggest at FILE:LINE:COL")
     one.add_argument("location", help="FILE:LINE:COL, 1-based (COL may be omitted: end of the line)")
     one.add_argument("--model", help="a GGUF file instead of the bundled model")
+    show = sub.add_parser("context", help="print the context parts a completion at FILE:LINE:COL would include")
+    show.add_argument("location", help="FILE:LINE[:COL], 1-based")
+    show.add_argument("--root", help="workspace root (default: the file's git work tree, else its folder)")
+    show.add_argument("--budget", type=int, default=1024, help="context token budget (default 1024)")
+    measure = sub.add_parser("bench", help="measure and record numbers in docs/benchmarks.md")
+    measure.add_argument("suite", choices=["context", "completion"], help="what to measure")
+    measure.add_argument("--output", default="docs/benchmarks.md", help="markdown file to update ('-' prints only)")
+    measure.add_argument("--model", help="a GGUF file instead of the bundled model (completion)")
+    measure.add_argument("--files", type=int, default=2000, help="workspace size for `context`")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_file)
-    commands = {"doctor": doctor, "complete": complete}
+    commands = {"doctor": doctor, "complete": complete, "context": context, "bench": bench}
     return commands.get(args.command, serve)(args)

@@ -36,6 +36,11 @@ def collect(settings: ModelSettings) -> DoctorReport:
     checks["python"] = platform.python_version()
     for package in ("atlas-lsp", "pygls", "lsprotocol", "llama-cpp-python", "tree-sitter"):
         checks[package] = _version(package)
+    from atlas_lsp.syntax.registry import load_registry
+
+    registry = load_registry()
+    checks["languages"] = ", ".join(sorted(registry.languages))
+    report.problems.extend(registry.problems)
     try:
         from atlas_lsp.model.llama import gpu_offload_supported
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from atlas_lsp.context.index import WorkspaceIndex
 from atlas_lsp.syntax.document import SyntaxDocument
-from atlas_lsp.syntax.symbols import Definition, definitions, imported_names, referenced_names
+from atlas_lsp.syntax.symbols import Definition, class_skeleton, definitions, imported_names, referenced_names
 
 WINDOW_LINES = 20
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -93,6 +93,12 @@ def _enclosing_parts(
     ]
 
 
+def _skeleton(definition: Definition, index: WorkspaceIndex, comment: str) -> str:
+    if definition.kind != "class":
+        return definition.skeleton(comment)
+    return class_skeleton(definition, index.file_definitions(definition.path), comment)
+
+
 def _definition_parts(
     names: list[str], imported: set[str], index: WorkspaceIndex, path: str, comment: str
 ) -> list[ContextPart]:
@@ -103,14 +109,13 @@ def _definition_parts(
                 continue
             why = "imported and used near the cursor" if name in imported else "used near the cursor"
             score = 60.0 - rank + (10.0 if name in imported else 0.0)
-            skeleton = definition.skeleton(comment)
+            skeleton = _skeleton(definition, index, comment)
             parts.append(ContextPart("definition", definition.path, skeleton, f"{name}: {why}", score))
     for name in imported - set(names):
         for definition in index.lookup(name)[:2]:
             if definition.path != path:
-                parts.append(
-                    ContextPart("import", definition.path, definition.skeleton(comment), f"{name}: imported", 30.0)
-                )
+                skeleton = _skeleton(definition, index, comment)
+                parts.append(ContextPart("import", definition.path, skeleton, f"{name}: imported", 30.0))
     return parts
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 from tree_sitter import Node, Parser, Point, Tree
 
 from atlas_lsp.syntax.registry import LanguageSpec
@@ -23,13 +24,10 @@ class TextEdit:
     new_text: str
 
 
-def _line_starts(source: bytes) -> list[int]:
-    starts = [0]
-    index = source.find(b"\n")
-    while index >= 0:
-        starts.append(index + 1)
-        index = source.find(b"\n", index + 1)
-    return starts
+def _line_starts(source: bytes) -> np.ndarray:
+    """Byte offset of each line's start (vectorised: this runs on every keystroke)."""
+    newlines = np.flatnonzero(np.frombuffer(source, dtype=np.uint8) == 10)
+    return np.concatenate(([0], newlines + 1)).astype(np.int64)
 
 
 class SyntaxDocument:
@@ -51,9 +49,9 @@ class SyntaxDocument:
     def _byte_at(self, line: int, column: int) -> tuple[int, Point]:
         """Byte offset and tree-sitter point of a (line, code-point column) position, clamped to the text."""
         if line >= len(self._starts):
-            return len(self.source), Point(len(self._starts) - 1, len(self.source) - self._starts[-1])
-        start = self._starts[line]
-        end = self._starts[line + 1] - 1 if line + 1 < len(self._starts) else len(self.source)
+            return len(self.source), Point(len(self._starts) - 1, len(self.source) - int(self._starts[-1]))
+        start = int(self._starts[line])
+        end = int(self._starts[line + 1]) - 1 if line + 1 < len(self._starts) else len(self.source)
         prefix = self.source[start:end].decode("utf-8", errors="replace")[:column]
         offset = start + len(prefix.encode("utf-8"))
         return offset, Point(line, offset - start)
@@ -79,9 +77,16 @@ class SyntaxDocument:
             old_end_point=old_end_point,
             new_end_point=new_end_point,
         )
-        self._starts = _line_starts(self.source)
+        self._shift_line_starts(edit.start_line, edit.end_line, inserted, start_byte, new_end_byte - old_end_byte)
         self.tree = self._parser.parse(self.source, self.tree)
         self.incremental_parses += 1
+
+    def _shift_line_starts(self, first: int, last: int, inserted: bytes, start_byte: int, delta: int) -> None:
+        """Update the line-start table for an edit of lines ``first``..``last`` without rescanning the file."""
+        first = min(first, len(self._starts) - 1)
+        last = min(max(last, first), len(self._starts) - 1)
+        added = np.flatnonzero(np.frombuffer(inserted, dtype=np.uint8) == 10) + start_byte + 1
+        self._starts = np.concatenate((self._starts[: first + 1], added, self._starts[last + 1 :] + delta))
 
     def replace_all(self, text: str) -> None:
         self.source = text.encode("utf-8")

@@ -39,6 +39,24 @@ class Definition:
         return "\n".join([*doc, f"{signature} {{ ... }}"])
 
 
+def class_skeleton(definition: Definition, members: list[Definition], comment: str = "#") -> str:
+    """A class's skeleton with its methods' skeletons inside (bodies collapsed)."""
+    inner = [
+        m
+        for m in members
+        if m.kind == "method" and definition.start_byte < m.start_byte and m.end_byte <= definition.end_byte
+    ]
+    if not inner:
+        return definition.skeleton(comment)
+    indented = "\n".join("    " + row for m in inner for row in m.skeleton(comment).split("\n"))
+    signature = definition.signature.rstrip()
+    if signature.endswith(":"):
+        doc = [f"    {row.strip()}" for row in definition.doc.splitlines()]
+        return "\n".join([signature, *doc, indented])
+    doc = [f"{comment} {row}" for row in definition.doc.splitlines()]
+    return "\n".join([*doc, signature + " {", indented, "}"])
+
+
 @dataclass(frozen=True)
 class TextObject:
     around_start: int

@@ -76,3 +76,21 @@ def test_serves_over_tcp() -> None:
     finally:
         server.kill()
         server.wait(timeout=30)
+
+
+def test_context_shows_parts_with_tokens_and_reasons(tmp_path: Path) -> None:
+    (tmp_path / "geometry").mkdir()
+    (tmp_path / "geometry" / "shapes.py").write_text('class Circle:\n    """A circle."""\n\n    def area(self):\n        return 1\n')
+    (tmp_path / "main.py").write_text("from geometry.shapes import Circle\n\n\ndef unit():\n    c = Circle()\n    return c.\n")
+    done = run("context", str(tmp_path / "main.py") + ":6:14", "--root", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "2 files indexed" in done.stdout
+    assert "definition  geometry/shapes.py" in done.stdout and "tokens)" in done.stdout
+    assert "Circle: imported and used near the cursor" in done.stdout
+    assert "class Circle:" in done.stdout and "return 1" not in done.stdout
+
+
+def test_context_of_an_unknown_language_is_plain_text(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello\n")
+    done = run("context", str(tmp_path / "notes.txt") + ":1:1")
+    assert done.returncode == 0 and "plain text" in done.stdout

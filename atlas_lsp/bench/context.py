@@ -1,0 +1,139 @@
+"""`atlas-lsp bench context`: incremental reparse, context assembly with a 2,000-file index, index build."""
+
+from __future__ import annotations
+
+import gc
+import random
+import resource
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_lsp.bench.report import header, percentile, summary_ms
+from atlas_lsp.context.assemble import completion_context
+from atlas_lsp.context.index import WorkspaceIndex
+from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
+from atlas_lsp.syntax.registry import load_registry
+
+
+def synthetic_module(number: int, modules: int, rng: random.Random) -> str:
+    """A plausible Python module: imports of other modules, classes with methods, functions."""
+    imports = sorted({rng.randrange(modules) for _ in range(3)} - {number})
+    lines = [f"from pkg.mod{other} import Model{other}, helper{other}_0" for other in imports]
+    lines.append("")
+    for cls in range(3):
+        lines += [f"class Model{number}{'' if cls == 0 else f'_{cls}'}:", f'    """Model {number}.{cls}."""', ""]
+        for method in range(3):
+            lines += [
+                f"    def method_{method}(self, value: int) -> int:",
+                f'        """Method {method}."""',
+                f"        total = value * {method + 1}",
+                "        return total + 1",
+                "",
+            ]
+    for function in range(4):
+        other = imports[0] if imports else number
+        lines += [
+            f"def helper{number}_{function}(items: list[int]) -> int:",
+            f'    """Helper {function}."""',
+            f"    model = Model{other}()",
+            "    return sum(model.method_0(item) for item in items)",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def big_file(lines: int) -> str:
+    rng = random.Random(1)
+    chunks: list[str] = []
+    number = 0
+    while sum(chunk.count("\n") + 1 for chunk in chunks) < lines:
+        chunks.append(synthetic_module(number, 10_000, rng))
+        number += 1
+    return "\n".join(chunks)
+
+
+@dataclass
+class ContextBench:
+    reparse: list[float]
+    reparse_clean: list[float]
+    reparse_broken: list[float]
+    assembly: list[float]
+    index_files: int
+    index_seconds: float
+    index_rss_mb: float
+    file_lines: int
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: int = 300) -> ContextBench:
+    registry = load_registry()
+    python = registry.languages["python"]
+    text = big_file(file_lines)
+    document = SyntaxDocument(python, text)
+    rng = random.Random(2)
+    line_count = text.count("\n") + 1
+    reparse: list[float] = []
+    reparse_clean: list[float] = []
+    reparse_broken: list[float] = []
+    lines = text.split("\n")
+    for _ in range(edits):
+        line = rng.randrange(line_count)
+        column = rng.randrange(len(lines[line]) + 1)
+        started = time.perf_counter()
+        document.apply(TextEdit(line, column, line, column, rng.choice("abcxyz_(0 ")))
+        reparse.append(time.perf_counter() - started)
+        (reparse_broken if document.tree.root_node.has_error else reparse_clean).append(reparse[-1])
+        document.apply(TextEdit(line, column, line, column + 1, ""))  # undo: each keystroke starts from clean code
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "pkg").mkdir()
+        rng = random.Random(3)
+        for number in range(files):
+            (root / "pkg" / f"mod{number}.py").write_text(synthetic_module(number, files, rng))
+        gc.collect()
+        index = WorkspaceIndex(registry)
+        before = _rss_mb()
+        stats = index.build([root])
+        rss = _rss_mb() - before
+        open_path = str(root / "pkg" / "mod0.py")
+        current = SyntaxDocument(python, (root / "pkg" / "mod0.py").read_text())
+        others = {
+            str(root / "pkg" / f"mod{n}.py"): SyntaxDocument(python, (root / "pkg" / f"mod{n}.py").read_text())
+            for n in (1, 2, 3)
+        }
+        open_documents = {open_path: current, **others}
+        current_lines = current.text.count("\n") + 1
+        assembly: list[float] = []
+        for _ in range(positions):
+            line = rng.randrange(current_lines)
+            started = time.perf_counter()
+            completion_context(current, open_path, line, 4, index, open_documents, [], budget=1024)
+            assembly.append(time.perf_counter() - started)
+    return ContextBench(reparse, reparse_clean, reparse_broken, assembly, stats.files, stats.seconds, rss, line_count)
+
+
+def markdown(result: ContextBench) -> str:
+    files_per_second = result.index_files / result.index_seconds if result.index_seconds else float("nan")
+    reparse_p95 = percentile(result.reparse, 0.95) * 1000
+    assembly_p95 = percentile(result.assembly, 0.95) * 1000
+    rows = [
+        "| measure | result | target |",
+        "|---|---|---|",
+        f"| incremental reparse after a 1-character edit, {result.file_lines}-line Python file, p50 / p95 ms | "
+        f"{summary_ms(result.reparse)} | p95 ≤ 2 ms ({'met' if reparse_p95 <= 2 else 'missed'}) |",
+        f"| … of which the file stayed valid ({len(result.reparse_clean)} edits), p50 / p95 ms | "
+        f"{summary_ms(result.reparse_clean)} | |",
+        f"| … of which the edit made a syntax error ({len(result.reparse_broken)} edits), p50 / p95 ms | "
+        f"{summary_ms(result.reparse_broken)} | |",
+        f"| context assembly with a {result.index_files}-file index, p50 / p95 ms | {summary_ms(result.assembly)} | "
+        f"p95 ≤ 10 ms ({'met' if assembly_p95 <= 10 else 'missed'}) |",
+        f"| index build, {result.index_files} files | {result.index_seconds:.2f} s = {files_per_second:.0f} files/s | "
+        f"≥ 1,000 files/s ({'met' if files_per_second >= 1000 else 'missed'}) |",
+        f"| index build, peak RSS growth | {result.index_rss_mb:.1f} MB | |",
+    ]
+    return header("Context engine (`atlas-lsp bench context`)") + "\n" + "\n".join(rows) + "\n"

@@ -1,0 +1,60 @@
+"""`atlas-lsp context FILE:LINE:COL`: what a completion prompt there would include, and why."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+from typing import IO
+
+from atlas_lsp.context.service import ContextService
+from atlas_lsp.oneshot import parse_location
+
+logger = logging.getLogger(__name__)
+
+
+def workspace_root(path: Path) -> Path:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=path.parent, capture_output=True, text=True, timeout=10
+        )
+        if done.returncode == 0 and done.stdout.strip():
+            return Path(done.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return path.parent
+
+
+def print_context(location: str, root: str | None, budget: int, out: IO[str]) -> int:
+    try:
+        path, line, column = parse_location(location)
+        text = path.read_text(encoding="utf-8")
+    except (ValueError, OSError, UnicodeDecodeError) as error:
+        logger.error("%s", error)
+        return 2
+    path = path.resolve()
+    rows = text.split("\n")
+    if not 1 <= line <= len(rows):
+        logger.error("%s has %d lines; line %d is outside it", path, len(rows), line)
+        return 2
+    character = len(rows[line - 1]) if column is None else column - 1
+    service = ContextService()
+    for problem in service.registry.problems:
+        logger.warning("%s", problem)
+    base = Path(root).resolve() if root else workspace_root(path)
+    stats = service.build_index([base])
+    service.open(str(path), text)
+    if str(path) not in service.documents:
+        out.write(f"{path.name}: no grammar for this file type; completions use its plain text only\n")
+        return 0
+    assembled = service.for_completion(str(path), line - 1, character, budget, visible_from_line=max(0, line - 201))
+    out.write(f"workspace {base}: {stats.files} files indexed, {stats.definitions} definitions\n")
+    out.write(f"{len(assembled.parts)} parts, {sum(p.tokens for p in assembled.parts)} of {budget} tokens\n\n")
+    for number, part in enumerate(assembled.parts, start=1):
+        label = part.label
+        if label.startswith(str(base)):
+            label = label[len(str(base)) + 1 :]
+        out.write(f"[{number}] {part.kind}  {label}  ({part.tokens} tokens)  {part.reason}\n")
+        out.write("".join(f"    {row}\n" for row in part.text.rstrip().split("\n")))
+        out.write("\n")
+    return 0
