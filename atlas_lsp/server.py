@@ -66,6 +66,7 @@ class AtlasLanguageServer(LanguageServer):
         self.command(completion.ACCEPT_COMMAND)(completion.accept_command)
         self.command("atlas.status")(lifecycle.status_command)
         self.command("atlas.lastContext")(lifecycle.last_context_command)
+        self.command("atlas.lastCompletion")(lifecycle.last_completion_command)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Log protocol-level errors (undecodable messages, failed notifications); never a pop-up per message."""
@@ -127,9 +128,13 @@ class AtlasLanguageServer(LanguageServer):
         report = self.models.status.to_json()
         report["completions"] = {
             "requests": counters.requests,
+            "generations": counters.generations,
             "shown": counters.shown,
             "accepted": counters.accepted,
             "cancelled": counters.cancelled,
+            "cacheHits": counters.cache_hits,
+            "skippedInIdentifier": counters.skipped_in_identifier,
+            "empty": counters.empty,
         }
         worker = self.models.worker.counters
         report["worker"] = {"jobsRun": worker.jobs_run, "jobsSkippedStale": worker.jobs_skipped_stale}

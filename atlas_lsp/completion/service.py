@@ -6,14 +6,23 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from atlas_lsp.completion.postprocess import clean_completion
+from atlas_lsp.completion.cache import CacheKey, SuggestionCache
+from atlas_lsp.completion.postprocess import clean_completion, is_complete
 from atlas_lsp.config import Settings
 from atlas_lsp.context.service import AssembledContext, ContextService
-from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStats, ModelBackend
+from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStats, ModelBackend, ModelInfo
 from atlas_lsp.model.service import ModelService
-from atlas_lsp.prompts.completion import CompletionPrompt, CursorText, build_completion_prompt, split_at_cursor
+from atlas_lsp.prompts.chat import code_from_reply, render_chat
+from atlas_lsp.prompts.completion import (
+    CompletionPrompt,
+    CursorText,
+    build_chat_messages,
+    build_completion_prompt,
+    split_at_cursor,
+)
 
 logger = logging.getLogger(__name__)
+_IDENTIFIER_NODES = frozenset({"identifier", "property_identifier", "type_identifier", "field_identifier"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,11 @@ class Suggestion:
     stop_reason: str
     model_seconds: float
     total_seconds: float
+    cached: bool = False
+
+    @property
+    def evaluated_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_tokens
 
 
 @dataclass
@@ -37,6 +51,30 @@ class CompletionCounters:
     accepted: int = 0
     empty: int = 0
     cancelled: int = 0
+    skipped_in_identifier: int = 0
+    cache_hits: int = 0
+    generations: int = 0
+
+
+@dataclass
+class LastCompletion:
+    """What the last request did (for `atlas.lastCompletion`, benchmarks and tests)."""
+
+    prompt: str = ""
+    prompt_kind: str = ""
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    generated_tokens: int = 0
+    stop_reason: str = ""
+    cached: bool = False
+    model_seconds: float = 0.0
+    total_seconds: float = 0.0
+
+
+def inside_identifier(cursor: CursorText) -> bool:
+    """The cursor splits a word: completing there would only fight the user's typing."""
+    before, after = cursor.line_prefix[-1:], cursor.line_suffix[:1]
+    return bool(before) and bool(after) and (before.isalnum() or before == "_") and (after.isalnum() or after == "_")
 
 
 class CompletionService:
@@ -46,15 +84,36 @@ class CompletionService:
         self._models = models
         self._context = context
         self.counters = CompletionCounters()
+        self.cache = SuggestionCache()
         self.last_context: AssembledContext | None = None
+        self.last = LastCompletion()
 
     def _cursor(self, text: str, line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
+
+    def _in_identifier(self, path: str | None, cursor: CursorText, line: int, character: int) -> bool:
+        document = self._context.documents.get(path) if self._context is not None and path else None
+        if document is None:
+            return inside_identifier(cursor)
+        _, point = document.point(line, character)
+        node = document.tree.root_node.named_descendant_for_point_range(point, point)
+        if node is None or node.type not in _IDENTIFIER_NODES:
+            return inside_identifier(cursor)
+        return node.start_point < point < node.end_point
 
     @staticmethod
     def prompt_budget(context_size: int, settings: Settings) -> int:
         room = context_size - settings.completion.max_tokens - 8
         return min(settings.context.budget_tokens or room, room)
+
+    @staticmethod
+    def _build(info: ModelInfo, cursor: CursorText, context: str, settings: Settings) -> CompletionPrompt:
+        style = settings.completion.prompt_style
+        if style == "chat" and info.chat_template:
+            text = render_chat(info.chat_template, build_chat_messages(cursor, context))
+            return CompletionPrompt(text, "chat", stop=())
+        fim = info.fim if style in ("auto", "fim") else None
+        return build_completion_prompt(cursor, fim, context)
 
     def _fitted_prompt(
         self, backend: ModelBackend, cursor: CursorText, context: str, settings: Settings
@@ -62,7 +121,7 @@ class CompletionService:
         """The prompt within the token budget: the lines farthest above the cursor go first, then the context."""
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
-        prompt = build_completion_prompt(cursor, info.fim, context)
+        prompt = self._build(info, cursor, context, settings)
         while len(backend.tokenize(prompt.text)) > budget and (cursor.before_line or context):
             if cursor.before_line.count("\n") > 4 or not context:
                 lines = cursor.before_line.split("\n")
@@ -70,7 +129,7 @@ class CompletionService:
                 cursor = replace(cursor, before_line="\n".join(keep))
             else:
                 context = ""
-            prompt = build_completion_prompt(cursor, info.fim, context)
+            prompt = self._build(info, cursor, context, settings)
         return prompt
 
     def _assemble_context(self, path: str | None, line: int, character: int, settings: Settings) -> str:
@@ -83,45 +142,91 @@ class CompletionService:
         self.last_context = assembled
         return assembled.text
 
+    @staticmethod
+    def _cache_key(cursor: CursorText, settings: Settings, path: str | None) -> CacheKey:
+        options = settings.completion
+        shape = (path, options.max_tokens, options.max_lines, options.temperature, options.prompt_style)
+        return CacheKey(cursor.before_line + cursor.line_prefix, cursor.line_suffix + "\n" + cursor.after_line, shape)
+
     async def complete(
         self, text: str, line: int, character: int, settings: Settings, cancel: CancelToken, path: str | None = None
     ) -> Suggestion | None:
-        """A suggestion for the cursor, or None (model not ready, cancelled, or nothing worth showing)."""
+        """A suggestion for the cursor, or None (inside a word, cancelled, or nothing worth showing)."""
         started = time.perf_counter()
         self.counters.requests += 1
         cursor = self._cursor(text, line, character, settings)
+        if self._in_identifier(path, cursor, line, character):
+            self.counters.skipped_in_identifier += 1
+            return None
+        key = self._cache_key(cursor, settings, path)
+        cached = self.cache.get(key) if settings.completion.temperature == 0 else None
+        if cached is not None:
+            self.counters.cache_hits += 1
+            self.counters.shown += 1
+            seconds = time.perf_counter() - started
+            self.last = LastCompletion(cached=True, total_seconds=seconds)
+            return Suggestion(cached, "cache", 0, 0, 0, "cache", 0.0, seconds, cached=True)
         context = self._assemble_context(path, line, character, settings)
         options = settings.completion
-        kind: list[str] = []
+        made: list[CompletionPrompt] = []
 
         def generate(backend: ModelBackend) -> GenerationStats:
             prompt = self._fitted_prompt(backend, cursor, context, settings)
-            kind.append(prompt.kind)
-            stops = prompt.stop + (("\n",) if cursor.line_suffix.strip() else ())
+            made.append(prompt)
             request = GenerationRequest(
                 prompt=prompt.text,
                 max_tokens=options.max_tokens,
                 temperature=options.temperature,
                 top_p=options.top_p,
-                stop=stops,
+                stop=prompt.stop,
             )
             stream = backend.generate(request, cancel)
-            for _ in stream:
-                pass
+            so_far = ""
+            try:
+                for piece in stream:
+                    so_far += piece
+                    if prompt.kind != "chat" and is_complete(so_far, cursor, options.max_lines):
+                        break  # the filters would cut whatever comes next
+            finally:
+                stream.close()
             return stream.stats
 
+        self.counters.generations += 1
         stats = await self._models.run(generate, cancel)
+        prompt = made[0]
+        raw = code_from_reply(stats.text) if prompt.kind == "chat" else stats.text
+        self.last = LastCompletion(
+            prompt=prompt.text,
+            prompt_kind=prompt.kind,
+            prompt_tokens=stats.prompt_tokens,
+            reused_tokens=stats.reused_tokens,
+            generated_tokens=stats.generated_tokens,
+            stop_reason=stats.stop_reason,
+            model_seconds=stats.seconds,
+            total_seconds=time.perf_counter() - started,
+        )
+        logger.debug(
+            "completion: %s prompt, %d tokens (%d reused, %d evaluated), %d generated, %s, %.0f ms",
+            prompt.kind,
+            stats.prompt_tokens,
+            stats.reused_tokens,
+            stats.evaluated_tokens,
+            stats.generated_tokens,
+            stats.stop_reason,
+            stats.seconds * 1000,
+        )
         if stats.stop_reason == "cancelled":
             self.counters.cancelled += 1
             return None
-        cleaned = clean_completion(stats.text, cursor, options.max_lines)
+        cleaned = clean_completion(raw, cursor, options.max_lines)
         if not cleaned:
             self.counters.empty += 1
             return None
         self.counters.shown += 1
+        self.cache.put(key, cleaned)
         return Suggestion(
             text=cleaned,
-            prompt_kind=kind[0],
+            prompt_kind=prompt.kind,
             prompt_tokens=stats.prompt_tokens,
             reused_tokens=stats.reused_tokens,
             generated_tokens=stats.generated_tokens,

@@ -99,3 +99,20 @@ def last_context_command(ls: AtlasLanguageServer, *_args: Any) -> list[dict[str,
         {"kind": p.kind, "file": p.label, "reason": p.reason, "tokens": p.tokens, "text": p.text}
         for p in assembled.parts
     ]
+
+
+def last_completion_command(ls: AtlasLanguageServer, *_args: Any) -> dict[str, Any]:
+    """`atlas.lastCompletion`: the last request's prompt kind and text, tokens reused/evaluated, stop reason."""
+    last = ls.completions.last
+    return {
+        "promptKind": last.prompt_kind,
+        "prompt": last.prompt,
+        "promptTokens": last.prompt_tokens,
+        "reusedTokens": last.reused_tokens,
+        "evaluatedTokens": last.prompt_tokens - last.reused_tokens,
+        "generatedTokens": last.generated_tokens,
+        "stopReason": last.stop_reason,
+        "cached": last.cached,
+        "modelMs": round(last.model_seconds * 1000, 2),
+        "totalMs": round(last.total_seconds * 1000, 2),
+    }

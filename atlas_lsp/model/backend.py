@@ -99,6 +99,12 @@ class GenerationStream:
     def __iter__(self) -> Iterator[str]:
         return self.pieces
 
+    def close(self) -> None:
+        """Stop the generation now (the consumer has what it needs); the stats are final afterwards."""
+        close = getattr(self.pieces, "close", None)
+        if close is not None:
+            close()
+
 
 class ModelError(Exception):
     """A model could not be found, downloaded, validated or loaded; the message says what to do."""

@@ -294,6 +294,9 @@ class LlamaCppBackend:
                 if cancel.expired:
                     stats.stop_reason = "time_limit"
                     break
+        except GeneratorExit:
+            stats.stop_reason = "stop"  # the consumer closed the stream: it has what it needs
+            raise
         finally:
             stats.text = text
             stats.seconds = time.perf_counter() - started

@@ -57,3 +57,15 @@ def build_completion_prompt(cursor: CursorText, fim: FimTokens | None, context: 
         text = f"{fim.prefix}{context}{cursor.before_line}{fim.suffix}{suffix}{fim.middle}{cursor.line_prefix}"
         return CompletionPrompt(text, "fim", stop=(fim.prefix, fim.suffix, fim.middle))
     return CompletionPrompt(f"{context}{cursor.before_line}{cursor.line_prefix}", "prefix", stop=())
+
+
+CHAT_INSTRUCTION = (
+    "Complete the code at <CURSOR>. Reply with only the code that goes at <CURSOR>, no explanation, no fences."
+)
+
+
+def build_chat_messages(cursor: CursorText, context: str = "") -> list[dict[str, str]]:
+    """Messages for instruct-only models, rendered by the model's own chat template."""
+    suffix = cursor.line_suffix + ("\n" + cursor.after_line if cursor.after_line else "")
+    code = f"{context}{cursor.before_line}{cursor.line_prefix}<CURSOR>{suffix}"
+    return [{"role": "user", "content": f"{CHAT_INSTRUCTION}\n\n{code}"}]

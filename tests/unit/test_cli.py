@@ -80,8 +80,12 @@ def test_serves_over_tcp() -> None:
 
 def test_context_shows_parts_with_tokens_and_reasons(tmp_path: Path) -> None:
     (tmp_path / "geometry").mkdir()
-    (tmp_path / "geometry" / "shapes.py").write_text('class Circle:\n    """A circle."""\n\n    def area(self):\n        return 1\n')
-    (tmp_path / "main.py").write_text("from geometry.shapes import Circle\n\n\ndef unit():\n    c = Circle()\n    return c.\n")
+    (tmp_path / "geometry" / "shapes.py").write_text(
+        'class Circle:\n    """A circle."""\n\n    def area(self):\n        return 1\n'
+    )
+    (tmp_path / "main.py").write_text(
+        "from geometry.shapes import Circle\n\n\ndef unit():\n    c = Circle()\n    return c.\n"
+    )
     done = run("context", str(tmp_path / "main.py") + ":6:14", "--root", str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "2 files indexed" in done.stdout
