@@ -132,6 +132,8 @@ class AtlasLanguageServer(LanguageServer):
             "shown": counters.shown,
             "accepted": counters.accepted,
             "cancelled": counters.cancelled,
+            "generationsCancelled": counters.generations_cancelled,
+            "generationsSkipped": counters.generations_skipped,
             "cacheHits": counters.cache_hits,
             "skippedInIdentifier": counters.skipped_in_identifier,
             "empty": counters.empty,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -54,6 +55,8 @@ class CompletionCounters:
     skipped_in_identifier: int = 0
     cache_hits: int = 0
     generations: int = 0
+    generations_cancelled: int = 0  # stopped mid-way by $/cancelRequest or a newer request (counted on the worker)
+    generations_skipped: int = 0  # superseded while queued or debounced: never reached the model
 
 
 @dataclass
@@ -107,40 +110,40 @@ class CompletionService:
         return min(settings.context.budget_tokens or room, room)
 
     @staticmethod
-    def _build(info: ModelInfo, cursor: CursorText, context: str, settings: Settings) -> CompletionPrompt:
+    def _build(info: ModelInfo, cursor: CursorText, context: AssembledContext, settings: Settings) -> CompletionPrompt:
         style = settings.completion.prompt_style
         if style == "chat" and info.chat_template:
-            text = render_chat(info.chat_template, build_chat_messages(cursor, context))
+            text = render_chat(info.chat_template, build_chat_messages(cursor, context.text))
             return CompletionPrompt(text, "chat", stop=())
         fim = info.fim if style in ("auto", "fim") else None
-        return build_completion_prompt(cursor, fim, context)
+        return build_completion_prompt(cursor, fim, context.text, context.files, context.repo, context.path)
 
     def _fitted_prompt(
-        self, backend: ModelBackend, cursor: CursorText, context: str, settings: Settings
+        self, backend: ModelBackend, cursor: CursorText, context: AssembledContext, settings: Settings
     ) -> CompletionPrompt:
         """The prompt within the token budget: the lines farthest above the cursor go first, then the context."""
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
         prompt = self._build(info, cursor, context, settings)
-        while len(backend.tokenize(prompt.text)) > budget and (cursor.before_line or context):
-            if cursor.before_line.count("\n") > 4 or not context:
+        while len(backend.tokenize(prompt.text)) > budget and (cursor.before_line or context.parts):
+            if cursor.before_line.count("\n") > 4 or not context.parts:
                 lines = cursor.before_line.split("\n")
                 keep = lines[max(1, len(lines) // 4) :]  # drop the oldest quarter, keep the lines near the cursor
                 cursor = replace(cursor, before_line="\n".join(keep))
             else:
-                context = ""
+                context = AssembledContext([], "", [], context.repo, context.path)
             prompt = self._build(info, cursor, context, settings)
         return prompt
 
-    def _assemble_context(self, path: str | None, line: int, character: int, settings: Settings) -> str:
+    def _assemble_context(self, path: str | None, line: int, character: int, settings: Settings) -> AssembledContext:
         info = self._models.info
         if self._context is None or path is None or info is None:
-            return ""
+            return AssembledContext([], "")
         budget = self.prompt_budget(info.context_size, settings) // 3
         visible_from = max(0, line - settings.context.prefix_lines)
         assembled = self._context.for_completion(path, line, character, budget, visible_from)
         self.last_context = assembled
-        return assembled.text
+        return assembled
 
     @staticmethod
     def _cache_key(cursor: CursorText, settings: Settings, path: str | None) -> CacheKey:
@@ -154,6 +157,9 @@ class CompletionService:
         """A suggestion for the cursor, or None (inside a word, cancelled, or nothing worth showing)."""
         started = time.perf_counter()
         self.counters.requests += 1
+        if cancel.cancelled:  # superseded while it waited (debounce): never reaches the model
+            self.counters.generations_skipped += 1
+            return None
         cursor = self._cursor(text, line, character, settings)
         if self._in_identifier(path, cursor, line, character):
             self.counters.skipped_in_identifier += 1
@@ -189,10 +195,24 @@ class CompletionService:
                         break  # the filters would cut whatever comes next
             finally:
                 stream.close()
+            if stream.stats.stop_reason == "cancelled":
+                self.counters.generations_cancelled += 1
             return stream.stats
 
+        if cancel.cancelled:
+            self.counters.generations_skipped += 1
+            return None
         self.counters.generations += 1
-        stats = await self._models.run(generate, cancel)
+        try:
+            stats = await self._models.run(generate, cancel)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # $/cancelRequest or shutdown: stop the model too
+                cancel.cancel()
+                self.counters.cancelled += 1
+                raise
+            self.counters.generations_skipped += 1  # superseded while it waited in the worker's queue
+            return None
         prompt = made[0]
         raw = code_from_reply(stats.text) if prompt.kind == "chat" else stats.text
         self.last = LastCompletion(

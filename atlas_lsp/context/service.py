@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlas_lsp.context.assemble import ContextPart, RecentEdit, completion_context, render
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
+from atlas_lsp.prompts.completion import ContextFile
 from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
@@ -18,7 +19,10 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class AssembledContext:
     parts: list[ContextPart]
-    text: str
+    text: str  # the parts rendered as comments + code, for prompts without file markers
+    files: list[ContextFile] = field(default_factory=list)  # the parts by file, for repo-level FIM
+    repo: str = ""
+    path: str = ""  # the current file, relative to the workspace root
 
 
 class ContextService:
@@ -90,4 +94,13 @@ class ContextService:
             visible_from_line=visible_from_line,
         )
         root = self.index.roots[0] if self.index.roots else None
-        return AssembledContext(parts, render(parts, document.spec.line_comment, root))
+
+        def relative(label: str) -> str:
+            try:
+                return str(Path(label).relative_to(root)) if root is not None else label
+            except ValueError:
+                return label
+
+        files = [ContextFile(relative(part.label), part.text) for part in parts]
+        repo = root.name if root is not None else ""
+        return AssembledContext(parts, render(parts, document.spec.line_comment, root), files, repo, relative(path))

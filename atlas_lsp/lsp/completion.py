@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.completion.service import Suggestion
 from atlas_lsp.lsp.documents import uri_to_path
@@ -35,8 +36,6 @@ async def suggest(ls: AtlasLanguageServer, uri: str, position: types.Position) -
     try:
         if settings.completion.debounce_ms:
             await asyncio.sleep(settings.completion.debounce_ms / 1000)
-        if cancel.cancelled:
-            return None
         cancel.deadline = ls.deadline_from_now(settings.completion.time_limit_ms)
         cursor = document.position_from_client_units(position)
         path = uri_to_path(uri)
@@ -105,6 +104,6 @@ async def on_completion(ls: AtlasLanguageServer, params: types.CompletionParams)
     return types.CompletionList(is_incomplete=True, items=[item])
 
 
-def accept_command(ls: AtlasLanguageServer, *_args: Any) -> None:
+def accept_command(ls: LanguageServer, *_args: Any) -> None:
     """`atlas.didAcceptCompletion`: counted locally, never sent anywhere."""
-    ls.completions.counters.accepted += 1
+    cast("AtlasLanguageServer", ls).completions.counters.accepted += 1

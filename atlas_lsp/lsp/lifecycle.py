@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
+from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.lsp import documents
 
@@ -85,14 +86,14 @@ def on_shutdown(ls: AtlasLanguageServer, _params: None) -> None:
     ls.close_services()
 
 
-def status_command(ls: AtlasLanguageServer, *_args: Any) -> dict[str, Any]:
+def status_command(server: LanguageServer, *_args: Any) -> dict[str, Any]:
     """`atlas.status`: the model status plus the completion counters."""
-    return ls.status_report()
+    return cast("AtlasLanguageServer", server).status_report()
 
 
-def last_context_command(ls: AtlasLanguageServer, *_args: Any) -> list[dict[str, Any]]:
+def last_context_command(server: LanguageServer, *_args: Any) -> list[dict[str, Any]]:
     """`atlas.lastContext`: the context parts the last completion prompt included (what the model saw)."""
-    assembled = ls.completions.last_context
+    assembled = cast("AtlasLanguageServer", server).completions.last_context
     if assembled is None:
         return []
     return [
@@ -101,9 +102,9 @@ def last_context_command(ls: AtlasLanguageServer, *_args: Any) -> list[dict[str,
     ]
 
 
-def last_completion_command(ls: AtlasLanguageServer, *_args: Any) -> dict[str, Any]:
+def last_completion_command(server: LanguageServer, *_args: Any) -> dict[str, Any]:
     """`atlas.lastCompletion`: the last request's prompt kind and text, tokens reused/evaluated, stop reason."""
-    last = ls.completions.last
+    last = cast("AtlasLanguageServer", server).completions.last
     return {
         "promptKind": last.prompt_kind,
         "prompt": last.prompt,

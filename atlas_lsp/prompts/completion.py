@@ -46,16 +46,41 @@ def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suf
     return CursorText(before, current[:column], current[column:], after)
 
 
-def build_completion_prompt(cursor: CursorText, fim: FimTokens | None, context: str = "") -> CompletionPrompt:
-    """FIM when the vocabulary has it, else plain prefix continuation.
+@dataclass(frozen=True)
+class ContextFile:
+    """Other-file context for the prompt: a path (relative to the repository) and the text to show."""
 
-    Order: other-file ``context`` and the file's earlier lines (stable), then the suffix, then the FIM middle marker
+    path: str
+    text: str
+
+
+def render_context(files: list[ContextFile], comment: str) -> str:
+    """Context as plain text: each file's part under a comment naming it."""
+    return "".join(f"{comment} {f.path}\n{f.text.rstrip()}\n\n" for f in files)
+
+
+def build_completion_prompt(
+    cursor: CursorText,
+    fim: FimTokens | None,
+    context: str = "",
+    files: list[ContextFile] | None = None,
+    repo: str = "",
+    path: str = "",
+) -> CompletionPrompt:
+    """FIM when the vocabulary has it (repo-level with `<|repo_name|>`/`<|file_sep|>` when it has those too),
+    else plain prefix continuation.
+
+    Order: other-file context and the file's earlier lines (stable), then the suffix, then the FIM middle marker
     and the current line's prefix, so that typing on one line changes only the prompt's tail.
     """
     if fim is not None:
         suffix = cursor.line_suffix + ("\n" + cursor.after_line if cursor.after_line else "")
-        text = f"{fim.prefix}{context}{cursor.before_line}{fim.suffix}{suffix}{fim.middle}{cursor.line_prefix}"
-        return CompletionPrompt(text, "fim", stop=(fim.prefix, fim.suffix, fim.middle))
+        body = f"{cursor.before_line}{fim.suffix}{suffix}{fim.middle}{cursor.line_prefix}"
+        stops = tuple(t for t in (fim.prefix, fim.suffix, fim.middle, fim.file_sep, fim.repo_name) if t)
+        if fim.repo_name and fim.file_sep and path:
+            head = f"{fim.repo_name}{repo}\n" + "".join(f"{fim.file_sep}{f.path}\n{f.text}\n" for f in files or [])
+            return CompletionPrompt(f"{head}{fim.file_sep}{path}\n{fim.prefix}{body}", "fim-repo", stop=stops)
+        return CompletionPrompt(f"{fim.prefix}{context}{body}", "fim", stop=stops)
     return CompletionPrompt(f"{context}{cursor.before_line}{cursor.line_prefix}", "prefix", stop=())
 
 

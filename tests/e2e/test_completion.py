@@ -1,0 +1,153 @@
+"""Inline completion end to end: both protocol paths, cancellation, superseding, the cache, FIM prompts."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import open_document, start_session, wait_for_status
+from tests.support.tiny_fim_model import FIM_TOKENS, build
+
+LONG_LINE = "# 1 2 3 4 5 6 7 8 9 10 11 12"  # SmolLM2 counts on for hundreds of tokens
+
+
+def inline_params(uri: str, line: int, character: int) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+    )
+
+
+async def status(client: LanguageClient) -> dict[str, Any]:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.status"))
+
+
+async def last_completion(client: LanguageClient) -> dict[str, Any]:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastCompletion"))
+
+
+async def test_completion_fallback_for_clients_without_inline_completion(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    await start_session(client, tmp_path, profile="neovim", inline=False)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "rev.py", "def reverse(text):\n    return tex")
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=1, character=14)
+        )
+    )
+    assert result is not None
+    items = result.items if isinstance(result, types.CompletionList) else result
+    assert len(items) == 1
+    item = items[0]
+    assert item.text_edit is not None and item.text_edit.new_text.startswith("tex")  # the edit starts at the word
+    assert item.text_edit.range.start.character == 11
+    assert item.insert_text_format == types.InsertTextFormat.PlainText
+    assert item.command is not None and item.command.command == "atlas.didAcceptCompletion"
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=item.command.command, arguments=item.command.arguments)
+    )
+    counts = (await status(client))["completions"]
+    assert counts["accepted"] == 1 and counts["shown"] >= 1
+
+
+async def test_inline_clients_get_no_duplicate_completion_items(client: LanguageClient, tmp_path: Path) -> None:
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "a.py", "def f():\n    return ")
+    result = await client.text_document_completion_async(
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(1, 11))
+    )
+    assert result is None
+
+
+async def test_cancel_request_stops_the_generation(client: LanguageClient, tmp_path: Path) -> None:
+    options = {"completion": {"debounceMs": 0, "maxTokens": 400, "maxLines": 50, "timeLimitMs": 60000}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "n.py", LONG_LINE)
+    params = inline_params(uri, 0, len(LONG_LINE))
+    # pytest-lsp sends nothing until awaited: run the request as a task so it can be cancelled mid-way
+    request = asyncio.ensure_future(
+        client.protocol.send_request_async("textDocument/inlineCompletion", params, msg_id="long-one")
+    )
+    await asyncio.sleep(0.5)  # the model is generating by now
+    client.protocol.notify("$/cancelRequest", types.CancelParams(id="long-one"))
+    try:
+        await asyncio.wait_for(request, 30)
+    except Exception:  # noqa: BLE001 - pygls answers a cancelled request with an error
+        pass
+    for _ in range(50):
+        counts = (await status(client))["completions"]
+        if counts["generationsCancelled"]:
+            break
+        await asyncio.sleep(0.1)
+    assert counts["cancelled"] == 1 and counts["generationsCancelled"] == 1, counts
+    last = await last_completion(client)
+    assert last["generatedTokens"] < 400  # stopped early, not run to its cap
+
+
+async def test_a_newer_request_supersedes_the_older(client: LanguageClient, tmp_path: Path) -> None:
+    options = {"completion": {"debounceMs": 150, "maxTokens": 16}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "s.py", "def add(a, b):\n    return a")
+    first = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 1, 11)))
+    await asyncio.sleep(0.02)
+    second = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params(uri, 1, 12)))
+    older, newer = await asyncio.gather(first, second)
+    assert older is None  # superseded during its debounce: it never reached the model
+    assert newer is not None and newer.items
+    counts = (await status(client))["completions"]
+    assert counts["generationsSkipped"] == 1 and counts["generations"] == 1, counts
+
+
+async def test_typing_the_suggestion_is_answered_from_the_cache(client: LanguageClient, tmp_path: Path) -> None:
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    text = "def reverse(text):\n    return "
+    uri = open_document(client, tmp_path / "r.py", text)
+    first = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    assert first is not None and first.items
+    suggestion = first.items[0].insert_text
+    assert isinstance(suggestion, str) and len(suggestion) > 1
+    typed = suggestion[0]
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(1, 11), end=types.Position(1, 11)), text=typed
+                )
+            ],
+        )
+    )
+    second = await client.text_document_inline_completion_async(inline_params(uri, 1, 12))
+    assert second is not None and second.items[0].insert_text == suggestion[1:]
+    assert (await last_completion(client))["cached"] is True
+    assert (await status(client))["completions"]["cacheHits"] == 1
+
+
+async def test_fim_prompt_for_a_vocabulary_with_fim_tokens(client: LanguageClient, tmp_path: Path) -> None:
+    model = build(tmp_path / "tiny-fim.gguf")
+    options = {"model": {"path": str(model), "contextSize": 512}, "completion": {"debounceMs": 0, "maxTokens": 8}}
+    await start_session(client, tmp_path, options=options)
+    ready = await wait_for_status(client, {"ready", "error"})
+    assert ready["state"] == "ready" and ready["fim"] is True
+    text = "def area(r):\n    return 3.14 * r\n\nprint(area(2))\n"
+    uri = open_document(client, tmp_path / "geo.py", text)
+    await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    last = await last_completion(client)
+    assert last["promptKind"] == "fim-repo"  # the vocabulary also declares <|repo_name|> and <|file_sep|>
+    prompt = last["prompt"]
+    pre, suf, mid = FIM_TOKENS["prefix"], FIM_TOKENS["suffix"], FIM_TOKENS["middle"]
+    assert prompt.index(FIM_TOKENS["repo_name"]) < prompt.index(FIM_TOKENS["file_sep"]) < prompt.index(pre)
+    assert prompt.index(pre) < prompt.index(suf) < prompt.index(mid)
+    assert prompt.endswith(f"{mid}    return ")  # the current line's prefix comes last, after the middle token
+    assert f"{pre}def area(r):\n{suf}3.14 * r\n\nprint(area(2))" in prompt
