@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
@@ -74,6 +75,18 @@ class LastCompletion:
     total_seconds: float = 0.0
 
 
+CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
+
+
+def _clip_before(cursor: CursorText, max_chars: int) -> CursorText:
+    """Whole lines nearest the cursor within ``max_chars``: a cheap cut before exact token counting, stable while
+    the user types on the cursor line (so the prompt's start, and the KV cache, stay the same)."""
+    if len(cursor.before_line) <= max_chars:
+        return cursor
+    clipped = cursor.before_line[-max_chars:]
+    return replace(cursor, before_line=clipped[clipped.find("\n") + 1 :])
+
+
 def inside_identifier(cursor: CursorText) -> bool:
     """The cursor splits a word: completing there would only fight the user's typing."""
     before, after = cursor.line_prefix[-1:], cursor.line_suffix[:1]
@@ -90,6 +103,7 @@ class CompletionService:
         self.cache = SuggestionCache()
         self.last_context: AssembledContext | None = None
         self.last = LastCompletion()
+        self._stable_counts: OrderedDict[str, int] = OrderedDict()
 
     def _cursor(self, text: str, line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
@@ -124,16 +138,33 @@ class CompletionService:
         """The prompt within the token budget: the lines farthest above the cursor go first, then the context."""
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
+        cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING)  # never tokenize far more than fits
         prompt = self._build(info, cursor, context, settings)
-        while len(backend.tokenize(prompt.text)) > budget and (cursor.before_line or context.parts):
-            if cursor.before_line.count("\n") > 4 or not context.parts:
-                lines = cursor.before_line.split("\n")
-                keep = lines[max(1, len(lines) // 4) :]  # drop the oldest quarter, keep the lines near the cursor
-                cursor = replace(cursor, before_line="\n".join(keep))
+        tokens = self._count_tokens(backend, prompt)
+        while tokens > budget and (cursor.before_line or context.parts):
+            lines = cursor.before_line.split("\n")
+            if len(lines) > 4 or not context.parts:
+                # keep the lines nearest the cursor, in proportion to the overshoot (plus a margin)
+                keep = max(1, int(len(lines) * budget / tokens * 0.9))
+                cursor = replace(cursor, before_line="\n".join(lines[-keep:] if keep < len(lines) else lines[1:]))
             else:
                 context = AssembledContext([], "", [], context.repo, context.path)
             prompt = self._build(info, cursor, context, settings)
+            tokens = self._count_tokens(backend, prompt)
         return prompt
+
+    def _count_tokens(self, backend: ModelBackend, prompt: CompletionPrompt) -> int:
+        """Token count of ``prompt``; the stable part's count is remembered, so a keystroke costs only the tail.
+        (Tokenizing 2,000 tokens takes milliseconds; the sum of the parts may differ from the whole by a token
+        at the seam, which the budget's margin absorbs.)"""
+        stable, tail = prompt.text[: prompt.stable], prompt.text[prompt.stable :]
+        count = self._stable_counts.get(stable)
+        if count is None:
+            count = len(backend.tokenize(stable)) if stable else 0
+            self._stable_counts[stable] = count
+            while len(self._stable_counts) > 8:
+                self._stable_counts.popitem(last=False)
+        return count + (len(backend.tokenize(tail)) if tail else 0)
 
     def _assemble_context(self, path: str | None, line: int, character: int, settings: Settings) -> AssembledContext:
         info = self._models.info

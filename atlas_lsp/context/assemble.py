@@ -127,7 +127,12 @@ def _open_file_parts(
     for other_path, document in open_documents.items():
         if other_path == path:
             continue
-        found = definitions(document.spec, document.tree, document.source, other_path)
+        found = document.derived(
+            f"definitions:{other_path}",
+            lambda document=document, other_path=other_path: definitions(
+                document.spec, document.tree, document.source, other_path
+            ),
+        )
         skeleton = "\n".join(d.skeleton(comment) for d in found if d.kind != "method" or len(found) < 30)
         if not skeleton:
             continue
@@ -169,10 +174,12 @@ def completion_context(
     comment = spec.line_comment
     first, _ = document.point(max(0, line - WINDOW_LINES), 0)
     last, _ = document.point(line + WINDOW_LINES, 0)
-    local = definitions(spec, document.tree, document.source, path)
+    local = document.derived(f"definitions:{path}", lambda: definitions(spec, document.tree, document.source, path))
     names = referenced_names(spec, document.tree, document.source, first, last)
     local_names = {d.name for d in local}
-    imported = {name for _, name in imported_names(spec, document.tree, document.source) if name}
+    imported = document.derived(
+        "imported", lambda: {name for _, name in imported_names(spec, document.tree, document.source) if name}
+    )
     wanted = [name for name in names if name not in local_names or name in imported]
     parts = _enclosing_parts(local, line, path, comment, visible_from_line)
     if index is not None:

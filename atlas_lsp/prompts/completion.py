@@ -7,7 +7,7 @@ from typing import Literal
 
 from atlas_lsp.model.backend import FimTokens
 
-PromptKind = Literal["fim", "prefix"]
+PromptKind = Literal["fim", "fim-repo", "prefix", "chat"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class CompletionPrompt:
     text: str
     kind: PromptKind
     stop: tuple[str, ...]
+    stable: int = 0  # text[:stable] does not change while the user types on the cursor line
 
 
 def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suffix_lines: int) -> CursorText:
@@ -79,9 +80,12 @@ def build_completion_prompt(
         stops = tuple(t for t in (fim.prefix, fim.suffix, fim.middle, fim.file_sep, fim.repo_name) if t)
         if fim.repo_name and fim.file_sep and path:
             head = f"{fim.repo_name}{repo}\n" + "".join(f"{fim.file_sep}{f.path}\n{f.text}\n" for f in files or [])
-            return CompletionPrompt(f"{head}{fim.file_sep}{path}\n{fim.prefix}{body}", "fim-repo", stop=stops)
-        return CompletionPrompt(f"{fim.prefix}{context}{body}", "fim", stop=stops)
-    return CompletionPrompt(f"{context}{cursor.before_line}{cursor.line_prefix}", "prefix", stop=())
+            start = f"{head}{fim.file_sep}{path}\n{fim.prefix}"
+            return CompletionPrompt(start + body, "fim-repo", stops, len(start) + len(cursor.before_line))
+        start = f"{fim.prefix}{context}"
+        return CompletionPrompt(start + body, "fim", stops, len(start) + len(cursor.before_line))
+    stable = f"{context}{cursor.before_line}"
+    return CompletionPrompt(stable + cursor.line_prefix, "prefix", stop=(), stable=len(stable))
 
 
 CHAT_INSTRUCTION = (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 from tree_sitter import Node, Parser, Point, Tree
@@ -11,6 +13,7 @@ from tree_sitter import Node, Parser, Point, Tree
 from atlas_lsp.syntax.registry import LanguageSpec
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,17 @@ class SyntaxDocument:
         self.tree: Tree = self._parser.parse(self.source)
         self.incremental_parses = 0
         self.full_parses = 1
+        self.revision = 0
+        self._derived: dict[str, tuple[int, object]] = {}
+
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()``'s value for this revision of the text, computed once (definitions, imports, ...)."""
+        cached = self._derived.get(key)
+        if cached is not None and cached[0] == self.revision:
+            return cast(T, cached[1])
+        value = compute()
+        self._derived[key] = (self.revision, value)
+        return value
 
     @property
     def text(self) -> str:
@@ -80,6 +94,7 @@ class SyntaxDocument:
         self._shift_line_starts(edit.start_line, edit.end_line, inserted, start_byte, new_end_byte - old_end_byte)
         self.tree = self._parser.parse(self.source, self.tree)
         self.incremental_parses += 1
+        self.revision += 1
 
     def _shift_line_starts(self, first: int, last: int, inserted: bytes, start_byte: int, delta: int) -> None:
         """Update the line-start table for an edit of lines ``first``..``last`` without rescanning the file."""
@@ -93,6 +108,7 @@ class SyntaxDocument:
         self._starts = _line_starts(self.source)
         self.tree = self._parser.parse(self.source)
         self.full_parses += 1
+        self.revision += 1
 
     def point(self, line: int, column: int) -> tuple[int, Point]:
         return self._byte_at(line, column)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.raw_lsp import RawLspProcess
+from atlas_lsp.bench.lsp_client import RawLspProcess
+from tests.e2e.conftest import SERVER
 
 INITIALIZE = {"processId": None, "rootUri": None, "capabilities": {}, "initializationOptions": {}}
 
 
 def test_malformed_messages_get_errors_and_the_server_keeps_answering(tmp_path: Path) -> None:
-    server = RawLspProcess()
+    server = RawLspProcess(SERVER)
     server.send({"id": 1, "method": "initialize", "params": INITIALIZE})
     assert "capabilities" in server.response(1)["result"]
     server.send({"method": "initialized", "params": {}})

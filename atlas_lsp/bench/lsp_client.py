@@ -1,4 +1,5 @@
-"""A bare-bones LSP peer over pipes, for sending what a well-behaved client library refuses to send."""
+"""A bare-bones LSP client over pipes: benchmarks drive the real server with it, and tests send what a
+well-behaved client library refuses to send."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ import threading
 import time
 from typing import Any
 
-from tests.e2e.conftest import SERVER
+SERVER = [sys.executable, "-m", "atlas_lsp"]
 
 
 class RawLspProcess:
-    def __init__(self, args: list[str] | None = None) -> None:
+    def __init__(self, args: list[str] | None = None, stderr: Any = None) -> None:
         self.process = subprocess.Popen(
-            args or SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr
+            args or SERVER, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr or sys.stderr
         )
+        self._next_id = 0
         self.received: list[dict[str, Any]] = []
         self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read_forever, daemon=True).start()
@@ -82,6 +84,30 @@ class RawLspProcess:
             elif message.get("method") == method:
                 return message
         raise TimeoutError(f"no {method}")
+
+    def request(self, method: str, params: Any, timeout: float = 120) -> Any:
+        """Send a request and wait for its result (raises on an error response)."""
+        self._next_id += 1
+        request_id = f"r{self._next_id}"
+        self.send({"id": request_id, "method": method, "params": params})
+        answer = self.response(request_id, timeout)
+        if "error" in answer:
+            raise RuntimeError(f"{method}: {answer['error']}")
+        return answer.get("result")
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"method": method, "params": params})
+
+    def initialize(self, options: dict[str, Any], root_uri: str | None = None, capabilities: Any = None) -> None:
+        """initialize + initialized, then wait for the model's final atlas/status (raises unless ready)."""
+        params = {"processId": None, "rootUri": root_uri, "capabilities": capabilities or {}}
+        self.request("initialize", {**params, "initializationOptions": options})
+        self.notify("initialized", {})
+        status = self.notification("atlas/status", 300)["params"]
+        while status["state"] == "loading":
+            status = self.notification("atlas/status", 300)["params"]
+        if status["state"] != "ready":
+            raise RuntimeError(f"model not ready: {status['message']}")
 
     def close(self) -> int:
         try:
