@@ -90,6 +90,19 @@ def bench(args: argparse.Namespace) -> int:
     return run_bench(args, sys.stdout)
 
 
+def solve(args: argparse.Namespace) -> int:
+    from atlas_lsp.config import SolveSettings
+    from atlas_lsp.solve.cli import solve_command
+
+    defaults = SolveSettings()
+    settings = SolveSettings(
+        candidates=args.k or defaults.candidates,
+        repair_rounds=defaults.repair_rounds if args.rounds is None else args.rounds,
+        test_timeout_s=args.timeout or defaults.test_timeout_s,
+    )
+    return asyncio.run(solve_command(args.target, _model_settings(args), settings, args.json, args.apply, sys.stdout))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atlas-lsp", description="A language server with a local, warm code model.")
     parser.add_argument("--version", action="version", version=f"atlas-lsp {__version__}")
@@ -109,6 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("location", help="FILE:LINE[:COL], 1-based")
     show.add_argument("--root", help="workspace root (default: the file's git work tree, else its folder)")
     show.add_argument("--budget", type=int, default=1024, help="context token budget (default 1024)")
+    fix = sub.add_parser("solve", help="write, test and repair a function; print the diff and the evidence")
+    fix.add_argument("target", help="path/file.py::function")
+    fix.add_argument("--k", type=int, help="candidates per round (default 4)")
+    fix.add_argument("--rounds", type=int, help="repair rounds (default 2)")
+    fix.add_argument("--timeout", type=float, help="seconds per test run (default 60)")
+    fix.add_argument("--json", action="store_true", help="print a JSON result")
+    fix.add_argument("--apply", action="store_true", help="write the best candidate into the file")
+    fix.add_argument("--model", help="a GGUF file instead of the bundled model")
     measure = sub.add_parser("bench", help="measure and record numbers in docs/benchmarks.md")
     measure.add_argument("suite", choices=["context", "completion"], help="what to measure")
     measure.add_argument("--output", default="docs/benchmarks.md", help="markdown file to update ('-' prints only)")
@@ -120,5 +141,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_file)
-    commands = {"doctor": doctor, "complete": complete, "context": context, "bench": bench}
+    commands = {"doctor": doctor, "complete": complete, "context": context, "bench": bench, "solve": solve}
     return commands.get(args.command, serve)(args)

@@ -16,11 +16,12 @@ from atlas_lsp import __version__
 from atlas_lsp.completion.service import CompletionService
 from atlas_lsp.config import Settings, SettingsProblem, merge_settings
 from atlas_lsp.context.service import ContextService
-from atlas_lsp.lsp import completion, documents, lifecycle
+from atlas_lsp.lsp import completion, documents, lifecycle, solve
 from atlas_lsp.lsp.client_log import ClientLogHandler
 from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
 from atlas_lsp.model.backend import CancelToken, ModelBackend
 from atlas_lsp.model.service import ModelService, ModelStatus, load_backend
+from atlas_lsp.solve.service import SolveService
 
 logger = logging.getLogger(__name__)
 STATUS_NOTIFICATION = "atlas/status"
@@ -44,6 +45,9 @@ class AtlasLanguageServer(LanguageServer):
         self.models = ModelService(on_status=self.publish_status, loader=loader)
         self.context = ContextService()
         self.completions = CompletionService(self.models, self.context)
+        self.solver = SolveService(self.context.registry, self.models.worker)
+        self.solve_jobs: dict[str, solve.SolveJob] = {}
+        self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
         self._register()
 
     def _register(self) -> None:
@@ -64,6 +68,14 @@ class AtlasLanguageServer(LanguageServer):
         )
         self.feature(REJECTED_NOTIFICATION)(lambda *_: None)  # already answered with an error
         self.command(completion.ACCEPT_COMMAND)(completion.accept_command)
+        self.feature(
+            types.TEXT_DOCUMENT_CODE_ACTION,
+            types.CodeActionOptions(
+                code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite]
+            ),
+        )(solve.on_code_action)
+        self.command(solve.SOLVE_COMMAND)(solve.solve_command)
+        self.command(solve.CANCEL_COMMAND)(solve.cancel_command)
         self.command("atlas.status")(lifecycle.status_command)
         self.command("atlas.lastContext")(lifecycle.last_context_command)
         self.command("atlas.lastCompletion")(lifecycle.last_completion_command)
@@ -167,6 +179,8 @@ class AtlasLanguageServer(LanguageServer):
     def close_services(self) -> None:
         for token in self._completion_tokens.values():
             token.cancel()
+        for job in self.solve_jobs.values():
+            job.cancel.cancel()
         self.models.close()
 
 

@@ -6,7 +6,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest_lsp
 from lsprotocol import types
@@ -26,6 +26,15 @@ def make_client() -> LanguageClient:
         client.statuses.append(dict(raw))
 
     client.registrations: list[types.Registration] = []  # type: ignore[misc]
+    converter = client.protocol._converter
+
+    def code_action_or_command(obj: Any, _: Any) -> Any:
+        # lsprotocol would decode a CodeAction that carries a command as a Command (CLIENTS.md)
+        if isinstance(obj, dict) and not isinstance(obj.get("command"), str):
+            return converter.structure(obj, types.CodeAction)
+        return converter.structure(obj, types.Command)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], code_action_or_command)  # noqa: UP007
 
     @client.feature(types.CLIENT_REGISTER_CAPABILITY)
     def on_register(params: types.RegistrationParams) -> None:

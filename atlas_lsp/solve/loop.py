@@ -1,0 +1,184 @@
+"""The verified loop: k diverse candidates, the selected tests in the sandbox, repair rounds from the failures.
+
+Pure orchestration over two seams: ``generate`` (a prompt -> the model's text) and ``run_tests`` (a candidate
+file text -> a TestReport). A scripted model can stand in for the first in unit tests of this logic.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from atlas_lsp.model.backend import CancelToken
+from atlas_lsp.prompts.chat import code_from_reply, render_chat
+from atlas_lsp.prompts.solve import PLANS, SolveSpec, candidate_messages, plain_prompt, repair_messages
+from atlas_lsp.solve.sandbox import TestReport
+from atlas_lsp.solve.target import FunctionTarget, find_function
+from atlas_lsp.syntax.document import SyntaxDocument
+from atlas_lsp.syntax.registry import LanguageSpec
+
+logger = logging.getLogger(__name__)
+
+Generate = Callable[[str, float, int, CancelToken], str]  # prompt, temperature, seed, cancel -> text
+RunTests = Callable[[str, CancelToken], TestReport]  # the whole file's new text, cancel -> report
+
+
+@dataclass
+class Candidate:
+    code: str  # the function's new definition, indented for its place in the file
+    origin: str  # "candidate 2 (plan)", "repair 1 of candidate 3", ...
+    report: TestReport | None = None
+    lines_changed: int = 0
+    order: int = 0
+    invalid: str = ""  # why no function could be taken from the model's reply
+
+    @property
+    def score(self) -> tuple[int, int, int]:
+        passed = self.report.passed if self.report else -1
+        return (passed, -self.lines_changed, -self.order)
+
+
+@dataclass
+class SolveResult:
+    target: FunctionTarget
+    tests: list[str]
+    tests_label: str
+    candidates: list[Candidate] = field(default_factory=list)
+    best: Candidate | None = None
+    model_calls: int = 0
+    test_runs: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    problem: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.best is not None and self.best.report is not None and self.best.report.all_passed
+
+    def evidence(self) -> str:
+        if self.problem and self.best is None:
+            return self.problem
+        if self.best is None or self.best.report is None:
+            return "no candidate could be tested"
+        report = self.best.report
+        names = [node_id.split("::")[-1] for node_id in self.tests]
+        shown = ", ".join(names[:4]) + ("…" if len(names) > 4 else "")
+        what = "selected tests" if self.tests_label == "the project's tests" else "docstring examples"
+        verdict = "pass" if self.passed else "passed (best candidate)"
+        return f"{report.passed}/{report.total} {what} {verdict}: {shown}, {report.seconds:.1f} s"
+
+
+def extract_function(reply: str, spec: LanguageSpec, name: str, indent: str) -> tuple[str, str]:
+    """The definition of ``name`` in a model reply, re-indented for ``indent``: (code, problem)."""
+    code = code_from_reply(reply).split("```", 1)[0]
+    document = SyntaxDocument(spec, code)
+    found = find_function(document, "<candidate>", name=name)
+    if found is None:
+        return "", f"the reply has no definition of {name}"
+    lines = found.text.split("\n")
+    base = found.indent
+    body = [line[len(base) :] if line.startswith(base) else line.lstrip() for line in lines[1:]]
+    return "\n".join([lines[0], *[(indent + line) if line.strip() else "" for line in body]]), ""
+
+
+def replace_function(file_text: str, target: FunctionTarget, code: str) -> str:
+    source = file_text.encode("utf-8")
+    return (source[: target.start_byte] + code.encode("utf-8") + source[target.end_byte :]).decode("utf-8")
+
+
+class SolveLoop:
+    def __init__(
+        self,
+        language: LanguageSpec,
+        generate: Generate,
+        run_tests: RunTests,
+        progress: Callable[[str], None],
+        chat_template: str | None,
+    ) -> None:
+        self._language = language
+        self._generate = generate
+        self._run_tests = run_tests
+        self._progress = progress
+        self._chat_template = chat_template
+
+    def _prompt(self, messages: list[dict[str, str]]) -> str:
+        if self._chat_template:
+            return render_chat(self._chat_template, messages)
+        return plain_prompt(messages)
+
+    def _write(self, prompt: str, temperature: float, seed: int, origin: str, result: SolveResult, order: int,
+               cancel: CancelToken) -> Candidate:  # fmt: skip
+        reply = self._generate(prompt, temperature, seed, cancel)
+        result.model_calls += 1
+        code, problem = extract_function(reply, self._language, result.target.name, result.target.indent)
+        changed = sum(1 for line in difflib.ndiff(result.target.text.split("\n"), code.split("\n")) if line[:1] in "+-")
+        return Candidate(code=code, origin=origin, lines_changed=changed, order=order, invalid=problem)
+
+    def _test(self, candidate: Candidate, file_text: str, result: SolveResult, cancel: CancelToken) -> None:
+        if candidate.invalid:
+            candidate.report = TestReport(problem=candidate.invalid)
+            return
+        self._progress(f"running {len(result.tests)} tests on {candidate.origin}")
+        candidate.report = self._run_tests(replace_function(file_text, result.target, candidate.code), cancel)
+        result.test_runs += 1
+
+    def run(
+        self,
+        spec: SolveSpec,
+        target: FunctionTarget,
+        file_text: str,
+        tests: list[str],
+        tests_label: str,
+        k: int,
+        rounds: int,
+        cancel: CancelToken,
+    ) -> SolveResult:
+        started = time.monotonic()
+        result = SolveResult(target, tests, tests_label)
+        try:
+            self._rounds(spec, file_text, k, rounds, cancel, result)
+        finally:
+            result.cancelled = cancel.cancelled
+            tested = [c for c in result.candidates if c.report is not None and not c.invalid]
+            result.best = max(tested, key=lambda c: c.score) if tested else None
+            result.seconds = time.monotonic() - started
+        return result
+
+    def _rounds(
+        self, spec: SolveSpec, file_text: str, k: int, rounds: int, cancel: CancelToken, result: SolveResult
+    ) -> None:
+        order = 0
+        for index in range(k):
+            if cancel.cancelled:
+                return
+            self._progress(f"writing candidate {index + 1}/{k}")
+            plan = PLANS[index % len(PLANS)]
+            temperature = 0.0 if index == 0 else 0.8
+            origin = f"candidate {index + 1}" + (" (plan)" if plan else "")
+            prompt = self._prompt(candidate_messages(spec, plan))
+            candidate = self._write(prompt, temperature, 1000 + index, origin, result, order, cancel)
+            order += 1
+            result.candidates.append(candidate)
+            self._test(candidate, file_text, result, cancel)
+            if candidate.report is not None and candidate.report.all_passed:
+                return
+        for round_number in range(1, rounds + 1):
+            if cancel.cancelled:
+                return
+            tested = [c for c in result.candidates if c.report is not None and not c.invalid]
+            if not tested:
+                return
+            worst_first = max(tested, key=lambda c: c.score)
+            self._progress(f"repair round {round_number}")
+            failures = worst_first.report.failure_text() if worst_first.report else ""
+            prompt = self._prompt(repair_messages(spec, worst_first.code, failures))
+            origin = f"repair {round_number} of {worst_first.origin}"
+            candidate = self._write(prompt, 0.3, 2000 + round_number, origin, result, order, cancel)
+            order += 1
+            result.candidates.append(candidate)
+            self._test(candidate, file_text, result, cancel)
+            if candidate.report is not None and candidate.report.all_passed:
+                return

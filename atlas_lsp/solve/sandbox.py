@@ -1,0 +1,263 @@
+"""Run a candidate against the selected tests in a throw-away copy of the project, with limits.
+
+The copy has every unsaved buffer applied and the function replaced; the user's files are never touched. Where the
+OS allows namespaces (as root, or through an unprivileged user namespace) the run sees a read-only filesystem except
+its copy, no network, and no process outside itself; everywhere it runs in its own session with CPU, memory,
+file-size and process limits, a wall-clock timeout and a scrubbed environment, and is killed by process group.
+Results come from pytest's JUnit XML report, not from its console text.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from atlas_lsp.context.index import SKIPPED_DIRS
+from atlas_lsp.model.backend import CancelToken
+
+logger = logging.getLogger(__name__)
+MAX_COPY_BYTES = 5 * 1024 * 1024  # single files larger than this are not copied into the sandbox
+# The parent that the untrusted test process sees. A candidate that kills its parent kills this process, not the
+# server; the server then kills the whole process group and reports the candidate as failed. Inline code, so it
+# needs nothing importable by the (possibly unprivileged) sandbox user.
+GUARD = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float = 60.0
+    cpu_seconds: int = 60
+    memory_bytes: int = 2 * 1024**3
+    file_bytes: int = 64 * 1024**2
+    processes: int = 256
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    node_id: str
+    passed: bool
+    message: str = ""  # the assertion message and the tail of the traceback
+
+
+@dataclass
+class TestReport:
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    problem: str = ""  # why the run as a whole failed (timeout, killed, crashed, no report)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.passed)
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def all_passed(self) -> bool:
+        return not self.problem and bool(self.outcomes) and self.passed == self.total
+
+    def failure_text(self, limit: int = 1500) -> str:
+        parts = [f"{o.node_id} failed:\n{o.message}" for o in self.outcomes if not o.passed]
+        if self.problem:
+            parts.insert(0, self.problem)
+        return "\n\n".join(parts)[-limit:]
+
+
+def copy_project(root: Path, destination: Path, overlays: dict[str, str]) -> None:
+    """Copy ``root`` (without VCS, virtualenvs, caches, node_modules or huge files), then write ``overlays``
+    (absolute path -> text: unsaved buffers and the candidate) over it."""
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = {name for name in names if name in SKIPPED_DIRS or name.endswith(".egg-info")}
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) or (os.path.isfile(path) and os.path.getsize(path) > MAX_COPY_BYTES):
+                skipped.add(name)
+        return skipped
+
+    shutil.copytree(root, destination, ignore=ignore, dirs_exist_ok=True)
+    for original, text in overlays.items():
+        relative = Path(original).resolve().relative_to(root.resolve())
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+# Inside new mount, network and PID namespaces: make the whole filesystem read-only except the sandbox copy ($0),
+# so untrusted code can write nowhere else, reach no network, and see or signal no process outside its run.
+_CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && exec "$@"'
+_NAMESPACES = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
+
+
+@functools.cache
+def isolation_prefix() -> tuple[str, ...]:
+    """`unshare` arguments that confine a test run, as root or through an unprivileged user namespace; empty
+    (limits, own session and process-group kill only) where the OS allows neither."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        logger.warning("sandbox: `unshare` not found; tests run without filesystem and network isolation")
+        return ()
+    tries = [[unshare, *_NAMESPACES]]
+    if os.geteuid() != 0:
+        tries = [[unshare, "--user", "--map-root-user", *_NAMESPACES]]
+    for prefix in tries:
+        probe_dir = tempfile.mkdtemp(prefix="atlas-probe-")
+        try:
+            done = subprocess.run(
+                [*prefix, "--", "sh", "-c", _CONFINE, probe_dir, "true"], capture_output=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue
+        finally:
+            shutil.rmtree(probe_dir, ignore_errors=True)
+        if done.returncode == 0:
+            return (*prefix, "--")
+    logger.warning("sandbox: namespaces unavailable; tests run without filesystem and network isolation")
+    return ()
+
+
+def _limit(limits: Limits) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def _scrubbed_environment(workdir: Path) -> dict[str, str]:
+    python_bin = str(Path(sys.executable).parent)
+    return {
+        "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir / ".tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(workdir),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
+    tree = ElementTree.parse(report)
+    by_name: dict[str, TestOutcome] = {}
+    for case in tree.iter("testcase"):
+        name = case.get("name", "")
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        skipped = case.find("skipped") is not None
+        message = ""
+        if problem is not None:
+            detail = (problem.text or "").strip().split("\n")
+            message = (problem.get("message", "") + "\n" + "\n".join(detail[-12:])).strip()
+        elif skipped:
+            message = "skipped"
+        by_name[f"{case.get('classname', '')}.{name}"] = TestOutcome(name, problem is None and not skipped, message)
+    outcomes: list[TestOutcome] = []
+    for node_id in node_ids:
+        parts = node_id.split("::")
+        suffix = ".".join(parts[1:])
+        found = next((o for key, o in by_name.items() if key.endswith("." + suffix) or key == suffix), None)
+        outcomes.append(
+            TestOutcome(node_id, found.passed, found.message)
+            if found
+            else TestOutcome(node_id, False, "not run (collection failed?)")
+        )
+    return outcomes
+
+
+def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: CancelToken | None = None) -> TestReport:
+    """Run ``node_ids`` with pytest in ``workdir`` under the limits; never raises for what the tests do."""
+    started = time.monotonic()
+    (workdir / ".tmp").mkdir(exist_ok=True)
+    junit = workdir / ".atlas-report.xml"
+    prefix = isolation_prefix()
+    confine = ["sh", "-c", _CONFINE, str(workdir)] if prefix else []
+    command = [
+        *prefix, *confine,
+        sys.executable, "-c", GUARD,
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+        f"--junitxml={junit}", "--rootdir", str(workdir), *node_ids,
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env=_scrubbed_environment(workdir),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_limit(limits),
+    )
+    problem = ""
+    try:
+        while True:
+            try:
+                process.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() - started > limits.wall_seconds:
+                    problem = f"timed out after {limits.wall_seconds:.0f} s (killed)"
+                    break
+                if cancel is not None and cancel.cancelled:
+                    problem = "cancelled"
+                    break
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the whole group: forks, grandchildren, orphans
+        except ProcessLookupError:
+            pass
+        output = process.communicate()[0] or b""
+    seconds = time.monotonic() - started
+    if not problem and process.returncode not in (0, 1):
+        problem = f"the test run ended abnormally (exit {process.returncode})"
+    outcomes = _parse_junit(junit, node_ids) if junit.exists() else []
+    if not outcomes:
+        tail = output.decode("utf-8", errors="replace").strip().split("\n")[-15:]
+        problem = problem or "no test report (the tests could not be collected)"
+        problem += "\n" + "\n".join(tail)
+        outcomes = [TestOutcome(node_id, False, problem) for node_id in node_ids]
+    return TestReport(outcomes, seconds, problem)
+
+
+class Sandbox:
+    """Fresh copies of one project for one solve job (each candidate gets its own)."""
+
+    def __init__(self, root: Path, buffers: dict[str, str], limits: Limits) -> None:
+        self.root = root
+        self.buffers = buffers
+        self.limits = limits
+        self._base = Path(tempfile.mkdtemp(prefix="atlas-solve-"))
+        self._count = 0
+
+    def run(
+        self, overlays: dict[str, str], node_ids: list[str], extra_files: dict[str, str], cancel: CancelToken | None
+    ) -> TestReport:
+        self._count += 1
+        workdir = self._base / f"candidate-{self._count}"
+        copy_project(self.root, workdir, {**self.buffers, **overlays})
+        for relative, text in extra_files.items():
+            (workdir / relative).write_text(text, encoding="utf-8")
+        try:
+            return run_pytest(workdir, node_ids, self.limits, cancel)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def close(self) -> None:
+        shutil.rmtree(self._base, ignore_errors=True)

@@ -1,0 +1,186 @@
+"""Solve one function: specification, sandbox, loop. Blocking; the LSP layer and the CLI run it off their loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_lsp.config import SolveSettings
+from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelBackend, ModelError
+from atlas_lsp.model.worker import InferenceWorker
+from atlas_lsp.prompts.solve import SolveSpec
+from atlas_lsp.solve.loop import SolveLoop, SolveResult
+from atlas_lsp.solve.sandbox import Limits, Sandbox, TestReport
+from atlas_lsp.solve.target import FunctionTarget, find_function
+from atlas_lsp.solve.tests import tests_referring_to
+from atlas_lsp.syntax.document import SyntaxDocument
+from atlas_lsp.syntax.registry import LanguageRegistry
+
+logger = logging.getLogger(__name__)
+EXAMPLES_FILE = "test_atlas_docstring_examples.py"
+PROJECT_TESTS = "the project's tests"
+DOCSTRING_EXAMPLES = "examples from the docstring"
+
+
+class SolveError(Exception):
+    """The solve cannot start (no function there, no tests and no examples, no model, unsupported runner)."""
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    path: str  # the file holding the function
+    text: str  # its current text (the open buffer, saved or not)
+    root: Path  # the project root copied into the sandbox
+    buffers: dict[str, str]  # every open buffer: path -> text (unsaved edits included)
+    line: int | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Specification:
+    target: FunctionTarget
+    document: SyntaxDocument
+    node_ids: list[str]  # what the sandbox runs
+    label: str  # PROJECT_TESTS or DOCSTRING_EXAMPLES: never present examples as the project's tests
+    test_sources: list[str]  # what the model is shown
+    extra_files: dict[str, str]  # files added to the sandbox (the examples' test file)
+
+
+def examples_test_file(module_path: str, name: str, examples: list[tuple[str, str]]) -> str:
+    """A pytest file checking the docstring's `>>>` examples against the module loaded from its path."""
+    lines = [
+        "import importlib.util, sys",
+        f"_spec = importlib.util.spec_from_file_location('atlas_target', {module_path!r})",
+        "_module = importlib.util.module_from_spec(_spec)",
+        "sys.modules['atlas_target'] = _module",
+        "_spec.loader.exec_module(_module)",
+        "",
+        "def _check(expression, got, expected):",
+        "    try:",
+        "        wanted = eval(expected, vars(_module))",
+        "    except Exception:",
+        "        assert repr(got) == expected, f'{expression} returned {got!r}, expected {expected}'",
+        "        return",
+        "    assert got == wanted, f'{expression} returned {got!r}, expected {expected}'",
+        "",
+    ]
+    for number, (expression, expected) in enumerate(examples, start=1):
+        lines += [
+            f"def test_{name}_example_{number}():",
+            f"    _check({expression!r}, eval({expression!r}, vars(_module)), {expected!r})",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _context_for(document: SyntaxDocument, target: FunctionTarget) -> str:
+    """The rest of the file as skeleton-free text around the function (imports and neighbours), bounded."""
+    text = document.text
+    before = text.encode()[: target.start_byte].decode("utf-8", errors="replace")
+    return "\n".join(before.split("\n")[-60:]).strip()
+
+
+class SolveService:
+    def __init__(self, registry: LanguageRegistry, worker: InferenceWorker) -> None:
+        self._registry = registry
+        self._worker = worker
+
+    def _generate(self, settings: SolveSettings) -> Callable[[str, float, int, CancelToken], str]:
+        def generate(prompt: str, temperature: float, seed: int, cancel: CancelToken) -> str:
+            request = GenerationRequest(prompt, max_tokens=settings.max_tokens, temperature=temperature, seed=seed)
+
+            def use(backend: ModelBackend) -> str:
+                stream = backend.generate(request, cancel)
+                try:
+                    return "".join(stream)
+                finally:
+                    stream.close()
+
+            try:
+                return self._worker.submit(use, cancel).result()
+            except Exception as error:
+                if cancel.cancelled:
+                    return ""
+                raise ModelError(f"generation failed: {error}") from error
+
+        return generate
+
+    def prepare(self, request: SolveRequest) -> Specification:
+        """The function and what defines it: the project's tests that refer to it, else its docstring examples."""
+        spec = self._registry.for_path(request.path)
+        if spec is None:
+            raise SolveError(f"no grammar for {Path(request.path).name}")
+        if spec.test_runner != "pytest":
+            raise SolveError(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")
+        document = SyntaxDocument(spec, request.text)
+        target = find_function(document, request.path, line=request.line, name=request.name)
+        if target is None:
+            where = f"`{request.name}`" if request.name else f"line {(request.line or 0) + 1}"
+            raise SolveError(f"no function at {where} of {Path(request.path).name}")
+        open_tests = {path: text for path, text in request.buffers.items()}
+        selected = tests_referring_to(target.name, self._registry, spec, [request.root], open_tests)
+        if selected:
+            ids = [t.node_id for t in selected]
+            return Specification(target, document, ids, PROJECT_TESTS, [t.source for t in selected], {})
+        if target.examples:
+            module = Path(request.path).resolve().relative_to(request.root.resolve()).as_posix()
+            extra = {EXAMPLES_FILE: examples_test_file(module, target.name, target.examples)}
+            ids = [f"{EXAMPLES_FILE}::test_{target.name}_example_{n}" for n in range(1, len(target.examples) + 1)]
+            shown = ["\n".join(f">>> {e}\n{x}" for e, x in target.examples)]
+            return Specification(target, document, ids, DOCSTRING_EXAMPLES, shown, extra)
+        raise SolveError(
+            f"no test in the workspace refers to {target.name} and its docstring has no >>> examples: "
+            "write a test (or an example) first"
+        )
+
+    def solve(
+        self,
+        request: SolveRequest,
+        settings: SolveSettings,
+        progress: Callable[[str], None],
+        cancel: CancelToken,
+        chat_template: str | None,
+    ) -> SolveResult:
+        if self._worker.backend is None:
+            raise SolveError("the model is not loaded")
+        found = self.prepare(request)
+        target, node_ids, extra = found.target, found.node_ids, found.extra_files
+        language = found.document.spec
+        spec = SolveSpec(
+            language=language.name,
+            name=target.name,
+            signature=target.signature,
+            doc=target.doc,
+            current=target.text,
+            context=_context_for(found.document, target),
+            tests=found.test_sources,
+            tests_label=found.label,
+        )
+        limits = Limits(wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
+        sandbox = Sandbox(request.root, request.buffers, limits)
+
+        def run_tests(file_text: str, token: CancelToken) -> TestReport:
+            return sandbox.run({request.path: file_text}, node_ids, extra, token)
+
+        loop = SolveLoop(language, self._generate(settings), run_tests, progress, chat_template)
+        try:
+            return loop.run(
+                spec, target, request.text, node_ids, found.label, settings.candidates, settings.repair_rounds, cancel
+            )
+        finally:
+            sandbox.close()
+
+
+def project_root(path: Path, folders: list[Path]) -> Path:
+    """The workspace folder holding ``path``, else its git work tree or folder."""
+    for folder in folders:
+        try:
+            path.resolve().relative_to(folder.resolve())
+            return folder
+        except ValueError:
+            continue
+    from atlas_lsp.context.cli import workspace_root
+
+    return workspace_root(path)

@@ -1,0 +1,71 @@
+"""The specification: the workspace's tests that refer to the function (pytest node ids), else its examples."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_lsp.context.index import read_source, workspace_files
+from atlas_lsp.syntax.queries import captures, matches
+from atlas_lsp.syntax.registry import LanguageRegistry, LanguageSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SelectedTest:
+    """One test that refers to the target: a runner id (`tests/test_x.py::TestC::test_y`) and its source."""
+
+    node_id: str
+    path: str
+    source: str
+
+
+def _test_name_path(spec: LanguageSpec, node: object, source: bytes) -> list[str]:
+    """Names of the test and of the classes around it, outermost first."""
+    names: list[str] = []
+    current = node
+    while current is not None:
+        field = current.child_by_field_name("name")  # type: ignore[attr-defined]
+        if field is not None and current.type in ("function_definition", "class_definition"):  # type: ignore[attr-defined]
+            names.insert(0, source[field.start_byte : field.end_byte].decode())
+        current = current.parent  # type: ignore[attr-defined]
+    return names
+
+
+def tests_referring_to(
+    name: str,
+    registry: LanguageRegistry,
+    spec: LanguageSpec,
+    roots: list[Path],
+    open_texts: dict[str, str] | None = None,
+    limit: int = 40,
+) -> list[SelectedTest]:
+    """Tests (per the language's `test_globs`) whose body refers to ``name``, as runner node ids."""
+    textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
+    if textobjects is None or references is None:
+        return []
+    selected: list[SelectedTest] = []
+    open_texts = open_texts or {}
+    for root in roots:
+        for path in workspace_files(root, set(spec.suffixes)):
+            relative = path.relative_to(root)
+            if not spec.is_test_file(relative):
+                continue
+            text = open_texts.get(str(path)) or read_source(path)
+            if text is None or name not in text:
+                continue
+            source = text.encode()
+            tree = spec.parser().parse(source)
+            for match in matches(textobjects, tree.root_node):
+                for node in match.get("test.around", []):
+                    used = captures(references, tree.root_node, node.start_byte, node.end_byte)
+                    names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
+                    if name not in names:
+                        continue
+                    node_id = "::".join([relative.as_posix(), *_test_name_path(spec, node, source)])
+                    selected.append(SelectedTest(node_id, str(path), source[node.start_byte : node.end_byte].decode()))
+                    if len(selected) >= limit:
+                        return selected
+    return selected

@@ -1,0 +1,176 @@
+"""Solve this function, end to end: the real server, the real bundled model, the project's tests in the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import open_document, start_session, wait_for_status
+
+CALC = 'import time\n\n\ndef add(a, b):\n    """Return the sum of a and b."""\n    pass\n\n\nLIMIT = 3\n'
+TESTS = (
+    "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+    "def test_add_negative():\n    assert add(-1, 1) == 0\n"
+)
+
+
+def project(root: Path, tests: str = TESTS) -> Path:
+    (root / "tests").mkdir()
+    (root / "calc.py").write_text(CALC)
+    (root / "tests" / "test_calc.py").write_text(tests)
+    return root / "calc.py"
+
+
+def record_edits(client: LanguageClient, applied: bool = True) -> list[types.ApplyWorkspaceEditParams]:
+    edits: list[types.ApplyWorkspaceEditParams] = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def on_apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        edits.append(params)
+        return types.ApplyWorkspaceEditResult(applied=applied)
+
+    return edits
+
+
+async def code_actions(client: LanguageClient, uri: str, line: int) -> list[Any]:
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(line, 0), end=types.Position(line, 0)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    return list(result or [])
+
+
+def _command_of(action: Any) -> types.Command:
+    # lsprotocol may decode a CodeAction that carries a command as a Command on the client side
+    return action.command if isinstance(action, types.CodeAction) else action
+
+
+async def wait_for_end(client: LanguageClient, prefix: str, timeout: float = 240) -> list[Any]:
+    for _ in range(int(timeout * 10)):
+        for token, reports in client.progress_reports.items():
+            if str(token).startswith(prefix) and reports and isinstance(reports[-1], types.WorkDoneProgressEnd):
+                return reports
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no progress end for {prefix}: {client.progress_reports}")
+
+
+async def test_action_is_offered_inside_a_function_only(client: LanguageClient, tmp_path: Path) -> None:
+    path = project(tmp_path)
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    inside = await code_actions(client, uri, 5)
+    assert len(inside) == 1
+    command = _command_of(inside[0])
+    assert command.command == "atlas.solveFunction"
+    assert command.arguments[0]["name"] == "add" and command.arguments[0]["version"] == 1
+    if isinstance(inside[0], types.CodeAction):
+        assert inside[0].kind == types.CodeActionKind.QuickFix  # the body is a stub
+    assert await code_actions(client, uri, 8) == []  # LIMIT = 3: not in a function
+    assert await code_actions(client, uri, 0) == []
+
+
+async def test_solve_with_the_bundled_model_applies_a_verified_edit(client: LanguageClient, tmp_path: Path) -> None:
+    path = project(tmp_path)
+    edits = record_edits(client)
+    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 1}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    (action,) = await code_actions(client, uri, 4)
+    command = _command_of(action)
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+    )
+    assert answer["status"] == "started" and answer["job"]
+    reports = await wait_for_end(client, "atlas-solve-")
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and reports[0].cancellable
+    assert any(m.startswith("writing candidate 1/4") for m in messages)
+    assert any(m.startswith("running 2 tests on candidate") for m in messages)
+    end = messages[-1]
+    assert "2/2 selected tests pass" in end, messages  # SmolLM2 writes add() correctly
+    (edit,) = edits
+    change = edit.edit.document_changes[0]
+    assert change.text_document.version == 1
+    new_text = change.edits[0].new_text
+    assert new_text.startswith("def add(a, b):") and "return" in new_text
+    assert change.edits[0].range.start.line == 3 and change.edits[0].range.end.line == 5
+    assert any("2/2 selected tests pass: test_add, test_add_negative" in m.message for m in client.messages)
+    assert (tmp_path / "calc.py").read_text() == CALC  # the user's file is changed only by the editor
+
+
+async def test_cancel_kills_the_work(client: LanguageClient, tmp_path: Path) -> None:
+    hanging = (
+        "from calc import add\n\n\ndef test_add():\n    import time\n    time.sleep(600)\n    assert add(1, 1) == 2\n"
+    )
+    path = project(tmp_path, hanging)
+    edits = record_edits(client)
+    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 2}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
+        )
+    )
+    for _ in range(600):  # wait until the tests are running
+        reports = next((r for t, r in client.progress_reports.items() if str(t).startswith("atlas-solve-")), [])
+        if any("running" in (getattr(r, "message", "") or "") for r in reports):
+            break
+        await asyncio.sleep(0.1)
+    started = asyncio.get_running_loop().time()
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="atlas.cancelSolve", arguments=[{"job": answer["job"]}])
+    )
+    assert result["cancelled"] == [answer["job"]]
+    reports = await wait_for_end(client, "atlas-solve-", timeout=30)
+    assert reports[-1].message == "cancelled"
+    assert asyncio.get_running_loop().time() - started < 10  # the sleeping test process was killed
+    assert edits == []
+
+
+async def test_a_buffer_edited_during_the_solve_refuses_the_stale_edit(client: LanguageClient, tmp_path: Path) -> None:
+    path = project(tmp_path)
+    edits = record_edits(client)
+    await start_session(client, tmp_path, options={"solve": {"candidates": 2, "repairRounds": 0}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
+        )
+    )
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(8, 0), end=types.Position(8, 0)), text="# edited\n"
+                )
+            ],
+        )
+    )
+    reports = await wait_for_end(client, "atlas-solve-")
+    assert "buffer changed" in reports[-1].message
+    assert edits == []
+
+
+async def test_no_tests_and_no_examples_says_so(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "lone.py").write_text("def lonely(x):\n    pass\n")
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "lone.py", "def lonely(x):\n    pass\n")
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "lonely", "line": 0}]
+        )
+    )
+    reports = await wait_for_end(client, "atlas-solve-")
+    assert "no test in the workspace refers to lonely" in reports[-1].message
