@@ -199,7 +199,7 @@ def markdown(result: CompletionBench) -> str:
         f"{median([float(t) for t in result.evaluated_follow_up]):.0f} | |",
         f"| typing as suggested (cache hit), p50 / p95 ms ({len(result.cache_hits)} hits) | "
         f"{summary_ms(result.cache_hits)} | ≤ 2 ms |",
-        f"| 50 requests/s of typing: requests / generations run / skipped before the model | "
+        f"| 50 requests/s of typing: requests / generations that reached the model / superseded before it | "
         f"{result.burst_requests} / {result.burst_generations} / {result.burst_skipped} | one generation at a time |",
     ]
     title = "Inline completion (`atlas-lsp bench completion`)"

@@ -55,7 +55,7 @@ class CompletionCounters:
     cancelled: int = 0
     skipped_in_identifier: int = 0
     cache_hits: int = 0
-    generations: int = 0
+    generations: int = 0  # requests that reached the model
     generations_cancelled: int = 0  # stopped mid-way by $/cancelRequest or a newer request (counted on the worker)
     generations_skipped: int = 0  # superseded while queued or debounced: never reached the model
 
@@ -208,6 +208,7 @@ class CompletionService:
         made: list[CompletionPrompt] = []
 
         def generate(backend: ModelBackend) -> GenerationStats:
+            self.counters.generations += 1  # counted when it really reaches the model
             prompt = self._fitted_prompt(backend, cursor, context, settings)
             made.append(prompt)
             request = GenerationRequest(
@@ -233,7 +234,6 @@ class CompletionService:
         if cancel.cancelled:
             self.counters.generations_skipped += 1
             return None
-        self.counters.generations += 1
         try:
             stats = await self._models.run(generate, cancel)
         except asyncio.CancelledError:

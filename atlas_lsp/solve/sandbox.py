@@ -98,7 +98,9 @@ def copy_project(root: Path, destination: Path, overlays: dict[str, str]) -> Non
 
 # Inside new mount, network and PID namespaces: make the whole filesystem read-only except the sandbox copy ($0),
 # so untrusted code can write nowhere else, reach no network, and see or signal no process outside its run.
-_CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && exec "$@"'
+# `sh` stays as the namespace's first process (immune to signals from inside), so a candidate that kills its parent
+# kills the guard below it, and the run ends with that status instead of carrying on.
+_CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && "$@"'
 _NAMESPACES = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
 
 
@@ -110,9 +112,10 @@ def isolation_prefix() -> tuple[str, ...]:
     if unshare is None:
         logger.warning("sandbox: `unshare` not found; tests run without filesystem and network isolation")
         return ()
-    tries = [[unshare, *_NAMESPACES]]
-    if os.geteuid() != 0:
-        tries = [[unshare, "--user", "--map-root-user", *_NAMESPACES]]
+    # A user namespace first, even as root: there the process limit (RLIMIT_NPROC) holds, so a fork bomb stops.
+    tries = [[unshare, "--user", "--map-root-user", *_NAMESPACES]]
+    if os.geteuid() == 0:
+        tries.append([unshare, *_NAMESPACES])
     for prefix in tries:
         probe_dir = tempfile.mkdtemp(prefix="atlas-probe-")
         try:
@@ -226,7 +229,12 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
         output = process.communicate()[0] or b""
     seconds = time.monotonic() - started
     if not problem and process.returncode not in (0, 1):
-        problem = f"the test run ended abnormally (exit {process.returncode})"
+        killed = process.returncode in (-9, 137, 128 + 15, -15)
+        problem = (
+            "the test run was killed from inside (did the candidate kill its parent?)"
+            if killed
+            else f"the test run ended abnormally (exit {process.returncode})"
+        )
     outcomes = _parse_junit(junit, node_ids) if junit.exists() else []
     if not outcomes:
         tail = output.decode("utf-8", errors="replace").strip().split("\n")[-15:]

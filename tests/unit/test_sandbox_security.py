@@ -1,0 +1,111 @@
+"""Hostile candidates end as failed candidates with a reason; nothing outside the sandbox changes."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from atlas_lsp.solve.sandbox import Limits, Sandbox, isolation_prefix
+
+MODULE = "def f():\n    return 1\n"
+TEST = "from mod import f\n\n\ndef test_f():\n    assert f() == 1\n"
+NODE = ["tests/test_mod.py::test_f"]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "tests").mkdir(parents=True)
+    (root / "mod.py").write_text(MODULE)
+    (root / "tests" / "test_mod.py").write_text(TEST)
+    return root
+
+
+def run(project: Path, body: str, wall: float = 20) -> object:
+    sandbox = Sandbox(project, {}, Limits(wall_seconds=wall, cpu_seconds=int(wall), memory_bytes=1024**3, processes=64))
+    try:
+        return sandbox.run({str(project / "mod.py"): body}, NODE, {}, None)
+    finally:
+        sandbox.close()
+
+
+def test_the_sandbox_is_isolated_here() -> None:
+    assert isolation_prefix(), "CI must run tests with namespace isolation (unshare)"
+
+
+def test_a_correct_candidate_passes(project: Path) -> None:
+    report = run(project, MODULE)
+    assert report.all_passed and report.passed == 1  # type: ignore[attr-defined]
+
+
+def test_infinite_loop_times_out(project: Path) -> None:
+    started = time.monotonic()
+    report = run(project, "def f():\n    while True:\n        pass\n", wall=5)
+    assert not report.all_passed  # type: ignore[attr-defined]
+    assert "timed out" in report.problem or "CPU" in report.failure_text()  # type: ignore[attr-defined]
+    assert time.monotonic() - started < 30
+
+
+def test_fork_bomb_is_contained(project: Path) -> None:
+    bomb = (
+        "import os\n\ndef f():\n    while True:\n        try:\n            os.fork()\n"
+        "        except OSError:\n            pass\n"
+    )
+    started = time.monotonic()
+    report = run(project, bomb, wall=5)
+    assert not report.all_passed  # type: ignore[attr-defined]
+    assert time.monotonic() - started < 60
+
+
+def test_memory_bomb_fails(project: Path) -> None:
+    report = run(project, "def f():\n    block = bytearray(8 * 1024**3)\n    return 1\n")
+    assert not report.all_passed  # type: ignore[attr-defined]
+    assert "MemoryError" in report.failure_text()  # type: ignore[attr-defined]
+
+
+def test_writing_outside_the_sandbox_fails_and_changes_nothing(project: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    original = (project / "mod.py").read_text()
+    hostile = (
+        "def f():\n"
+        f"    open({str(outside)!r}, 'w').write('pwned')\n"
+        f"    open({str(project / 'mod.py')!r}, 'w').write('pwned')\n"
+        "    return 1\n"
+    )
+    report = run(project, hostile)
+    assert not report.all_passed  # type: ignore[attr-defined]
+    assert "Read-only file system" in report.failure_text()  # type: ignore[attr-defined]
+    assert not outside.exists()
+    assert (project / "mod.py").read_text() == original
+
+
+def test_network_is_unreachable(project: Path) -> None:
+    hostile = "import socket\n\ndef f():\n    socket.create_connection(('127.0.0.1', 9), timeout=2)\n    return 1\n"
+    report = run(project, hostile)
+    assert not report.all_passed  # type: ignore[attr-defined]
+    text = report.failure_text()  # type: ignore[attr-defined]
+    assert "Network is unreachable" in text or "refused" in text
+
+
+def test_killing_its_parent_only_fails_the_candidate(project: Path) -> None:
+    hostile = "import os, signal\n\ndef f():\n    os.kill(os.getppid(), signal.SIGKILL)\n    return 1\n"
+    report = run(project, hostile)
+    assert not report.all_passed  # type: ignore[attr-defined]
+    assert "killed" in report.problem  # type: ignore[attr-defined]
+    assert os.getpid() > 0  # this process (the server's stand-in) is alive and running
+
+
+def test_killing_every_process_it_can_see_leaves_the_server_alive(project: Path) -> None:
+    hostile = (
+        "import os, signal\n\ndef f():\n"
+        "    for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "        if pid != os.getpid():\n"
+        "            try:\n                os.kill(pid, signal.SIGKILL)\n"
+        "            except OSError:\n                pass\n"
+        "    return 1\n"
+    )
+    report = run(project, hostile)
+    assert not report.all_passed  # type: ignore[attr-defined]

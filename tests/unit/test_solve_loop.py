@@ -1,0 +1,123 @@
+"""The loop's logic with a scripted model (queued replies) and the real sandbox running real pytest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from atlas_lsp.config import SolveSettings
+from atlas_lsp.model.backend import CancelToken
+from atlas_lsp.prompts.solve import SolveSpec
+from atlas_lsp.solve.loop import SolveLoop, extract_function, replace_function
+from atlas_lsp.solve.sandbox import Limits, Sandbox
+from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService
+from atlas_lsp.solve.target import docstring_examples, find_function
+from atlas_lsp.syntax.document import SyntaxDocument
+from atlas_lsp.syntax.registry import load_registry
+
+REGISTRY = load_registry()
+PYTHON = REGISTRY.languages["python"]
+SOURCE = (
+    'class Box:\n    def total(self, items):\n        """Sum of items.\n\n        >>> Box().total([1, 2])\n'
+    '        3\n        """\n        raise NotImplementedError\n'
+)
+TESTS = (
+    "from shop import Box\n\n\ndef test_total():\n    assert Box().total([1, 2, 3]) == 6\n\n\n"
+    "class TestBox:\n    def test_empty(self):\n        assert Box().total([]) == 0\n"
+)
+
+
+class ScriptedModel:
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+        self.prompts: list[str] = []
+
+    def __call__(self, prompt: str, temperature: float, seed: int, cancel: CancelToken) -> str:
+        self.prompts.append(prompt)
+        return self.replies.pop(0)
+
+
+def make_project(root: Path) -> Path:
+    (root / "tests").mkdir()
+    (root / "shop.py").write_text(SOURCE)
+    (root / "tests" / "test_shop.py").write_text(TESTS)
+    return root / "shop.py"
+
+
+def test_target_and_stub_detection() -> None:
+    document = SyntaxDocument(PYTHON, SOURCE)
+    target = find_function(document, "shop.py", line=3)
+    assert target is not None and target.name == "total" and target.indent == "    "
+    assert target.is_stub and target.examples == [("Box().total([1, 2])", "3")]
+    assert (
+        find_function(document, "shop.py", line=0) is None or find_function(document, "shop.py", line=0).name == "total"
+    )
+
+
+def test_extract_function_reindents_for_a_method() -> None:
+    reply = "Here you go:\n```python\ndef total(self, items):\n    return sum(items)\n```\nDone."
+    code, problem = extract_function(reply, PYTHON, "total", "    ")
+    assert problem == "" and code == "def total(self, items):\n        return sum(items)"
+    assert extract_function("no code here", PYTHON, "total", "")[1]
+
+
+def test_docstring_examples() -> None:
+    assert docstring_examples('"""\n>>> f(1)\n2\n>>> g()\n"""') == [("f(1)", "2")]
+
+
+def test_first_candidate_fails_second_passes_and_repair_sees_the_failure(tmp_path: Path) -> None:
+    path = make_project(tmp_path)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, line=2))
+    assert found.label == "the project's tests"
+    assert found.node_ids == ["tests/test_shop.py::test_total", "tests/test_shop.py::TestBox::test_empty"]
+    wrong = "```python\ndef total(self, items):\n    return 0\n```"
+    right = "```python\ndef total(self, items):\n    return sum(items)\n```"
+    model = ScriptedModel([wrong, right])
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    target = found.target
+    spec = SolveSpec("python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label)
+    progress: list[str] = []
+    loop = SolveLoop(PYTHON, model, lambda text, token: sandbox.run({str(path): text}, found.node_ids, {}, token),
+                     progress.append, chat_template=None)  # fmt: skip
+    result = loop.run(spec, found.target, SOURCE, found.node_ids, found.label, k=1, rounds=2, cancel=CancelToken())
+    sandbox.close()
+    assert result.passed and result.best is not None and result.best.origin.startswith("repair 1")
+    assert result.evidence().startswith("2/2 selected tests pass: test_total, test_empty")
+    assert "assert 0 == 6" in model.prompts[1]  # the repair prompt carries the failing assertion
+    assert "test_total" in model.prompts[1]
+    assert progress[:2] == ["writing candidate 1/1", "running 2 tests on candidate 1"] and "repair round 1" in progress
+    assert result.model_calls == 2 and result.test_runs == 2
+    new_text = replace_function(SOURCE, found.target, result.best.code)
+    assert new_text.startswith("class Box:\n    def total(self, items):\n        return sum(items)")
+
+
+def test_nothing_passes_reports_the_best_honestly(tmp_path: Path) -> None:
+    path = make_project(tmp_path)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, name="total"))
+    half = "```python\ndef total(self, items):\n    return sum(items) if items else 1\n```"
+    model = ScriptedModel([half, "no code", half])
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    spec = SolveSpec("python", "total", "", "", found.target.text, "", [], found.label)
+    loop = SolveLoop(PYTHON, model, lambda text, token: sandbox.run({str(path): text}, found.node_ids, {}, token),
+                     lambda message: None, chat_template=None)  # fmt: skip
+    result = loop.run(spec, found.target, SOURCE, found.node_ids, found.label, k=2, rounds=1, cancel=CancelToken())
+    sandbox.close()
+    assert not result.passed and result.best is not None
+    assert result.evidence().startswith("1/2 selected tests passed (best candidate)")
+    assert any(c.invalid for c in result.candidates)
+
+
+def test_docstring_examples_are_the_spec_when_no_test_refers(tmp_path: Path) -> None:
+    (tmp_path / "shop.py").write_text(SOURCE)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(tmp_path / "shop.py"), SOURCE, tmp_path, {}, name="total"))
+    assert found.label == "examples from the docstring"
+    assert found.node_ids == [f"{EXAMPLES_FILE}::test_total_example_1"]
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    fixed = SOURCE.replace("raise NotImplementedError", "return sum(items)")
+    report = sandbox.run({str(tmp_path / "shop.py"): fixed}, found.node_ids, found.extra_files, None)
+    broken = sandbox.run({str(tmp_path / "shop.py"): SOURCE}, found.node_ids, found.extra_files, None)
+    sandbox.close()
+    assert report.all_passed and not broken.all_passed
+    assert SolveSettings().candidates == 4
