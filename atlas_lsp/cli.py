@@ -131,10 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--apply", action="store_true", help="write the best candidate into the file")
     fix.add_argument("--model", help="a GGUF file instead of the bundled model")
     measure = sub.add_parser("bench", help="measure and record numbers in docs/benchmarks.md")
-    measure.add_argument("suite", choices=["context", "completion"], help="what to measure")
+    measure.add_argument("suite", choices=["context", "completion", "solve"], help="what to measure")
     measure.add_argument("--output", default="docs/benchmarks.md", help="markdown file to update ('-' prints only)")
     measure.add_argument("--model", help="a GGUF file instead of the bundled model (completion)")
     measure.add_argument("--files", type=int, default=2000, help="workspace size for `context`")
+    measure.add_argument("--tasks", type=int, default=10, help="HumanEval tasks for `solve`")
+    measure.add_argument("--k", type=int, default=4, help="candidates per task for `solve`")
+    measure.add_argument("--rounds", type=int, default=2, help="repair rounds for `solve`")
     return parser
 
 

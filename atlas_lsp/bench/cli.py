@@ -14,6 +14,10 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
         from atlas_lsp.bench import context
 
         body = context.markdown(context.run(files=args.files))
+    elif args.suite == "solve":
+        from atlas_lsp.bench import solve
+
+        body = solve.markdown(solve.run(model=args.model, limit=args.tasks, k=args.k, rounds=args.rounds))
     else:
         from atlas_lsp.bench import completion
 
