@@ -20,7 +20,31 @@ logger = logging.getLogger(__name__)
 ACCEPT_COMMAND = "atlas.didAcceptCompletion"
 
 
-async def suggest(ls: AtlasLanguageServer, uri: str, position: types.Position) -> Suggestion | None:
+def _with_selected_item(
+    text: str, lines: list[str], codec: Any, selected: types.SelectedCompletionInfo
+) -> tuple[str, int, int]:
+    """The text as it will be once the completion item selected in the editor's popup is accepted, and the cursor
+    after it (inline suggestions must extend that item, LSP 3.18 `selectedCompletionInfo`)."""
+    start = codec.position_from_client_units(lines, selected.range.start)
+    end = codec.position_from_client_units(lines, selected.range.end)
+    rows = text.split("\n")
+
+    def offset(line: int, column: int) -> int:
+        return sum(len(row) + 1 for row in rows[:line]) + column
+
+    virtual = text[: offset(start.line, start.character)] + selected.text + text[offset(end.line, end.character) :]
+    inserted = selected.text.split("\n")
+    line = start.line + len(inserted) - 1
+    column = (start.character if len(inserted) == 1 else 0) + len(inserted[-1])
+    return virtual, line, column
+
+
+async def suggest(
+    ls: AtlasLanguageServer,
+    uri: str,
+    position: types.Position,
+    selected: types.SelectedCompletionInfo | None = None,
+) -> Suggestion | None:
     """The suggestion at ``position`` of the open document ``uri``; None on any problem (no pop-ups while typing)."""
     settings = ls.settings
     if not settings.completion.enabled:
@@ -38,8 +62,11 @@ async def suggest(ls: AtlasLanguageServer, uri: str, position: types.Position) -
             await asyncio.sleep(settings.completion.debounce_ms / 1000)
         cancel.deadline = ls.deadline_from_now(settings.completion.time_limit_ms)
         cursor = document.position_from_client_units(position)
+        text, line, column = document.source, cursor.line, cursor.character
+        if selected is not None:
+            text, line, column = _with_selected_item(text, list(document.lines), document.position_codec, selected)
         path = uri_to_path(uri)
-        return await ls.completions.complete(document.source, cursor.line, cursor.character, settings, cancel, path)
+        return await ls.completions.complete(text, line, column, settings, cancel, path)
     except asyncio.CancelledError:
         cancel.cancel()  # $/cancelRequest: stop the generation at its next token
         raise
@@ -60,9 +87,16 @@ def _accept_command(suggestion: Suggestion) -> types.Command:
 async def on_inline_completion(
     ls: AtlasLanguageServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
-    suggestion = await suggest(ls, params.text_document.uri, params.position)
+    selected = params.context.selected_completion_info if params.context else None
+    suggestion = await suggest(ls, params.text_document.uri, params.position, selected)
     if suggestion is None:
         return None
+    if selected is not None:  # replace the selected item's range with its text followed by the suggestion
+        extended = selected.text + suggestion.text
+        item = types.InlineCompletionItem(
+            insert_text=extended, range=selected.range, command=_accept_command(suggestion)
+        )
+        return types.InlineCompletionList(items=[item])
     at_cursor = types.Range(start=params.position, end=params.position)
     item = types.InlineCompletionItem(insert_text=suggestion.text, range=at_cursor, command=_accept_command(suggestion))
     return types.InlineCompletionList(items=[item])

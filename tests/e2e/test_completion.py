@@ -151,3 +151,27 @@ async def test_fim_prompt_for_a_vocabulary_with_fim_tokens(client: LanguageClien
     assert prompt.index(pre) < prompt.index(suf) < prompt.index(mid)
     assert prompt.endswith(f"{mid}    return ")  # the current line's prefix comes last, after the middle token
     assert f"{pre}def area(r):\n{suf}3.14 * r\n\nprint(area(2))" in prompt
+
+
+async def test_selected_completion_item_is_extended(client: LanguageClient, tmp_path: Path) -> None:
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    text = "def reverse(text):\n    return te"
+    uri = open_document(client, tmp_path / "sel.py", text)
+    selected_range = types.Range(start=types.Position(1, 11), end=types.Position(1, 13))
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=1, character=13),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic,
+                selected_completion_info=types.SelectedCompletionInfo(range=selected_range, text="text"),
+            ),
+        )
+    )
+    assert result is not None and result.items
+    item = result.items[0]
+    assert item.range == selected_range
+    assert isinstance(item.insert_text, str) and item.insert_text.startswith("text") and len(item.insert_text) > 4
+    last = await last_completion(client)
+    assert last["prompt"].endswith("    return text")  # the prompt saw the selected item already applied

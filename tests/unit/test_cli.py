@@ -98,3 +98,28 @@ def test_context_of_an_unknown_language_is_plain_text(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("hello\n")
     done = run("context", str(tmp_path / "notes.txt") + ":1:1")
     assert done.returncode == 0 and "plain text" in done.stdout
+
+
+def test_solve_from_a_shell(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    source = 'def add(a, b):\n    """Return the sum of a and b."""\n    pass\n'
+    (tmp_path / "calc.py").write_text(source)
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+    )
+    done = run("solve", str(tmp_path / "calc.py") + "::add", "--k", "2", "--rounds", "1", "--json")
+    assert done.returncode in (0, 3), done.stderr
+    result = json.loads(done.stdout)
+    assert result["function"] == "add" and result["tests"] == ["tests/test_calc.py::test_add"]
+    assert result["tests_label"] == "the project's tests" and result["model_calls"] >= 1
+    assert "writing candidate 1/2" in done.stderr  # progress goes to stderr
+    assert (tmp_path / "calc.py").read_text() == source  # without --apply the file is untouched
+    if result["passed"]:
+        applied = run("solve", str(tmp_path / "calc.py") + "::add", "--k", "2", "--apply")
+        assert applied.returncode == 0 and "return" in (tmp_path / "calc.py").read_text()
+
+
+def test_solve_reports_a_missing_function(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text("x = 1\n")
+    done = run("solve", str(tmp_path / "calc.py") + "::nope")
+    assert done.returncode == 1 and "no function" in done.stderr
