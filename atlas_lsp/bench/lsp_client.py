@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 SERVER = [sys.executable, "-m", "atlas_lsp"]
@@ -62,28 +63,25 @@ class RawLspProcess:
                 length = int(value)
         return json.loads(self.process.stdout.read(length))
 
-    def response(self, request_id: Any, timeout: float = 20) -> dict[str, Any]:
-        """Read until the response to ``request_id``; answer the server's own requests with null."""
+    def _read_until(self, wanted: Callable[[dict[str, Any]], bool], what: str, timeout: float) -> dict[str, Any]:
+        """Read messages until ``wanted`` accepts one; answer the server's own requests with null meanwhile."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             message = self.read_message(max(0.1, deadline - time.monotonic()))
             self.received.append(message)
             if "method" in message and "id" in message:
                 self.send({"id": message["id"], "result": None})
-            elif message.get("id") == request_id:
+            elif wanted(message):
                 return message
-        raise TimeoutError(f"no response to {request_id}")
+        raise TimeoutError(f"no {what} within {timeout} s")
+
+    def response(self, request_id: Any, timeout: float = 20) -> dict[str, Any]:
+        """The response to ``request_id``."""
+        return self._read_until(lambda m: m.get("id") == request_id, f"response to {request_id}", timeout)
 
     def notification(self, method: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self.read_message(max(0.1, deadline - time.monotonic()))
-            self.received.append(message)
-            if "method" in message and "id" in message:
-                self.send({"id": message["id"], "result": None})
-            elif message.get("method") == method:
-                return message
-        raise TimeoutError(f"no {method}")
+        """The next ``method`` notification."""
+        return self._read_until(lambda m: m.get("method") == method, method, timeout)
 
     def request(self, method: str, params: Any, timeout: float = 120) -> Any:
         """Send a request and wait for its result (raises on an error response)."""

@@ -174,11 +174,15 @@ def completion_context(
     comment = spec.line_comment
     first, _ = document.point(max(0, line - WINDOW_LINES), 0)
     last, _ = document.point(line + WINDOW_LINES, 0)
-    local = document.derived(f"definitions:{path}", lambda: definitions(spec, document.tree, document.source, path))
+    local = document.derived(
+        f"definitions:{path}", lambda: definitions(spec, document.tree, document.source, path), stale_edits=64
+    )
     names = referenced_names(spec, document.tree, document.source, first, last)
     local_names = {d.name for d in local}
     imported = document.derived(
-        "imported", lambda: {name for _, name in imported_names(spec, document.tree, document.source) if name}
+        "imported",
+        lambda: {name for _, name in imported_names(spec, document.tree, document.source) if name},
+        stale_edits=64,
     )
     wanted = [name for name in names if name not in local_names or name in imported]
     parts = _enclosing_parts(local, line, path, comment, visible_from_line)

@@ -7,7 +7,6 @@ import asyncio
 import difflib
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import IO
 
@@ -103,6 +102,5 @@ async def solve_command(
         if not result.passed:
             logger.warning("applying a candidate that did not pass every selected test (--apply)")
         path.write_text(new_text, encoding="utf-8")
-        print_to = sys.stderr
-        print_to.write(f"applied to {path}\n")
+        logger.info("applied to %s", path)
     return 0 if result.passed else 3

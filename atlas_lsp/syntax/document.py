@@ -45,15 +45,23 @@ class SyntaxDocument:
         self.incremental_parses = 0
         self.full_parses = 1
         self.revision = 0
-        self._derived: dict[str, tuple[int, object]] = {}
+        self._derived: dict[str, tuple[int, int, object]] = {}
 
-    def derived(self, key: str, compute: Callable[[], T]) -> T:
-        """``compute()``'s value for this revision of the text, computed once (definitions, imports, ...)."""
+    def derived(self, key: str, compute: Callable[[], T], stale_edits: int = 0) -> T:
+        """``compute()``'s value for this text, computed once per revision (definitions, imports, ...).
+
+        With ``stale_edits``, a value computed up to that many edits ago is reused while the line count is the
+        same: typing inside lines does not move definitions between lines, and ranking context can live with a
+        name typed a moment ago being missing. Keeps whole-file queries off the per-keystroke path.
+        """
+        lines = len(self._starts)
         cached = self._derived.get(key)
-        if cached is not None and cached[0] == self.revision:
-            return cast(T, cached[1])
+        if cached is not None:
+            revision, line_count, value = cached
+            if revision == self.revision or (line_count == lines and self.revision - revision <= stale_edits):
+                return cast(T, value)
         value = compute()
-        self._derived[key] = (self.revision, value)
+        self._derived[key] = (self.revision, lines, value)
         return value
 
     @property

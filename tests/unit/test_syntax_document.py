@@ -56,3 +56,20 @@ def test_a_typing_session_stays_in_sync() -> None:
     assert document.text == text
     assert str(document.tree.root_node) == full_parse(text)
     assert document.incremental_parses == 200
+
+
+def test_derived_values_are_cached_per_revision_and_may_be_reused_within_lines() -> None:
+    document = SyntaxDocument(REGISTRY.languages["python"], SOURCE)
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert document.derived("k", compute) == 1 and document.derived("k", compute) == 1
+    document.apply(TextEdit(2, 15, 2, 15, "0"))  # typing inside a line
+    assert document.derived("k", compute) == 2  # exact by default
+    document.apply(TextEdit(2, 15, 2, 15, "0"))
+    assert document.derived("k", compute, stale_edits=8) == 2  # same line count, a recent value is good enough
+    document.apply(TextEdit(2, 15, 2, 15, "\n"))
+    assert document.derived("k", compute, stale_edits=8) == 3  # lines moved: recomputed
