@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
+from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
 from atlas_lsp.lsp.documents import uri_to_path
 from atlas_lsp.model.backend import CancelToken
@@ -169,18 +170,28 @@ async def _solve_and_propose(ls: AtlasLanguageServer, job: SolveJob, line: Any, 
     return await _offer_anyway(ls, job, document.source, result)
 
 
-def _edit(job: SolveJob, text: str, result: SolveResult) -> types.WorkspaceEdit:
+def _edit(ls: AtlasLanguageServer, job: SolveJob, result: SolveResult) -> types.WorkspaceEdit:
+    """A versioned edit of exactly the function's range, in the client's position encoding."""
     target = result.target
     assert result.best is not None
-    area = types.Range(
-        start=types.Position(target.start_line, target.start_column),
-        end=types.Position(target.end_line, target.end_column),
+    area = ServerTextRange(
+        ServerTextPosition(target.start_line, target.start_column),
+        ServerTextPosition(target.end_line, target.end_column),
+    )
+    document = ls.open_document(job.uri)
+    client_range = (
+        document.range_to_client_units(area)
+        if document is not None
+        else types.Range(
+            start=types.Position(area.start.line, area.start.character),
+            end=types.Position(area.end.line, area.end.character),
+        )
     )
     return types.WorkspaceEdit(
         document_changes=[
             types.TextDocumentEdit(
                 text_document=types.OptionalVersionedTextDocumentIdentifier(uri=job.uri, version=job.version),
-                edits=[types.TextEdit(range=area, new_text=result.best.code)],
+                edits=[types.TextEdit(range=client_range, new_text=result.best.code)],
             )
         ]
     )
@@ -193,7 +204,7 @@ async def _apply(ls: AtlasLanguageServer, job: SolveJob, text: str, result: Solv
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=f"atlas: {message}"))
         return message
     answer = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=_edit(job, text, result), label=f"atlas: solve {job.name}")
+        types.ApplyWorkspaceEditParams(edit=_edit(ls, job, result), label=f"atlas: solve {job.name}")
     )
     if not answer.applied:
         message = f"the editor refused the edit ({answer.failure_reason or 'the buffer changed'})"

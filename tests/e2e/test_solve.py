@@ -174,3 +174,35 @@ async def test_no_tests_and_no_examples_says_so(client: LanguageClient, tmp_path
     )
     reports = await wait_for_end(client, "atlas-solve-")
     assert "no test in the workspace refers to lonely" in reports[-1].message
+
+
+async def test_nothing_passes_offers_apply_anyway_and_marks_the_function(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    impossible = "from calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 'five'\n"
+    path = project(tmp_path, impossible)
+    edits = record_edits(client)
+    asked: list[types.ShowMessageRequestParams] = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def on_request(params: types.ShowMessageRequestParams) -> types.MessageActionItem:
+        asked.append(params)
+        return types.MessageActionItem(title="Apply anyway")
+
+    await start_session(client, tmp_path, options={"solve": {"candidates": 1, "repairRounds": 0}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
+        )
+    )
+    await wait_for_end(client, "atlas-solve-")
+    (question,) = asked
+    assert "no candidate for add passed" in question.message and "0/1" in question.message
+    assert [a.title for a in question.actions or []] == ["Apply anyway", "Show diff"]
+    assert len(edits) == 1  # applied only because the user chose to
+    diagnostics = client.diagnostics.get(uri, [])
+    assert diagnostics and diagnostics[0].source == "atlas" and "0/1 selected tests pass" in diagnostics[0].message
+    (action,) = await code_actions(client, uri, 3)
+    assert isinstance(action, types.CodeAction) and action.kind == types.CodeActionKind.QuickFix
