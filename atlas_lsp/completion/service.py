@@ -104,6 +104,7 @@ class CompletionService:
         self.last_context: AssembledContext | None = None
         self.last = LastCompletion()
         self._stable_counts: OrderedDict[str, int] = OrderedDict()
+        self._pinned: tuple[tuple[str, int], AssembledContext] | None = None
 
     def _cursor(self, text: str, line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
@@ -170,10 +171,13 @@ class CompletionService:
         info = self._models.info
         if self._context is None or path is None or info is None:
             return AssembledContext([], "")
+        if self._pinned is not None and self._pinned[0] == (path, line):
+            return self._pinned[1]  # same line as the last request: keep the prompt's start byte-identical (KV reuse)
         budget = self.prompt_budget(info.context_size, settings) // 3
         visible_from = max(0, line - settings.context.prefix_lines)
         assembled = self._context.for_completion(path, line, character, budget, visible_from)
         self.last_context = assembled
+        self._pinned = ((path, line), assembled)
         return assembled
 
     @staticmethod
