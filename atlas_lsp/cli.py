@@ -99,6 +99,7 @@ def solve(args: argparse.Namespace) -> int:
         candidates=args.k or defaults.candidates,
         repair_rounds=defaults.repair_rounds if args.rounds is None else args.rounds,
         test_timeout_s=args.timeout or defaults.test_timeout_s,
+        python=args.python,
     )
     return asyncio.run(solve_command(args.target, _model_settings(args), settings, args.json, args.apply, sys.stdout))
 
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--k", type=int, help="candidates per round (default 4)")
     fix.add_argument("--rounds", type=int, help="repair rounds (default 2)")
     fix.add_argument("--timeout", type=float, help="seconds per test run (default 60)")
+    fix.add_argument("--python", help="the interpreter that runs the project's tests (default: this one)")
     fix.add_argument("--json", action="store_true", help="print a JSON result")
     fix.add_argument("--apply", action="store_true", help="write the best candidate into the file")
     fix.add_argument("--model", help="a GGUF file instead of the bundled model")

@@ -87,6 +87,9 @@ class SolveSettings:
     repair_rounds: int = _setting(2, "Repair rounds after the first when no candidate passes.", minimum=0, maximum=8)
     max_tokens: int = _setting(512, "Most tokens per candidate.", minimum=16)
     test_timeout_s: float = _setting(60.0, "Wall-clock limit for one candidate's test run.", minimum=1)
+    python: str | None = _setting(
+        None, "Python interpreter that runs the project's tests (its virtualenv's); unset: the one atlas-lsp runs on."
+    )
 
 
 @dataclass(frozen=True)

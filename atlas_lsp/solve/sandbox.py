@@ -37,6 +37,7 @@ GUARD = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
 
 @dataclass(frozen=True)
 class Limits:
+    python: str = sys.executable  # the interpreter that runs the tests (the project's environment)
     wall_seconds: float = 60.0
     cpu_seconds: int = 60
     memory_bytes: int = 2 * 1024**3
@@ -143,8 +144,8 @@ def _limit(limits: Limits) -> Callable[[], None]:
     return apply
 
 
-def _scrubbed_environment(workdir: Path) -> dict[str, str]:
-    python_bin = str(Path(sys.executable).parent)
+def _scrubbed_environment(workdir: Path, python: str) -> dict[str, str]:
+    python_bin = str(Path(python).parent)
     return {
         "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
@@ -194,14 +195,14 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
     confine = ["sh", "-c", _CONFINE, str(workdir)] if prefix else []
     command = [
         *prefix, *confine,
-        sys.executable, "-c", GUARD,
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+        limits.python, "-c", GUARD,
+        limits.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
         f"--junitxml={junit}", "--rootdir", str(workdir), *node_ids,
     ]  # fmt: skip
     process = subprocess.Popen(
         command,
         cwd=workdir,
-        env=_scrubbed_environment(workdir),
+        env=_scrubbed_environment(workdir, limits.python),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

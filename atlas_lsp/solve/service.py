@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +86,20 @@ def _context_for(document: SyntaxDocument, target: FunctionTarget) -> str:
     return "\n".join(before.split("\n")[-60:]).strip()
 
 
+def interpreter(settings: SolveSettings) -> str:
+    """The Python that runs the project's tests; a clear error when the configured one does not work."""
+    if not settings.python:
+        return sys.executable
+    python = shutil.which(os.path.expanduser(settings.python)) or os.path.expanduser(settings.python)
+    try:
+        done = subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise SolveError(f"atlas.solve.python {settings.python!r} cannot be run: {error}") from error
+    if done.returncode != 0:
+        raise SolveError(f"atlas.solve.python {settings.python!r} has no pytest: install it in that environment")
+    return python
+
+
 class SolveService:
     def __init__(self, registry: LanguageRegistry, worker: InferenceWorker) -> None:
         self._registry = registry
@@ -158,7 +176,8 @@ class SolveService:
             tests=found.test_sources,
             tests_label=found.label,
         )
-        limits = Limits(wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
+        python = interpreter(settings)
+        limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         sandbox = Sandbox(request.root, request.buffers, limits)
 
         def run_tests(file_text: str, token: CancelToken) -> TestReport:

@@ -121,3 +121,16 @@ def test_docstring_examples_are_the_spec_when_no_test_refers(tmp_path: Path) -> 
     sandbox.close()
     assert report.all_passed and not broken.all_passed
     assert SolveSettings().candidates == 4
+
+
+def test_the_test_interpreter_is_checked() -> None:
+    import sys
+
+    import pytest
+
+    from atlas_lsp.solve.service import SolveError, interpreter
+
+    assert interpreter(SolveSettings()) == sys.executable
+    assert interpreter(SolveSettings(python=sys.executable)) == sys.executable
+    with pytest.raises(SolveError, match="cannot be run"):
+        interpreter(SolveSettings(python="/nonexistent/bin/python"))
