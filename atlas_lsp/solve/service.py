@@ -18,7 +18,7 @@ from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.solve.loop import SolveLoop, SolveResult
 from atlas_lsp.solve.sandbox import Limits, Sandbox, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
-from atlas_lsp.solve.tests import tests_referring_to
+from atlas_lsp.solve.tests import callers_of, tests_referring_to
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.registry import LanguageRegistry
 
@@ -79,11 +79,13 @@ def examples_test_file(module_path: str, name: str, examples: list[tuple[str, st
     return "\n".join(lines)
 
 
-def _context_for(document: SyntaxDocument, target: FunctionTarget) -> str:
-    """The rest of the file as skeleton-free text around the function (imports and neighbours), bounded."""
+def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list[str]) -> str:
+    """The code above the function (imports and neighbours, bounded) and a few of its callers."""
     text = document.text
     before = text.encode()[: target.start_byte].decode("utf-8", errors="replace")
-    return "\n".join(before.split("\n")[-60:]).strip()
+    above = "\n".join(before.split("\n")[-60:]).strip()
+    used_by = [f"# a caller of {target.name}:\n{caller}" for caller in callers]
+    return "\n\n".join([above, *used_by]).strip()
 
 
 def interpreter(settings: SolveSettings) -> str:
@@ -172,7 +174,9 @@ class SolveService:
             signature=target.signature,
             doc=target.doc,
             current=target.text,
-            context=_context_for(found.document, target),
+            context=_context_for(
+                found.document, target, callers_of(target.name, language, [request.root], request.buffers)
+            ),
             tests=found.test_sources,
             tests_label=found.label,
         )

@@ -34,6 +34,43 @@ def _test_name_path(spec: LanguageSpec, node: object, source: bytes) -> list[str
     return names
 
 
+def _referring(
+    name: str,
+    spec: LanguageSpec,
+    roots: list[Path],
+    open_texts: dict[str, str],
+    capture: str,
+    in_tests: bool,
+    limit: int,
+) -> list[tuple[Path, Path, bytes, object]]:
+    """(root, path, source, node) for each ``capture`` text object (in test files or not) that uses ``name``."""
+    textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
+    if textobjects is None or references is None:
+        return []
+    found: list[tuple[Path, Path, bytes, object]] = []
+    for root in roots:
+        for path in workspace_files(root, set(spec.suffixes)):
+            if spec.is_test_file(path.relative_to(root)) != in_tests:
+                continue
+            text = open_texts.get(str(path)) or read_source(path)
+            if text is None or name not in text:
+                continue
+            source = text.encode()
+            tree = spec.parser().parse(source)
+            for match in matches(textobjects, tree.root_node):
+                for node in match.get(capture, []):
+                    used = captures(references, tree.root_node, node.start_byte, node.end_byte)
+                    names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
+                    defined = node.child_by_field_name("name")
+                    if name in names and (
+                        defined is None or source[defined.start_byte : defined.end_byte] != name.encode()
+                    ):
+                        found.append((root, path, source, node))
+                        if len(found) >= limit:
+                            return found
+    return found
+
+
 def tests_referring_to(
     name: str,
     registry: LanguageRegistry,
@@ -43,29 +80,18 @@ def tests_referring_to(
     limit: int = 40,
 ) -> list[SelectedTest]:
     """Tests (per the language's `test_globs`) whose body refers to ``name``, as runner node ids."""
-    textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
-    if textobjects is None or references is None:
-        return []
     selected: list[SelectedTest] = []
-    open_texts = open_texts or {}
-    for root in roots:
-        for path in workspace_files(root, set(spec.suffixes)):
-            relative = path.relative_to(root)
-            if not spec.is_test_file(relative):
-                continue
-            text = open_texts.get(str(path)) or read_source(path)
-            if text is None or name not in text:
-                continue
-            source = text.encode()
-            tree = spec.parser().parse(source)
-            for match in matches(textobjects, tree.root_node):
-                for node in match.get("test.around", []):
-                    used = captures(references, tree.root_node, node.start_byte, node.end_byte)
-                    names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
-                    if name not in names:
-                        continue
-                    node_id = "::".join([relative.as_posix(), *_test_name_path(spec, node, source)])
-                    selected.append(SelectedTest(node_id, str(path), source[node.start_byte : node.end_byte].decode()))
-                    if len(selected) >= limit:
-                        return selected
+    for root, path, source, node in _referring(name, spec, roots, open_texts or {}, "test.around", True, limit):
+        relative = path.relative_to(root)
+        node_id = "::".join([relative.as_posix(), *_test_name_path(spec, node, source)])
+        text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
+        selected.append(SelectedTest(node_id, str(path), text))
     return selected
+
+
+def callers_of(
+    name: str, spec: LanguageSpec, roots: list[Path], open_texts: dict[str, str] | None = None, limit: int = 3
+) -> list[str]:
+    """Source of up to ``limit`` non-test functions that call or mention ``name`` (how it is used)."""
+    found = _referring(name, spec, roots, open_texts or {}, "function.around", False, limit)
+    return [source[node.start_byte : node.end_byte].decode() for _, _, source, node in found]  # type: ignore[attr-defined]

@@ -134,3 +134,15 @@ def test_the_test_interpreter_is_checked() -> None:
     assert interpreter(SolveSettings(python=sys.executable)) == sys.executable
     with pytest.raises(SolveError, match="cannot be run"):
         interpreter(SolveSettings(python="/nonexistent/bin/python"))
+
+
+def test_callers_are_found_outside_tests(tmp_path: Path) -> None:
+    from atlas_lsp.solve.tests import callers_of
+
+    make_project(tmp_path)
+    (tmp_path / "checkout.py").write_text(
+        "from shop import Box\n\n\ndef pay(items):\n    return Box().total(items) * 1.2\n\n\n"
+        "def unrelated():\n    return 1\n"
+    )
+    callers = callers_of("total", PYTHON, [tmp_path])
+    assert len(callers) == 1 and callers[0].startswith("def pay(items):")  # not the tests, not total itself
