@@ -91,8 +91,6 @@ class ModelService:
         self.worker = InferenceWorker()
         self.status = ModelStatus("idle", "model not loaded yet")
         self.settings: ModelSettings | None = None
-        self.generations = 0
-        self.generations_cancelled = 0
 
     @property
     def ready(self) -> bool:
