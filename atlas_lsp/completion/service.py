@@ -279,13 +279,14 @@ class CompletionService:
             return None
         self.counters.shown += 1
         self.cache.put(key, cleaned)
+        last = self.last
         return Suggestion(
-            text=cleaned,
-            prompt_kind=prompt.kind,
-            prompt_tokens=stats.prompt_tokens,
-            reused_tokens=stats.reused_tokens,
-            generated_tokens=stats.generated_tokens,
-            stop_reason=stats.stop_reason,
-            model_seconds=stats.seconds,
-            total_seconds=time.perf_counter() - started,
+            cleaned,
+            last.prompt_kind,
+            last.prompt_tokens,
+            last.reused_tokens,
+            last.generated_tokens,
+            last.stop_reason,
+            last.model_seconds,
+            time.perf_counter() - started,
         )

@@ -32,12 +32,11 @@ def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentC
     """An LSP range in the client's position encoding -> (line, code-point column) edit on our copy."""
     document = ls.context.documents[path]
     codec = ls.workspace.position_codec
-    lines = document.text.split("\n")
 
     def column(position: types.Position) -> int:
-        if position.line >= len(lines):
+        line = document.line_text(position.line)  # only the edited lines: this runs on every keystroke
+        if line is None:
             return 0
-        line = lines[position.line]
         return codec.position_from_client_units([line], types.Position(0, position.character)).character
 
     start, end = change.range.start, change.range.end

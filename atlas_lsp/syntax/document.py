@@ -118,6 +118,14 @@ class SyntaxDocument:
         self.full_parses += 1
         self.revision += 1
 
+    def line_text(self, line: int) -> str | None:
+        """One line's text (no newline), without decoding the whole document; None past the end."""
+        if line >= len(self._starts):
+            return None
+        start = int(self._starts[line])
+        end = int(self._starts[line + 1]) - 1 if line + 1 < len(self._starts) else len(self.source)
+        return self.source[start:end].decode("utf-8", errors="replace")
+
     def point(self, line: int, column: int) -> tuple[int, Point]:
         return self._byte_at(line, column)
 

@@ -35,6 +35,8 @@ async def test_completion_prompt_includes_a_class_from_an_unopened_file(client: 
             break
         await asyncio.sleep(0.1)
     assert reports and "2 files" in (reports[0][-1].message or "")
+    watched = [r for r in client.registrations if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES]  # type: ignore[attr-defined]
+    assert watched, "the server asks to be told about file changes, to refresh the index"
     uri = open_document(client, tmp_path / "main.py", MAIN)
     await client.text_document_inline_completion_async(
         types.InlineCompletionParams(

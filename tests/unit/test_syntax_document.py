@@ -73,3 +73,10 @@ def test_derived_values_are_cached_per_revision_and_may_be_reused_within_lines()
     assert document.derived("k", compute, stale_edits=8) == 2  # same line count, a recent value is good enough
     document.apply(TextEdit(2, 15, 2, 15, "\n"))
     assert document.derived("k", compute, stale_edits=8) == 3  # lines moved: recomputed
+
+
+def test_line_text() -> None:
+    document = SyntaxDocument(REGISTRY.languages["python"], SOURCE)
+    assert document.line_text(1) == '    """Döc ✓."""'
+    assert document.line_text(0) == "def f(x):"
+    assert document.line_text(99) is None
