@@ -63,7 +63,19 @@ def serve(args: argparse.Namespace) -> int:
 def _model_settings(args: argparse.Namespace) -> Any:
     from atlas_lsp.config import ModelSettings
 
+    if getattr(args, "endpoint", None):
+        return ModelSettings(backend="openai", url=args.endpoint, name=args.endpoint_model)
     return ModelSettings(path=args.model) if getattr(args, "model", None) else ModelSettings()
+
+
+def _add_model_args(parser: argparse.ArgumentParser, what: str = "the bundled model") -> None:
+    parser.add_argument("--model", help=f"a GGUF file instead of {what}")
+    parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="an OpenAI-compatible server instead of a local model (key: $ATLAS_LSP_API_KEY)",
+    )
+    parser.add_argument("--endpoint-model", metavar="NAME", help="the model to request from --endpoint")
 
 
 def doctor(args: argparse.Namespace) -> int:
@@ -114,11 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("serve", help="run the language server (the default)")
     check = sub.add_parser("doctor", help="check the installation, the model and its speed")
-    check.add_argument("--model", help="a GGUF file instead of the configured/bundled model")
+    _add_model_args(check, "the configured/bundled model")
     check.add_argument("--json", action="store_true", help="print a JSON report")
     one = sub.add_parser("complete", help="print the completion the server would suggest at FILE:LINE:COL")
     one.add_argument("location", help="FILE:LINE:COL, 1-based (COL may be omitted: end of the line)")
-    one.add_argument("--model", help="a GGUF file instead of the bundled model")
+    _add_model_args(one)
     show = sub.add_parser("context", help="print the context parts a completion at FILE:LINE:COL would include")
     show.add_argument("location", help="FILE:LINE[:COL], 1-based")
     show.add_argument("--root", help="workspace root (default: the file's git work tree, else its folder)")
@@ -131,11 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--python", help="the interpreter that runs the project's tests (default: this one)")
     fix.add_argument("--json", action="store_true", help="print a JSON result")
     fix.add_argument("--apply", action="store_true", help="write the best candidate into the file")
-    fix.add_argument("--model", help="a GGUF file instead of the bundled model")
+    _add_model_args(fix)
     measure = sub.add_parser("bench", help="measure and record numbers in docs/benchmarks.md")
     measure.add_argument("suite", choices=["context", "completion", "solve"], help="what to measure")
     measure.add_argument("--output", default="docs/benchmarks.md", help="markdown file to update ('-' prints only)")
-    measure.add_argument("--model", help="a GGUF file instead of the bundled model (completion)")
+    _add_model_args(measure)
     measure.add_argument("--files", type=int, default=2000, help="workspace size for `context`")
     measure.add_argument("--tasks", type=int, default=10, help="HumanEval tasks for `solve`")
     measure.add_argument("--k", type=int, default=4, help="candidates per task for `solve`")

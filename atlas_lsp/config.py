@@ -27,7 +27,11 @@ def _setting(default: Any, doc: str, *, minimum: float | None = None, maximum: f
 class ModelSettings:
     """Which model to load and how."""
 
-    backend: Literal["llama-cpp"] = _setting("llama-cpp", "Model backend: the in-process llama.cpp model.")
+    backend: Literal["llama-cpp", "openai"] = _setting(
+        "llama-cpp",
+        "llama-cpp: load the model in this process; openai: use an OpenAI-compatible server at `url` "
+        "(llama-server, vLLM, Ollama, llama-cpp-python's server) and load nothing locally.",
+    )
     path: str | None = _setting(None, "Path to a GGUF file. Overrides repo/file and the bundled model.")
     repo: str | None = _setting(None, "Hugging Face repository to download a GGUF from (with `file`).")
     file: str | None = _setting(None, "File name inside `repo`, e.g. qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.")
@@ -45,6 +49,28 @@ class ModelSettings:
     )
     download_timeout_s: float = _setting(
         10.0, "Seconds before a model download gives up on an unreachable hub.", minimum=1
+    )
+    url: str = _setting(
+        "http://127.0.0.1:8080", "backend openai: the server's base URL (with or without the trailing /v1)."
+    )
+    name: str | None = _setting(None, "backend openai: the model to request; unset takes the first the server lists.")
+    api_key_env: str = _setting(
+        "ATLAS_LSP_API_KEY",
+        "backend openai: the environment variable holding the API key (the key itself is never a setting).",
+    )
+    fim_tokens: list[str] | None = _setting(  # noqa: RUF009
+        None,
+        "backend openai: FIM markers [prefix, suffix, middle] (optionally [.., repo_name, file_sep]); unset asks the "
+        "server's tokenizer which known FIM markers its vocabulary has.",
+    )
+    request_timeout_s: float = _setting(
+        30.0, "backend openai: seconds without an answer before a request fails.", minimum=1
+    )
+    retries: int = _setting(
+        2, "backend openai: retries, with backoff, of a request that could not reach the server.", minimum=0, maximum=10
+    )
+    max_parallel: int = _setting(
+        4, "backend openai: solve candidates requested at once (the server batches them).", minimum=1, maximum=64
     )
 
 
@@ -141,6 +167,13 @@ def _strict_converter() -> cattrs.Converter:
     exact(float, (int, float))
     exact(bool, (bool,))
     exact(str, (str,))
+
+    def string_list(value: Any, _: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise TypeError(f"expected a list of strings, got {type(value).__name__} {value!r}")
+        return list(value)
+
+    converter.register_structure_hook_func(lambda kind: kind == list[str], string_list)
     return converter
 
 

@@ -41,13 +41,17 @@ def collect(settings: ModelSettings) -> DoctorReport:
     registry = load_registry()
     checks["languages"] = ", ".join(sorted(registry.languages))
     report.problems.extend(registry.problems)
-    try:
-        from atlas_lsp.model.llama import gpu_offload_supported
+    checks["backend"] = settings.backend
+    if settings.backend == "llama-cpp":
+        try:
+            from atlas_lsp.model.llama import gpu_offload_supported
 
-        checks["gpu_offload_supported"] = gpu_offload_supported()
-    except ModelError as error:
-        report.problems.append(str(error))
-        return report
+            checks["gpu_offload_supported"] = gpu_offload_supported()
+        except ModelError as error:
+            report.problems.append(str(error))
+            return report
+    else:
+        checks["endpoint"] = settings.url
     try:
         backend = load_backend(settings)
     except ModelError as error:
@@ -62,9 +66,11 @@ def collect(settings: ModelSettings) -> DoctorReport:
         context_size=info.context_size,
         trained_context_size=info.trained_context_size,
         fim_tokens=None if info.fim is None else [info.fim.prefix, info.fim.suffix, info.fim.middle],
-        chat_template=info.chat_template is not None,
+        chat_template=info.chat_template is not None or info.chat_messages,
         load_seconds=round(info.load_seconds, 3),
     )
+    if info.latency_ms is not None:
+        checks["endpoint_latency_ms"] = round(info.latency_ms, 1)
     try:
         stream = backend.generate(GenerationRequest(SPEED_PROMPT, max_tokens=SPEED_TOKENS), CancelToken())
         started = time.perf_counter()

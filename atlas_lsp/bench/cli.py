@@ -10,6 +10,7 @@ from atlas_lsp.bench.report import write_section
 
 
 def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
+    endpoint = getattr(args, "endpoint", None)
     if args.suite == "context":
         from atlas_lsp.bench import context
 
@@ -17,13 +18,15 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     elif args.suite == "solve":
         from atlas_lsp.bench import solve
 
-        body = solve.markdown(solve.run(model=args.model, limit=args.tasks, k=args.k, rounds=args.rounds))
+        result = solve.run(model=args.model, limit=args.tasks, k=args.k, rounds=args.rounds, endpoint=endpoint)
+        body = solve.markdown(result, endpoint)
     else:
         from atlas_lsp.bench import completion
 
-        body = completion.markdown(completion.run(model=args.model))
+        body = completion.markdown(completion.run(model=args.model, endpoint=endpoint), endpoint)
     out.write(body)
     if args.output != "-":
-        write_section(Path(args.output), args.suite, body)
+        key = f"{args.suite}-endpoint" if endpoint and args.suite != "context" else args.suite
+        write_section(Path(args.output), key, body)
         out.write(f"\nrecorded in {args.output}\n")
     return 0

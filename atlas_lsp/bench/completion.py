@@ -90,13 +90,17 @@ def _items(result: Any) -> list[dict[str, Any]]:
     return result["items"] if isinstance(result, dict) else result
 
 
-def run(model: str | None = None, lines: int = FILE_LINES, count: int = POSITIONS) -> CompletionBench:
+def run(
+    model: str | None = None, lines: int = FILE_LINES, count: int = POSITIONS, endpoint: str | None = None
+) -> CompletionBench:
+    """With ``endpoint``, the server uses that OpenAI-compatible endpoint and the raw baseline stays the in-process
+    model (serve the same GGUF there): the ratio is then the HTTP path's whole cost over the raw call."""
     from atlas_lsp.model.service import load_backend
 
     bench = CompletionBench()
     text = source_file(lines)
     options = {
-        "model": {"path": model} if model else {},
+        "model": {"backend": "openai", "url": endpoint} if endpoint else ({"path": model} if model else {}),
         "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000},
         "context": {"prefixLines": lines, "budgetTokens": 1700},  # prompts of about 1,600 tokens
     }
@@ -179,7 +183,7 @@ def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, v
     bench.burst_skipped = after["generationsSkipped"] - before["generationsSkipped"]
 
 
-def markdown(result: CompletionBench) -> str:
+def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
     ratio = [ours / raw for ours, raw in zip(result.ours, result.raw, strict=False) if raw > 0]
     follow_p50 = median(result.follow_up_ratio) if result.follow_up_ratio else float("nan")
     rows = [
@@ -203,4 +207,11 @@ def markdown(result: CompletionBench) -> str:
         f"{result.burst_requests} / {result.burst_generations} / {result.burst_skipped} | one generation at a time |",
     ]
     title = "Inline completion (`atlas-lsp bench completion`)"
+    if endpoint:
+        # the endpoint does not report prompt tokens reused or evaluated (llama-cpp-python's server sends no usage
+        # while streaming): those rows would hold estimates, so they are left out
+        rows = [row for row in rows if "tokens" not in row]
+        rows[2] = rows[2].replace("raw `Llama.create_completion`", "raw in-process `Llama.create_completion`")
+        rows[3] = rows[3].replace("overhead ratio ours / raw", "ratio through the endpoint / raw in-process")
+        title = "Inline completion through an OpenAI-compatible endpoint (`atlas-lsp bench completion --endpoint`)"
     return header(title, f"{result.model}, {result.device}") + "\n" + "\n".join(rows) + "\n"

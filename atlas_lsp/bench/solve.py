@@ -107,15 +107,19 @@ def _compare_sandbox(
     bench.direct_seconds.append(_direct_run_seconds(root))
 
 
-def run(model: str | None = None, limit: int = 10, k: int = 4, rounds: int = 2) -> SolveBench:
+def run(
+    model: str | None = None, limit: int = 10, k: int = 4, rounds: int = 2, endpoint: str | None = None
+) -> SolveBench:
     bench = SolveBench()
     registry = load_registry()
     worker = InferenceWorker()
     settings = SolveSettings(candidates=k, repair_rounds=rounds, test_timeout_s=20)
     limits = Limits(wall_seconds=20, cpu_seconds=20)
-    backend = worker.replace_backend(
-        lambda: load_backend(ModelSettings(path=model) if model else ModelSettings())
-    ).result()
+    if endpoint:
+        model_settings = ModelSettings(backend="openai", url=endpoint)
+    else:
+        model_settings = ModelSettings(path=model) if model else ModelSettings()
+    backend = worker.replace_backend(lambda: load_backend(model_settings)).result()
     assert backend is not None
     bench.model, bench.device = backend.info.name, backend.info.device
     service = SolveService(registry, worker)
@@ -154,7 +158,7 @@ def run(model: str | None = None, limit: int = 10, k: int = 4, rounds: int = 2) 
     return bench
 
 
-def markdown(result: SolveBench) -> str:
+def markdown(result: SolveBench, endpoint: str | None = None) -> str:
     tasks = max(result.tasks, 1)
     overhead = (
         f"{median(result.sandbox_seconds) / median(result.direct_seconds):.2f}×"
@@ -178,4 +182,8 @@ def markdown(result: SolveBench) -> str:
         f"| sandboxed test run (copy + namespaces + limits) vs the same tests run directly, median | {overhead} |",
     ]
     title = "Solve (`atlas-lsp bench solve`, HumanEval)"
+    if endpoint:
+        title = (
+            f"Solve through an OpenAI-compatible endpoint (`atlas-lsp bench solve --endpoint {endpoint}`, HumanEval)"
+        )
     return header(title, f"{result.model}, {result.device}") + "\n" + "\n".join(rows) + "\n"

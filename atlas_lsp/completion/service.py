@@ -14,7 +14,7 @@ from atlas_lsp.config import Settings
 from atlas_lsp.context.service import AssembledContext, ContextService
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStats, ModelBackend, ModelInfo
 from atlas_lsp.model.service import ModelService
-from atlas_lsp.prompts.chat import code_from_reply, render_chat
+from atlas_lsp.prompts.chat import chat_prompt, code_from_reply
 from atlas_lsp.prompts.completion import (
     CompletionPrompt,
     CursorText,
@@ -127,9 +127,10 @@ class CompletionService:
     @staticmethod
     def _build(info: ModelInfo, cursor: CursorText, context: AssembledContext, settings: Settings) -> CompletionPrompt:
         style = settings.completion.prompt_style
-        if style == "chat" and info.chat_template:
-            text = render_chat(info.chat_template, build_chat_messages(cursor, context.text))
-            return CompletionPrompt(text, "chat", stop=())
+        if style == "chat" and (info.chat_template or info.chat_messages):
+            messages = build_chat_messages(cursor, context.text)
+            chat = chat_prompt(info.chat_template, messages, plain=messages[0]["content"])
+            return CompletionPrompt(chat.text, "chat", stop=(), messages=chat.messages)
         fim = info.fim if style in ("auto", "fim") else None
         return build_completion_prompt(cursor, fim, context.text, context.files, context.repo, context.path)
 
@@ -161,11 +162,11 @@ class CompletionService:
         stable, tail = prompt.text[: prompt.stable], prompt.text[prompt.stable :]
         count = self._stable_counts.get(stable)
         if count is None:
-            count = len(backend.tokenize(stable)) if stable else 0
+            count = backend.count_tokens(stable) if stable else 0
             self._stable_counts[stable] = count
             while len(self._stable_counts) > 8:
                 self._stable_counts.popitem(last=False)
-        return count + (len(backend.tokenize(tail)) if tail else 0)
+        return count + (backend.count_tokens(tail) if tail else 0)
 
     def _assemble_context(self, path: str | None, line: int, character: int, settings: Settings) -> AssembledContext:
         info = self._models.info
@@ -221,6 +222,7 @@ class CompletionService:
                 temperature=options.temperature,
                 top_p=options.top_p,
                 stop=prompt.stop,
+                messages=prompt.messages if backend.info.chat_messages else None,
             )
             stream = backend.generate(request, cancel)
             so_far = ""

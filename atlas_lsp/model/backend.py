@@ -14,16 +14,18 @@ StopReason = Literal["eos", "stop", "length", "cancelled", "time_limit", "error"
 class CancelToken:
     """A flag that a generation checks after every token; also carries an optional deadline."""
 
-    def __init__(self, deadline: float | None = None) -> None:
+    def __init__(self, deadline: float | None = None, parent: CancelToken | None = None) -> None:
         self._event = threading.Event()
         self.deadline = deadline
+        self._parent = parent
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        """Cancelled itself, or through the token it was derived from."""
+        return self._event.is_set() or (self._parent is not None and self._parent.cancelled)
 
     @property
     def expired(self) -> bool:
@@ -59,11 +61,18 @@ class ModelInfo:
     fim: FimTokens | None = None
     chat_template: str | None = None
     backend: str = "llama-cpp"
+    chat_messages: bool = False  # the backend takes chat messages itself (an HTTP chat endpoint)
+    max_parallel: int = 1  # generations the backend serves at once (the in-process model: one)
+    latency_ms: float | None = None  # round trip to a remote endpoint
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One generation. ``prompt`` is text in which special tokens (FIM markers) are parsed."""
+    """One generation. ``prompt`` is text in which special tokens (FIM markers) are parsed.
+
+    ``messages`` is the same request as chat turns, when it is one: a backend that serves chat itself (an HTTP chat
+    endpoint applying the model's template) sends them; the in-process model uses ``prompt``, already rendered.
+    """
 
     prompt: str
     max_tokens: int = 64
@@ -71,6 +80,38 @@ class GenerationRequest:
     top_p: float = 0.95
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    messages: tuple[tuple[str, str], ...] | None = None  # (role, content) pairs
+
+
+class StopScanner:
+    """Cuts streamed text at the first stop string and holds back a tail that may be the start of one."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self._stops = tuple(stop for stop in stops if stop)
+        self._hold = max((len(stop) for stop in self._stops), default=1) - 1
+        self.text = ""
+        self._emitted = 0
+        self.stopped = False
+
+    def feed(self, piece: str) -> str:
+        """Add ``piece``; returns the text that is now safe to pass on (empty once a stop string was seen)."""
+        self.text += piece
+        positions = [index for index in (self.text.find(stop) for stop in self._stops) if index >= 0]
+        if positions:
+            self.text = self.text[: min(positions)]
+            self.stopped = True
+            return self._release(len(self.text))
+        return self._release(len(self.text) - self._hold)
+
+    def flush(self) -> str:
+        """The held-back tail, at the end of the generation."""
+        return self._release(len(self.text))
+
+    def _release(self, upto: int) -> str:
+        if upto <= self._emitted:
+            return ""
+        out, self._emitted = self.text[self._emitted : upto], upto
+        return out
 
 
 @dataclass
@@ -120,8 +161,8 @@ class ModelBackend(Protocol):
         """Stream the continuation of ``request.prompt``, checking ``cancel`` after every token."""
         ...
 
-    def tokenize(self, text: str) -> list[int]:
-        """Token ids of ``text`` (special tokens parsed, no BOS)."""
+    def count_tokens(self, text: str) -> int:
+        """How many tokens ``text`` is for this model (special tokens parsed, no BOS)."""
         ...
 
     def close(self) -> None: ...

@@ -25,6 +25,7 @@ from atlas_lsp.model.backend import (
     GenerationStream,
     ModelError,
     ModelInfo,
+    StopScanner,
 )
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def gpu_offload_supported() -> bool:
 
 
 @contextmanager
-def _model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
+def model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
     """Set fields of the llama model params that `Llama(...)` has no argument for.
 
     `Llama.__init__` builds its params from `llama_model_default_params()` and loads the model in the same call,
@@ -174,7 +175,7 @@ class LlamaCppBackend:
         started = time.perf_counter()
         _native_errors.clear()
         try:
-            with _model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking):
+            with model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking):
                 llm = llama_cpp.Llama(
                     model_path=str(Path(options.path).expanduser()),
                     n_ctx=options.context_size,
@@ -227,6 +228,9 @@ class LlamaCppBackend:
     def tokenize(self, text: str) -> list[int]:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
     def _prompt_tokens(self, prompt: str, max_tokens: int) -> list[int]:
         tokens = list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
         room = self._info.context_size - max_tokens - 1
@@ -258,9 +262,7 @@ class LlamaCppBackend:
         if request.seed is not None:
             llm.set_seed(request.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = ""
-        longest_stop = max((len(stop) for stop in request.stop), default=0)
-        emitted = 0
+        scanner = StopScanner(request.stop)
         stats.stop_reason = "length"
         try:
             for token in llm.generate(
@@ -275,16 +277,12 @@ class LlamaCppBackend:
                     stats.stop_reason = "eos"
                     break
                 stats.generated_tokens += 1
-                text += decoder.decode(llm.detokenize([token]))
-                cut = _first_stop(text, request.stop)
-                if cut is not None:
-                    text = text[:cut]
+                safe = scanner.feed(decoder.decode(llm.detokenize([token])))
+                if safe:
+                    yield safe
+                if scanner.stopped:
                     stats.stop_reason = "stop"
                     break
-                safe = len(text) - max(0, longest_stop - 1)
-                if safe > emitted:
-                    yield text[emitted:safe]
-                    emitted = safe
                 if stats.generated_tokens >= request.max_tokens:
                     stats.stop_reason = "length"
                     break
@@ -298,15 +296,11 @@ class LlamaCppBackend:
             stats.stop_reason = "stop"  # the consumer closed the stream: it has what it needs
             raise
         finally:
-            stats.text = text
+            stats.text = scanner.text
             stats.seconds = time.perf_counter() - started
-        if len(text) > emitted:
-            yield text[emitted:]
+        rest = scanner.flush()
+        if rest:
+            yield rest
 
     def close(self) -> None:
         self._llm.close()
-
-
-def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
-    positions = [index for index in (text.find(stop) for stop in stops if stop) if index >= 0]
-    return min(positions) if positions else None

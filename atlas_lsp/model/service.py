@@ -13,6 +13,7 @@ from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, ModelBackend, ModelError, ModelInfo
 from atlas_lsp.model.llama import LlamaCppBackend, LoadOptions
 from atlas_lsp.model.locate import locate_model
+from atlas_lsp.model.openai import EndpointOptions, OpenAIBackend
 from atlas_lsp.model.worker import InferenceWorker
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class ModelStatus:
     load_seconds: float | None = None
     backend: str = "llama-cpp"
     fim: bool | None = None
+    latency_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         raw = asdict(self)
@@ -46,13 +48,17 @@ class ModelStatus:
             "loadSeconds": None if self.load_seconds is None else round(self.load_seconds, 3),
             "backend": raw["backend"],
             "fim": raw["fim"],
+            "latencyMs": None if self.latency_ms is None else round(self.latency_ms, 1),
         }
 
 
 def status_of(info: ModelInfo) -> ModelStatus:
+    where = (
+        f"at {info.path} ({info.latency_ms:.0f} ms round trip)" if info.latency_ms is not None else f"on {info.device}"
+    )
     return ModelStatus(
         state="ready",
-        message=f"{info.name} ready on {info.device}",
+        message=f"{info.name} ready {where}",
         model=info.name,
         path=info.path,
         device=info.device,
@@ -60,11 +66,29 @@ def status_of(info: ModelInfo) -> ModelStatus:
         load_seconds=info.load_seconds,
         backend=info.backend,
         fim=info.fim is not None,
+        latency_ms=info.latency_ms,
+    )
+
+
+def endpoint_options(settings: ModelSettings) -> EndpointOptions:
+    return EndpointOptions(
+        url=settings.url,
+        model=settings.name,
+        api_key_env=settings.api_key_env,
+        fim_tokens=tuple(settings.fim_tokens) if settings.fim_tokens else None,
+        context_size=settings.context_size,
+        timeout_s=settings.request_timeout_s,
+        retries=settings.retries,
+        max_parallel=settings.max_parallel,
     )
 
 
 def load_backend(settings: ModelSettings) -> ModelBackend:
-    """Locate and load the model that ``settings`` name (blocking; call it on the inference worker)."""
+    """Locate and load the model that ``settings`` name, or connect to its endpoint (blocking; call it on the
+    inference worker)."""
+    if settings.backend == "openai":
+        logger.info("connecting to the OpenAI-compatible endpoint %s", settings.url)
+        return OpenAIBackend.connect(endpoint_options(settings))
     source = locate_model(settings)
     logger.info("loading model from %s (%s)", source.path, source.origin)
     return LlamaCppBackend.load(
@@ -91,6 +115,7 @@ class ModelService:
         self.worker = InferenceWorker()
         self.status = ModelStatus("idle", "model not loaded yet")
         self.settings: ModelSettings | None = None
+        self._retry: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -109,27 +134,77 @@ class ModelService:
             logger.exception("status listener failed")
 
     async def load(self, settings: ModelSettings) -> ModelStatus:
-        """(Re)load the model for ``settings``; returns the final status (ready or error). Never raises."""
+        """(Re)load the model for ``settings``; returns the final status (ready or error). Never raises.
+
+        An endpoint that cannot be reached is tried again in the background, with backoff, until it answers or the
+        settings change; a loaded endpoint that goes down later is reported, and reported back once it answers.
+        """
         self.settings = settings
-        self._set_status(ModelStatus("loading", "loading model"))
+        if self._retry is not None and self._retry is not asyncio.current_task():
+            self._retry.cancel()
+            self._retry = None
+        self._set_status(ModelStatus("loading", "loading model" if settings.backend != "openai" else
+                                     f"connecting to {settings.url}"))  # fmt: skip
         started = time.perf_counter()
         future = self.worker.replace_backend(lambda: self._loader(settings))
         try:
             backend = await asyncio.wrap_future(future)
         except ModelError as error:
             logger.error("model failed to load: %s", error)
-            self._set_status(ModelStatus("error", str(error)))
+            self._set_status(ModelStatus("error", str(error), backend=settings.backend))
+            self._retry_later(settings)
             return self.status
         except Exception as error:
             logger.exception("model failed to load")
-            self._set_status(ModelStatus("error", f"model failed to load: {error}"))
+            self._set_status(ModelStatus("error", f"model failed to load: {error}", backend=settings.backend))
             return self.status
         if backend is None:
             self._set_status(ModelStatus("error", "no model loaded"))
             return self.status
         logger.info("model ready after %.2f s", time.perf_counter() - started)
+        self._watch_health(backend)
         self._set_status(status_of(backend.info))
         return self.status
+
+    def _retry_later(self, settings: ModelSettings) -> None:
+        """Keep trying an unreachable endpoint (a missing local file will not appear by itself: no retry)."""
+        if settings.backend != "openai" or self._retry is not None:
+            return
+
+        async def retry() -> None:
+            for delay in (2.0, 4.0, 8.0, 15.0, *([30.0] * 1000)):
+                await asyncio.sleep(delay)
+                if self.settings is not settings or self.status.state == "ready":
+                    break
+                status = await self.load(settings)
+                if status.state == "ready":
+                    break
+            self._retry = None
+
+        try:
+            self._retry = asyncio.get_running_loop().create_task(retry())
+        except RuntimeError:
+            self._retry = None
+
+    def _watch_health(self, backend: ModelBackend) -> None:
+        """Report a remote endpoint going down (status error) and coming back (status ready)."""
+        set_listener = getattr(backend, "set_health_listener", None)
+        if set_listener is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def changed(problem: str | None) -> None:
+            loop.call_soon_threadsafe(self._health_changed, backend, problem)
+
+        set_listener(changed)
+
+    def _health_changed(self, backend: ModelBackend, problem: str | None) -> None:
+        if self.worker.backend is not backend:
+            return  # a model loaded since
+        if problem is None:
+            self._set_status(status_of(backend.info))
+        else:
+            self._set_status(ModelStatus("error", f"{problem}; retrying in the background", backend="openai"))
 
     async def run(self, use_model: Callable[[ModelBackend], T], cancel: CancelToken | None = None) -> T:
         """Run ``use_model`` on the worker; raises ModelError when no model is ready."""
@@ -138,4 +213,6 @@ class ModelService:
         return await asyncio.wrap_future(self.worker.submit(use_model, cancel))
 
     def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
         self.worker.stop()

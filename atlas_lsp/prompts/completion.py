@@ -26,6 +26,7 @@ class CompletionPrompt:
     kind: PromptKind
     stop: tuple[str, ...]
     stable: int = 0  # text[:stable] does not change while the user types on the cursor line
+    messages: tuple[tuple[str, str], ...] | None = None  # the chat turns, for a chat prompt
 
 
 def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suffix_lines: int) -> CursorText:

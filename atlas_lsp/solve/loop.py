@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from atlas_lsp.model.backend import CancelToken
-from atlas_lsp.prompts.chat import code_from_reply, render_chat
+from atlas_lsp.prompts.chat import ChatPrompt, chat_prompt, code_from_reply
 from atlas_lsp.prompts.solve import PLANS, SolveSpec, candidate_messages, plain_prompt, repair_messages
 from atlas_lsp.solve.sandbox import TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
@@ -22,7 +24,7 @@ from atlas_lsp.syntax.registry import LanguageSpec
 
 logger = logging.getLogger(__name__)
 
-Generate = Callable[[str, float, int, CancelToken], str]  # prompt, temperature, seed, cancel -> text
+Generate = Callable[[ChatPrompt, float, int, CancelToken], str]  # prompt, temperature, seed, cancel -> text
 RunTests = Callable[[str, CancelToken], TestReport]  # the whole file's new text, cancel -> report
 
 
@@ -97,22 +99,24 @@ class SolveLoop:
         run_tests: RunTests,
         progress: Callable[[str], None],
         chat_template: str | None,
+        parallel: int = 1,
     ) -> None:
+        self._parallel = parallel  # candidates generated at once (a remote backend batches them)
+        self._count_lock = threading.Lock()
         self._language = language
         self._generate = generate
         self._run_tests = run_tests
         self._progress = progress
         self._chat_template = chat_template
 
-    def _prompt(self, messages: list[dict[str, str]]) -> str:
-        if self._chat_template:
-            return render_chat(self._chat_template, messages)
-        return plain_prompt(messages)
+    def _prompt(self, messages: list[dict[str, str]]) -> ChatPrompt:
+        return chat_prompt(self._chat_template, messages, plain=plain_prompt(messages))
 
-    def _write(self, prompt: str, temperature: float, seed: int, origin: str, result: SolveResult, order: int,
+    def _write(self, prompt: ChatPrompt, temperature: float, seed: int, origin: str, result: SolveResult, order: int,
                cancel: CancelToken) -> Candidate:  # fmt: skip
         reply = self._generate(prompt, temperature, seed, cancel)
-        result.model_calls += 1
+        with self._count_lock:
+            result.model_calls += 1
         code, problem = extract_function(reply, self._language, result.target.name, result.target.indent)
         changed = sum(1 for line in difflib.ndiff(result.target.text.split("\n"), code.split("\n")) if line[:1] in "+-")
         return Candidate(code=code, origin=origin, lines_changed=changed, order=order, invalid=problem)
@@ -147,24 +151,55 @@ class SolveLoop:
             result.seconds = time.monotonic() - started
         return result
 
+    def _first_round_job(self, spec: SolveSpec, index: int) -> tuple[ChatPrompt, float, int, str]:
+        """Candidate ``index``: the first greedy, the others sampled, each with its own short plan."""
+        plan = PLANS[index % len(PLANS)]
+        origin = f"candidate {index + 1}" + (" (plan)" if plan else "")
+        return self._prompt(candidate_messages(spec, plan)), 0.0 if index == 0 else 0.8, 1000 + index, origin
+
+    def _first_round_at_once(
+        self, spec: SolveSpec, file_text: str, k: int, cancel: CancelToken, result: SolveResult
+    ) -> bool:
+        """Request up to ``parallel`` candidates at once and test each as it arrives; True once one passes (the
+        generations still running are cancelled)."""
+        self._progress(f"writing {k} candidates ({min(k, self._parallel)} at a time)")
+        pending = CancelToken(parent=cancel)
+        with ThreadPoolExecutor(max_workers=min(k, self._parallel), thread_name_prefix="atlas-candidate") as pool:
+            futures = [
+                pool.submit(self._write, *self._first_round_job(spec, index), result, index, pending)
+                for index in range(k)
+            ]
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    candidate = future.result()
+                    result.candidates.append(candidate)
+                    if cancel.cancelled:
+                        return True
+                    self._progress(f"candidate {done}/{k} written")
+                    self._test(candidate, file_text, result, cancel)
+                    if candidate.report is not None and candidate.report.all_passed:
+                        return True
+            finally:
+                pending.cancel()  # stop what is still generating (a pass, a cancel or an error)
+        return False
+
     def _rounds(
         self, spec: SolveSpec, file_text: str, k: int, rounds: int, cancel: CancelToken, result: SolveResult
     ) -> None:
-        order = 0
-        for index in range(k):
-            if cancel.cancelled:
+        if self._parallel > 1 and k > 1:
+            if self._first_round_at_once(spec, file_text, k, cancel, result):
                 return
-            self._progress(f"writing candidate {index + 1}/{k}")
-            plan = PLANS[index % len(PLANS)]
-            temperature = 0.0 if index == 0 else 0.8
-            origin = f"candidate {index + 1}" + (" (plan)" if plan else "")
-            prompt = self._prompt(candidate_messages(spec, plan))
-            candidate = self._write(prompt, temperature, 1000 + index, origin, result, order, cancel)
-            order += 1
-            result.candidates.append(candidate)
-            self._test(candidate, file_text, result, cancel)
-            if candidate.report is not None and candidate.report.all_passed:
-                return
+        else:
+            for index in range(k):
+                if cancel.cancelled:
+                    return
+                self._progress(f"writing candidate {index + 1}/{k}")
+                candidate = self._write(*self._first_round_job(spec, index), result, index, cancel)
+                result.candidates.append(candidate)
+                self._test(candidate, file_text, result, cancel)
+                if candidate.report is not None and candidate.report.all_passed:
+                    return
+        order = k
         for round_number in range(1, rounds + 1):
             if cancel.cancelled:
                 return

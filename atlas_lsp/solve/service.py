@@ -14,8 +14,9 @@ from pathlib import Path
 from atlas_lsp.config import SolveSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelBackend, ModelError
 from atlas_lsp.model.worker import InferenceWorker
+from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
-from atlas_lsp.solve.loop import SolveLoop, SolveResult
+from atlas_lsp.solve.loop import Generate, SolveLoop, SolveResult
 from atlas_lsp.solve.sandbox import Limits, Sandbox, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.solve.tests import callers_of, tests_referring_to
@@ -107,11 +108,13 @@ class SolveService:
         self._registry = registry
         self._worker = worker
 
-    def _generate(self, settings: SolveSettings) -> Callable[[str, float, int, CancelToken], str]:
-        def generate(prompt: str, temperature: float, seed: int, cancel: CancelToken) -> str:
-            request = GenerationRequest(prompt, max_tokens=settings.max_tokens, temperature=temperature, seed=seed)
-
+    def _generate(self, settings: SolveSettings) -> Generate:
+        def generate(prompt: ChatPrompt, temperature: float, seed: int, cancel: CancelToken) -> str:
             def use(backend: ModelBackend) -> str:
+                messages = prompt.messages if backend.info.chat_messages else None
+                request = GenerationRequest(
+                    prompt.text, max_tokens=settings.max_tokens, temperature=temperature, seed=seed, messages=messages
+                )
                 stream = backend.generate(request, cancel)
                 try:
                     return "".join(stream)
@@ -119,6 +122,9 @@ class SolveService:
                     stream.close()
 
             try:
+                backend = self._worker.backend
+                if backend is not None and backend.info.max_parallel > 1:
+                    return use(backend)  # a thread-safe (remote) backend: candidates go out at once
                 return self._worker.submit(use, cancel).result()
             except Exception as error:
                 if cancel.cancelled:
@@ -187,7 +193,9 @@ class SolveService:
         def run_tests(file_text: str, token: CancelToken) -> TestReport:
             return sandbox.run({request.path: file_text}, node_ids, extra, token)
 
-        loop = SolveLoop(language, self._generate(settings), run_tests, progress, chat_template)
+        backend = self._worker.backend
+        parallel = backend.info.max_parallel if backend is not None else 1
+        loop = SolveLoop(language, self._generate(settings), run_tests, progress, chat_template, parallel)
         try:
             return loop.run(
                 spec, target, request.text, node_ids, found.label, settings.candidates, settings.repair_rounds, cancel

@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, Union
 
+import pytest
 import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
+from atlas_lsp.model.locate import bundled_model
+from tests.support.openai_server import OpenAIServer
+
 SERVER = [sys.executable, "-m", "atlas_lsp", "--log-level", "debug"]
+BACKEND_OPTIONS: dict[str, Any] = {}  # model settings merged into every session of the running test
+
+
+@pytest.fixture(scope="session")
+def openai_endpoint() -> Iterator[OpenAIServer]:
+    """llama-cpp-python's OpenAI-compatible server with the bundled model, on loopback, for the whole run."""
+    server = OpenAIServer(bundled_model().path).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(params=["llama-cpp", "openai"])
+def model_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once with the in-process model and once through the OpenAI-compatible endpoint."""
+    if request.param == "openai":
+        server: OpenAIServer = request.getfixturevalue("openai_endpoint")
+        BACKEND_OPTIONS.update(backend="openai", url=server.url)
+    yield request.param
+    BACKEND_OPTIONS.clear()
 
 
 def make_client() -> LanguageClient:
@@ -72,12 +95,15 @@ async def start_session(
     profile: str = "visual-studio-code",
     inline: bool = True,
 ) -> None:
+    options = dict(options) if options is not None else {"completion": {"debounceMs": 0}}
+    if BACKEND_OPTIONS:
+        options["model"] = {**BACKEND_OPTIONS, **options.get("model", {})}
     await lsp_client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(profile, inline),
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
-            initialization_options=options if options is not None else {"completion": {"debounceMs": 0}},
+            initialization_options=options,
         )
     )
 

@@ -6,11 +6,16 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.e2e.conftest import open_document, start_session, wait_for_status
+from tests.support.openai_server import OpenAIServer
 from tests.support.tiny_fim_model import FIM_TOKENS, build
+
+# every test here runs with the in-process model and through a real OpenAI-compatible endpoint
+pytestmark = pytest.mark.usefixtures("model_backend")
 
 LONG_LINE = "# 1 2 3 4 5 6 7 8 9 10 11 12"  # SmolLM2 counts on for hundreds of tokens
 
@@ -134,9 +139,21 @@ async def test_typing_the_suggestion_is_answered_from_the_cache(client: Language
     assert (await status(client))["completions"]["cacheHits"] == 1
 
 
-async def test_fim_prompt_for_a_vocabulary_with_fim_tokens(client: LanguageClient, tmp_path: Path) -> None:
+async def test_fim_prompt_for_a_vocabulary_with_fim_tokens(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
     model = build(tmp_path / "tiny-fim.gguf")
-    options = {"model": {"path": str(model), "contextSize": 512}, "completion": {"debounceMs": 0, "maxTokens": 8}}
+    served = OpenAIServer(str(model)).start() if model_backend == "openai" else None
+    where = {"url": served.url} if served else {"path": str(model)}  # the endpoint's tokenizer names the markers
+    options = {"model": {**where, "contextSize": 512}, "completion": {"debounceMs": 0, "maxTokens": 8}}
+    try:
+        await _check_fim_prompt(client, tmp_path, options)
+    finally:
+        if served:
+            served.kill()
+
+
+async def _check_fim_prompt(client: LanguageClient, tmp_path: Path, options: dict[str, Any]) -> None:
     await start_session(client, tmp_path, options=options)
     ready = await wait_for_status(client, {"ready", "error"})
     assert ready["state"] == "ready" and ready["fim"] is True

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 from atlas_lsp.config import SolveSettings
 from atlas_lsp.model.backend import CancelToken
+from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.solve.loop import SolveLoop, extract_function, replace_function
 from atlas_lsp.solve.sandbox import Limits, Sandbox
@@ -31,8 +34,8 @@ class ScriptedModel:
         self.replies = replies
         self.prompts: list[str] = []
 
-    def __call__(self, prompt: str, temperature: float, seed: int, cancel: CancelToken) -> str:
-        self.prompts.append(prompt)
+    def __call__(self, prompt: ChatPrompt, temperature: float, seed: int, cancel: CancelToken) -> str:
+        self.prompts.append(prompt.text)
         return self.replies.pop(0)
 
 
@@ -146,3 +149,56 @@ def test_callers_are_found_outside_tests(tmp_path: Path) -> None:
     )
     callers = callers_of("total", PYTHON, [tmp_path])
     assert len(callers) == 1 and callers[0].startswith("def pay(items):")  # not the tests, not total itself
+
+
+class ConcurrentModel:
+    """Replies by the candidate's seed; a slow candidate waits until it is cancelled (as a stream would stop)."""
+
+    def __init__(self, replies: dict[int, str], slow: set[int]) -> None:
+        self.replies = replies
+        self.slow = slow
+        self.running = 0
+        self.most_at_once = 0
+        self.cancelled: list[int] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, prompt: ChatPrompt, temperature: float, seed: int, cancel: CancelToken) -> str:
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(0.2)  # all are in flight together before any answers
+            if seed in self.slow:
+                deadline = time.monotonic() + 20
+                while not cancel.cancelled and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                if cancel.cancelled:
+                    self.cancelled.append(seed)
+                    return ""
+            return self.replies[seed]
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_candidates_are_requested_at_once_and_the_rest_cancelled_after_a_pass(tmp_path: Path) -> None:
+    path = make_project(tmp_path)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, name="total"))
+    wrong = "```python\ndef total(self, items):\n    return 0\n```"
+    right = "```python\ndef total(self, items):\n    return sum(items)\n```"
+    model = ConcurrentModel({1000: wrong, 1001: right, 1002: wrong}, slow={1002})
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    spec = SolveSpec("python", "total", "", "", found.target.text, "", [], found.label)
+    progress: list[str] = []
+    loop = SolveLoop(PYTHON, model, lambda text, token: sandbox.run({str(path): text}, found.node_ids, {}, token),
+                     progress.append, chat_template=None, parallel=4)  # fmt: skip
+    started = time.monotonic()
+    result = loop.run(spec, found.target, SOURCE, found.node_ids, found.label, k=3, rounds=2, cancel=CancelToken())
+    sandbox.close()
+    assert model.most_at_once == 3  # all three candidates were in flight together
+    assert result.passed and result.best is not None and result.best.origin.startswith("candidate 2")
+    assert model.cancelled == [1002]  # the slow one was stopped once candidate 2 passed
+    assert time.monotonic() - started < 15
+    assert progress[0] == "writing 3 candidates (3 at a time)"
+    assert not any(message.startswith("repair") for message in progress)

@@ -1,0 +1,148 @@
+"""The OpenAI-compatible backend against a real server on loopback (llama-cpp-python's, with the bundled model)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from atlas_lsp.model.backend import CancelToken, GenerationRequest
+from atlas_lsp.model.locate import bundled_model
+from atlas_lsp.model.openai import EndpointError, EndpointOptions, OpenAIBackend
+from tests.support.openai_server import OpenAIServer, free_port
+from tests.support.tiny_fim_model import FIM_TOKENS, build
+
+COUNTING = "# 1 2 3 4 5 6 7 8 9 10 11 12"  # SmolLM2 counts on for hundreds of tokens
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[OpenAIServer]:
+    running = OpenAIServer(bundled_model().path).start()
+    yield running
+    running.kill()
+
+
+def connect(url: str, **options: object) -> OpenAIBackend:
+    return OpenAIBackend.connect(EndpointOptions(url=url, **options))  # type: ignore[arg-type]
+
+
+def test_connects_and_reports_the_served_model(server: OpenAIServer) -> None:
+    backend = connect(server.url + "/v1")  # with or without /v1
+    info = backend.info
+    assert info.backend == "openai" and info.name == "SmolLM2-135M-Instruct.Q4_1"
+    assert info.path == server.url + "/v1" and info.device.startswith("remote")
+    assert info.latency_ms is not None and info.latency_ms > 0
+    assert info.chat_messages and info.max_parallel == 4
+    assert info.fim is None  # SmolLM2's vocabulary has no FIM markers
+    assert 3 <= backend.count_tokens("def add(a, b):") <= 10  # the server's tokenizer, not a guess
+    backend.close()
+
+
+def test_streams_prefix_and_chat_generations(server: OpenAIServer) -> None:
+    backend = connect(server.url)
+    stream = backend.generate(GenerationRequest("def add(a, b):\n    return", max_tokens=8), CancelToken())
+    pieces = list(stream)
+    assert len(pieces) > 1 and stream.stats.generated_tokens >= 2  # streamed, not one blob
+    assert "".join(pieces) == stream.stats.text and stream.stats.text.strip()
+    chat = GenerationRequest(
+        "unused", max_tokens=60, messages=(("user", "Write a Python function add(a, b) that returns a + b."),)
+    )
+    stream = backend.generate(chat, CancelToken())
+    assert "def add" in "".join(stream)
+    stopped = backend.generate(GenerationRequest(COUNTING, max_tokens=60, stop=(" 14",)), CancelToken())
+    assert "".join(stopped) == " 13" and stopped.stats.stop_reason in ("stop", "eos")
+    backend.close()
+
+
+def test_cancel_closes_the_stream_and_the_server_stops(server: OpenAIServer) -> None:
+    backend = connect(server.url)
+    cancel = CancelToken()
+    stream = backend.generate(GenerationRequest(COUNTING, max_tokens=1000), cancel)
+    started = time.monotonic()
+    for _piece in stream:
+        cancel.cancel()
+    assert stream.stats.stop_reason == "cancelled" and stream.stats.generated_tokens < 5
+    assert backend.streams_closed_early == 1
+    deadline = time.monotonic() + 10
+    while "Disconnected from client" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Disconnected from client" in server.log.read_text()  # the server saw the stream close and stopped
+    follow_up = backend.generate(GenerationRequest("def f():\n    return", max_tokens=4), CancelToken())
+    "".join(follow_up)
+    assert time.monotonic() - started < 5  # not stuck behind 1,000 tokens of the cancelled one
+    backend.close()
+
+
+def test_fim_markers_come_from_the_servers_vocabulary(tmp_path: Path) -> None:
+    fim_server = OpenAIServer(str(build(tmp_path / "tiny-fim.gguf"))).start()
+    try:
+        info = connect(fim_server.url).info
+        assert info.fim is not None
+        assert (info.fim.prefix, info.fim.suffix, info.fim.middle) == (
+            FIM_TOKENS["prefix"], FIM_TOKENS["suffix"], FIM_TOKENS["middle"],
+        )  # fmt: skip
+        assert (info.fim.repo_name, info.fim.file_sep) == (FIM_TOKENS["repo_name"], FIM_TOKENS["file_sep"])
+        forced = connect(fim_server.url, fim_tokens=("<a>", "<b>", "<c>")).info.fim  # settings win
+        assert forced is not None and forced.prefix == "<a>" and forced.repo_name is None
+    finally:
+        fim_server.kill()
+
+
+def test_api_key_comes_from_the_environment_and_never_reaches_the_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    locked = OpenAIServer(bundled_model().path, api_key="s3cret-key-123").start()
+    caplog.set_level(logging.DEBUG)
+    try:
+        monkeypatch.delenv("TEAM_KEY", raising=False)
+        with pytest.raises(EndpointError, match="TEAM_KEY") as refused:
+            connect(locked.url, api_key_env="TEAM_KEY")
+        assert "401" in str(refused.value)
+        monkeypatch.setenv("TEAM_KEY", "s3cret-key-123")
+        backend = connect(locked.url, api_key_env="TEAM_KEY")
+        assert "".join(backend.generate(GenerationRequest("x =", max_tokens=3), CancelToken()))
+        backend.close()
+    finally:
+        locked.kill()
+    assert "s3cret-key-123" not in caplog.text
+
+
+def test_unreachable_endpoint_fails_fast_with_the_reason() -> None:
+    started = time.monotonic()
+    with pytest.raises(EndpointError, match="unreachable"):
+        connect(f"http://127.0.0.1:{free_port()}", retries=2)
+    assert time.monotonic() - started < 5  # bounded retries with a short backoff
+
+
+def test_endpoint_killed_mid_request_is_reported_and_recovery_is_noticed() -> None:
+    endpoint = OpenAIServer(bundled_model().path).start()
+    backend = connect(endpoint.url, retries=1)
+    events: list[str | None] = []
+    back = threading.Event()
+
+    def on_health(problem: str | None) -> None:
+        events.append(problem)
+        if problem is None:
+            back.set()
+
+    backend.set_health_listener(on_health)
+    try:
+        stream = backend.generate(GenerationRequest(COUNTING, max_tokens=1000), CancelToken())
+        with pytest.raises(EndpointError, match="broke"):
+            for _piece in stream:
+                endpoint.kill()
+        assert stream.stats.stop_reason == "error"
+        assert events and events[0] is not None
+        with pytest.raises(EndpointError):  # while down, requests fail at once instead of hanging
+            "".join(backend.generate(GenerationRequest("x", max_tokens=2), CancelToken()))
+        endpoint.start()
+        assert back.wait(30), events
+        assert backend.down is None
+        assert "".join(backend.generate(GenerationRequest("def f():\n    return", max_tokens=4), CancelToken()))
+    finally:
+        backend.close()
+        endpoint.kill()
