@@ -210,8 +210,12 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
     if endpoint:
         # the endpoint does not report prompt tokens reused or evaluated (llama-cpp-python's server sends no usage
         # while streaming): those rows would hold estimates, so they are left out
-        rows = [row for row in rows if "tokens" not in row]
-        rows[2] = rows[2].replace("raw `Llama.create_completion`", "raw in-process `Llama.create_completion`")
-        rows[3] = rows[3].replace("overhead ratio ours / raw", "ratio through the endpoint / raw in-process")
+        rows = [
+            row.replace("raw `Llama.create_completion`", "raw in-process `Llama.create_completion`").replace(
+                "overhead ratio ours / raw", "ratio through the endpoint / raw in-process"
+            )
+            for row in rows
+            if "tokens" not in row
+        ]
         title = "Inline completion through an OpenAI-compatible endpoint (`atlas-lsp bench completion --endpoint`)"
     return header(title, f"{result.model}, {result.device}") + "\n" + "\n".join(rows) + "\n"

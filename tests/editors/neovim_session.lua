@@ -1,0 +1,109 @@
+-- Drives the atlas Neovim plugin in a real headless Neovim against the real server and the bundled model.
+-- Environment: ATLAS_PLUGIN (editors/neovim), ATLAS_PYTHON, ATLAS_PROJECT, ATLAS_OUT (JSON written here).
+local out = {}
+local function finish()
+  local file = io.open(os.getenv("ATLAS_OUT"), "w")
+  file:write(vim.fn.json_encode(out))
+  file:close()
+  vim.cmd("qa!")
+end
+
+local function run()
+  vim.opt.runtimepath:prepend(os.getenv("ATLAS_PLUGIN"))
+  vim.cmd("filetype on")
+  local project = os.getenv("ATLAS_PROJECT")
+  local atlas = require("atlas")
+  local ghost = require("atlas.ghost")
+  atlas.setup({
+    cmd = { os.getenv("ATLAS_PYTHON"), "-m", "atlas_lsp", "--log-file", project .. "/../server.log" },
+    settings = { completion = { debounceMs = 0, maxTokens = 24 }, solve = { candidates = 4, repairRounds = 1 } },
+  })
+  out.version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor)
+
+  -- attach and wait for the model
+  vim.cmd("edit " .. project .. "/rev.py")
+  local bufnr = vim.api.nvim_get_current_buf()
+  out.filetype = vim.bo[bufnr].filetype
+  out.ready = vim.wait(120000, function()
+    return atlas.state.state == "ready" or atlas.state.state == "error"
+  end, 50) and atlas.state.state == "ready"
+  out.status = atlas.state
+  out.statusline = atlas.statusline()
+
+  -- ghost text from the completion item, then accepted
+  vim.o.virtualedit = "onemore" -- as in insert mode, the cursor may sit after the last character
+  vim.api.nvim_win_set_cursor(0, { 2, 11 }) -- after "    return "
+  local shown = nil
+  local answered = false
+  ghost.request(bufnr, function(state)
+    shown = state
+    answered = true
+  end)
+  vim.wait(60000, function()
+    return answered
+  end, 20)
+  out.ghost_text = shown and shown.text or vim.NIL
+  out.ghost_marks = #vim.api.nvim_buf_get_extmarks(bufnr, vim.api.nvim_create_namespace("atlas_ghost"), 0, -1, {})
+  out.accepted = ghost.accept()
+  out.after_accept = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  out.cursor_after_accept = vim.api.nvim_win_get_cursor(0)
+
+  -- code actions inside and outside a function
+  vim.cmd("edit " .. project .. "/calc.py")
+  local calc = vim.api.nvim_get_current_buf()
+  vim.wait(10000, function()
+    return require("atlas.compat").client(calc) ~= nil
+  end, 20)
+  local client = require("atlas.compat").client(calc)
+  local function actions_at(row)
+    vim.api.nvim_win_set_cursor(0, { row, 0 })
+    local position = { line = row - 1, character = 0 }
+    local params = {
+      textDocument = { uri = vim.uri_from_bufnr(calc) },
+      range = { start = position, ["end"] = position },
+      context = { diagnostics = {} },
+    }
+    local got = nil
+    require("atlas.compat").request(client, "textDocument/codeAction", params, function(_, result)
+      got = result or {}
+    end, calc)
+    vim.wait(10000, function()
+      return got ~= nil
+    end, 20)
+    return got or {}
+  end
+  out.actions_inside = #actions_at(6)
+  out.actions_outside = #actions_at(9)
+
+  -- solve the stub: progress echoed, the verified edit applied to the buffer
+  local before = table.concat(vim.api.nvim_buf_get_lines(calc, 0, -1, false), "\n")
+  vim.api.nvim_win_set_cursor(0, { 6, 4 })
+  local job = nil
+  atlas.solve(function(id)
+    job = id
+  end)
+  out.solved = vim.wait(240000, function()
+    for _, entry in ipairs(atlas.progress_log) do
+      if entry.kind == "end" and entry.token:find("atlas%-solve%-") then
+        return true
+      end
+    end
+    return false
+  end, 100)
+  vim.wait(5000, function()
+    return table.concat(vim.api.nvim_buf_get_lines(calc, 0, -1, false), "\n") ~= before
+  end, 50)
+  out.job = job or vim.NIL
+  out.progress = {}
+  for _, entry in ipairs(atlas.progress_log) do
+    table.insert(out.progress, entry.message)
+  end
+  out.after_solve = table.concat(vim.api.nvim_buf_get_lines(calc, 0, -1, false), "\n")
+  out.messages = vim.fn.execute("messages")
+end
+
+local ok, err = pcall(run)
+if not ok then
+  out.error = tostring(err)
+end
+finish()

@@ -1,0 +1,53 @@
+"""The Emacs package in a real Emacs 28 (batch) with eglot 1.9, against the real server and the bundled model:
+attach, completion-at-point with a multi-line suggestion, M-x atlas-solve-function with progress and the edit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.editors.conftest import CALC, ROOT, emacs
+
+SESSION = Path(__file__).with_name("emacs_session.el")
+METHOD = "class Basket:\n    def total(self, prices):\n        "
+
+
+def test_package_in_a_real_emacs_with_eglot(project: Path, tmp_path: Path) -> None:
+    (project / "rev.py").write_text("def reverse(text):\n    return \n" + METHOD + "\n")
+    out = tmp_path / "result.json"
+    env = {
+        **os.environ,
+        "ATLAS_EL": str(ROOT / "editors" / "emacs" / "atlas-lsp.el"),
+        "ATLAS_PYTHON": sys.executable,
+        "ATLAS_PROJECT": str(project),
+        "ATLAS_OUT": str(out),
+        "HOME": str(tmp_path),  # no user init, no package state outside the test
+    }
+    done = subprocess.run(
+        [emacs(), "--batch", "-q", "-l", str(SESSION)], cwd=project, env=env, capture_output=True, text=True,
+        timeout=400,
+    )  # fmt: skip
+    assert out.exists(), f"Emacs wrote no result (exit {done.returncode}): {done.stderr[-3000:]}"
+    result = json.loads(out.read_text())
+    log = (project.parent / "server.log").read_text() if (project.parent / "server.log").exists() else ""
+    assert "error" not in result, f"{result.get('error')}\n{done.stderr[-2000:]}\n{log[-2000:]}"
+    assert result["emacs"].startswith("28.")
+    assert result["managed"] is True and result["server-class"] == "atlas-lsp-eglot-server"
+    assert result["ready"] is True and result["mode-line"] == " atlas:ready"
+    lines = result["after-completion"].split("\n")
+    assert lines[1].startswith("    return ") and len(lines[1].strip()) > len("return"), lines
+    inserted = result["method-completion"]
+    assert inserted.strip(), result
+    for line in inserted.split("\n")[1:]:
+        assert line == "" or line.startswith("        "), inserted  # following lines keep the body's indentation
+    assert result["job"] and result["solved"] is True
+    progress = result["progress"]
+    assert any(m.startswith("writing candidate 1/4") for m in progress), progress
+    assert "2/2 selected tests pass" in progress[-1], progress
+    after = result["after-solve"]
+    assert "    pass\n" not in after and "return" in after.split("def add")[1] and after.endswith("LIMIT = 3\n")
+    assert result["modified"] is True  # applied to the buffer; the file is saved by the user
+    assert (project / "calc.py").read_text() == CALC
