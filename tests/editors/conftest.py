@@ -28,6 +28,7 @@ def project(tmp_path: Path) -> Path:
     (root / "tests").mkdir(parents=True)
     (root / "calc.py").write_text(CALC)
     (root / "rev.py").write_text(REVERSE)
+    (root / "keys.py").write_text(REVERSE)
     (root / "tests" / "test_calc.py").write_text(TESTS)
     subprocess.run(["git", "init", "-q", str(root)], check=True)  # a project root for every client
     return root

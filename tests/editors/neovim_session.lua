@@ -48,6 +48,33 @@ local function run()
   out.after_accept = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
   out.cursor_after_accept = vim.api.nvim_win_get_cursor(0)
 
+  -- the <Tab> mapping the plugin sets in insert mode accepts the ghost text (called as the key would call it)
+  vim.cmd("edit " .. project .. "/keys.py")
+  local keys = vim.api.nvim_get_current_buf()
+  vim.wait(10000, function()
+    return require("atlas.compat").client(keys) ~= nil
+  end, 20)
+  vim.api.nvim_win_set_cursor(0, { 2, 11 })
+  local typed = nil
+  ghost.request(keys, function(state)
+    typed = state and state.text or ""
+  end)
+  vim.wait(60000, function()
+    return typed ~= nil
+  end, 20)
+  local tab = nil
+  for _, map in ipairs(vim.api.nvim_buf_get_keymap(keys, "i")) do
+    if map.lhs == "<Tab>" then
+      tab = map.callback
+    end
+  end
+  out.tab_mapped = tab ~= nil
+  if tab then
+    tab()
+  end
+  out.typing_line = vim.api.nvim_buf_get_lines(keys, 1, 2, false)[1]
+  out.typing_expected = "    return " .. vim.split(typed or "", "\n", { plain = true })[1]
+
   -- code actions inside and outside a function
   vim.cmd("edit " .. project .. "/calc.py")
   local calc = vim.api.nvim_get_current_buf()

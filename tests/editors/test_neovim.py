@@ -47,6 +47,9 @@ def test_plugin_in_a_real_neovim(editor: str, project: Path, tmp_path: Path) -> 
     assert result["ghost_marks"] == 1
     assert result["accepted"] is True
     assert result["after_accept"][1] == "    return " + ghost.split("\n")[0]
+    # the insert-mode <Tab> mapping accepts it
+    assert result["tab_mapped"] is True
+    assert result["typing_line"] == result["typing_expected"] != "    return "
     # the solve action: offered inside the function only; progress; the verified edit applied
     assert result["actions_inside"] == 1 and result["actions_outside"] == 0
     assert result["solved"] and result["job"]
