@@ -112,6 +112,12 @@ class SolveSettings:
     candidates: int = _setting(4, "Candidates written per round.", minimum=1, maximum=16)
     repair_rounds: int = _setting(2, "Repair rounds after the first when no candidate passes.", minimum=0, maximum=8)
     max_tokens: int = _setting(512, "Most tokens per candidate.", minimum=16)
+    thinking_budget: int = _setting(
+        1024,
+        "Reasoning models (a <think> section in the chat template): most thinking tokens per candidate before the "
+        "section is closed and the code is asked for (budget forcing); 0 lets them think within maxTokens.",
+        minimum=0,
+    )
     test_timeout_s: float = _setting(60.0, "Wall-clock limit for one candidate's test run.", minimum=1)
     python: str | None = _setting(
         None, "Python interpreter that runs the project's tests (its virtualenv's); unset: the one atlas-lsp runs on."

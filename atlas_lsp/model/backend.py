@@ -81,6 +81,7 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     messages: tuple[tuple[str, str], ...] | None = None  # (role, content) pairs
+    logprobs: bool = False  # fill GenerationStats.mean_logprob where the backend can (it costs time per token)
 
 
 class StopScanner:
@@ -124,6 +125,7 @@ class GenerationStats:
     stop_reason: StopReason = "eos"
     seconds: float = 0.0
     text: str = ""
+    mean_logprob: float | None = None  # the model's own likelihood of what it wrote, when asked and available
 
     @property
     def evaluated_tokens(self) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
+import math
 import os
 import threading
 import time
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from atlas_lsp.model.backend import (
     CancelToken,
@@ -263,6 +266,7 @@ class LlamaCppBackend:
             llm.set_seed(request.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = StopScanner(request.stop)
+        logprob_sum = 0.0
         stats.stop_reason = "length"
         try:
             for token in llm.generate(
@@ -277,6 +281,8 @@ class LlamaCppBackend:
                     stats.stop_reason = "eos"
                     break
                 stats.generated_tokens += 1
+                if request.logprobs:
+                    logprob_sum += self._token_logprob(token)
                 safe = scanner.feed(decoder.decode(llm.detokenize([token])))
                 if safe:
                     yield safe
@@ -298,9 +304,19 @@ class LlamaCppBackend:
         finally:
             stats.text = scanner.text
             stats.seconds = time.perf_counter() - started
+            if request.logprobs and stats.generated_tokens:
+                stats.mean_logprob = logprob_sum / stats.generated_tokens
         rest = scanner.flush()
         if rest:
             yield rest
+
+    def _token_logprob(self, token: int) -> float:
+        """log p(token) under the logits it was just sampled from (still the context's last row)."""
+        llama_cpp = import_llama_cpp()
+        pointer = llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._llm.n_vocab(),))
+        top = float(logits.max())
+        return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
 
     def close(self) -> None:
         self._llm.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt, chat_prompt, code_from_reply
 from atlas_lsp.prompts.solve import PLANS, SolveSpec, candidate_messages, plain_prompt, repair_messages
+from atlas_lsp.prompts.thinking import strip_thinking
 from atlas_lsp.solve.sandbox import TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.syntax.document import SyntaxDocument
@@ -24,7 +26,17 @@ from atlas_lsp.syntax.registry import LanguageSpec
 
 logger = logging.getLogger(__name__)
 
-Generate = Callable[[ChatPrompt, float, int, CancelToken], str]  # prompt, temperature, seed, cancel -> text
+
+@dataclass(frozen=True)
+class Reply:
+    """A model's answer with its own likelihood (mean log-probability per token), where the backend reports one."""
+
+    text: str
+    mean_logprob: float | None = None
+
+
+# prompt, temperature, seed, cancel -> the model's text (or a Reply with its likelihood)
+Generate = Callable[[ChatPrompt, float, int, CancelToken], "str | Reply"]
 RunTests = Callable[[str, CancelToken], TestReport]  # the whole file's new text, cancel -> report
 
 
@@ -36,11 +48,14 @@ class Candidate:
     lines_changed: int = 0
     order: int = 0
     invalid: str = ""  # why no function could be taken from the model's reply
+    likelihood: float | None = None  # the model's mean log-probability per token of its reply
 
     @property
-    def score(self) -> tuple[int, int, int]:
+    def score(self) -> tuple[int, int, float, int]:
+        """Most selected tests passed, then fewest lines changed, then the model's own likelihood, then order."""
         passed = self.report.passed if self.report else -1
-        return (passed, -self.lines_changed, -self.order)
+        likelihood = self.likelihood if self.likelihood is not None else -math.inf
+        return (passed, -self.lines_changed, likelihood, -self.order)
 
 
 @dataclass
@@ -75,7 +90,7 @@ class SolveResult:
 
 def extract_function(reply: str, spec: LanguageSpec, name: str, indent: str) -> tuple[str, str]:
     """The definition of ``name`` in a model reply, re-indented for ``indent``: (code, problem)."""
-    code = code_from_reply(reply).split("```", 1)[0]
+    code = code_from_reply(strip_thinking(reply)).split("```", 1)[0]
     document = SyntaxDocument(spec, code)
     found = find_function(document, "<candidate>", name=name)
     if found is None:
@@ -117,9 +132,10 @@ class SolveLoop:
         reply = self._generate(prompt, temperature, seed, cancel)
         with self._count_lock:
             result.model_calls += 1
-        code, problem = extract_function(reply, self._language, result.target.name, result.target.indent)
+        text, likelihood = (reply.text, reply.mean_logprob) if isinstance(reply, Reply) else (reply, None)
+        code, problem = extract_function(text, self._language, result.target.name, result.target.indent)
         changed = sum(1 for line in difflib.ndiff(result.target.text.split("\n"), code.split("\n")) if line[:1] in "+-")
-        return Candidate(code=code, origin=origin, lines_changed=changed, order=order, invalid=problem)
+        return Candidate(code, origin, lines_changed=changed, order=order, invalid=problem, likelihood=likelihood)
 
     def _test(self, candidate: Candidate, file_text: str, result: SolveResult, cancel: CancelToken) -> None:
         if candidate.invalid:

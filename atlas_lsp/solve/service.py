@@ -16,7 +16,8 @@ from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelBackend
 from atlas_lsp.model.worker import InferenceWorker
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
-from atlas_lsp.solve.loop import Generate, SolveLoop, SolveResult
+from atlas_lsp.prompts.thinking import generate_with_budget, is_reasoning_template, strip_thinking
+from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
 from atlas_lsp.solve.sandbox import Limits, Sandbox, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.solve.tests import callers_of, tests_referring_to
@@ -109,17 +110,34 @@ class SolveService:
         self._worker = worker
 
     def _generate(self, settings: SolveSettings) -> Generate:
-        def generate(prompt: ChatPrompt, temperature: float, seed: int, cancel: CancelToken) -> str:
-            def use(backend: ModelBackend) -> str:
+        def generate(prompt: ChatPrompt, temperature: float, seed: int, cancel: CancelToken) -> Reply:
+            def run(backend: ModelBackend, text: str, max_tokens: int, stop: tuple[str, ...]) -> Reply:
                 messages = prompt.messages if backend.info.chat_messages else None
                 request = GenerationRequest(
-                    prompt.text, max_tokens=settings.max_tokens, temperature=temperature, seed=seed, messages=messages
-                )
+                    text, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, messages=messages,
+                    logprobs=True,
+                )  # fmt: skip
                 stream = backend.generate(request, cancel)
                 try:
-                    return "".join(stream)
+                    return Reply("".join(stream), stream.stats.mean_logprob)
                 finally:
                     stream.close()
+
+            def use(backend: ModelBackend) -> Reply:
+                info = backend.info
+                budget = settings.thinking_budget
+                if budget and not info.chat_messages and is_reasoning_template(info.chat_template):
+                    answer = generate_with_budget(
+                        lambda text, most, stop: run(backend, text, most, stop).text,
+                        prompt.text,
+                        budget,
+                        settings.max_tokens,
+                    )
+                    return Reply(answer)
+                # a chat endpoint applies the template and its reasoning parser itself: room for both, no forcing
+                room = settings.max_tokens + (budget if is_reasoning_template(info.chat_template) else 0)
+                reply = run(backend, prompt.text, room, ())
+                return Reply(strip_thinking(reply.text), reply.mean_logprob)
 
             try:
                 backend = self._worker.backend
@@ -128,7 +146,7 @@ class SolveService:
                 return self._worker.submit(use, cancel).result()
             except Exception as error:
                 if cancel.cancelled:
-                    return ""
+                    return Reply("")
                 raise ModelError(f"generation failed: {error}") from error
 
         return generate

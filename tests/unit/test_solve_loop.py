@@ -10,7 +10,7 @@ from atlas_lsp.config import SolveSettings
 from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
-from atlas_lsp.solve.loop import SolveLoop, extract_function, replace_function
+from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, replace_function
 from atlas_lsp.solve.sandbox import Limits, Sandbox
 from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService
 from atlas_lsp.solve.target import docstring_examples, find_function
@@ -202,3 +202,23 @@ def test_candidates_are_requested_at_once_and_the_rest_cancelled_after_a_pass(tm
     assert time.monotonic() - started < 15
     assert progress[0] == "writing 3 candidates (3 at a time)"
     assert not any(message.startswith("repair") for message in progress)
+
+
+def test_the_models_likelihood_breaks_a_tie(tmp_path: Path) -> None:
+    path = make_project(tmp_path)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, name="total"))
+    # both pass 1 of 2 tests and change as many lines; the model is surer of the second
+    unsure = Reply("```python\ndef total(self, items):\n    return sum(items) if items else 1\n```", -2.5)
+    surer = Reply("```python\ndef total(self, items):\n    return sum(items) if items else 7\n```", -0.4)
+    model = ScriptedModel([unsure, surer])  # type: ignore[list-item]
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    spec = SolveSpec("python", "total", "", "", found.target.text, "", [], found.label)
+    loop = SolveLoop(PYTHON, model, lambda text, token: sandbox.run({str(path): text}, found.node_ids, {}, token),
+                     lambda message: None, chat_template=None)  # fmt: skip
+    result = loop.run(spec, found.target, SOURCE, found.node_ids, found.label, k=2, rounds=0, cancel=CancelToken())
+    sandbox.close()
+    first, second = result.candidates
+    assert first.report and second.report and first.report.passed == second.report.passed == 1
+    assert first.lines_changed == second.lines_changed
+    assert result.best is second and second.likelihood == -0.4

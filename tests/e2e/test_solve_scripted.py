@@ -1,0 +1,49 @@
+"""The verified loop's logic over LSP with a scripted model: the real server and its real OpenAI backend talk to an
+endpoint that answers with queued replies, so the outcome is known: the first candidate fails, the repair (which
+must be shown the failing assertion) passes and is proposed with its evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import open_document, start_session, wait_for_status
+from tests.e2e.test_solve import CALC, _command_of, code_actions, project, record_edits, wait_for_end
+from tests.support.scripted_openai import ScriptedEndpoint
+
+WRONG = "```python\ndef add(a, b):\n    return a - b\n```"
+RIGHT = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+async def test_a_failing_candidate_is_repaired_from_its_failure_and_the_repair_proposed(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    path = project(tmp_path)
+    edits = record_edits(client)
+    with ScriptedEndpoint([WRONG, RIGHT]).running() as endpoint:
+        options = {
+            "model": {"backend": "openai", "url": endpoint.url},
+            "solve": {"candidates": 1, "repairRounds": 2},
+        }
+        await start_session(client, tmp_path, options=options)
+        ready = await wait_for_status(client, {"ready", "error"})
+        assert ready["state"] == "ready" and ready["model"] == "scripted", ready
+        uri = open_document(client, path, CALC)
+        (action,) = await code_actions(client, uri, 4)
+        command = _command_of(action)
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+        )
+        reports = await wait_for_end(client, "atlas-solve-")
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert "repair round 1" in messages, messages
+    assert "2/2 selected tests pass" in messages[-1], messages
+    (edit,) = edits
+    assert edit.edit.document_changes[0].edits[0].new_text == "def add(a, b):\n    return a + b"
+    assert len(endpoint.requests) == 2  # one candidate, one repair; it stopped at the first pass
+    repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
+    assert "return a - b" in repair  # the failed candidate goes back to the model
+    assert "assert -1 == 5" in repair and "test_add" in repair  # with the failing test and its assertion
+    assert any("2/2 selected tests pass: test_add, test_add_negative" in m.message for m in client.messages)
