@@ -62,7 +62,6 @@ def test_cancel_closes_the_stream_and_the_server_stops(server: OpenAIServer) -> 
     backend = connect(server.url)
     cancel = CancelToken()
     stream = backend.generate(GenerationRequest(COUNTING, max_tokens=1000), cancel)
-    started = time.monotonic()
     for _piece in stream:
         cancel.cancel()
     assert stream.stats.stop_reason == "cancelled" and stream.stats.generated_tokens < 5
@@ -72,8 +71,7 @@ def test_cancel_closes_the_stream_and_the_server_stops(server: OpenAIServer) -> 
         time.sleep(0.05)
     assert "Disconnected from client" in server.log.read_text()  # the server saw the stream close and stopped
     follow_up = backend.generate(GenerationRequest("def f():\n    return", max_tokens=4), CancelToken())
-    "".join(follow_up)
-    assert time.monotonic() - started < 5  # not stuck behind 1,000 tokens of the cancelled one
+    assert "".join(follow_up) and follow_up.stats.stop_reason in ("length", "eos")  # the server serves the next one
     backend.close()
 
 

@@ -45,8 +45,11 @@
     (goto-char (point-min)) (forward-line 5) (back-to-indentation)
     (atlas-solve-function)
     (atlas-test-put :job (or atlas-lsp-last-job :json-false))
-    (atlas-test-put :solved (if (atlas-test-wait 240 (lambda () (cl-some (lambda (entry) (equal (nth 1 entry) "end"))
-                                                                        atlas-lsp-progress-log)))
+    (atlas-test-put :solved (if (atlas-test-wait 240 (lambda () (cl-some (lambda (entry)
+                                                                         (and (equal (nth 1 entry) "end")
+                                                                              (string-prefix-p "atlas-solve-"
+                                                                                               (nth 0 entry))))
+                                                                       atlas-lsp-progress-log)))
                                 t :json-false))
     (atlas-test-wait 5 (lambda () (not (string-match-p "    pass\n" (buffer-string)))))
     (atlas-test-put :progress (vconcat (mapcar (lambda (entry) (nth 2 entry)) (reverse atlas-lsp-progress-log))))

@@ -40,11 +40,26 @@ async function openFile(page, name) {
   await page.keyboard.down("Control");
   await page.keyboard.press("KeyP");
   await page.keyboard.up("Control");
-  await sleep(600);
+  await waitFor(page, () => !!document.querySelector(".quick-input-widget input"), 10000);
   await page.keyboard.type(name);
-  await sleep(1000);
+  // wait for the file among the results before Enter (Enter on an empty list does nothing)
+  await waitFor(
+    page,
+    (wanted) => [...document.querySelectorAll(".quick-input-list .monaco-list-row")].some((row) =>
+      (row.textContent || "").includes(wanted)),
+    20000,
+    name,
+  );
+  await sleep(300);
   await page.keyboard.press("Enter");
-  await sleep(1500);
+  await waitFor(
+    page,
+    (wanted) => [...document.querySelectorAll(".tabs-container .tab")].some((tab) =>
+      (tab.textContent || "").includes(wanted)),
+    20000,
+    name,
+  );
+  await sleep(1000);
 }
 
 async function goToLine(page, line, column) {
