@@ -101,6 +101,22 @@ def extract_function(reply: str, spec: LanguageSpec, name: str, indent: str) -> 
     return "\n".join([lines[0], *[(indent + line) if line.strip() else "" for line in body]]), ""
 
 
+def keep_docstring(code: str, target: FunctionTarget, spec: LanguageSpec) -> str:
+    """``code`` with the function's original docstring put back when the model's version dropped it."""
+    inside = target.doc and target.doc in target.text[len(target.signature) :]
+    if not code or not inside:
+        return code
+    found = find_function(SyntaxDocument(spec, code), "<candidate>", name=target.name)
+    if found is None or found.doc:
+        return code
+    lines = code.split("\n")
+    head = found.signature.count("\n") + 1
+    body = next((line for line in lines[head:] if line.strip()), "")
+    indent = body[: len(body) - len(body.lstrip())] or target.indent + "    "
+    doc = target.doc.split("\n")
+    return "\n".join([*lines[:head], indent + doc[0], *doc[1:], *lines[head:]])
+
+
 def replace_function(file_text: str, target: FunctionTarget, code: str) -> str:
     source = file_text.encode("utf-8")
     return (source[: target.start_byte] + code.encode("utf-8") + source[target.end_byte :]).decode("utf-8")
@@ -134,6 +150,7 @@ class SolveLoop:
             result.model_calls += 1
         text, likelihood = (reply.text, reply.mean_logprob) if isinstance(reply, Reply) else (reply, None)
         code, problem = extract_function(text, self._language, result.target.name, result.target.indent)
+        code = keep_docstring(code, result.target, self._language)
         changed = sum(1 for line in difflib.ndiff(result.target.text.split("\n"), code.split("\n")) if line[:1] in "+-")
         return Candidate(code, origin, lines_changed=changed, order=order, invalid=problem, likelihood=likelihood)
 

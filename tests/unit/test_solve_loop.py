@@ -10,7 +10,7 @@ from atlas_lsp.config import SolveSettings
 from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
-from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, replace_function
+from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, replace_function
 from atlas_lsp.solve.sandbox import Limits, Sandbox
 from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService
 from atlas_lsp.solve.target import docstring_examples, find_function
@@ -91,7 +91,8 @@ def test_first_candidate_fails_second_passes_and_repair_sees_the_failure(tmp_pat
     assert progress[:2] == ["writing candidate 1/1", "running 2 tests on candidate 1"] and "repair round 1" in progress
     assert result.model_calls == 2 and result.test_runs == 2
     new_text = replace_function(SOURCE, found.target, result.best.code)
-    assert new_text.startswith("class Box:\n    def total(self, items):\n        return sum(items)")
+    assert new_text.startswith('class Box:\n    def total(self, items):\n        """Sum of items.')  # docstring kept
+    assert new_text.endswith('        """\n        return sum(items)\n')
 
 
 def test_nothing_passes_reports_the_best_honestly(tmp_path: Path) -> None:
@@ -222,3 +223,17 @@ def test_the_models_likelihood_breaks_a_tie(tmp_path: Path) -> None:
     assert first.report and second.report and first.report.passed == second.report.passed == 1
     assert first.lines_changed == second.lines_changed
     assert result.best is second and second.likelihood == -0.4
+
+
+def test_the_original_docstring_is_kept_when_the_model_drops_it() -> None:
+    document = SyntaxDocument(PYTHON, SOURCE)
+    target = find_function(document, "shop.py", name="total")
+    assert target is not None and target.doc
+    reply = "```python\ndef total(self, items):\n    return sum(items)\n```"
+    code, _ = extract_function(reply, PYTHON, "total", "    ")
+    kept = keep_docstring(code, target, PYTHON)
+    assert kept.startswith("def total(self, items):\n        " + target.doc.split("\n")[0])
+    assert kept.endswith("        return sum(items)")
+    assert target.doc in kept
+    again = keep_docstring(kept, target, PYTHON)
+    assert again == kept  # a candidate that has a docstring keeps its own
