@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from atlas_lsp.lsp.progress import BackgroundProgress
 from atlas_lsp.syntax.document import TextEdit
 
 if TYPE_CHECKING:
@@ -82,22 +83,10 @@ async def build_index_with_progress(ls: AtlasLanguageServer) -> None:
     roots = workspace_roots(ls)
     if not roots:
         return
-    token: str | None = None
-    window = ls.client_capabilities.window
-    if window is not None and window.work_done_progress:
-        token = f"atlas-index-{uuid.uuid4().hex[:8]}"
-        try:
-            await ls.work_done_progress.create_async(token)
-            ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title="atlas: indexing", percentage=0))
-        except Exception as error:  # noqa: BLE001 - progress is optional
-            logger.info("could not create progress: %s", error)
-            token = None
-    loop = asyncio.get_running_loop()
+    progress_bar = BackgroundProgress(ls, f"atlas-index-{uuid.uuid4().hex[:8]}", "atlas: indexing", percentage=0)
 
     def progress(done: int, total: int) -> None:
-        if token is not None:
-            report = types.WorkDoneProgressReport(message=f"{done}/{total} files", percentage=done * 100 // total)
-            loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
+        progress_bar.report(f"{done}/{total} files", done * 100 // total)
 
     try:
         stats = await asyncio.to_thread(ls.context.build_index, roots, progress)
@@ -105,8 +94,7 @@ async def build_index_with_progress(ls: AtlasLanguageServer) -> None:
     except Exception as error:
         logger.exception("indexing failed")
         message = f"indexing failed: {error}"
-    if token is not None:
-        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+    progress_bar.end(message)
 
 
 async def watch_files(ls: AtlasLanguageServer) -> None:

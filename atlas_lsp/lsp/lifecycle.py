@@ -11,6 +11,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.lsp import documents
+from atlas_lsp.lsp.progress import BackgroundProgress
 
 if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
@@ -60,21 +61,9 @@ async def on_did_change_configuration(ls: AtlasLanguageServer, params: types.Did
 
 async def load_model_with_progress(ls: AtlasLanguageServer) -> None:
     """Load (or reload) the model in the background, with work-done progress where the client supports it."""
-    token: str | None = None
-    window = ls.client_capabilities.window
-    if window is not None and window.work_done_progress:
-        token = f"atlas-model-{uuid.uuid4().hex[:8]}"
-        try:
-            await ls.work_done_progress.create_async(token)
-            ls.work_done_progress.begin(
-                token, types.WorkDoneProgressBegin(title="atlas: loading model", cancellable=False)
-            )
-        except Exception as error:  # noqa: BLE001 - progress is a courtesy; loading goes on without it
-            logger.info("could not create progress: %s", error)
-            token = None
+    progress = BackgroundProgress(ls, f"atlas-model-{uuid.uuid4().hex[:8]}", "atlas: loading model")
     status = await ls.models.load(ls.settings.model)
-    if token is not None:
-        ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=status.message))
+    progress.end(status.message)
     if status.state == "error":
         ls.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Error, message=f"atlas: {status.message}")

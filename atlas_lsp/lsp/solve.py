@@ -18,6 +18,7 @@ from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
 from atlas_lsp.lsp.documents import uri_to_path
+from atlas_lsp.lsp.progress import BackgroundProgress
 from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.solve.loop import SolveResult, replace_function
 from atlas_lsp.solve.service import SolveError, SolveRequest, project_root
@@ -95,35 +96,14 @@ def cancel_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
     return {"cancelled": cancelled}
 
 
-async def _progress_token(ls: AtlasLanguageServer, job: SolveJob) -> str | None:
-    window = ls.client_capabilities.window
-    if window is None or not window.work_done_progress:
-        return None
-    token = f"atlas-solve-{job.id}"
-    try:
-        await ls.work_done_progress.create_async(token)
-    except Exception as error:  # noqa: BLE001 - progress is optional
-        logger.info("no progress for the solve: %s", error)
-        return None
-    ls.work_done_progress.begin(
-        token, types.WorkDoneProgressBegin(title=f"atlas: solving {job.name}", cancellable=True, message="starting")
-    )
-    future = ls.work_done_progress.tokens.get(token)
-    if future is not None:  # the editor's Cancel button on the progress cancels this future
-        future.add_done_callback(lambda f: job.cancel.cancel() if f.cancelled() else None)
-    return token
-
-
 async def run_job(ls: AtlasLanguageServer, job: SolveJob, line: Any) -> None:
-    token = await _progress_token(ls, job)
-    loop = asyncio.get_running_loop()
+    progress = BackgroundProgress(
+        ls, f"atlas-solve-{job.id}", f"atlas: solving {job.name}", cancellable=True, on_cancel=job.cancel.cancel
+    )
 
     def report(message: str) -> None:
         logger.info("solve %s: %s", job.id, message)
-        if token is not None:
-            loop.call_soon_threadsafe(
-                ls.work_done_progress.report, token, types.WorkDoneProgressReport(message=message)
-            )
+        progress.report(message)
 
     outcome = "failed"
     try:
@@ -137,8 +117,7 @@ async def run_job(ls: AtlasLanguageServer, job: SolveJob, line: Any) -> None:
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"atlas: {outcome}"))
     finally:
         ls.solve_jobs.pop(job.id, None)
-        if token is not None:
-            ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+        progress.end(outcome)
 
 
 async def _solve_and_propose(ls: AtlasLanguageServer, job: SolveJob, line: Any, report: Any) -> str:

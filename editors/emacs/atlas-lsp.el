@@ -81,24 +81,34 @@ For example: (:model (:path \"~/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf\"
   (when atlas-lsp-status
     (format " atlas:%s" (plist-get atlas-lsp-status :state))))
 
+(defun atlas-lsp--get (object key)
+  "KEY (a string) of a JSON OBJECT, parsed as a plist (eglot) or a hash table (lsp-mode)."
+  (if (hash-table-p object)
+      (gethash key object)
+    (plist-get object (intern (concat ":" key)))))
+
 (defun atlas-lsp--command-of (action)
-  "The command plist of ACTION (a CodeAction carrying a command, or a bare Command)."
-  (let ((command (plist-get action :command)))
+  "The command of ACTION (a CodeAction carrying a command, or a bare Command)."
+  (let ((command (atlas-lsp--get action "command")))
     (if (stringp command) action command)))
 
 (defun atlas-lsp--solve-action (actions)
   "The `atlas.solveFunction' command among ACTIONS, or nil."
   (cl-some (lambda (action)
              (let ((command (atlas-lsp--command-of action)))
-               (and (equal (plist-get command :command) "atlas.solveFunction") command)))
+               (and (equal (atlas-lsp--get command "command") "atlas.solveFunction") command)))
            (append actions nil)))
+
+(defun atlas-lsp--function-name (command)
+  "The function name in an `atlas.solveFunction' COMMAND's first argument."
+  (atlas-lsp--get (aref (atlas-lsp--get command "arguments") 0) "name"))
 
 (defun atlas-lsp--started (result name)
   "Report the solve's RESULT for function NAME."
-  (if (equal (plist-get result :status) "started")
-      (progn (setq atlas-lsp-last-job (plist-get result :job))
+  (if (equal (atlas-lsp--get result "status") "started")
+      (progn (setq atlas-lsp-last-job (atlas-lsp--get result "job"))
              (message "atlas: solving %s (job %s; M-x atlas-cancel-solve stops it)" name atlas-lsp-last-job))
-    (message "atlas: the solve did not start: %s" (plist-get result :message))))
+    (message "atlas: the solve did not start: %s" (atlas-lsp--get result "message"))))
 
 ;;; eglot
 
@@ -148,7 +158,7 @@ For example: (:model (:path \"~/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf\"
     (atlas-lsp--started (jsonrpc-request server :workspace/executeCommand
                                          (list :command (plist-get command :command)
                                                :arguments (plist-get command :arguments)))
-                        (plist-get (aref (plist-get command :arguments) 0) :name))))
+                        (atlas-lsp--function-name command))))
 
 ;;; lsp-mode
 
@@ -173,12 +183,15 @@ For example: (:model (:path \"~/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf\"
                       :notification-handlers handlers))))
 
 (defun atlas-lsp--plist (object)
-  "OBJECT as a plist (lsp-mode may deserialize JSON into hash tables)."
-  (if (hash-table-p object)
-      (let (plist)
-        (maphash (lambda (key value) (setq plist (plist-put plist (intern (concat ":" key)) value))) object)
-        plist)
-    object))
+  "OBJECT as a plist, deeply (lsp-mode deserializes JSON objects into hash tables)."
+  (cond ((hash-table-p object)
+         (let (plist)
+           (maphash (lambda (key value)
+                      (setq plist (plist-put plist (intern (concat ":" key)) (atlas-lsp--plist value))))
+                    object)
+           plist))
+        ((vectorp object) (vconcat (mapcar #'atlas-lsp--plist object)))
+        (t object)))
 
 (defun atlas-lsp--lsp-mode-solve ()
   (let* ((here (lsp--cur-position))
@@ -186,12 +199,12 @@ For example: (:model (:path \"~/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf\"
                                (list :textDocument (lsp--text-document-identifier)
                                      :range (list :start here :end here)
                                      :context (list :diagnostics []))))
-         (command (atlas-lsp--solve-action (mapcar #'atlas-lsp--plist (append actions nil)))))
+         (command (atlas-lsp--solve-action actions)))
     (unless command (user-error "atlas: no function at point to solve"))
-    (atlas-lsp--started (atlas-lsp--plist (lsp-request "workspace/executeCommand"
-                                                       (list :command (plist-get command :command)
-                                                             :arguments (plist-get command :arguments))))
-                        "the function")))
+    (atlas-lsp--started (lsp-request "workspace/executeCommand"
+                                     (list :command (atlas-lsp--get command "command")
+                                           :arguments (atlas-lsp--get command "arguments")))
+                        (atlas-lsp--function-name command))))
 
 ;;; Commands
 

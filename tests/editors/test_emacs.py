@@ -51,3 +51,30 @@ def test_package_in_a_real_emacs_with_eglot(project: Path, tmp_path: Path) -> No
     assert "    pass\n" not in after and "return" in after.split("def add")[1] and after.endswith("LIMIT = 3\n")
     assert result["modified"] is True  # applied to the buffer; the file is saved by the user
     assert (project / "calc.py").read_text() == CALC
+
+
+def test_package_with_lsp_mode(project: Path, tmp_path: Path) -> None:
+    """The lsp-mode registration (Debian's lsp-mode 8.0.0): an add-on client that starts the server and solves."""
+    lsp_mode = Path("/usr/share/emacs/site-lisp/elpa/lsp-mode-8.0.0")
+    assert lsp_mode.exists(), "lsp-mode is missing: apt-get install -y elpa-lsp-mode"
+    out = tmp_path / "result.json"
+    env = {
+        **os.environ,
+        "ATLAS_EL": str(ROOT / "editors" / "emacs" / "atlas-lsp.el"),
+        "ATLAS_PYTHON": sys.executable,
+        "ATLAS_PROJECT": str(project),
+        "ATLAS_OUT": str(out),
+        "HOME": str(tmp_path),
+    }
+    session = Path(__file__).with_name("emacs_lsp_mode_session.el")
+    done = subprocess.run(
+        [emacs(), "--batch", "-q", "-l", str(session)], cwd=project, env=env, capture_output=True, text=True,
+        timeout=400,
+    )  # fmt: skip
+    assert out.exists(), f"Emacs wrote no result (exit {done.returncode}): {done.stderr[-3000:]}"
+    result = json.loads(out.read_text())
+    assert "error" not in result, f"{result.get('error')}\n{done.stderr[-2000:]}"
+    assert result["lsp-mode"] is True and result["ready"] is True and result["status"] == "ready"
+    assert result["job"] and result["solved"] is True, result
+    after = result["after-solve"]
+    assert "    pass\n" not in after and "return" in after.split("def add")[1] and after.endswith("LIMIT = 3\n")
