@@ -1,7 +1,6 @@
 ;;; emacs_lsp_mode_session.el --- drives atlas-lsp.el with lsp-mode in a real Emacs (batch) -*- lexical-binding: t; -*-
 ;; Environment: ATLAS_EL, ATLAS_PYTHON, ATLAS_PROJECT, ATLAS_OUT (JSON written here).
 (package-initialize)
-(require 'json)
 (setq lsp-auto-guess-root t lsp-restart 'ignore lsp-enable-file-watchers nil lsp-keep-workspace-alive nil
       lsp-enable-snippet nil lsp-headerline-breadcrumb-enable nil lsp-modeline-code-actions-enable nil
       lsp-lens-enable nil lsp-enable-on-type-formatting nil lsp-enable-indentation nil
@@ -9,19 +8,11 @@
       lsp-disabled-clients '(pyls pylsp mspyls pyright jedi ruff-lsp semgrep-ls))
 (require 'lsp-mode)
 (load (getenv "ATLAS_EL") nil t)
-
-(defvar atlas-test-result nil)
-(defun atlas-test-put (key value) (setq atlas-test-result (plist-put atlas-test-result key value)))
-(defun atlas-test-wait (seconds predicate)
-  (let ((deadline (+ (float-time) seconds)))
-    (while (and (not (funcall predicate)) (< (float-time) deadline))
-      (accept-process-output nil 0.05))
-    (funcall predicate)))
+(load (expand-file-name "emacs_test_helpers.el" (file-name-directory load-file-name)) nil t)
 
 (defun atlas-test-run ()
   (let ((project (file-name-as-directory (getenv "ATLAS_PROJECT"))))
-    (setq atlas-lsp-server-command
-          (list (getenv "ATLAS_PYTHON") "-m" "atlas_lsp" "--log-file" (expand-file-name "../server.log" project)))
+    (atlas-test-configure project)
     (setq atlas-lsp-settings '(:completion (:debounceMs 0) :solve (:candidates 4 :repairRounds 1)))
     (atlas-lsp-setup)
     (find-file (expand-file-name "calc.py" project))
@@ -37,9 +28,4 @@
     (atlas-test-put :after-solve (buffer-substring-no-properties (point-min) (point-max)))
     (atlas-test-put :status (plist-get (atlas-lsp--execute "atlas.status") :state))))
 
-(condition-case error
-    (atlas-test-run)
-  (error (atlas-test-put :error (format "%S" error))))
-(with-temp-file (getenv "ATLAS_OUT")
-  (insert (json-encode atlas-test-result)))
-(kill-emacs 0)
+(atlas-test-finish #'atlas-test-run)

@@ -2,21 +2,12 @@
 ;; Environment: ATLAS_EL, ATLAS_PYTHON, ATLAS_PROJECT, ATLAS_OUT (JSON written here).
 (package-initialize)
 (require 'eglot)
-(require 'json)
 (load (getenv "ATLAS_EL") nil t)
-
-(defvar atlas-test-result nil)
-(defun atlas-test-put (key value) (setq atlas-test-result (plist-put atlas-test-result key value)))
-(defun atlas-test-wait (seconds predicate)
-  (let ((deadline (+ (float-time) seconds)))
-    (while (and (not (funcall predicate)) (< (float-time) deadline))
-      (accept-process-output nil 0.05))
-    (funcall predicate)))
+(load (expand-file-name "emacs_test_helpers.el" (file-name-directory load-file-name)) nil t)
 
 (defun atlas-test-run ()
   (let ((project (file-name-as-directory (getenv "ATLAS_PROJECT"))))
-    (setq atlas-lsp-server-command
-          (list (getenv "ATLAS_PYTHON") "-m" "atlas_lsp" "--log-file" (expand-file-name "../server.log" project)))
+    (atlas-test-configure project)
     (setq atlas-lsp-settings '(:completion (:debounceMs 0 :maxTokens 24) :solve (:candidates 4 :repairRounds 1)))
     (setq eglot-confirm-server-initiated-edits nil)
     (atlas-lsp-setup)
@@ -58,9 +49,4 @@
     (atlas-test-put :status (let ((report (atlas-lsp--execute "atlas.status")))
                               (plist-get (plist-get report :completions) :shown)))))
 
-(condition-case error
-    (atlas-test-run)
-  (error (atlas-test-put :error (format "%S" error))))
-(with-temp-file (getenv "ATLAS_OUT")
-  (insert (json-encode atlas-test-result)))
-(kill-emacs 0)
+(atlas-test-finish #'atlas-test-run)

@@ -21,20 +21,7 @@ function M.client(bufnr)
       end
     end
     if #clients == 0 and bufnr then
-      --- The byte column of `character` (in the client's position encoding) on `line`.
-function M.byte_column(line, character, encoding)
-  encoding = encoding or "utf-16"
-  if M.has_011 then
-    return vim.str_byteindex(line, encoding, character, false)
-  end
-  if encoding == "utf-8" then
-    return math.min(character, #line)
-  end
-  local ok, column = pcall(vim.str_byteindex, line, character, encoding == "utf-16")
-  return ok and column or #line
-end
-
-return M.client(nil)
+      return M.client(nil)
     end
   end
   return clients[1]
