@@ -45,6 +45,7 @@ KNOWN_FIM_FAMILIES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
 )
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 _HEALTH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+EXACT_COUNT_FROM_CHARS = 1024  # shorter texts are estimated at 3 bytes a token (typical code: about 4)
 
 
 class EndpointError(ModelError):
@@ -233,7 +234,10 @@ class OpenAIBackend:
         self._listener = listener
 
     def count_tokens(self, text: str) -> int:
-        if self._tokenize_route is not None and self._down is None:
+        """The server's count for long texts (a prompt's stable part, counted once per cursor position); an
+        estimate for short ones (the tail that changes with every keystroke), which saves a round trip per
+        completion. The prompt budget's margin absorbs the estimate's error."""
+        if len(text) >= EXACT_COUNT_FROM_CHARS and self._tokenize_route is not None and self._down is None:
             try:
                 return len(self._tokens_via(self._tokenize_route, text, self.info.name))
             except EndpointError as error:
