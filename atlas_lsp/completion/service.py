@@ -20,6 +20,7 @@ from atlas_lsp.prompts.completion import (
     CursorText,
     build_chat_messages,
     build_completion_prompt,
+    build_infill_prompt,
     split_at_cursor,
 )
 
@@ -132,6 +133,8 @@ class CompletionService:
             chat = chat_prompt(info.chat_template, messages, plain=messages[0]["content"])
             return CompletionPrompt(chat.text, "chat", stop=(), messages=chat.messages)
         fim = info.fim if style in ("auto", "fim") else None
+        if fim is None and info.infill and style in ("auto", "fim"):
+            return build_infill_prompt(cursor, context.files)
         return build_completion_prompt(cursor, fim, context.text, context.files, context.repo, context.path)
 
     def _fitted_prompt(
@@ -223,6 +226,7 @@ class CompletionService:
                 top_p=options.top_p,
                 stop=prompt.stop,
                 messages=prompt.messages if backend.info.chat_messages else None,
+                infill=prompt.infill,
             )
             stream = backend.generate(request, cancel)
             so_far = ""

@@ -62,8 +62,19 @@ class ModelInfo:
     chat_template: str | None = None
     backend: str = "llama-cpp"
     chat_messages: bool = False  # the backend takes chat messages itself (an HTTP chat endpoint)
+    infill: bool = False  # the backend fills in the middle itself from parts (llama-server's /infill)
     max_parallel: int = 1  # generations the backend serves at once (the in-process model: one)
     latency_ms: float | None = None  # round trip to a remote endpoint
+
+
+@dataclass(frozen=True)
+class InfillParts:
+    """A fill-in-the-middle request in parts, for servers that apply the model's FIM markers themselves."""
+
+    prefix: str  # the file's lines before the cursor line
+    line_prefix: str  # the cursor line up to the cursor (kept separate, so typing changes only the tail)
+    suffix: str  # the rest of the cursor line and the lines after it
+    extra: tuple[tuple[str, str], ...] = ()  # other files' context: (path, text)
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class GenerationRequest:
     seed: int | None = None
     messages: tuple[tuple[str, str], ...] | None = None  # (role, content) pairs
     logprobs: bool = False  # fill GenerationStats.mean_logprob where the backend can (it costs time per token)
+    infill: InfillParts | None = None  # the same request in parts, for a backend with `info.infill`
 
 
 class StopScanner:

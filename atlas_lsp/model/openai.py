@@ -143,6 +143,7 @@ class OpenAIBackend:
         self._tokenize_route = self._find_tokenizer(name)
         fim = _fim_from_setting(options.fim_tokens) if options.fim_tokens else self._probe_fim(name)
         template = props.get("chat_template") if isinstance(props.get("chat_template"), str) else None
+        infill = fim is None and bool(props) and self._has_infill()
         info = ModelInfo(
             name=name,
             path=options.url,
@@ -156,6 +157,7 @@ class OpenAIBackend:
             chat_template=template,
             backend="openai",
             chat_messages=True,
+            infill=infill,
             max_parallel=options.max_parallel,
             latency_ms=latency_ms,
         )
@@ -165,7 +167,7 @@ class OpenAIBackend:
             name,
             latency_ms,
             self._tokenize_route or "estimated",
-            "yes" if fim else "no",
+            "yes" if fim else ("via /infill" if infill else "no"),
         )
         return info
 
@@ -211,6 +213,14 @@ class OpenAIBackend:
                 repo_ok = single(repo) and single(sep)
                 return FimTokens(prefix, suffix, middle, repo if repo_ok else None, sep if repo_ok else None)
         return None
+
+    def _has_infill(self) -> bool:
+        """Whether llama-server's /infill works here (it answers 200 only for a model with FIM markers)."""
+        try:
+            self._json("POST", "/infill", {"input_prefix": "", "input_suffix": "", "n_predict": 0}, retry=False)
+        except EndpointError:
+            return False
+        return True
 
     def _is_single_token(self, marker: str, model: str) -> bool:
         """One token when parsed as special: doubling the marker adds exactly one (BOS, if any, cancels out)."""
@@ -269,6 +279,17 @@ class OpenAIBackend:
         if request.messages is not None:
             body["messages"] = [{"role": role, "content": content} for role, content in request.messages]
             return "/v1/chat/completions", body
+        if request.infill is not None and self.info.infill:
+            parts = request.infill
+            body.update(
+                input_prefix=parts.prefix,
+                prompt=parts.line_prefix,
+                input_suffix=parts.suffix,
+                input_extra=[{"filename": path, "text": text} for path, text in parts.extra],
+                n_predict=request.max_tokens,
+                cache_prompt=True,
+            )
+            return "/infill", body
         body["prompt"] = request.prompt
         return "/v1/completions", body
 
@@ -460,6 +481,10 @@ def _piece_of(event: dict[str, Any], stats: GenerationStats) -> str:
     if isinstance(timings, dict) and isinstance(timings.get("cache_n"), int):
         stats.reused_tokens = timings["cache_n"]
         stats.prompt_tokens = timings["cache_n"] + int(timings.get("prompt_n") or 0)
+    if "content" in event and "choices" not in event:  # llama-server's own routes (/infill)
+        if event.get("stop") and event.get("stop_type") in ("eos", "word"):
+            stats.stop_reason = "eos"
+        return str(event.get("content") or "")
     choices = event.get("choices") or []
     if not choices or not isinstance(choices[0], dict):
         return ""

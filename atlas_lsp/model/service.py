@@ -65,7 +65,7 @@ def status_of(info: ModelInfo) -> ModelStatus:
         context_size=info.context_size,
         load_seconds=info.load_seconds,
         backend=info.backend,
-        fim=info.fim is not None,
+        fim=info.fim is not None or info.infill,
         latency_ms=info.latency_ms,
     )
 

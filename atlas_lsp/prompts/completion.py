@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from atlas_lsp.model.backend import FimTokens
+from atlas_lsp.model.backend import FimTokens, InfillParts
 
-PromptKind = Literal["fim", "fim-repo", "prefix", "chat"]
+PromptKind = Literal["fim", "fim-repo", "infill", "prefix", "chat"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class CompletionPrompt:
     stop: tuple[str, ...]
     stable: int = 0  # text[:stable] does not change while the user types on the cursor line
     messages: tuple[tuple[str, str], ...] | None = None  # the chat turns, for a chat prompt
+    infill: InfillParts | None = None  # the parts, for a server that builds the FIM prompt itself
 
 
 def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suffix_lines: int) -> CursorText:
@@ -87,6 +88,16 @@ def build_completion_prompt(
         return CompletionPrompt(start + body, "fim", stops, len(start) + len(cursor.before_line))
     stable = f"{context}{cursor.before_line}"
     return CompletionPrompt(stable + cursor.line_prefix, "prefix", stop=(), stable=len(stable))
+
+
+def build_infill_prompt(cursor: CursorText, files: list[ContextFile] | None = None) -> CompletionPrompt:
+    """For a server that knows the model's FIM markers itself (llama-server's /infill): the parts, and a plain
+    rendering of them (other files, prefix, current line) for counting tokens and for `atlas.lastCompletion`."""
+    suffix = cursor.line_suffix + ("\n" + cursor.after_line if cursor.after_line else "")
+    extra = tuple((f.path, f.text) for f in files or [])
+    parts = InfillParts(cursor.before_line, cursor.line_prefix, suffix, extra)
+    stable = "".join(f"{text}\n" for _, text in extra) + cursor.before_line
+    return CompletionPrompt(stable + cursor.line_prefix, "infill", stop=(), stable=len(stable), infill=parts)
 
 
 CHAT_INSTRUCTION = (

@@ -3,6 +3,7 @@ and the server recovers by itself when the endpoint is back."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from lsprotocol import types
@@ -71,3 +72,27 @@ async def test_endpoint_that_is_not_up_yet_is_retried_until_it_answers(client: L
         assert ready["model"] == "SmolLM2-135M-Instruct.Q4_1"
     finally:
         endpoint.kill()
+
+
+async def test_llama_server_infill_fills_in_the_middle_from_parts(client: LanguageClient, tmp_path: Path) -> None:
+    """A server that knows its model's FIM markers while we cannot find them (llama-server's /infill): the
+    completion goes out as parts, the current line's prefix kept apart for KV reuse, other files as extra context."""
+    from tests.support.scripted_openai import ScriptedEndpoint
+
+    (tmp_path / "util.py").write_text("def shout(text):\n    return text.upper()\n")
+    with ScriptedEndpoint(["text[::-1]"], llama_server=True).running() as endpoint:
+        await start_session(client, tmp_path, options=team_options(endpoint.url))
+        ready = await wait_for_status(client, {"ready", "error"})
+        assert ready["state"] == "ready" and ready["fim"] is True, ready
+        await asyncio.sleep(0.5)  # the workspace index has util.py
+        uri = open_document(client, tmp_path / "r.py", "from util import shout\n\ndef reverse(text):\n    return \n")
+        result = await client.text_document_inline_completion_async(inline_params(uri, 3, 11))
+    assert result is not None and result.items[0].insert_text == "text[::-1]"
+    (sent,) = endpoint.infill_requests
+    assert sent["input_prefix"].endswith("def reverse(text):\n") and sent["prompt"] == "    return "
+    assert sent["input_suffix"] == "" and sent["stream"] is True and sent["cache_prompt"] is True
+    assert [chunk["filename"] for chunk in sent["input_extra"]] == ["util.py"]  # the imported name's definition
+    assert "def shout(text)" in sent["input_extra"][0]["text"]
+    assert not endpoint.requests  # nothing went to /v1/completions
+    last = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastCompletion"))
+    assert last["promptKind"] == "infill" and last["reusedTokens"] == 7  # llama-server's own cache count
