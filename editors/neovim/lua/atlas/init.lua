@@ -103,6 +103,12 @@ local function client_config(root)
       M.state = M.state.state == "stopped" and { state = "loading", message = "starting" } or M.state
       if compat.has_inline_completion then
         pcall(vim.lsp.inline_completion.enable, true, { bufnr = bufnr })
+        local key = M.options.accept_key -- as in Neovim 0.12's documentation: accept, else the key itself
+        vim.keymap.set("i", key, function()
+          if not vim.lsp.inline_completion.get() then
+            return key
+          end
+        end, { buffer = bufnr, expr = true, replace_keycodes = true, desc = "atlas: accept the inline completion" })
       elseif M.options.ghost_text then
         require("atlas.ghost").attach(bufnr, M.options)
       end
