@@ -53,7 +53,8 @@ def test_package_in_a_real_emacs_with_eglot(project: Path, tmp_path: Path) -> No
         assert line == "" or line.startswith("        "), inserted  # following lines keep the body's indentation
     assert result["job"] and result["solved"] is True
     progress = result["progress"]
-    assert any(m.startswith("writing candidate 1/4") for m in progress), progress
+    # eglot may answer the progress create late; progress then begins with the latest step
+    assert any(m.startswith(("writing candidate", "running 2 tests on candidate")) for m in progress), progress
     assert "2/2 selected tests pass" in progress[-1], progress
     after = result["after-solve"]
     assert "    pass\n" not in after and "return" in after.split("def add")[1] and after.endswith("LIMIT = 3\n")
