@@ -77,6 +77,7 @@ class LastCompletion:
 
 
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
+TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (see _fitted_prompt)
 
 
 def _clip_before(cursor: CursorText, max_chars: int) -> CursorText:
@@ -86,6 +87,12 @@ def _clip_before(cursor: CursorText, max_chars: int) -> CursorText:
         return cursor
     clipped = cursor.before_line[-max_chars:]
     return replace(cursor, before_line=clipped[clipped.find("\n") + 1 :])
+
+
+def _last_lines(text: str, count: int) -> str:
+    """The last ``count`` pieces of ``text`` split at newlines (as the trim in _fitted_prompt counts them)."""
+    pieces = text.split("\n")
+    return "\n".join(pieces[-count:]) if count < len(pieces) else text
 
 
 def inside_identifier(cursor: CursorText) -> bool:
@@ -106,6 +113,7 @@ class CompletionService:
         self.last = LastCompletion()
         self._stable_counts: OrderedDict[str, int] = OrderedDict()
         self._pinned: tuple[tuple[str, int], AssembledContext] | None = None
+        self._pinned_trim: tuple[tuple[str | None, int] | None, int | None, bool] | None = None
 
     def _cursor(self, text: str, line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
@@ -138,24 +146,46 @@ class CompletionService:
         return build_completion_prompt(cursor, fim, context.text, context.files, context.repo, context.path)
 
     def _fitted_prompt(
-        self, backend: ModelBackend, cursor: CursorText, context: AssembledContext, settings: Settings
+        self,
+        backend: ModelBackend,
+        cursor: CursorText,
+        context: AssembledContext,
+        settings: Settings,
+        where: tuple[str | None, int] | None = None,
     ) -> CompletionPrompt:
-        """The prompt within the token budget: the lines farthest above the cursor go first, then the context."""
+        """The prompt within the token budget: the lines farthest above the cursor go first, then the context.
+
+        The trim is kept for the cursor's line (``where``): the keystrokes that follow on it get the same prompt
+        start, so the model's KV cache still covers it; recomputing the trim per keystroke could move the start by a
+        line and re-evaluate the whole prompt. A first trim leaves TYPING_RESERVE tokens of room for that typing.
+        """
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
         cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING)  # never tokenize far more than fits
+        if self._pinned_trim is not None and self._pinned_trim[0] == where and where is not None:
+            _, keep, drop_context = self._pinned_trim
+            kept = cursor if keep is None else replace(cursor, before_line=_last_lines(cursor.before_line, keep))
+            kept_context = AssembledContext([], "", [], context.repo, context.path) if drop_context else context
+            prompt = self._build(info, kept, kept_context, settings)
+            if self._count_tokens(backend, prompt) <= budget:
+                return prompt
         prompt = self._build(info, cursor, context, settings)
         tokens = self._count_tokens(backend, prompt)
-        while tokens > budget and (cursor.before_line or context.parts):
+        trimmed: int | None = None
+        dropped = False
+        while tokens > budget - TYPING_RESERVE and (cursor.before_line or context.parts):
             lines = cursor.before_line.split("\n")
             if len(lines) > 4 or not context.parts:
                 # keep the lines nearest the cursor, in proportion to the overshoot (plus a margin)
-                keep = max(1, int(len(lines) * budget / tokens * 0.9))
+                keep = max(1, int(len(lines) * (budget - 2 * TYPING_RESERVE) / tokens * 0.95))
                 cursor = replace(cursor, before_line="\n".join(lines[-keep:] if keep < len(lines) else lines[1:]))
+                trimmed = len(cursor.before_line.split("\n"))
             else:
                 context = AssembledContext([], "", [], context.repo, context.path)
+                dropped = True
             prompt = self._build(info, cursor, context, settings)
             tokens = self._count_tokens(backend, prompt)
+        self._pinned_trim = (where, trimmed, dropped)
         return prompt
 
     def _count_tokens(self, backend: ModelBackend, prompt: CompletionPrompt) -> int:
@@ -217,7 +247,7 @@ class CompletionService:
 
         def generate(backend: ModelBackend) -> GenerationStats:
             self.counters.generations += 1  # counted when it really reaches the model
-            prompt = self._fitted_prompt(backend, cursor, context, settings)
+            prompt = self._fitted_prompt(backend, cursor, context, settings, (path, line))
             made.append(prompt)
             request = GenerationRequest(
                 prompt=prompt.text,

@@ -1,0 +1,67 @@
+"""The prompt's trim to its token budget is kept while the user types on one line (KV reuse near the budget)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from atlas_lsp.completion.service import TYPING_RESERVE, CompletionService
+from atlas_lsp.config import CompletionSettings, Settings
+from atlas_lsp.context.service import AssembledContext
+from atlas_lsp.model.backend import ModelInfo
+from atlas_lsp.prompts.completion import CursorText
+
+
+class CountingBackend:
+    """Four characters a token; a context of 1,000 tokens."""
+
+    info = ModelInfo("m", "m.gguf", "llama", 1000, 1000, "cpu", 0, 0.0)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4
+
+
+SETTINGS = Settings(completion=CompletionSettings(max_tokens=64))
+BUDGET = 1000 - 64 - 8
+
+
+def fitted(service: CompletionService, cursor: CursorText) -> tuple[str, int]:
+    prompt = service._fitted_prompt(CountingBackend(), cursor, AssembledContext([], ""), SETTINGS, ("a.py", 500))
+    return prompt.text[: prompt.stable], CountingBackend().count_tokens(prompt.text)
+
+
+def test_typing_on_the_line_keeps_the_trimmed_start_of_the_prompt() -> None:
+    before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(500))  # ~11,000 tokens
+    cursor = CursorText(before, "    result = ", "", "")
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    start, tokens = fitted(service, cursor)
+    assert tokens <= BUDGET - TYPING_RESERVE  # the first trim leaves room to type
+    for typed in ("a", "ab", "abc", "abc + value_499 * 2"):
+        follow_start, follow_tokens = fitted(service, replace(cursor, line_prefix="    result = " + typed))
+        assert follow_start == start and follow_tokens <= BUDGET  # byte-identical start: the KV cache covers it
+    other_line = CompletionService(models=None)  # type: ignore[arg-type]
+    assert fitted(other_line, cursor)[0] == start  # deterministic for the same text
+
+
+def test_a_prompt_that_fits_is_not_trimmed() -> None:
+    cursor = CursorText("x = 1\n" * 10, "y = ", "", "")
+    start, _ = fitted(CompletionService(models=None), cursor)  # type: ignore[arg-type]
+    assert start == "x = 1\n" * 10
+
+
+def test_the_pin_holds_where_a_fresh_trim_would_move_the_start() -> None:
+    """Find a file length where trimming each keystroke afresh gives a different start (the proportional trim
+    crosses a line boundary), and check that typing on the line keeps the first start anyway."""
+    typed = "    result = total + value_499 * 2 + other_name + another_value * 3 + more_things_to_type(1, 2)"
+    for count in range(60, 3000, 7):
+        before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(count))
+        cursor = CursorText(before, "    result = ", "", "")
+        fresh_cold, _ = fitted(CompletionService(models=None), cursor)  # type: ignore[arg-type]
+        fresh_typed, _ = fitted(CompletionService(models=None), replace(cursor, line_prefix=typed))  # type: ignore[arg-type]
+        if fresh_cold != fresh_typed:
+            break
+    else:
+        raise AssertionError("no file length moved the trim: the scenario needs another shape")
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    start, _ = fitted(service, cursor)
+    for length in range(len("    result = "), len(typed) + 1):
+        assert fitted(service, replace(cursor, line_prefix=typed[:length]))[0] == start
