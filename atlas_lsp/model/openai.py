@@ -82,6 +82,21 @@ def _fim_from_setting(markers: tuple[str, ...]) -> FimTokens:
     return FimTokens(markers[0], markers[1], markers[2], repo_name=repo, file_sep=sep)
 
 
+def _check_url(url: str) -> None:
+    """A clear error for a URL that no request could use (httpx would fail later, and less plainly)."""
+    problem = ""
+    try:
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https"):
+            problem = "it must start with http:// or https://"
+        elif not parsed.host:
+            problem = "it has no host"
+    except (httpx.InvalidURL, ValueError, TypeError) as error:
+        problem = str(error)
+    if problem:
+        raise ModelError(f"atlas.model.url {url!r} is not a usable URL: {problem}")
+
+
 def _describe(error: Exception) -> str:
     if isinstance(error, httpx.TimeoutException):
         return f"timed out ({type(error).__name__})"
@@ -108,6 +123,7 @@ class OpenAIBackend:
     @classmethod
     def connect(cls, options: EndpointOptions) -> OpenAIBackend:
         """Reach the endpoint, pick the model, learn its tokenizer and FIM markers; ModelError when it cannot."""
+        _check_url(options.url)
         headers = {"Accept": "application/json"}
         key = os.environ.get(options.api_key_env, "") if options.api_key_env else ""
         if key:

@@ -13,7 +13,7 @@ from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, ModelBackend, ModelError, ModelInfo
 from atlas_lsp.model.llama import LlamaCppBackend, LoadOptions
 from atlas_lsp.model.locate import locate_model
-from atlas_lsp.model.openai import EndpointOptions, OpenAIBackend
+from atlas_lsp.model.openai import EndpointError, EndpointOptions, OpenAIBackend
 from atlas_lsp.model.worker import InferenceWorker
 
 logger = logging.getLogger(__name__)
@@ -152,7 +152,8 @@ class ModelService:
         except ModelError as error:
             logger.error("model failed to load: %s", error)
             self._set_status(ModelStatus("error", str(error), backend=settings.backend))
-            self._retry_later(settings)
+            if isinstance(error, EndpointError):  # unreachable now, may answer later; a bad setting will not
+                self._retry_later(settings)
             return self.status
         except Exception as error:
             logger.exception("model failed to load")
@@ -167,7 +168,7 @@ class ModelService:
         return self.status
 
     def _retry_later(self, settings: ModelSettings) -> None:
-        """Keep trying an unreachable endpoint (a missing local file will not appear by itself: no retry)."""
+        """Keep trying an unreachable endpoint (a missing local file or a bad URL will not mend by itself)."""
         if settings.backend != "openai" or self._retry is not None:
             return
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_lsp.model.backend import CancelToken, GenerationRequest
+from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelError
 from atlas_lsp.model.locate import bundled_model
 from atlas_lsp.model.openai import EndpointError, EndpointOptions, OpenAIBackend
 from tests.support.openai_server import OpenAIServer, free_port
@@ -147,3 +150,44 @@ def test_endpoint_killed_mid_request_is_reported_and_recovery_is_noticed() -> No
     finally:
         backend.close()
         endpoint.kill()
+
+
+def test_doctor_reports_the_endpoint_and_its_latency(server: OpenAIServer) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "atlas_lsp", "--log-level", "error", "doctor", "--endpoint", server.url, "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert done.returncode == 0, report
+    checks = report["checks"]
+    assert checks["backend"] == "openai" and checks["endpoint"] == server.url
+    assert checks["model"] == "SmolLM2-135M-Instruct.Q4_1" and checks["endpoint_latency_ms"] > 0
+    assert checks["generated_tokens"] > 0 and "gpu_offload_supported" not in checks  # nothing loaded locally
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080", "ftp://host", "http://[::1", "http://"])
+def test_a_bad_url_is_named_at_once(url: str) -> None:
+    with pytest.raises(ModelError, match=r"atlas\.model\.url .* is not a usable URL"):
+        connect(url)
+    done = subprocess.run(
+        [sys.executable, "-m", "atlas_lsp", "--log-level", "error", "doctor", "--endpoint", url],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "is not a usable URL" in done.stdout and "Traceback" not in done.stderr
+
+
+async def test_an_unreachable_endpoint_is_retried_a_bad_url_is_not() -> None:
+    from atlas_lsp.config import ModelSettings
+    from atlas_lsp.model.service import ModelService
+
+    statuses: list[str] = []
+    models = ModelService(on_status=lambda status: statuses.append(status.message))
+    try:
+        bad = await models.load(ModelSettings(backend="openai", url="ftp://host"))
+        assert bad.state == "error" and "not a usable URL" in bad.message
+        assert models._retry is None  # a setting will not mend by itself: no retries, one message
+        down = await models.load(ModelSettings(backend="openai", url=f"http://127.0.0.1:{free_port()}", retries=0))
+        assert down.state == "error" and "unreachable" in down.message
+        assert models._retry is not None  # tried again in the background until it answers or settings change
+    finally:
+        models.close()
