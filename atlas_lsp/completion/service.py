@@ -122,8 +122,8 @@ class CompletionService:
         document = self._context.documents.get(path) if self._context is not None and path else None
         if document is None:
             return inside_identifier(cursor)
-        _, point = document.point(line, character)
-        node = document.tree.root_node.named_descendant_for_point_range(point, point)
+        byte, point = document.point(line, character)
+        node = document.node_at(byte, point)
         if node is None or node.type not in _IDENTIFIER_NODES:
             return inside_identifier(cursor)
         return node.start_point < point < node.end_point

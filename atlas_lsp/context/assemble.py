@@ -130,7 +130,7 @@ def _open_file_parts(
         found = document.derived(
             f"definitions:{other_path}",
             lambda document=document, other_path=other_path: definitions(
-                document.spec, document.tree, document.source, other_path
+                document.spec, document.roots, document.source, other_path
             ),
         )
         skeleton = "\n".join(d.skeleton(comment) for d in found if d.kind != "method" or len(found) < 30)
@@ -175,13 +175,13 @@ def completion_context(
     first, _ = document.point(max(0, line - WINDOW_LINES), 0)
     last, _ = document.point(line + WINDOW_LINES, 0)
     local = document.derived(
-        f"definitions:{path}", lambda: definitions(spec, document.tree, document.source, path), stale_edits=64
+        f"definitions:{path}", lambda: definitions(spec, document.roots, document.source, path), stale_edits=64
     )
-    names = referenced_names(spec, document.tree, document.source, first, last)
+    names = referenced_names(spec, document.roots, document.source, first, last)
     local_names = {d.name for d in local}
     imported = document.derived(
         "imported",
-        lambda: {name for _, name in imported_names(spec, document.tree, document.source) if name},
+        lambda: {name for _, name in imported_names(spec, document.roots, document.source) if name},
         stale_edits=64,
     )
     wanted = [name for name in names if name not in local_names or name in imported]

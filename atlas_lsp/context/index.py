@@ -106,7 +106,7 @@ class WorkspaceIndex:
             return None
         source = source_text.encode("utf-8")
         tree = spec.parser().parse(source)
-        return definitions(spec, tree, source, str(path))
+        return definitions(spec, [tree.root_node], source, str(path))
 
     def build(self, roots: list[Path], progress: Callable[[int, int], None] | None = None) -> IndexStats:
         """Index every supported file under ``roots`` (replacing what was there)."""

@@ -54,7 +54,7 @@ def docstring_examples(doc: str) -> list[tuple[str, str]]:
 
 
 def _definition_for(document: SyntaxDocument, path: str, start: int, end: int) -> Definition | None:
-    found = definitions(document.spec, document.tree, document.source, path)
+    found = definitions(document.spec, document.roots, document.source, path)
     return next((d for d in found if d.start_byte == start and d.end_byte == end), None)
 
 
@@ -62,7 +62,7 @@ def find_function(
     document: SyntaxDocument, path: str, line: int | None = None, name: str | None = None
 ) -> FunctionTarget | None:
     """The innermost function around ``line``, or the function called ``name``."""
-    objects = text_objects(document.spec, document.tree, "function")
+    objects = text_objects(document.spec, document.roots, "function")
     chosen = None
     if name is not None:
         for obj in objects:

@@ -1,19 +1,32 @@
-"""A document's syntax tree, kept current by incremental edits (tree.edit + reparse with the old tree)."""
+"""A document's syntax trees, kept current by incremental edits (tree.edit + reparse with the old tree).
+
+Tree-sitter re-walks every top-level statement on each reparse of a module (its grammars mark the module's repeat
+nodes fragile, so they are never reused): a keystroke in a 5,000-line Python file costs as much as parsing most of
+it. So a large document is parsed as *segments*: runs of whole top-level statements, each with its own tree over
+its byte range of the one source (``included_ranges``; node positions are the document's). A keystroke reparses
+one segment. Top-level statements do not depend on each other, so on valid code the segments' nodes are the ones a
+whole-file parse finds; an unclosed string or bracket stays inside its segment instead of swallowing the rest of
+the file while the user types. An edit that touches a boundary merges the two segments; a segment that grows past
+twice the target size is split again at its top-level statements.
+"""
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import numpy as np
-from tree_sitter import Node, Parser, Point, Tree
+from tree_sitter import Node, Parser, Point, Range, Tree
 
 from atlas_lsp.syntax.registry import LanguageSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+SEGMENT_BYTES = 4096  # target segment size: a keystroke reparses about this much text
 
 
 @dataclass(frozen=True)
@@ -33,19 +46,101 @@ def _line_starts(source: bytes) -> np.ndarray:
     return np.concatenate(([0], newlines + 1)).astype(np.int64)
 
 
-class SyntaxDocument:
-    """Source bytes and their tree. Syntax errors are normal while typing: the error-tolerant tree is used as is."""
+def segment_starts(root: Node, start: int, target: int, attached: tuple[str, ...] = ("comment",)) -> list[int]:
+    """Where to cut ``root``'s top-level statements into runs of about ``target`` bytes (after ``start``).
 
-    def __init__(self, spec: LanguageSpec, text: str) -> None:
+    A cut goes only before a statement that starts a line at column 0, after a statement that ended on an earlier
+    line, is not an error and is not ``attached`` to what follows it (a doc comment, a Rust attribute).
+    """
+    cuts: list[int] = []
+    previous: Node | None = None
+    current = start
+    for child in root.children:
+        if (
+            previous is not None
+            and child.start_byte - current >= target
+            and child.start_point.column == 0
+            and previous.end_point.row < child.start_point.row
+            and previous.type not in attached
+            and not (previous.is_error or child.is_error or previous.is_missing or child.is_missing)
+        ):
+            cuts.append(child.start_byte)
+            current = child.start_byte
+        previous = child
+    return cuts
+
+
+class SyntaxDocument:
+    """Source bytes and their trees. Syntax errors are normal while typing: the error-tolerant tree is used as is."""
+
+    def __init__(self, spec: LanguageSpec, text: str, segment_bytes: int = SEGMENT_BYTES) -> None:
         self.spec = spec
         self._parser: Parser = spec.parser()
-        self.source = text.encode("utf-8")
-        self._starts = _line_starts(self.source)
-        self.tree: Tree = self._parser.parse(self.source)
+        self._segment_bytes = segment_bytes
         self.incremental_parses = 0
-        self.full_parses = 1
+        self.full_parses = 0
         self.revision = 0
         self._derived: dict[str, tuple[int, int, object]] = {}
+        self._load(text.encode("utf-8"))
+
+    # -- trees ---------------------------------------------------------------------------------------------------
+
+    def _load(self, source: bytes) -> None:
+        """Parse the whole text once, then (when it is large) once per segment."""
+        self.source = source
+        self._starts = _line_starts(source)
+        self._parser.included_ranges = None
+        tree = self._parser.parse(source)
+        self.full_parses += 1
+        cuts = (
+            segment_starts(tree.root_node, 0, self._segment_bytes, self.spec.attached_to_next)
+            if len(source) > 2 * self._segment_bytes
+            else []
+        )
+        self._bounds = [0, *cuts]
+        self._trees = [tree] if not cuts else [self._parse(i, None) for i in range(len(self._bounds))]
+
+    def _end(self, segment: int) -> int:
+        return self._bounds[segment + 1] if segment + 1 < len(self._bounds) else len(self.source)
+
+    def _point_of(self, byte: int) -> Point:
+        row = int(np.searchsorted(self._starts, byte, side="right")) - 1
+        return Point(row, byte - int(self._starts[row]))
+
+    def _parse(self, segment: int, old: Tree | None) -> Tree:
+        if len(self._bounds) == 1:
+            self._parser.included_ranges = None
+        else:
+            start, end = self._bounds[segment], self._end(segment)
+            self._parser.included_ranges = [Range(self._point_of(start), self._point_of(end), start, end)]
+        return self._parser.parse(self.source) if old is None else self._parser.parse(self.source, old)
+
+    @property
+    def roots(self) -> list[Node]:
+        """The root node of each segment, in document order (one for most files)."""
+        return [tree.root_node for tree in self._trees]
+
+    @property
+    def segments(self) -> int:
+        return len(self._trees)
+
+    @property
+    def has_error(self) -> bool:
+        return any(tree.root_node.has_error for tree in self._trees)
+
+    def node_at(self, byte: int, point: Point) -> Node | None:
+        """The smallest named node at a position."""
+        segment = bisect.bisect_right(self._bounds, byte) - 1
+        return self._trees[max(segment, 0)].root_node.named_descendant_for_point_range(point, point)
+
+    def sexp(self) -> str:
+        """The trees' top-level statements as one S-expression (tests compare it with a whole-file parse)."""
+        if len(self._trees) == 1:
+            return str(self._trees[0].root_node)
+        inner = " ".join(str(child) for tree in self._trees for child in tree.root_node.children if child.is_named)
+        return f"({self._trees[0].root_node.type} {inner})"
+
+    # -- derived values ------------------------------------------------------------------------------------------
 
     def derived(self, key: str, compute: Callable[[], T], stale_edits: int = 0) -> T:
         """``compute()``'s value for this text, computed once per revision (definitions, imports, ...).
@@ -64,6 +159,8 @@ class SyntaxDocument:
         self._derived[key] = (self.revision, lines, value)
         return value
 
+    # -- text ----------------------------------------------------------------------------------------------------
+
     @property
     def text(self) -> str:
         return self.source.decode("utf-8", errors="replace")
@@ -79,10 +176,11 @@ class SyntaxDocument:
         return offset, Point(line, offset - start)
 
     def apply(self, edit: TextEdit) -> None:
-        """Apply one edit to the source and update the tree incrementally."""
+        """Apply one edit to the source and update the edited segment's tree incrementally."""
         start_byte, start_point = self._byte_at(edit.start_line, edit.start_column)
         old_end_byte, old_end_point = self._byte_at(edit.end_line, edit.end_column)
         old_end_byte = max(old_end_byte, start_byte)
+        old_end_point = max(old_end_point, start_point)
         inserted = edit.new_text.encode("utf-8")
         self.source = self.source[:start_byte] + inserted + self.source[old_end_byte:]
         new_end_byte = start_byte + len(inserted)
@@ -91,18 +189,36 @@ class SyntaxDocument:
             new_end_point = Point(start_point.row, start_point.column + len(inserted))
         else:
             new_end_point = Point(start_point.row + inserted.count(b"\n"), len(inserted) - newline - 1)
-        self.tree.edit(
-            start_byte=start_byte,
-            old_end_byte=old_end_byte,
-            new_end_byte=new_end_byte,
-            start_point=start_point,
-            old_end_point=old_end_point,
-            new_end_point=new_end_point,
-        )
         self._shift_line_starts(edit.start_line, edit.end_line, inserted, start_byte, new_end_byte - old_end_byte)
-        self.tree = self._parser.parse(self.source, self.tree)
+        first = bisect.bisect_right(self._bounds, start_byte) - 1
+        last = bisect.bisect_right(self._bounds, old_end_byte) - 1
+        if first > 0 and self._bounds[first] == start_byte:
+            first -= 1  # an edit at a segment's first column may join its statement to the one above
+        for tree in self._trees[first:]:
+            tree.edit(start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point)
+        delta = new_end_byte - old_end_byte
+        del self._trees[first + 1 : last + 1], self._bounds[first + 1 : last + 1]  # boundaries inside the edit
+        for segment in range(first + 1, len(self._bounds)):
+            self._bounds[segment] += delta
+        self._trees[first] = self._parse(first, self._trees[first])
         self.incremental_parses += 1
+        if self._end(first) - self._bounds[first] > 2 * self._segment_bytes:
+            self._split(first)
         self.revision += 1
+
+    def _split(self, segment: int) -> None:
+        """Cut a segment that grew too large at its top-level statements (not while it has a syntax error)."""
+        tree = self._trees[segment]
+        if tree.root_node.has_error:
+            return
+        cuts = segment_starts(tree.root_node, self._bounds[segment], self._segment_bytes, self.spec.attached_to_next)
+        if not cuts:
+            return
+        self._bounds[segment + 1 : segment + 1] = cuts
+        pieces = range(segment, segment + len(cuts) + 1)
+        self._trees[segment : segment + 1] = [tree] * len(pieces)  # placeholders, replaced below
+        for piece in pieces:
+            self._trees[piece] = self._parse(piece, None)
 
     def _shift_line_starts(self, first: int, last: int, inserted: bytes, start_byte: int, delta: int) -> None:
         """Update the line-start table for an edit of lines ``first``..``last`` without rescanning the file."""
@@ -112,10 +228,7 @@ class SyntaxDocument:
         self._starts = np.concatenate((self._starts[: first + 1], added, self._starts[last + 1 :] + delta))
 
     def replace_all(self, text: str) -> None:
-        self.source = text.encode("utf-8")
-        self._starts = _line_starts(self.source)
-        self.tree = self._parser.parse(self.source)
-        self.full_parses += 1
+        self._load(text.encode("utf-8"))
         self.revision += 1
 
     def line_text(self, line: int) -> str | None:

@@ -31,6 +31,7 @@ class LanguageSpec:
     test_runner: str
     language: Language
     queries: dict[str, Query] = field(default_factory=dict)
+    attached_to_next: tuple[str, ...] = ("comment",)  # top-level node types that belong to the statement after them
 
     def parser(self) -> Parser:
         return Parser(self.language)
@@ -96,6 +97,7 @@ def load_language(folder: Path) -> LanguageSpec:
         test_runner=meta.get("test_runner", ""),
         language=language,
         queries=queries,
+        attached_to_next=tuple(meta.get("attached_to_next", ["comment"])),
     )
 
 

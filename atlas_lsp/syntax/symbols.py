@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tree_sitter import Node, Tree
+from tree_sitter import Node
 
 from atlas_lsp.syntax.queries import captures, matches
 from atlas_lsp.syntax.registry import LanguageSpec
@@ -100,13 +101,13 @@ def _comment_doc(source: bytes, node: Node, comment: str) -> str:
     return "\n".join(row for row in rows if row)
 
 
-def definitions(spec: LanguageSpec, tree: Tree, source: bytes, path: str) -> list[Definition]:
-    """Every definition, once each (a method is not also listed as a function)."""
+def definitions(spec: LanguageSpec, roots: Sequence[Node], source: bytes, path: str) -> list[Definition]:
+    """Every definition under ``roots`` (a document's segment roots), once each (a method is not also a function)."""
     query = spec.queries.get("tags")
     if query is None:
         return []
     found: dict[tuple[int, int], Definition] = {}
-    for match in matches(query, tree.root_node):
+    for match in (match for root in roots for match in matches(query, root)):
         kind_capture = next((name for name in match if name.startswith("definition.")), None)
         if kind_capture is None or "name" not in match:
             continue
@@ -140,13 +141,13 @@ def _better(new: Definition, old: Definition) -> bool:
     return bool(new.doc) and not old.doc
 
 
-def text_objects(spec: LanguageSpec, tree: Tree, kind: str = "function") -> list[TextObject]:
+def text_objects(spec: LanguageSpec, roots: Sequence[Node], kind: str = "function") -> list[TextObject]:
     """``kind``.around spans (with their .inside spans) in document order."""
     query = spec.queries.get("textobjects")
     if query is None:
         return []
     objects: list[TextObject] = []
-    for match in matches(query, tree.root_node):
+    for match in (match for root in roots for match in matches(query, root)):
         around = match.get(f"{kind}.around")
         if not around:
             continue
@@ -170,13 +171,13 @@ def enclosing(objects: list[TextObject], byte: int) -> TextObject | None:
     return min(containing, key=lambda o: o.around_end - o.around_start) if containing else None
 
 
-def imported_names(spec: LanguageSpec, tree: Tree, source: bytes) -> list[tuple[str, str]]:
+def imported_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> list[tuple[str, str]]:
     """(module, name) pairs the file imports; name is "" for a whole-module import."""
     query = spec.queries.get("imports")
     if query is None:
         return []
     pairs: list[tuple[str, str]] = []
-    for match in matches(query, tree.root_node):
+    for match in (match for root in roots for match in matches(query, root)):
         module = _text(source, match["import.module"][0]).strip("\"'") if "import.module" in match else ""
         for name_node in match.get("import.name", []) or [None]:
             name = _text(source, name_node) if name_node is not None else ""
@@ -184,15 +185,21 @@ def imported_names(spec: LanguageSpec, tree: Tree, source: bytes) -> list[tuple[
     return pairs
 
 
-def referenced_names(spec: LanguageSpec, tree: Tree, source: bytes, start_byte: int, end_byte: int) -> list[str]:
+def referenced_names(
+    spec: LanguageSpec, roots: Sequence[Node], source: bytes, start_byte: int, end_byte: int
+) -> list[str]:
     """Names used between two offsets, most frequent first, calls before plain names."""
     query = spec.queries.get("references")
     if query is None:
         return []
-    found = captures(query, tree.root_node, start_byte, end_byte)
+    found = [
+        captures(query, root, start_byte, end_byte)
+        for root in roots
+        if root.start_byte < end_byte and start_byte < root.end_byte
+    ]
     counts: dict[str, int] = {}
     for weight, capture in ((3, "reference.call"), (1, "reference.name")):
-        for node in found.get(capture, []):
+        for node in (node for group in found for node in group.get(capture, [])):
             if start_byte <= node.start_byte and node.end_byte <= end_byte:
                 name = _text(source, node)
                 counts[name] = counts.get(name, 0) + weight

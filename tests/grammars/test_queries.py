@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from tree_sitter import Language
+from tree_sitter import Language, Node
 
+from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.queries import UnknownCaptureError, captures, compile_query
-from atlas_lsp.syntax.registry import QUERY_FILES, grammars_dir, load_language, load_registry
+from atlas_lsp.syntax.registry import QUERY_FILES, LanguageSpec, grammars_dir, load_language, load_registry
+from atlas_lsp.syntax.symbols import definitions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LANGUAGES = ["python", "javascript", "typescript", "tsx", "go", "rust"]
@@ -71,6 +73,15 @@ def parse_assertions(text: str) -> list[tuple[int, int, str, bool]]:
     return assertions
 
 
+def capture_starts(spec: LanguageSpec, roots: list[Node]) -> dict[str, set[tuple[int, int]]]:
+    starts: dict[str, set[tuple[int, int]]] = {}
+    for query in spec.queries.values():
+        for root in roots:
+            for capture, nodes in captures(query, root).items():
+                starts.setdefault(capture, set()).update((n.start_point.row, n.start_point.column) for n in nodes)
+    return starts
+
+
 @pytest.mark.parametrize("name", LANGUAGES)
 def test_fixture_assertions(name: str) -> None:
     registry = load_registry()
@@ -78,10 +89,7 @@ def test_fixture_assertions(name: str) -> None:
     fixture = next(FIXTURES.glob(f"{name}.*"))
     source = fixture.read_bytes()
     tree = spec.parser().parse(source)
-    starts: dict[str, set[tuple[int, int]]] = {}
-    for query in spec.queries.values():
-        for capture, nodes in captures(query, tree.root_node).items():
-            starts.setdefault(capture, set()).update((n.start_point.row, n.start_point.column) for n in nodes)
+    starts = capture_starts(spec, [tree.root_node])
     assertions = parse_assertions(source.decode())
     assert len(assertions) >= 5
     failures = [
@@ -90,3 +98,18 @@ def test_fixture_assertions(name: str) -> None:
         if ((row, column) in starts.get(capture, set())) != present
     ]
     assert failures == []
+
+
+@pytest.mark.parametrize("name", LANGUAGES)
+def test_queries_find_the_same_in_a_document_parsed_in_segments(name: str) -> None:
+    """Open documents are parsed in segments of top-level statements; every query must see what a whole-file
+    parse sees, doc comments included (a one-byte segment size cuts before every top-level statement it may)."""
+    spec = load_registry().languages[name]
+    text = next(FIXTURES.glob(f"{name}.*")).read_text()
+    whole = spec.parser().parse(text.encode())
+    document = SyntaxDocument(spec, text, segment_bytes=1)
+    assert document.segments > 3
+    assert document.sexp() == str(whole.root_node)
+    assert capture_starts(spec, document.roots) == capture_starts(spec, [whole.root_node])
+    source = text.encode()
+    assert definitions(spec, document.roots, source, "f") == definitions(spec, [whole.root_node], source, "f")

@@ -38,7 +38,7 @@ def test_incremental_edit_matches_a_full_parse(edit: TextEdit) -> None:
     document.apply(edit)
     expected = apply_to_text(SOURCE, edit)
     assert document.text == expected
-    assert str(document.tree.root_node) == full_parse(expected)
+    assert document.sexp() == full_parse(expected)
     assert document.incremental_parses == 1 and document.full_parses == 1
 
 
@@ -54,7 +54,7 @@ def test_a_typing_session_stays_in_sync() -> None:
         document.apply(edit)
         text = apply_to_text(text, edit)
     assert document.text == text
-    assert str(document.tree.root_node) == full_parse(text)
+    assert document.sexp() == full_parse(text)
     assert document.incremental_parses == 200
 
 
@@ -80,3 +80,108 @@ def test_line_text() -> None:
     assert document.line_text(1) == '    """Döc ✓."""'
     assert document.line_text(0) == "def f(x):"
     assert document.line_text(99) is None
+
+
+def module_text(functions: int) -> str:
+    return (
+        "".join(
+            f'# helper {n}\ndef helper_{n}(items):\n    """Sum {n}."""\n    return sum(items) + {n}\n\n\n'
+            for n in range(functions)
+        )
+        + "class Last:\n    def method(self):\n        return 1\n"
+    )
+
+
+def definition_names(document: SyntaxDocument) -> list[tuple[str, int]]:
+    from atlas_lsp.syntax.symbols import definitions
+
+    return [(d.name, d.start_line) for d in definitions(document.spec, document.roots, document.source, "m.py")]
+
+
+def whole_file_names(text: str) -> list[tuple[str, int]]:
+    from atlas_lsp.syntax.symbols import definitions
+
+    spec = REGISTRY.languages["python"]
+    source = text.encode()
+    return [(d.name, d.start_line) for d in definitions(spec, [spec.parser().parse(source).root_node], source, "m.py")]
+
+
+def test_a_large_file_is_parsed_in_segments_that_match_a_whole_file_parse() -> None:
+    text = module_text(60)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    assert document.segments > 10
+    assert document.sexp() == full_parse(text)
+    assert definition_names(document) == whole_file_names(text)
+    small = SyntaxDocument(REGISTRY.languages["python"], SOURCE, segment_bytes=256)
+    assert small.segments == 1
+
+
+def test_segments_stay_in_sync_through_valid_and_broken_edits() -> None:
+    """Random edits anywhere (boundaries included), each undone later: the trees end equal to a whole-file parse."""
+    rng = random.Random(11)
+    text = module_text(40)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    merged = 0
+    for _ in range(150):
+        lines = text.split("\n")
+        if rng.random() < 0.4:  # the first column of a top-level statement: where segments begin
+            line, column = rng.choice([n for n, row in enumerate(lines) if row.startswith("# helper")]), 0
+        else:
+            line = rng.randrange(len(lines))
+            column = rng.randrange(len(lines[line]) + 1)
+        segments = document.segments
+        typed = rng.choice(["a", " ", "(", '"""', "\n", "def g():\n    pass\n", "é"])
+        edit = TextEdit(line, column, line, column, typed)
+        document.apply(edit)
+        merged += document.segments < segments
+        text = apply_to_text(text, edit)
+        assert document.text == text
+        rows = typed.split("\n")
+        end_line, end_column = line + len(rows) - 1, (column if len(rows) == 1 else 0) + len(rows[-1])
+        undo = TextEdit(line, column, end_line, end_column, "")
+        document.apply(undo)
+        text = apply_to_text(text, undo)
+    assert merged > 3 and document.segments > 5
+    assert text == module_text(40)
+    assert document.text == text
+    assert document.sexp() == full_parse(text)
+    assert definition_names(document) == whole_file_names(text)
+
+
+def test_edits_across_boundaries_merge_segments_and_large_ones_split_again() -> None:
+    text = module_text(40)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    before = document.segments
+    # delete ten functions at once (many boundaries inside the edit), then type them back one line at a time
+    start = text.index("# helper 5\n")
+    end = text.index("# helper 15\n")
+    removed = text[start:end]
+    first_line = text[:start].count("\n")
+    edit = TextEdit(first_line, 0, first_line + removed.count("\n"), 0, "")
+    document.apply(edit)
+    text = apply_to_text(text, edit)
+    assert document.segments < before
+    assert document.sexp() == full_parse(text)
+    for offset, row in enumerate(removed.split("\n")[:-1]):
+        edit = TextEdit(first_line + offset, 0, first_line + offset, 0, row + "\n")
+        document.apply(edit)
+        text = apply_to_text(text, edit)
+    assert text == module_text(40)
+    assert document.segments >= before - 2  # the grown segment was cut again at its top-level statements
+    assert document.sexp() == full_parse(text)
+    assert definition_names(document) == whole_file_names(text)
+
+
+def test_an_unclosed_string_stays_inside_its_segment() -> None:
+    """While the user types an opening quote, the rest of the file keeps its definitions."""
+    text = module_text(40)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    line = text.split("\n").index("def helper_3(items):") + 2
+    document.apply(TextEdit(line, 4, line, 4, '"""'))
+    assert document.has_error
+    names = {name for name, _ in definition_names(document)}
+    assert {f"helper_{n}" for n in range(6, 40)} <= names
+    assert "method" in names
+    byte, point = document.point(line + 30, 8)
+    node = document.node_at(byte, point)
+    assert node is not None and node.start_byte <= byte <= node.end_byte
