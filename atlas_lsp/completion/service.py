@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
 from atlas_lsp.completion.postprocess import clean_completion, is_complete
@@ -74,6 +74,7 @@ class LastCompletion:
     cached: bool = False
     model_seconds: float = 0.0
     total_seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step of the request (see complete())
 
 
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
@@ -225,30 +226,44 @@ class CompletionService:
     ) -> Suggestion | None:
         """A suggestion for the cursor, or None (inside a word, cancelled, or nothing worth showing)."""
         started = time.perf_counter()
+        phases: dict[str, float] = {}
+        clock = [started]
+
+        def lap(phase: str) -> None:
+            now = time.perf_counter()
+            phases[phase] = phases.get(phase, 0.0) + now - clock[0]
+            clock[0] = now
+
         self.counters.requests += 1
         if cancel.cancelled:  # superseded while it waited (debounce): never reaches the model
             self.counters.generations_skipped += 1
             return None
         cursor = self._cursor(text, line, character, settings)
+        lap("cursor")
         if self._in_identifier(path, cursor, line, character):
             self.counters.skipped_in_identifier += 1
             return None
+        lap("policy")
         key = self._cache_key(cursor, settings, path)
         cached = self.cache.get(key) if settings.completion.temperature == 0 else None
+        lap("cache")
         if cached is not None:
             self.counters.cache_hits += 1
             self.counters.shown += 1
             seconds = time.perf_counter() - started
-            self.last = LastCompletion(cached=True, total_seconds=seconds)
+            self.last = LastCompletion(cached=True, total_seconds=seconds, phases=phases)
             return Suggestion(cached, "cache", 0, 0, 0, "cache", 0.0, seconds, cached=True)
         context = self._assemble_context(path, line, character, settings)
+        lap("context")
         options = settings.completion
         made: list[CompletionPrompt] = []
 
         def generate(backend: ModelBackend) -> GenerationStats:
+            lap("queue")  # waiting for the model's thread
             self.counters.generations += 1  # counted when it really reaches the model
             prompt = self._fitted_prompt(backend, cursor, context, settings, (path, line))
             made.append(prompt)
+            lap("prompt")  # built and fitted to the token budget
             request = GenerationRequest(
                 prompt=prompt.text,
                 max_tokens=options.max_tokens,
@@ -269,6 +284,7 @@ class CompletionService:
                 stream.close()
             if stream.stats.stop_reason == "cancelled":
                 self.counters.generations_cancelled += 1
+            lap("model")
             return stream.stats
 
         if cancel.cancelled:
@@ -284,6 +300,7 @@ class CompletionService:
                 raise
             self.counters.generations_skipped += 1  # superseded while it waited in the worker's queue
             return None
+        lap("return")  # back on the event loop
         prompt = made[0]
         raw = code_from_reply(stats.text) if prompt.kind == "chat" else stats.text
         self.last = LastCompletion(
@@ -295,6 +312,7 @@ class CompletionService:
             stop_reason=stats.stop_reason,
             model_seconds=stats.seconds,
             total_seconds=time.perf_counter() - started,
+            phases=phases,
         )
         logger.debug(
             "completion: %s prompt, %d tokens (%d reused, %d evaluated), %d generated, %s, %.0f ms",
@@ -310,6 +328,7 @@ class CompletionService:
             self.counters.cancelled += 1
             return None
         cleaned = clean_completion(raw, cursor, options.max_lines)
+        lap("clean")
         if not cleaned:
             self.counters.empty += 1
             return None

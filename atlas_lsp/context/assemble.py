@@ -9,7 +9,14 @@ from pathlib import Path
 
 from atlas_lsp.context.index import WorkspaceIndex
 from atlas_lsp.syntax.document import SyntaxDocument
-from atlas_lsp.syntax.symbols import Definition, class_skeleton, definitions, imported_names, referenced_names
+from atlas_lsp.syntax.symbols import (
+    Definition,
+    class_skeleton,
+    defined_names,
+    definitions,
+    imported_names,
+    referenced_names,
+)
 
 WINDOW_LINES = 20
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -153,6 +160,17 @@ def _recent_edit_parts(edits: list[RecentEdit], path: str, line: int) -> list[Co
     return parts
 
 
+def defined_and_imported(document: SyntaxDocument) -> tuple[set[str], set[str]]:
+    """The names a document defines and the names it imports, remembered per segment (a keystroke recomputes
+    only its segment's)."""
+    spec, source = document.spec, document.source
+    defined = document.per_segment("defined", lambda root: frozenset(defined_names(spec, [root], source)))
+    imported = document.per_segment(
+        "imported", lambda root: frozenset(name for _, name in imported_names(spec, [root], source) if name)
+    )
+    return set().union(*defined), set().union(*imported)
+
+
 def completion_context(
     document: SyntaxDocument,
     path: str,
@@ -174,18 +192,16 @@ def completion_context(
     comment = spec.line_comment
     first, _ = document.point(max(0, line - WINDOW_LINES), 0)
     last, _ = document.point(line + WINDOW_LINES, 0)
-    local = document.derived(
-        f"definitions:{path}", lambda: definitions(spec, document.roots, document.source, path), stale_edits=64
-    )
-    names = referenced_names(spec, document.roots, document.source, first, last)
-    local_names = {d.name for d in local}
-    imported = document.derived(
-        "imported",
-        lambda: {name for _, name in imported_names(spec, document.roots, document.source) if name},
-        stale_edits=64,
-    )
+    source = document.source
+    line_start, _ = document.point(line, 0)
+    line_end, _ = document.point(line + 1, 0)
+    # what encloses the cursor's line: the tags query on the cursor's segment, over that line only
+    segment = document.segment_root_at(line_start)
+    enclosing = definitions(spec, [segment], source, path, span=(line_start, max(line_end, line_start + 1)))
+    names = referenced_names(spec, document.roots, source, first, last)
+    local_names, imported = defined_and_imported(document)
     wanted = [name for name in names if name not in local_names or name in imported]
-    parts = _enclosing_parts(local, line, path, comment, visible_from_line)
+    parts = _enclosing_parts(enclosing, line, path, comment, visible_from_line)
     if index is not None:
         parts += _definition_parts(wanted, imported, index, path, comment)
     window = document.source[first:last].decode("utf-8", errors="replace")

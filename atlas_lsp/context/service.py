@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas_lsp.context.assemble import ContextPart, RecentEdit, completion_context, render
+from atlas_lsp.context.assemble import ContextPart, RecentEdit, completion_context, defined_and_imported, render
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
 from atlas_lsp.prompts.completion import ContextFile
 from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
@@ -40,6 +40,13 @@ class ContextService:
             self.documents.pop(path, None)
             return  # unknown language: plain-text context only
         self.documents[path] = SyntaxDocument(spec, text)
+
+    def prepare(self, path: str) -> None:
+        """Compute what context assembly keeps per document (its defined and imported names) ahead of the first
+        completion in it."""
+        document = self.documents.get(path)
+        if document is not None:
+            defined_and_imported(document)
 
     def change(self, path: str, edits: list[TextEdit | str]) -> None:
         """Apply the client's edits in order; a plain string replaces the whole text."""

@@ -26,7 +26,12 @@ def uri_to_path(uri: str) -> str:
 
 def on_did_open(ls: AtlasLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
     item = params.text_document
-    ls.context.open(uri_to_path(item.uri), item.text, item.language_id)
+    path = uri_to_path(item.uri)
+    ls.context.open(path, item.text, item.language_id)
+    # get ready for the first completion in it: its lines tokenized (on a thread), its names collected (on the
+    # event loop, once the messages already waiting are handled)
+    ls.models.prepare([item.text])
+    asyncio.get_running_loop().call_soon(ls.context.prepare, path)
 
 
 def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentChangePartial) -> TextEdit:

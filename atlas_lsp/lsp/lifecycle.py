@@ -64,6 +64,8 @@ async def load_model_with_progress(ls: AtlasLanguageServer) -> None:
     progress = BackgroundProgress(ls, f"atlas-model-{uuid.uuid4().hex[:8]}", "atlas: loading model")
     status = await ls.models.load(ls.settings.model)
     progress.end(status.message)
+    if status.state == "ready":  # documents opened while it loaded: tokenize their lines ahead of prompts
+        ls.models.prepare([document.source for document in ls.workspace.text_documents.values()])
     if status.state == "error":
         ls.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Error, message=f"atlas: {status.message}")
@@ -105,4 +107,5 @@ def last_completion_command(server: LanguageServer, *_args: Any) -> dict[str, An
         "cached": last.cached,
         "modelMs": round(last.model_seconds * 1000, 2),
         "totalMs": round(last.total_seconds * 1000, 2),
+        "phasesMs": {phase: round(seconds * 1000, 3) for phase, seconds in last.phases.items()},
     }

@@ -1,7 +1,10 @@
-"""pygls's protocol, plus an error *response* for a request whose params do not parse.
+"""pygls's protocol, plus an error *response* for a request whose params do not parse, and faster documents.
 
 pygls 2.1 raises while decoding such a request and never answers it, so the client waits forever. Here the
 request gets a JSON-RPC error naming the method and the problem, and the server reads on.
+
+The workspace pygls builds at `initialize` is made a BufferedWorkspace (its documents splice edits into a list of
+lines instead of rewriting the whole text per keystroke; see atlas_lsp/lsp/text_document.py).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
+from pygls.workspace import Workspace
+
+from atlas_lsp.lsp.text_document import BufferedWorkspace
 
 logger = logging.getLogger(__name__)
 REJECTED_NOTIFICATION = "atlas/internal/rejectedRequest"
@@ -28,6 +34,16 @@ def _cause(error: BaseException) -> str:
 
 
 class AtlasProtocol(LanguageServerProtocol):
+    @property
+    def _workspace(self) -> Workspace | None:
+        return self.__dict__.get("_atlas_workspace")
+
+    @_workspace.setter
+    def _workspace(self, workspace: Workspace | None) -> None:
+        if type(workspace) is Workspace:
+            workspace.__class__ = BufferedWorkspace  # same state; only how it builds documents differs
+        self.__dict__["_atlas_workspace"] = workspace
+
     def structure_message(self, data: Any) -> Any:
         try:
             return super().structure_message(data)

@@ -30,6 +30,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
+from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 
 logger = logging.getLogger(__name__)
 native_logger = logging.getLogger("atlas_lsp.llama_cpp")
@@ -167,6 +168,27 @@ class LlamaCppBackend:
     def __init__(self, llm: Any, info: ModelInfo) -> None:
         self._llm = llm
         self._info = info
+        self._prepare_lock = threading.Lock()
+        self._closed = False
+        self._pieces = PieceCachedTokenizer(self._tokenize_whole, choose_split(self._tokenize_whole))
+        self._special = self._special_tokens()
+        if self._pieces.rule is not None and self._special is not None:
+            logger.info("prompts are tokenized in cached pieces (%s: exact for this vocabulary)", self._pieces.rule)
+        else:
+            logger.info("prompts are tokenized whole (cutting them changes this vocabulary's tokens)")
+
+    def _tokenize_whole(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _special_tokens(self) -> tuple[list[int], list[int]] | None:
+        """The tokens the vocabulary adds around a prompt (BOS, sometimes EOS), or None when they are not simply
+        around the text's own tokens."""
+        plain = self._tokenize_whole("x")
+        framed = list(self._llm.tokenize(b"x", add_bos=True, special=True))
+        for start in range(len(framed) - len(plain) + 1):
+            if framed[start : start + len(plain)] == plain:
+                return framed[:start], framed[start + len(plain) :]
+        return None
 
     @classmethod
     def load(cls, options: LoadOptions) -> LlamaCppBackend:
@@ -229,13 +251,28 @@ class LlamaCppBackend:
         return bool(self._llm.model_params.use_extra_bufts)
 
     def tokenize(self, text: str) -> list[int]:
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+        return self._pieces.tokenize(text)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
 
+    def prepare(self, text: str) -> None:
+        """Tokenize ``text``'s pieces into the cache ahead of time: an open document's lines will be in prompts.
+        Runs on a thread of its own, a few hundred pieces at a time, and stops once the model is closed."""
+        pieces = self._pieces.pieces_of(text)
+        for start in range(0, len(pieces), 256):
+            with self._prepare_lock:
+                if self._closed:
+                    return
+                for piece in pieces[start : start + 256]:
+                    self._pieces.tokenize(piece)
+
     def _prompt_tokens(self, prompt: str, max_tokens: int) -> list[int]:
-        tokens = list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        if self._special is None:
+            tokens = list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True))
+        else:
+            before, after = self._special
+            tokens = [*before, *self._pieces.tokenize(prompt), *after]
         room = self._info.context_size - max_tokens - 1
         if len(tokens) > room:
             logger.warning("prompt of %d tokens exceeds the context; keeping its last %d", len(tokens), room)
@@ -319,4 +356,6 @@ class LlamaCppBackend:
         return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))
 
     def close(self) -> None:
+        with self._prepare_lock:  # a document being prepared must not tokenize with a freed vocabulary
+            self._closed = True
         self._llm.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -206,6 +207,26 @@ class ModelService:
             self._set_status(status_of(backend.info))
         else:
             self._set_status(ModelStatus("error", f"{problem}; retrying in the background", backend="openai"))
+
+    def prepare(self, texts: list[str]) -> None:
+        """Let the loaded backend get ready for prompts that will hold ``texts`` (open documents), on a thread of
+        its own: neither the event loop nor the model's thread waits for it. A no-op for backends without it."""
+        backend = self.worker.backend
+        prepare = getattr(backend, "prepare", None) if backend is not None else None
+        if prepare is None or not texts:
+            return
+
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                for text in texts:
+                    prepare(text)
+            except Exception:  # preparing is an optimisation: a failure must not surface
+                logger.debug("preparing prompt text failed", exc_info=True)
+                return
+            logger.debug("prepared %d documents in %.0f ms", len(texts), (time.perf_counter() - started) * 1000)
+
+        threading.Thread(target=run, name="atlas-prepare", daemon=True).start()
 
     async def run(self, use_model: Callable[[ModelBackend], T], cancel: CancelToken | None = None) -> T:
         """Run ``use_model`` on the worker; raises ModelError when no model is ready."""

@@ -43,7 +43,7 @@ def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suf
         current = lines[line]
         column = min(max(character, 0), len(current))
     start = max(0, line - prefix_lines)
-    before = "".join(f"{row}\n" for row in lines[start:line])
+    before = "\n".join(lines[start:line]) + "\n" if line > start else ""
     after_rows = lines[line + 1 : line + 1 + suffix_lines]
     after = "\n".join(after_rows)
     return CursorText(before, current[:column], current[column:], after)

@@ -99,6 +99,7 @@ class SyntaxDocument:
         )
         self._bounds = [0, *cuts]
         self._trees = [tree] if not cuts else [self._parse(i, None) for i in range(len(self._bounds))]
+        self._segment_values: list[dict[str, object]] = [{} for _ in self._trees]
 
     def _end(self, segment: int) -> int:
         return self._bounds[segment + 1] if segment + 1 < len(self._bounds) else len(self.source)
@@ -128,10 +129,24 @@ class SyntaxDocument:
     def has_error(self) -> bool:
         return any(tree.root_node.has_error for tree in self._trees)
 
+    def segment_root_at(self, byte: int) -> Node:
+        """The root of the segment that holds ``byte``."""
+        return self._trees[max(bisect.bisect_right(self._bounds, byte) - 1, 0)].root_node
+
     def node_at(self, byte: int, point: Point) -> Node | None:
         """The smallest named node at a position."""
-        segment = bisect.bisect_right(self._bounds, byte) - 1
-        return self._trees[max(segment, 0)].root_node.named_descendant_for_point_range(point, point)
+        return self.segment_root_at(byte).named_descendant_for_point_range(point, point)
+
+    def per_segment(self, key: str, compute: Callable[[Node], T]) -> list[T]:
+        """``compute(root)`` for each segment, remembered until that segment is parsed again: a keystroke
+        recomputes one segment's value. Values must not hold positions (an edit above a segment moves its nodes):
+        names, kinds, counts."""
+        values: list[T] = []
+        for tree, remembered in zip(self._trees, self._segment_values, strict=True):
+            if key not in remembered:
+                remembered[key] = compute(tree.root_node)
+            values.append(cast(T, remembered[key]))
+        return values
 
     def sexp(self) -> str:
         """The trees' top-level statements as one S-expression (tests compare it with a whole-file parse)."""
@@ -198,6 +213,8 @@ class SyntaxDocument:
             tree.edit(start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point)
         delta = new_end_byte - old_end_byte
         del self._trees[first + 1 : last + 1], self._bounds[first + 1 : last + 1]  # boundaries inside the edit
+        del self._segment_values[first + 1 : last + 1]
+        self._segment_values[first] = {}
         for segment in range(first + 1, len(self._bounds)):
             self._bounds[segment] += delta
         self._trees[first] = self._parse(first, self._trees[first])
@@ -217,6 +234,7 @@ class SyntaxDocument:
         self._bounds[segment + 1 : segment + 1] = cuts
         pieces = range(segment, segment + len(cuts) + 1)
         self._trees[segment : segment + 1] = [tree] * len(pieces)  # placeholders, replaced below
+        self._segment_values[segment : segment + 1] = [{} for _ in pieces]
         for piece in pieces:
             self._trees[piece] = self._parse(piece, None)
 

@@ -43,9 +43,13 @@ def compile_query(language: Language, source: str) -> Query:
     return query
 
 
-def matches(query: Query, node: Node) -> list[dict[str, list[Node]]]:
-    """Each match as {capture name: nodes}, in document order."""
-    return [captures for _, captures in QueryCursor(query).matches(node)]
+def matches(query: Query, node: Node, span: tuple[int, int] | None = None) -> list[dict[str, list[Node]]]:
+    """Each match as {capture name: nodes}, in document order; with ``span`` (start, end bytes), only matches
+    whose nodes intersect it."""
+    cursor = QueryCursor(query)
+    if span is not None:
+        cursor.set_byte_range(*span)
+    return [captures for _, captures in cursor.matches(node)]
 
 
 def captures(query: Query, node: Node, start_byte: int = 0, end_byte: int | None = None) -> dict[str, list[Node]]:

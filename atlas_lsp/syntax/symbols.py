@@ -101,17 +101,22 @@ def _comment_doc(source: bytes, node: Node, comment: str) -> str:
     return "\n".join(row for row in rows if row)
 
 
-def definitions(spec: LanguageSpec, roots: Sequence[Node], source: bytes, path: str) -> list[Definition]:
-    """Every definition under ``roots`` (a document's segment roots), once each (a method is not also a function)."""
+def definitions(
+    spec: LanguageSpec, roots: Sequence[Node], source: bytes, path: str, span: tuple[int, int] | None = None
+) -> list[Definition]:
+    """Every definition under ``roots`` (a document's segment roots), once each (a method is not also a function);
+    with ``span`` (start, end bytes), only the definitions that overlap it."""
     query = spec.queries.get("tags")
     if query is None:
         return []
     found: dict[tuple[int, int], Definition] = {}
-    for match in (match for root in roots for match in matches(query, root)):
+    for match in (match for root in roots for match in matches(query, root, span)):
         kind_capture = next((name for name in match if name.startswith("definition.")), None)
         if kind_capture is None or "name" not in match:
             continue
         node, name_node = match[kind_capture][0], match["name"][0]
+        if span is not None and not (node.start_byte < span[1] and span[0] < node.end_byte):
+            continue
         kind = kind_capture.split(".", 1)[1]
         key = (node.start_byte, node.end_byte)
         doc_nodes = match.get("doc")
@@ -132,6 +137,14 @@ def definitions(spec: LanguageSpec, roots: Sequence[Node], source: bytes, path: 
         if previous is None or _better(candidate, previous):
             found[key] = candidate
     return sorted(found.values(), key=lambda d: d.start_byte)
+
+
+def defined_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> set[str]:
+    """The names of every definition under ``roots`` (cheaper than `definitions` when only names matter)."""
+    query = spec.queries.get("tags")
+    if query is None:
+        return set()
+    return {_text(source, node) for root in roots for node in captures(query, root).get("name", [])}
 
 
 def _better(new: Definition, old: Definition) -> bool:

@@ -119,3 +119,19 @@ def test_truncated_model_is_refused(tmp_path: Path) -> None:
     path.write_bytes(whole[: len(whole) // 3])
     with pytest.raises(ModelError, match=r"not within the file bounds|truncated"):
         load_backend(ModelSettings(path=str(path)))
+
+
+def test_prompts_are_tokenized_in_cached_pieces_with_the_whole_texts_tokens(backend: LlamaCppBackend) -> None:
+    """The bundled vocabulary passes the load-time check, so prompts are tokenized line by line from a cache;
+    on real code (this package's sources, every module) the pieces give exactly the whole text's tokens."""
+    root = Path(__file__).resolve().parents[2] / "atlas_lsp"
+    assert backend._pieces.rule == "before-newline"
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text()
+        assert backend.tokenize(text) == backend._tokenize_whole(text), path
+    before = backend._pieces.pieces_reused
+    text = (root / "config.py").read_text()
+    assert backend.tokenize(text + "\n# one more line") == backend._tokenize_whole(text + "\n# one more line")
+    assert backend._pieces.pieces_reused - before > 100  # the file's lines came from the cache
+    whole = list(backend._llm.tokenize(text.encode(), add_bos=True, special=True))
+    assert backend._prompt_tokens(text, 16) == whole

@@ -185,3 +185,11 @@ def test_an_unclosed_string_stays_inside_its_segment() -> None:
     byte, point = document.point(line + 30, 8)
     node = document.node_at(byte, point)
     assert node is not None and node.start_byte <= byte <= node.end_byte
+
+
+def test_defined_names_are_the_names_of_the_definitions() -> None:
+    from atlas_lsp.syntax.symbols import defined_names
+
+    text = module_text(10)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    assert defined_names(document.spec, document.roots, document.source) == {n for n, _ in definition_names(document)}

@@ -1,0 +1,69 @@
+"""Piece-cached tokenization: used only when a vocabulary's pieces give exactly its whole-text tokens."""
+
+from __future__ import annotations
+
+import re
+
+from atlas_lsp.model.tokens import CODE_SAMPLE, PieceCachedTokenizer, choose_split
+
+WORD_OR_NEWLINE = re.compile(r"\n[ \t]*|[ \t]*[^\s]+|[ \t]+")
+
+
+def bpe_like(text: str) -> list[int]:
+    """A toy pre-tokenizing vocabulary: a newline with the next line's indentation is one token, words keep
+    their leading spaces (like GPT-2's regex). Token ids are stable hashes of the pieces."""
+    return [sum(map(ord, piece)) for piece in WORD_OR_NEWLINE.findall(text)]
+
+
+def sentencepiece_like(text: str) -> list[int]:
+    """Adds a word-start marker to the start of every call (SentencePiece's dummy prefix)."""
+    return [1, *bpe_like(text)]
+
+
+def test_a_pre_tokenizing_vocabulary_gets_the_newline_rule() -> None:
+    assert choose_split(bpe_like) == "before-newline"
+
+
+def test_a_vocabulary_whose_pieces_differ_keeps_whole_text_tokenization() -> None:
+    assert choose_split(sentencepiece_like) is None
+    calls: list[str] = []
+
+    def counted(text: str) -> list[int]:
+        calls.append(text)
+        return sentencepiece_like(text)
+
+    tokenizer = PieceCachedTokenizer(counted, None)
+    assert tokenizer.tokenize(CODE_SAMPLE) == sentencepiece_like(CODE_SAMPLE)
+    assert calls == [CODE_SAMPLE]
+
+
+def test_a_failing_tokenizer_is_not_used_in_pieces() -> None:
+    def broken(text: str) -> list[int]:
+        if text == CODE_SAMPLE:
+            return bpe_like(text)
+        raise ValueError("cannot tokenize a piece")
+
+    assert choose_split(broken) is None
+
+
+def test_pieces_come_from_the_cache_and_join_to_the_whole_tokens() -> None:
+    calls: list[str] = []
+
+    def counted(text: str) -> list[int]:
+        calls.append(text)
+        return bpe_like(text)
+
+    tokenizer = PieceCachedTokenizer(counted, "before-newline", max_pieces=1000)
+    text = "def f(x):\n    return x + 1\n\n\nprint(f(2))\n"
+    assert tokenizer.tokenize(text) == bpe_like(text)
+    first = len(calls)
+    edited = text.replace("print(f(2))", "print(f(3))")
+    assert tokenizer.tokenize(edited) == bpe_like(edited)
+    assert len(calls) - first == 1  # only the edited line was tokenized again
+    assert tokenizer.pieces_reused >= 2
+
+
+def test_the_cache_is_bounded() -> None:
+    tokenizer = PieceCachedTokenizer(bpe_like, "before-newline", max_pieces=10)
+    tokenizer.tokenize("".join(f"line{n}\n" for n in range(100)))
+    assert len(tokenizer._pieces) <= 10
