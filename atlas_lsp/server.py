@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import threading
 import time
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
@@ -19,6 +22,7 @@ from atlas_lsp.context.service import ContextService
 from atlas_lsp.lsp import completion, documents, lifecycle, solve
 from atlas_lsp.lsp.client_log import ClientLogHandler
 from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
+from atlas_lsp.lsp.stdio import FrameReader
 from atlas_lsp.model.backend import CancelToken, ModelBackend
 from atlas_lsp.model.service import ModelService, ModelStatus, load_backend
 from atlas_lsp.solve.service import SolveService
@@ -49,6 +53,20 @@ class AtlasLanguageServer(LanguageServer):
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
         self._register()
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """pygls's stdio server, reading each message with one thread hop (atlas_lsp/lsp/stdio.py)."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        reader = FrameReader(stdin or sys.stdin.buffer)
+        try:
+            asyncio.run(run_async(self._stop_event, reader, self.protocol, logger, self.report_server_error))
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
 
     def _register(self) -> None:
         self.feature(types.INITIALIZE)(lifecycle.on_initialize)

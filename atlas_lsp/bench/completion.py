@@ -86,9 +86,7 @@ def _inline(server: RawLspProcess, uri: str, line: int, column: int) -> tuple[fl
         "position": {"line": line, "character": column},
         "context": {"triggerKind": 2},
     }
-    started = time.perf_counter()
-    result = server.request("textDocument/inlineCompletion", params)
-    return time.perf_counter() - started, result
+    return server.timed_request("textDocument/inlineCompletion", params)
 
 
 def _items(result: Any) -> list[dict[str, Any]]:

@@ -90,9 +90,11 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
         column = rng.randrange(len(lines[line]) + 1)
         started = time.perf_counter()
         document.apply(TextEdit(line, column, line, column, rng.choice("abcxyz_(0 ")))
+        document.parse()  # the reparse happens when a tree is read (or here)
         reparse.append(time.perf_counter() - started)
         (reparse_broken if document.has_error else reparse_clean).append(reparse[-1])
         document.apply(TextEdit(line, column, line, column + 1, ""))  # undo: each keystroke starts from clean code
+        document.parse()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "pkg").mkdir()

@@ -22,13 +22,17 @@ class RawLspProcess:
         )
         self._next_id = 0
         self.received: list[dict[str, Any]] = []
+        self.arrived: dict[str, float] = {}  # response id -> when its last byte was read from the pipe
         self._inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read_forever, daemon=True).start()
 
     def _read_forever(self) -> None:
         try:
             while True:
-                self._inbox.put(self._read_frame())
+                message = self._read_frame()
+                if "id" in message and "method" not in message:
+                    self.arrived[str(message["id"])] = time.perf_counter()
+                self._inbox.put(message)
         except (EOFError, ValueError, OSError):
             self._inbox.put(None)
 
@@ -85,13 +89,21 @@ class RawLspProcess:
 
     def request(self, method: str, params: Any, timeout: float = 120) -> Any:
         """Send a request and wait for its result (raises on an error response)."""
+        return self.timed_request(method, params, timeout)[1]
+
+    def timed_request(self, method: str, params: Any, timeout: float = 120) -> tuple[float, Any]:
+        """Seconds from writing the request to reading its response's last byte from the pipe (the reader thread
+        notes the time, so handing the message to this thread is not counted), and the result."""
         self._next_id += 1
         request_id = f"r{self._next_id}"
-        self.send({"id": request_id, "method": method, "params": params})
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}).encode()
+        sent = time.perf_counter()
+        self.send_bytes(body)
         answer = self.response(request_id, timeout)
+        seconds = self.arrived.pop(request_id, time.perf_counter()) - sent
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
-        return answer.get("result")
+        return seconds, answer.get("result")
 
     def notify(self, method: str, params: Any) -> None:
         self.send({"method": method, "params": params})

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
@@ -116,7 +117,7 @@ class CompletionService:
         self._pinned: tuple[tuple[str, int], AssembledContext] | None = None
         self._pinned_trim: tuple[tuple[str | None, int] | None, int | None, bool] | None = None
 
-    def _cursor(self, text: str, line: int, character: int, settings: Settings) -> CursorText:
+    def _cursor(self, text: str | Sequence[str], line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
 
     def _in_identifier(self, path: str | None, cursor: CursorText, line: int, character: int) -> bool:
@@ -222,9 +223,16 @@ class CompletionService:
         return CacheKey(cursor.before_line + cursor.line_prefix, cursor.line_suffix + "\n" + cursor.after_line, shape)
 
     async def complete(
-        self, text: str, line: int, character: int, settings: Settings, cancel: CancelToken, path: str | None = None
+        self,
+        text: str | Sequence[str],
+        line: int,
+        character: int,
+        settings: Settings,
+        cancel: CancelToken,
+        path: str | None = None,
     ) -> Suggestion | None:
-        """A suggestion for the cursor, or None (inside a word, cancelled, or nothing worth showing)."""
+        """A suggestion for the cursor, or None (inside a word, cancelled, or nothing worth showing). ``text`` is
+        the document, or its lines with their endings."""
         started = time.perf_counter()
         phases: dict[str, float] = {}
         clock = [started]
@@ -240,10 +248,7 @@ class CompletionService:
             return None
         cursor = self._cursor(text, line, character, settings)
         lap("cursor")
-        if self._in_identifier(path, cursor, line, character):
-            self.counters.skipped_in_identifier += 1
-            return None
-        lap("policy")
+        # the cache first: typing what is on screen needs no syntax tree (its reparse waits for a model request)
         key = self._cache_key(cursor, settings, path)
         cached = self.cache.get(key) if settings.completion.temperature == 0 else None
         lap("cache")
@@ -253,6 +258,10 @@ class CompletionService:
             seconds = time.perf_counter() - started
             self.last = LastCompletion(cached=True, total_seconds=seconds, phases=phases)
             return Suggestion(cached, "cache", 0, 0, 0, "cache", 0.0, seconds, cached=True)
+        if self._in_identifier(path, cursor, line, character):
+            self.counters.skipped_in_identifier += 1
+            return None
+        lap("policy")
         context = self._assemble_context(path, line, character, settings)
         lap("context")
         options = settings.completion

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
@@ -62,9 +63,11 @@ async def suggest(
             await asyncio.sleep(settings.completion.debounce_ms / 1000)
         cancel.deadline = ls.deadline_from_now(settings.completion.time_limit_ms)
         cursor = document.position_from_client_units(position)
-        text, line, column = document.source, cursor.line, cursor.character
+        text: str | Sequence[str] = document.lines  # split at the cursor without joining the whole text
+        line, column = cursor.line, cursor.character
         if selected is not None:
-            text, line, column = _with_selected_item(text, list(document.lines), document.position_codec, selected)
+            lines = list(document.lines)
+            text, line, column = _with_selected_item(document.source, lines, document.position_codec, selected)
         path = uri_to_path(uri)
         return await ls.completions.complete(text, line, column, settings, cancel, path)
     except asyncio.CancelledError:

@@ -12,6 +12,7 @@ from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.lsp import documents
 from atlas_lsp.lsp.progress import BackgroundProgress
+from atlas_lsp.lsp.protocol import AtlasProtocol
 
 if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
@@ -25,6 +26,8 @@ def on_initialize(ls: AtlasLanguageServer, params: types.InitializeParams) -> No
 
 async def on_initialized(ls: AtlasLanguageServer, _params: types.InitializedParams) -> None:
     ls.attach_client_log()
+    if isinstance(ls.protocol, AtlasProtocol):
+        ls.protocol.warm_up()
     ls.announce_pending_problems()
     for problem in ls.context.registry.problems:
         logger.error("%s", problem)

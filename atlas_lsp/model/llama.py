@@ -273,6 +273,11 @@ class LlamaCppBackend:
         else:
             before, after = self._special
             tokens = [*before, *self._pieces.tokenize(prompt), *after]
+        if not tokens:  # an empty prompt (the top of an empty file): llama.cpp cannot sample from nothing
+            bos = int(self._llm.token_bos())
+            if bos < 0:
+                raise ModelError("the prompt is empty and this model has no beginning-of-text token")
+            tokens = [bos]
         room = self._info.context_size - max_tokens - 1
         if len(tokens) > room:
             logger.warning("prompt of %d tokens exceeds the context; keeping its last %d", len(tokens), room)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,11 +31,17 @@ class CompletionPrompt:
     infill: InfillParts | None = None  # the parts, for a server that builds the FIM prompt itself
 
 
-def split_at_cursor(text: str, line: int, character: int, prefix_lines: int, suffix_lines: int) -> CursorText:
+def split_at_cursor(
+    text: str | Sequence[str], line: int, character: int, prefix_lines: int, suffix_lines: int
+) -> CursorText:
     """Split ``text`` at (line, character), keeping at most ``prefix_lines``/``suffix_lines`` around the cursor.
 
-    ``character`` counts code points (the LSP layer converts from the client's position encoding).
+    ``text`` is the document, or its lines with their line endings (an open document's, which saves splitting
+    the whole text per keystroke). ``character`` counts code points (the LSP layer converts from the client's
+    position encoding).
     """
+    if not isinstance(text, str):
+        return _split_lines_at_cursor(text, line, character, prefix_lines, suffix_lines)
     lines = text.split("\n")
     if line >= len(lines):
         line, current = len(lines) - 1, lines[-1]
@@ -110,3 +117,22 @@ def build_chat_messages(cursor: CursorText, context: str = "") -> list[dict[str,
     suffix = cursor.line_suffix + ("\n" + cursor.after_line if cursor.after_line else "")
     code = f"{context}{cursor.before_line}{cursor.line_prefix}<CURSOR>{suffix}"
     return [{"role": "user", "content": f"{CHAT_INSTRUCTION}\n\n{code}"}]
+
+
+def _split_lines_at_cursor(
+    lines: Sequence[str], line: int, character: int, prefix_lines: int, suffix_lines: int
+) -> CursorText:
+    """`split_at_cursor` on lines that keep their endings (as pygls splits them); the same result as on the text."""
+    count = len(lines)
+    rows = count + 1 if count == 0 or lines[-1].endswith(("\n", "\r")) else count  # a final empty line after an ending
+    if line >= rows:
+        line, character = rows - 1, 1 << 30
+    current = lines[line] if line < count else ""
+    current = current[:-1] if current.endswith("\n") else current
+    column = min(max(character, 0), len(current))
+    start = max(0, line - prefix_lines)
+    before = "".join(lines[start:line])
+    after = "".join(lines[line + 1 : line + 1 + suffix_lines])
+    if after.endswith("\n") and line + 1 + suffix_lines <= count:
+        after = after[:-1]  # the text form joins the rows after the cursor's line without a final newline
+    return CursorText(before, current[:column], current[column:], after)

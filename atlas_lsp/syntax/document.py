@@ -100,6 +100,7 @@ class SyntaxDocument:
         self._bounds = [0, *cuts]
         self._trees = [tree] if not cuts else [self._parse(i, None) for i in range(len(self._bounds))]
         self._segment_values: list[dict[str, object]] = [{} for _ in self._trees]
+        self._dirty = [False] * len(self._trees)  # edited since parsed: parsed when a tree is next read
 
     def _end(self, segment: int) -> int:
         return self._bounds[segment + 1] if segment + 1 < len(self._bounds) else len(self.source)
@@ -116,10 +117,28 @@ class SyntaxDocument:
             self._parser.included_ranges = [Range(self._point_of(start), self._point_of(end), start, end)]
         return self._parser.parse(self.source) if old is None else self._parser.parse(self.source, old)
 
+    def _current_trees(self) -> list[Tree]:
+        """The trees, after parsing the segments edited since they were last parsed: edits are applied to the text
+        and the old trees at once, and the reparse waits until a tree is read, so a burst of keystrokes (or a
+        keystroke answered from the suggestion cache) costs one parse or none."""
+        if True in self._dirty:
+            for segment in reversed(range(len(self._trees))):  # from the end: a split inserts segments after it
+                if self._dirty[segment]:
+                    self._trees[segment] = self._parse(segment, self._trees[segment])
+                    self._dirty[segment] = False
+                    self.incremental_parses += 1
+                    if self._end(segment) - self._bounds[segment] > 2 * self._segment_bytes:
+                        self._split(segment)
+        return self._trees
+
+    def parse(self) -> None:
+        """Parse the segments edited since they were last parsed (reading a tree does it too)."""
+        self._current_trees()
+
     @property
     def roots(self) -> list[Node]:
         """The root node of each segment, in document order (one for most files)."""
-        return [tree.root_node for tree in self._trees]
+        return [tree.root_node for tree in self._current_trees()]
 
     @property
     def segments(self) -> int:
@@ -127,11 +146,11 @@ class SyntaxDocument:
 
     @property
     def has_error(self) -> bool:
-        return any(tree.root_node.has_error for tree in self._trees)
+        return any(tree.root_node.has_error for tree in self._current_trees())
 
     def segment_root_at(self, byte: int) -> Node:
         """The root of the segment that holds ``byte``."""
-        return self._trees[max(bisect.bisect_right(self._bounds, byte) - 1, 0)].root_node
+        return self._current_trees()[max(bisect.bisect_right(self._bounds, byte) - 1, 0)].root_node
 
     def node_at(self, byte: int, point: Point) -> Node | None:
         """The smallest named node at a position."""
@@ -142,7 +161,7 @@ class SyntaxDocument:
         recomputes one segment's value. Values must not hold positions (an edit above a segment moves its nodes):
         names, kinds, counts."""
         values: list[T] = []
-        for tree, remembered in zip(self._trees, self._segment_values, strict=True):
+        for tree, remembered in zip(self._current_trees(), self._segment_values, strict=True):
             if key not in remembered:
                 remembered[key] = compute(tree.root_node)
             values.append(cast(T, remembered[key]))
@@ -150,10 +169,11 @@ class SyntaxDocument:
 
     def sexp(self) -> str:
         """The trees' top-level statements as one S-expression (tests compare it with a whole-file parse)."""
-        if len(self._trees) == 1:
-            return str(self._trees[0].root_node)
-        inner = " ".join(str(child) for tree in self._trees for child in tree.root_node.children if child.is_named)
-        return f"({self._trees[0].root_node.type} {inner})"
+        trees = self._current_trees()
+        if len(trees) == 1:
+            return str(trees[0].root_node)
+        inner = " ".join(str(child) for tree in trees for child in tree.root_node.children if child.is_named)
+        return f"({trees[0].root_node.type} {inner})"
 
     # -- derived values ------------------------------------------------------------------------------------------
 
@@ -191,7 +211,8 @@ class SyntaxDocument:
         return offset, Point(line, offset - start)
 
     def apply(self, edit: TextEdit) -> None:
-        """Apply one edit to the source and update the edited segment's tree incrementally."""
+        """Apply one edit to the source and to the trees (positions); the edited segment is parsed again,
+        incrementally, when a tree is next read."""
         start_byte, start_point = self._byte_at(edit.start_line, edit.start_column)
         old_end_byte, old_end_point = self._byte_at(edit.end_line, edit.end_column)
         old_end_byte = max(old_end_byte, start_byte)
@@ -213,14 +234,11 @@ class SyntaxDocument:
             tree.edit(start_byte, old_end_byte, new_end_byte, start_point, old_end_point, new_end_point)
         delta = new_end_byte - old_end_byte
         del self._trees[first + 1 : last + 1], self._bounds[first + 1 : last + 1]  # boundaries inside the edit
-        del self._segment_values[first + 1 : last + 1]
+        del self._segment_values[first + 1 : last + 1], self._dirty[first + 1 : last + 1]
         self._segment_values[first] = {}
+        self._dirty[first] = True
         for segment in range(first + 1, len(self._bounds)):
             self._bounds[segment] += delta
-        self._trees[first] = self._parse(first, self._trees[first])
-        self.incremental_parses += 1
-        if self._end(first) - self._bounds[first] > 2 * self._segment_bytes:
-            self._split(first)
         self.revision += 1
 
     def _split(self, segment: int) -> None:
@@ -235,6 +253,7 @@ class SyntaxDocument:
         pieces = range(segment, segment + len(cuts) + 1)
         self._trees[segment : segment + 1] = [tree] * len(pieces)  # placeholders, replaced below
         self._segment_values[segment : segment + 1] = [{} for _ in pieces]
+        self._dirty[segment : segment + 1] = [False] * len(pieces)
         for piece in pieces:
             self._trees[piece] = self._parse(piece, None)
 

@@ -135,3 +135,13 @@ def test_prompts_are_tokenized_in_cached_pieces_with_the_whole_texts_tokens(back
     assert backend._pieces.pieces_reused - before > 100  # the file's lines came from the cache
     whole = list(backend._llm.tokenize(text.encode(), add_bos=True, special=True))
     assert backend._prompt_tokens(text, 16) == whole
+
+
+def test_an_empty_prompt_generates_from_the_beginning_of_text(backend: LlamaCppBackend) -> None:
+    """The top of an empty file gives an empty prompt; SmolLM2 adds no BOS, so it was zero tokens and llama.cpp's
+    sampler asserted. It now starts from the vocabulary's beginning-of-text token."""
+    stream = backend.generate(GenerationRequest("", max_tokens=4), CancelToken())
+    text = "".join(stream)
+    assert stream.stats.prompt_tokens == 1
+    assert stream.stats.generated_tokens > 0 or stream.stats.stop_reason == "eos"
+    assert isinstance(text, str)

@@ -44,3 +44,17 @@ def test_fim_prompt_puts_the_current_line_prefix_last() -> None:
     later = build_completion_prompt(split_at_cursor(SOURCE.replace("return ", "return a"), 3, 12, 100, 100), FIM)
     stable = prompt.text.split("<MID>")[0].replace("# other.py\nX = 1\n", "")
     assert later.text.split("<MID>")[0].startswith(stable.split("<SUF>")[0])
+
+
+def test_split_at_cursor_on_lines_gives_the_same_as_on_text() -> None:
+    """Open documents are split from their line lists (pygls's lines, endings kept): same result as the text."""
+    import random
+
+    rng = random.Random(3)
+    for _ in range(500):
+        rows = [rng.choice(["", "x", "  def f():", "é😋", "a b"]) for _ in range(rng.randrange(0, 6))]
+        text = rng.choice(["\n", "\r\n"]).join(rows) + rng.choice(["", "\n", "\r\n"])
+        lines = text.splitlines(True)
+        line, column = rng.randrange(len(rows) + 3), rng.randrange(12)
+        before, after = rng.randrange(4), rng.randrange(4)
+        assert split_at_cursor(lines, line, column, before, after) == split_at_cursor(text, line, column, before, after)

@@ -52,10 +52,21 @@ def test_a_typing_session_stays_in_sync() -> None:
         column = rng.randrange(len(lines[line]) + 1)
         edit = TextEdit(line, column, line, column, rng.choice(["a", " ", "(", ")", "\n", ":", "é"]))
         document.apply(edit)
+        document.parse()  # after every keystroke: each parse covers the one edit
         text = apply_to_text(text, edit)
     assert document.text == text
     assert document.sexp() == full_parse(text)
     assert document.incremental_parses == 200
+
+
+def test_edits_are_parsed_when_a_tree_is_read() -> None:
+    """A burst of keystrokes before anyone reads the tree costs one parse (none while nobody asks)."""
+    document = SyntaxDocument(REGISTRY.languages["python"], SOURCE)
+    for column in range(10):
+        document.apply(TextEdit(2, 15 + column, 2, 15 + column, "0"))
+    assert document.incremental_parses == 0
+    assert document.sexp() == full_parse(document.text)
+    assert document.incremental_parses == 1
 
 
 def test_derived_values_are_cached_per_revision_and_may_be_reused_within_lines() -> None:
@@ -134,6 +145,7 @@ def test_segments_stay_in_sync_through_valid_and_broken_edits() -> None:
         edit = TextEdit(line, column, line, column, typed)
         document.apply(edit)
         merged += document.segments < segments
+        document.parse()  # as a completion request would
         text = apply_to_text(text, edit)
         assert document.text == text
         rows = typed.split("\n")

@@ -59,7 +59,9 @@ def test_the_server_workspace_builds_buffered_documents() -> None:
     next(steps)  # pygls has built the workspace and is about to call our initialize handler
     steps.close()
     assert isinstance(server.workspace, BufferedWorkspace)
-    server.workspace.put_text_document(types.TextDocumentItem(uri="file:///t.py", language_id="python", version=1, text=START))
+    server.workspace.put_text_document(
+        types.TextDocumentItem(uri="file:///t.py", language_id="python", version=1, text=START)
+    )
     document = server.workspace.get_text_document("file:///t.py")
     assert isinstance(document, BufferedTextDocument)
     server.workspace.update_text_document(
