@@ -78,7 +78,7 @@ def drop_repeated_lines(text: str) -> str:
 
 def drop_repeated_next_line(text: str, after_line: str) -> str:
     """Stop before a suggested line that repeats the next non-blank line already below the cursor."""
-    following = next((line.strip() for line in after_line.split("\n") if line.strip()), "")
+    following = next((line.strip() for line in after_line.split("\n", 64)[:64] if line.strip()), "")
     if not following:
         return text
     lines = text.split("\n")
@@ -127,7 +127,7 @@ def normalize_indentation(text: str, indent_unit: str) -> str:
 
 
 def file_indent_unit(cursor: CursorText) -> str:
-    for line in cursor.before_line.split("\n")[::-1]:
+    for line in cursor.before_line[-8192:].split("\n")[::-1]:  # the nearest lines tell (never the whole file)
         if line.startswith("\t"):
             return "\t"
         if line.startswith(" "):

@@ -161,12 +161,17 @@ def _recent_edit_parts(edits: list[RecentEdit], path: str, line: int) -> list[Co
 
 
 def defined_and_imported(document: SyntaxDocument) -> tuple[set[str], set[str]]:
-    """The names a document defines and the names it imports, remembered per segment (a keystroke recomputes
-    only its segment's)."""
+    """The names a document defines and the names it imports, remembered per segment: typing inside a line
+    reuses them for a while (a name typed a moment ago may be missing, which ranking can live with); an edit
+    that adds or removes lines recomputes its segment's."""
     spec, source = document.spec, document.source
-    defined = document.per_segment("defined", lambda root: frozenset(defined_names(spec, [root], source)))
+    defined = document.per_segment(
+        "defined", lambda root: frozenset(defined_names(spec, [root], source)), stale_edits=64
+    )
     imported = document.per_segment(
-        "imported", lambda root: frozenset(name for _, name in imported_names(spec, [root], source) if name)
+        "imported",
+        lambda root: frozenset(name for _, name in imported_names(spec, [root], source) if name),
+        stale_edits=64,
     )
     return set().union(*defined), set().union(*imported)
 

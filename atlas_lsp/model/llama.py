@@ -254,7 +254,7 @@ class LlamaCppBackend:
         return self._pieces.tokenize(text)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenize(text))
+        return self._pieces.count(text)
 
     def prepare(self, text: str) -> None:
         """Tokenize ``text``'s pieces into the cache ahead of time: an open document's lines will be in prompts.

@@ -94,25 +94,33 @@ class PieceCachedTokenizer:
         """``text`` cut by the rule (each piece tokenizes to itself); empty without a rule."""
         return self._pattern.split(text) if self._pattern is not None else []
 
+    def count(self, text: str) -> int:
+        """How many tokens ``text`` is (no token list is built: prompts are counted several times while fitted)."""
+        if self._pattern is None:
+            return len(self._tokenize(text))
+        return sum(len(self._piece(piece)) for piece in self._pattern.split(text))
+
+    def _piece(self, piece: str) -> tuple[int, ...]:
+        with self._lock:
+            known = self._pieces.get(piece)
+            if known is not None:
+                self._pieces.move_to_end(piece)
+                self.pieces_reused += 1
+                return known
+        known = tuple(self._tokenize(piece))
+        with self._lock:
+            self._pieces[piece] = known
+            self.pieces_tokenized += 1
+            if len(self._pieces) > self._max_pieces:
+                self._pieces.popitem(last=False)
+        return known
+
     def tokenize(self, text: str) -> list[int]:
         """``text``'s tokens. Thread-safe; the lock is held only around the cache, never while tokenizing (a
         document being prepared on one thread does not hold up a prompt on another)."""
         if self._pattern is None:
             return self._tokenize(text)
         tokens: list[int] = []
-        cache, lock = self._pieces, self._lock
         for piece in self._pattern.split(text):
-            with lock:
-                known = cache.get(piece)
-                if known is not None:
-                    cache.move_to_end(piece)
-                    self.pieces_reused += 1
-            if known is None:
-                known = tuple(self._tokenize(piece))
-                with lock:
-                    cache[piece] = known
-                    self.pieces_tokenized += 1
-                    if len(cache) > self._max_pieces:
-                        cache.popitem(last=False)
-            tokens.extend(known)
+            tokens.extend(self._piece(piece))
         return tokens

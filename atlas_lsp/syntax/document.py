@@ -99,7 +99,8 @@ class SyntaxDocument:
         )
         self._bounds = [0, *cuts]
         self._trees = [tree] if not cuts else [self._parse(i, None) for i in range(len(self._bounds))]
-        self._segment_values: list[dict[str, object]] = [{} for _ in self._trees]
+        self._segment_values: list[dict[str, tuple[int, object]]] = [{} for _ in self._trees]  # key: (edits, value)
+        self._segment_edits = [0] * len(self._trees)  # edits inside the segment's lines since it was created
         self._dirty = [False] * len(self._trees)  # edited since parsed: parsed when a tree is next read
 
     def _end(self, segment: int) -> int:
@@ -156,15 +157,21 @@ class SyntaxDocument:
         """The smallest named node at a position."""
         return self.segment_root_at(byte).named_descendant_for_point_range(point, point)
 
-    def per_segment(self, key: str, compute: Callable[[Node], T]) -> list[T]:
+    def per_segment(self, key: str, compute: Callable[[Node], T], stale_edits: int = 0) -> list[T]:
         """``compute(root)`` for each segment, remembered until that segment is parsed again: a keystroke
         recomputes one segment's value. Values must not hold positions (an edit above a segment moves its nodes):
-        names, kinds, counts."""
+        names, kinds, counts. With ``stale_edits``, a segment's value survives that many edits inside its lines
+        (typing on a line; an edit that adds or removes lines always recomputes): for values that ranking can
+        take a keystroke late, such as the names a file defines."""
         values: list[T] = []
-        for tree, remembered in zip(self._current_trees(), self._segment_values, strict=True):
-            if key not in remembered:
-                remembered[key] = compute(tree.root_node)
-            values.append(cast(T, remembered[key]))
+        for segment, tree in enumerate(self._current_trees()):
+            remembered = self._segment_values[segment]
+            known = remembered.get(key)
+            edits = self._segment_edits[segment]
+            if known is None or edits - known[0] > stale_edits:
+                known = (edits, compute(tree.root_node))
+                remembered[key] = known
+            values.append(cast(T, known[1]))
         return values
 
     def sexp(self) -> str:
@@ -235,7 +242,11 @@ class SyntaxDocument:
         delta = new_end_byte - old_end_byte
         del self._trees[first + 1 : last + 1], self._bounds[first + 1 : last + 1]  # boundaries inside the edit
         del self._segment_values[first + 1 : last + 1], self._dirty[first + 1 : last + 1]
-        self._segment_values[first] = {}
+        del self._segment_edits[first + 1 : last + 1]
+        if first == last and edit.start_line == edit.end_line and b"\n" not in inserted:
+            self._segment_edits[first] += 1  # typing inside a line: values may be reused (see per_segment)
+        else:
+            self._segment_values[first] = {}
         self._dirty[first] = True
         for segment in range(first + 1, len(self._bounds)):
             self._bounds[segment] += delta
@@ -253,6 +264,7 @@ class SyntaxDocument:
         pieces = range(segment, segment + len(cuts) + 1)
         self._trees[segment : segment + 1] = [tree] * len(pieces)  # placeholders, replaced below
         self._segment_values[segment : segment + 1] = [{} for _ in pieces]
+        self._segment_edits[segment : segment + 1] = [0] * len(pieces)
         self._dirty[segment : segment + 1] = [False] * len(pieces)
         for piece in pieces:
             self._trees[piece] = self._parse(piece, None)

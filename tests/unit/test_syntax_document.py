@@ -205,3 +205,25 @@ def test_defined_names_are_the_names_of_the_definitions() -> None:
     text = module_text(10)
     document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
     assert defined_names(document.spec, document.roots, document.source) == {n for n, _ in definition_names(document)}
+
+
+def test_per_segment_values_survive_typing_inside_lines_when_allowed() -> None:
+    document = SyntaxDocument(REGISTRY.languages["python"], module_text(20), segment_bytes=256)
+    calls: list[int] = []
+
+    def count(root: object) -> int:
+        calls.append(1)
+        return len(calls)
+
+    document.per_segment("k", count)
+    computed = len(calls)
+    assert computed == document.segments
+    line = module_text(20).split("\n").index("def helper_3(items):")
+    document.apply(TextEdit(line, 4, line, 4, "x"))  # typing inside a line of one segment
+    document.per_segment("k", count, stale_edits=8)
+    assert len(calls) == computed  # reused
+    document.per_segment("k", count)
+    assert len(calls) == computed + 1  # exact: that one segment again
+    document.apply(TextEdit(line, 4, line, 4, "\n"))  # a new line: recomputed even when stale values are allowed
+    document.per_segment("k", count, stale_edits=8)
+    assert len(calls) == computed + 2
