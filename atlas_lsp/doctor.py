@@ -71,6 +71,9 @@ def collect(settings: ModelSettings) -> DoctorReport:
     )
     if info.latency_ms is not None:
         checks["endpoint_latency_ms"] = round(info.latency_ms, 1)
+    split_rule = getattr(backend, "prompt_split_rule", None)
+    if split_rule is not None:
+        checks["prompt_tokenization"] = split_rule() or "whole text (pieces would change this vocabulary's tokens)"
     try:
         stream = backend.generate(GenerationRequest(SPEED_PROMPT, max_tokens=SPEED_TOKENS), CancelToken())
         started = time.perf_counter()

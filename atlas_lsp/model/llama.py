@@ -256,6 +256,10 @@ class LlamaCppBackend:
     def count_tokens(self, text: str) -> int:
         return self._pieces.count(text)
 
+    def prompt_split_rule(self) -> str | None:
+        """How prompts are cut into cached pieces (None: tokenized whole), for `doctor`."""
+        return self._pieces.rule if self._special is not None else None
+
     def prepare(self, text: str) -> None:
         """Tokenize ``text``'s pieces into the cache ahead of time: an open document's lines will be in prompts.
         Runs on a thread of its own, a few hundred pieces at a time, and stops once the model is closed."""
