@@ -67,3 +67,16 @@ def test_the_cache_is_bounded() -> None:
     tokenizer = PieceCachedTokenizer(bpe_like, "before-newline", max_pieces=10)
     tokenizer.tokenize("".join(f"line{n}\n" for n in range(100)))
     assert len(tokenizer._pieces) <= 10
+
+
+def test_the_fast_newline_split_matches_its_regex() -> None:
+    import random
+
+    from atlas_lsp.model.tokens import split_before_newlines
+
+    pattern = re.compile(r"(?<=\S)(?=\n)")
+    rng = random.Random(9)
+    for _ in range(2000):
+        text = "".join(rng.choice(["\n", "\r\n", " ", "\t", "a", "é", "\u2028", ":"]) for _ in range(rng.randrange(12)))
+        assert split_before_newlines(text) == pattern.split(text), repr(text)
+    assert split_before_newlines(CODE_SAMPLE) == pattern.split(CODE_SAMPLE)
