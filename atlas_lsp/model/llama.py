@@ -162,6 +162,9 @@ def read_fim_tokens(llama_cpp: Any, model: Any) -> FimTokens | None:
     return FimTokens(prefix, suffix, middle, repo_name=texts["repo_name"], file_sep=texts["file_sep"])
 
 
+PREPARE_MAX_CHARS = 1 << 20  # documents larger than this are not tokenized ahead of prompts
+
+
 class LlamaCppBackend:
     """A llama.cpp model in this process. Build it with `LlamaCppBackend.load` from the worker thread."""
 
@@ -262,7 +265,10 @@ class LlamaCppBackend:
 
     def prepare(self, text: str) -> None:
         """Tokenize ``text``'s pieces into the cache ahead of time: an open document's lines will be in prompts.
-        Runs on a thread of its own, a few hundred pieces at a time, and stops once the model is closed."""
+        Runs on a thread of its own, a few hundred pieces at a time, and stops once the model is closed. A huge
+        document (a generated file, a log) is left alone: its lines would only push others out of the cache."""
+        if len(text) > PREPARE_MAX_CHARS:
+            return
         pieces = self._pieces.pieces_of(text)
         for start in range(0, len(pieces), 256):
             with self._prepare_lock:

@@ -145,3 +145,42 @@ def test_an_empty_prompt_generates_from_the_beginning_of_text(backend: LlamaCppB
     assert stream.stats.prompt_tokens == 1
     assert stream.stats.generated_tokens > 0 or stream.stats.stop_reason == "eos"
     assert isinstance(text, str)
+
+
+def test_preparing_a_document_fills_the_piece_cache_and_skips_huge_ones(backend: LlamaCppBackend) -> None:
+    from atlas_lsp.model.llama import PREPARE_MAX_CHARS
+
+    text = "".join(f"value_{n} = compute({n})  # prepared\n" for n in range(300))
+    before = backend._pieces.pieces_tokenized
+    backend.prepare(text)
+    assert backend._pieces.pieces_tokenized - before >= 300
+    reused = backend._pieces.pieces_reused
+    backend.count_tokens(text)
+    assert backend._pieces.pieces_reused - reused >= 300  # a prompt holding those lines tokenizes nothing new
+    tokenized = backend._pieces.pieces_tokenized
+    backend.prepare("x = 1  # huge\n" * (PREPARE_MAX_CHARS // 10))
+    assert backend._pieces.pieces_tokenized == tokenized
+
+
+CLOSE_WHILE_PREPARING_SCRIPT = """
+import threading
+from atlas_lsp.config import ModelSettings
+from atlas_lsp.model.service import load_backend
+backend = load_backend(ModelSettings(gpu_layers=0))
+text = "".join(f"line_{n} = {n} * {n}  # being prepared\\n" for n in range(20000))
+worker = threading.Thread(target=backend.prepare, args=(text,))
+worker.start()
+backend.close()  # the model is freed while its vocabulary is in use on the other thread
+worker.join(timeout=60)
+print("alive" if worker.is_alive() else "done")
+"""
+
+
+def test_closing_the_model_while_a_document_is_prepared_does_not_crash() -> None:
+    """Preparing runs on its own thread; freeing the model under it would crash the process (so: a child)."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSE_WHILE_PREPARING_SCRIPT], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, f"child died with {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip().splitlines()[-1] == "done"
