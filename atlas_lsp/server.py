@@ -60,7 +60,10 @@ class AtlasLanguageServer(LanguageServer):
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         reader = FrameReader(stdin or sys.stdin.buffer)
         try:
-            asyncio.run(run_async(self._stop_event, reader, self.protocol, logger, self.report_server_error))
+            # pygls's own logger for its message loop: its per-message debug lines and its complaints about a
+            # malformed message stay in the log (the client hears of those through an error response)
+            pygls_logger = logging.getLogger("pygls.server")
+            asyncio.run(run_async(self._stop_event, reader, self.protocol, pygls_logger, self.report_server_error))
         except BrokenPipeError:
             logger.error("the connection to the client is lost; shutting down")
         except (KeyboardInterrupt, SystemExit):
