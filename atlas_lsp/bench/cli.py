@@ -11,6 +11,7 @@ from atlas_lsp.bench.report import write_section
 
 def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     endpoint = getattr(args, "endpoint", None)
+    on_gpu = False
     if args.suite == "context":
         from atlas_lsp.bench import context
 
@@ -23,10 +24,13 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         from atlas_lsp.bench import completion
 
-        body = completion.markdown(completion.run(model=args.model, endpoint=endpoint), endpoint)
+        result = completion.run(model=args.model, endpoint=endpoint)
+        on_gpu = result.device.startswith("gpu")
+        body = completion.markdown(result, endpoint)
     out.write(body)
     if args.output != "-":
         key = f"{args.suite}-endpoint" if endpoint and args.suite != "context" else args.suite
+        key += "-gpu" if on_gpu else ""  # GPU and CPU runs keep sections of their own
         write_section(Path(args.output), key, body)
         out.write(f"\nrecorded in {args.output}\n")
     return 0
