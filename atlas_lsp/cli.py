@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from atlas_lsp import __version__
+from atlas_lsp.native import load_llama_before_numpy
+
+load_llama_before_numpy()
 
 logger = logging.getLogger(__name__)
 
