@@ -269,10 +269,12 @@ class CompletionService:
 
         def generate(backend: ModelBackend) -> GenerationStats:
             lap("queue")  # waiting for the model's thread
-            self.counters.generations += 1  # counted when it really reaches the model
             prompt = self._fitted_prompt(backend, cursor, context, settings, (path, line))
             made.append(prompt)
             lap("prompt")  # built and fitted to the token budget
+            if not prompt.text.strip() and not prompt.messages:
+                return GenerationStats()  # an empty file with no context: nothing to continue, no model call
+            self.counters.generations += 1  # counted when it really reaches the model
             request = GenerationRequest(
                 prompt=prompt.text,
                 max_tokens=options.max_tokens,

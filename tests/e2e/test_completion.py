@@ -192,3 +192,22 @@ async def test_selected_completion_item_is_extended(client: LanguageClient, tmp_
     assert isinstance(item.insert_text, str) and item.insert_text.startswith("text") and len(item.insert_text) > 4
     last = await last_completion(client)
     assert last["prompt"].endswith("    return text")  # the prompt saw the selected item already applied
+
+
+async def test_an_empty_file_gets_no_suggestion_and_no_error(client: LanguageClient, tmp_path: Path) -> None:
+    """Nothing to continue (no text, no context): no model call, no error in the editor's log. (The empty prompt
+    used to reach llama.cpp, whose sampler asserted, and every such request logged an error.)"""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "empty.py", "")
+    before = (await status(client))["completions"]
+    result = await client.text_document_inline_completion_async(inline_params(uri, 0, 0))
+    after = (await status(client))["completions"]
+    assert result is None or not _items(result)
+    assert after["generations"] == before["generations"]
+    assert after["empty"] == before["empty"] + 1
+    assert not [m for m in client.log_messages if m.type == types.MessageType.Error]
+
+
+def _items(result: Any) -> list[Any]:
+    return result.items if isinstance(result, types.InlineCompletionList) else list(result)
