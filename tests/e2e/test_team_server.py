@@ -34,7 +34,8 @@ async def test_killed_endpoint_gives_a_status_and_the_server_recovers(client: La
 
         endpoint.kill()
         client.statuses.clear()  # type: ignore[attr-defined]
-        quiet = await client.text_document_inline_completion_async(inline_params(uri, 0, 0))
+        # a new position (not in the suggestion cache, with text before it) must ask the dead endpoint
+        quiet = await client.text_document_inline_completion_async(inline_params(uri, 0, 18))
         assert quiet is None  # completions quietly return nothing
         down = await wait_for_status(client, {"error"})
         assert "unreachable" in down["message"] and "retrying" in down["message"], down
