@@ -47,6 +47,14 @@ class ModelSettings:
         "Let llama.cpp repack weights into CPU 'extra buffer types'. Off by default: with it, llama-cpp-python "
         "0.3.36 crashes in llama_decode on AVX-512/AMX CPUs.",
     )
+    draft_tokens: int = _setting(
+        8,
+        "Most tokens guessed ahead from earlier text and checked in one model step (prompt-lookup decoding). "
+        "The output is the model's own; the server measures what a step costs and how often guesses are right, and "
+        "guesses only when it pays. 0 turns it off.",
+        minimum=0,
+        maximum=32,
+    )
     download_timeout_s: float = _setting(
         10.0, "Seconds before a model download gives up on an unreachable hub.", minimum=1
     )

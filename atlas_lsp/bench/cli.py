@@ -16,6 +16,14 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
         from atlas_lsp.bench import context
 
         body = context.markdown(context.run(files=args.files))
+    elif args.suite == "decode":
+        from atlas_lsp.bench import decode
+
+        if endpoint:
+            raise SystemExit("bench decode measures the in-process model; --endpoint does not apply")
+        decoded = decode.run(model=args.model)
+        on_gpu = decoded.device.startswith("gpu")
+        body = decode.markdown(decoded)
     elif args.suite == "solve":
         from atlas_lsp.bench import solve
 

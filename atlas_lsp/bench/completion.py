@@ -41,6 +41,8 @@ class CompletionBench:
     evaluated_cold: list[int] = field(default_factory=list)
     evaluated_follow_up: list[int] = field(default_factory=list)
     cache_hits: list[float] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)  # tokens generated, cold and follow-up requests
+    steps: list[int] = field(default_factory=list)  # model steps they took (the first token comes with the prompt)
     phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, cold positions (ms)
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
@@ -136,6 +138,8 @@ def run(
             bench.protocol.append(max(0.0, seconds - last["totalMs"] / 1000))
             bench.prompt_tokens.append(last["promptTokens"])
             bench.evaluated_cold.append(last["evaluatedTokens"])
+            bench.generated.append(last["generatedTokens"])
+            bench.steps.append(last["decodeSteps"] + 1)
             started = time.perf_counter()
             llm.create_completion(last["prompt"], max_tokens=max(1, last["generatedTokens"]), temperature=0.0)
             bench.raw.append(time.perf_counter() - started)
@@ -148,6 +152,8 @@ def run(
                 bench.follow_up.append(follow_seconds)
                 bench.follow_up_ratio.append(follow_seconds / seconds)
                 bench.evaluated_follow_up.append(follow["evaluatedTokens"])
+                bench.generated.append(follow["generatedTokens"])
+                bench.steps.append(follow["decodeSteps"] + 1)
             # typing the first character of the suggestion on screen: answered from memory
             items = _items(result)
             suggestion = items[0]["insertText"] if items else ""
@@ -231,6 +237,8 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| raw `Llama.create_completion` on the same prompts, p50 / p95 ms | {summary_ms(result.raw)} | |",
         f"| overhead ratio ours / raw, p50 / p95 | {median(ratio):.2f} / {percentile(ratio, 0.95):.2f} | "
         "≤ 1.10 on the GPU |",
+        f"| generated tokens per model step (ours checks prompt-lookup guesses; the raw call takes 1) | "
+        f"{sum(result.generated) / max(1, sum(result.steps)):.2f} | |",
         f"| server overhead (request latency minus the server's model time), p50 / p95 ms | "
         f"{summary_ms(result.overhead)} | p95 ≤ 5 ms |",
         f"| … where it goes, median ms: {_phase_summary(result)} | | |",

@@ -71,6 +71,7 @@ class LastCompletion:
     prompt_tokens: int = 0
     reused_tokens: int = 0
     generated_tokens: int = 0
+    decode_steps: int = 0  # model steps for the generated tokens (fewer when guessed tokens were right)
     stop_reason: str = ""
     cached: bool = False
     model_seconds: float = 0.0
@@ -320,6 +321,7 @@ class CompletionService:
             prompt_tokens=stats.prompt_tokens,
             reused_tokens=stats.reused_tokens,
             generated_tokens=stats.generated_tokens,
+            decode_steps=stats.decode_steps,
             stop_reason=stats.stop_reason,
             model_seconds=stats.seconds,
             total_seconds=time.perf_counter() - started,

@@ -138,6 +138,7 @@ class GenerationStats:
     seconds: float = 0.0
     text: str = ""
     mean_logprob: float | None = None  # the model's own likelihood of what it wrote, when asked and available
+    decode_steps: int = 0  # model steps after the prompt (fewer than tokens when guessed tokens were right)
 
     @property
     def evaluated_tokens(self) -> int:

@@ -30,6 +30,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
+from atlas_lsp.model.draft import DraftTuner, TokenHistory
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class LoadOptions:
     gpu_layers: int = -1
     threads: int = 0
     weight_repacking: bool = False
+    draft_tokens: int = 8
 
 
 def _route_native_logs(llama_cpp: Any) -> None:
@@ -168,9 +170,13 @@ PREPARE_MAX_CHARS = 1 << 20  # documents larger than this are not tokenized ahea
 class LlamaCppBackend:
     """A llama.cpp model in this process. Build it with `LlamaCppBackend.load` from the worker thread."""
 
-    def __init__(self, llm: Any, info: ModelInfo) -> None:
+    def __init__(self, llm: Any, info: ModelInfo, draft_tokens: int = 8) -> None:
         self._llm = llm
         self._info = info
+        self._tuner = DraftTuner(max_tokens=draft_tokens)
+        llama_cpp = import_llama_cpp()
+        vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        self._is_end_of_generation = lambda token: llama_cpp.llama_vocab_is_eog(vocab, token)
         self._prepare_lock = threading.Lock()
         self._closed = False
         self._pieces = PieceCachedTokenizer(self._tokenize_whole, choose_split(self._tokenize_whole))
@@ -242,7 +248,7 @@ class LlamaCppBackend:
             chat_template=metadata.get("tokenizer.chat_template"),
         )
         logger.info("loaded %s (%s) on %s in %.2f s", name, architecture, device, load_seconds)
-        return cls(llm, info)
+        return cls(llm, info, draft_tokens=options.draft_tokens)
 
     @property
     def info(self) -> ModelInfo:
@@ -295,7 +301,8 @@ class LlamaCppBackend:
         return tokens
 
     def _cached_prefix(self, tokens: list[int]) -> int:
-        """How many leading prompt tokens llama.cpp will reuse from its KV cache (as `Llama.generate` decides)."""
+        """How many leading prompt tokens are reused from the KV cache: the common prefix with what it holds, less
+        one when the whole prompt is cached (its last token is evaluated again for fresh logits)."""
         cached = self._llm.input_ids[: self._llm.n_tokens]
         common = 0
         for old, new in zip(cached, tokens, strict=False):
@@ -303,6 +310,80 @@ class LlamaCppBackend:
                 break
             common += 1
         return common - 1 if common == len(tokens) and common > 0 else common
+
+    def _evaluate_prompt(self, tokens: list[int], reused: int) -> None:
+        """Drop the cache after the reused prefix and evaluate the rest of the prompt."""
+        llm = self._llm
+        if reused == 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
+            reused = 0
+            llm.reset()
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        llm.n_tokens = reused
+        llm.eval(tokens[reused:])
+
+    def _decode_step(self, tokens: list[int]) -> None:
+        """Evaluate ``tokens`` after the cache's contents, with logits at every position (to check guesses)."""
+        llm = self._llm
+        start = llm.n_tokens
+        llm._batch.set_batch(batch=tokens, n_past=start, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[start : start + len(tokens)] = tokens
+        llm.n_tokens = start + len(tokens)
+
+    def _keep_cache(self, count: int) -> None:
+        """Keep the first ``count`` positions of the cache (guessed tokens past a wrong guess are dropped)."""
+        llm = self._llm
+        if llm.n_tokens > count:
+            llm._ctx.kv_cache_seq_rm(-1, count, -1)
+            llm.n_tokens = count
+        llm._requires_eval = True  # the logits on hand may be a dropped position's: never sample them directly
+
+    def _sampled_tokens(
+        self, sampler: Any, history: TokenHistory, budget: int, stats: GenerationStats
+    ) -> Iterator[tuple[int, int]]:
+        """The generated tokens, each with the index of the logits row it was sampled from (valid until the next
+        token is taken). A step evaluates the latest token plus a guess from the history when the tuner expects it
+        to pay; each guessed token is kept only if it is what the sampler chooses there."""
+        llm = self._llm
+        ctx = llm._ctx
+        tuner = self._tuner
+        kept = llm.n_tokens
+        drafting = tuner.max_tokens > 0 and not (
+            getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
+        )
+        try:
+            token = int(sampler.sample(ctx, -1))
+            produced = 1
+            yield token, -1
+            while produced < budget:
+                history.append(token)
+                guess: list[int] = []
+                match_size = 0
+                if drafting:
+                    guess, match_size = history.draft(min(tuner.max_tokens, budget - produced - 1))
+                    guess = guess[: tuner.length(len(guess), match_size)]
+                step = [token, *guess]
+                started = time.perf_counter()
+                self._decode_step(step)
+                stats.decode_steps += 1
+                base = llm.n_tokens - len(step)
+                right = 0
+                for row in range(len(step)):
+                    token = int(sampler.sample(ctx, row))
+                    if row == 0:
+                        tuner.record_step(len(step), time.perf_counter() - started)  # the sample waits for the GPU
+                    kept = base + row + 1
+                    produced += 1
+                    yield token, row
+                    if row == len(guess) or token != guess[row] or produced >= budget:
+                        break
+                    right += 1
+                    history.append(token)
+                if guess:
+                    tuner.record_guesses(match_size, min(len(guess), right + 1), right)
+                self._keep_cache(kept)
+        finally:
+            self._keep_cache(kept)
 
     def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
         stats = GenerationStats()
@@ -320,21 +401,22 @@ class LlamaCppBackend:
         scanner = StopScanner(request.stop)
         logprob_sum = 0.0
         stats.stop_reason = "length"
+        sampler = llm._init_sampler(
+            temp=request.temperature,
+            top_p=request.top_p,
+            top_k=40 if request.temperature > 0 else 1,
+            repeat_penalty=1.0,
+        )
+        produced = self._sampled_tokens(sampler, TokenHistory(tokens), request.max_tokens, stats)
         try:
-            for token in llm.generate(
-                tokens,
-                temp=request.temperature,
-                top_p=request.top_p,
-                top_k=40 if request.temperature > 0 else 1,
-                repeat_penalty=1.0,
-                reset=True,
-            ):
-                if llm._model.token_is_eog(token) if hasattr(llm._model, "token_is_eog") else token == llm.token_eos():
+            self._evaluate_prompt(tokens, stats.reused_tokens)
+            for token, row in produced:
+                if self._is_end(token):
                     stats.stop_reason = "eos"
                     break
                 stats.generated_tokens += 1
                 if request.logprobs:
-                    logprob_sum += self._token_logprob(token)
+                    logprob_sum += self._token_logprob(token, row)
                 safe = scanner.feed(decoder.decode(llm.detokenize([token])))
                 if safe:
                     yield safe
@@ -354,6 +436,8 @@ class LlamaCppBackend:
             stats.stop_reason = "stop"  # the consumer closed the stream: it has what it needs
             raise
         finally:
+            produced.close()  # drops guessed positions the output did not keep
+            sampler.close()
             stats.text = scanner.text
             stats.seconds = time.perf_counter() - started
             if request.logprobs and stats.generated_tokens:
@@ -362,10 +446,14 @@ class LlamaCppBackend:
         if rest:
             yield rest
 
-    def _token_logprob(self, token: int) -> float:
-        """log p(token) under the logits it was just sampled from (still the context's last row)."""
+    def _is_end(self, token: int) -> bool:
+        """End of generation: EOS, EOT or any other token the vocabulary marks as ending a turn."""
+        return bool(self._is_end_of_generation(token))
+
+    def _token_logprob(self, token: int, row: int) -> float:
+        """log p(token) under the logits it was just sampled from (row ``row`` of the latest step)."""
         llama_cpp = import_llama_cpp()
-        pointer = llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        pointer = llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, row)
         logits = np.ctypeslib.as_array(pointer, shape=(self._llm.n_vocab(),))
         top = float(logits.max())
         return float(logits[token]) - top - math.log(float(np.exp(logits - top).sum()))

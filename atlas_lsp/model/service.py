@@ -99,6 +99,7 @@ def load_backend(settings: ModelSettings) -> ModelBackend:
             gpu_layers=settings.gpu_layers,
             threads=settings.threads,
             weight_repacking=settings.weight_repacking,
+            draft_tokens=settings.draft_tokens,
         )
     )
 

@@ -184,3 +184,98 @@ def test_closing_the_model_while_a_document_is_prepared_does_not_crash() -> None
     )
     assert done.returncode == 0, f"child died with {done.returncode}: {done.stderr[-2000:]}"
     assert done.stdout.strip().splitlines()[-1] == "done"
+
+
+REPETITIVE_PROMPT = (
+    "".join(
+        f"    settings.{name} = load_setting(raw, '{name}', default=defaults.{name})\n"
+        for name in ("timeout", "retries", "context_size", "max_tokens", "temperature", "top_p", "debounce_ms")
+    )
+    + "    settings.gpu_layers = load_setting("
+)
+
+
+def _margins(backend: LlamaCppBackend, prompt: list[int], generated: list[int]) -> list[float]:
+    """How far below the model's top choice each generated token was, re-evaluated one token per step from an
+    empty cache (the reference decode, with no guessing)."""
+    import llama_cpp
+    import numpy as np
+
+    llm = backend._llm
+    llm.reset()
+    llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+    llm.eval(prompt)
+    margins = []
+    for index, token in enumerate(generated):
+        if index:
+            backend._decode_step([generated[index - 1]])
+        row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+        logits = np.ctypeslib.as_array(row, shape=(llm.n_vocab(),))
+        margins.append(float(logits.max() - logits[token]))
+    backend._keep_cache(0)
+    return margins
+
+
+def test_guessed_tokens_are_kept_only_where_the_model_agrees(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prompt-lookup decoding: a step checks the latest token plus guesses copied from earlier text. Steps are made
+    to look free, so it guesses whenever it finds a repeat. Every kept token must still be the model's own greedy
+    choice (within llama.cpp's batch-size rounding, ~0.5 logits; a wrong cache gives tokens far from its choice),
+    and the cache must hold exactly the prompt and the tokens before the last, also when a generation stops in
+    the middle of a checked guess."""
+    from atlas_lsp.model.draft import DraftTuner
+
+    tuner = DraftTuner(max_tokens=8)
+    for size in range(1, 10):
+        for _ in range(2):
+            tuner.record_step(size, 0.001)
+    monkeypatch.setattr(backend, "_tuner", tuner)
+    monkeypatch.setattr(tuner, "record_step", lambda tokens, seconds: None)  # keep the costs equal
+    sampled: list[int] = []
+    sampled_tokens = backend._sampled_tokens
+
+    def spy(*args: object) -> Iterator[tuple[int, int]]:
+        for token, row in sampled_tokens(*args):  # type: ignore[arg-type]
+            sampled.append(token)
+            yield token, row
+
+    monkeypatch.setattr(backend, "_sampled_tokens", spy)
+    prompt = backend._prompt_tokens(REPETITIVE_PROMPT, 64)
+    steps = tokens = 0
+    for budget in (40, 13, 6):  # the later ones stop inside a step's guesses
+        sampled.clear()
+        stream = backend.generate(GenerationRequest(REPETITIVE_PROMPT, max_tokens=budget), CancelToken())
+        assert "".join(stream) == stream.stats.text
+        llm = backend._llm
+        assert llm.n_tokens == len(prompt) + len(sampled) - 1
+        assert list(llm.input_ids[: llm.n_tokens]) == (prompt + sampled)[:-1]
+        steps += stream.stats.decode_steps
+        tokens += len(sampled)
+        margins = _margins(backend, prompt, sampled)
+        assert max(margins) < 1.0, (budget, margins)
+    assert steps < tokens - 3  # guesses were right: fewer model steps than tokens (the first comes with the prompt)
+    assert any(rate.right > 1.0 for rate in tuner.accuracy.values())
+
+
+def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atlas_lsp.model.draft import DraftTuner
+
+    monkeypatch.setattr(backend, "_tuner", DraftTuner(max_tokens=0))
+    stream = backend.generate(GenerationRequest(REPETITIVE_PROMPT, max_tokens=20), CancelToken())
+    list(stream)
+    assert stream.stats.decode_steps == stream.stats.generated_tokens - 1 or stream.stats.stop_reason == "eos"
+    assert backend._tuner.steps_seen.keys() <= {1}
+
+
+def test_the_draft_tokens_setting_reaches_the_backend() -> None:
+    from atlas_lsp.config import Settings, merge_settings
+
+    assert ModelSettings().draft_tokens == 8
+    settings, problems = merge_settings(Settings(), {"model": {"draftTokens": 3}})
+    assert not problems and settings.model.draft_tokens == 3
+    loaded = load_backend(settings.model)
+    try:
+        assert isinstance(loaded, LlamaCppBackend) and loaded._tuner.max_tokens == 3
+    finally:
+        loaded.close()

@@ -1,0 +1,121 @@
+"""Prompt-lookup drafting: guess the next tokens from earlier text, check them all in one model step.
+
+Code repeats itself (names, call shapes, whole lines), so the tokens that followed the latest earlier occurrence
+of the last few tokens are a good guess of what comes next. The model evaluates the guess in the same step as the
+token it just chose and keeps the guessed tokens only while each one is the token it would have chosen anyway:
+the output is the same as decoding one token per step; only the number of steps changes.
+
+How long a guess pays depends on the device (on a GPU a step of nine tokens costs about what a step of one does;
+on a CPU it costs several times more) and on how often guesses are right in the text at hand. `DraftTuner`
+measures both as it runs and picks the length with the most expected tokens per second.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+_ITEM = array("i").itemsize
+
+
+class TokenHistory:
+    """The prompt and the tokens generated so far, searchable for repeated token sequences."""
+
+    def __init__(self, tokens: list[int], longest_match: int = 3) -> None:
+        self._tokens = array("i", tokens)
+        self._longest_match = longest_match
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    def append(self, token: int) -> None:
+        self._tokens.append(token)
+
+    def draft(self, limit: int) -> tuple[list[int], int]:
+        """Up to ``limit`` tokens that followed the latest earlier occurrence of the longest recent suffix (3, 2
+        or 1 tokens), and that suffix's length (0: nothing found)."""
+        count = len(self._tokens)
+        if limit <= 0 or count < 2:
+            return [], 0
+        data = self._tokens.tobytes()
+        for size in range(min(self._longest_match, count - 1), 0, -1):
+            pattern = data[(count - size) * _ITEM :]
+            end = (count - 1) * _ITEM  # the match must be followed by at least one token
+            while True:
+                found = data.rfind(pattern, 0, end)
+                if found < 0:
+                    break
+                if found % _ITEM == 0:
+                    start = found // _ITEM + size
+                    return self._tokens[start : start + limit].tolist(), size
+                end = found + len(pattern) - 1  # a match across token boundaries: look further back
+        return [], 0
+
+
+@dataclass
+class _Rate:
+    """How often a guessed token is right, forgetting old evidence so it follows the text being written."""
+
+    right: float = 1.0  # a prior of one right guess in two
+    tried: float = 2.0
+
+    def update(self, right: int, tried: int, decay: float = 0.97) -> None:
+        self.right = self.right * decay + right
+        self.tried = self.tried * decay + tried
+
+    @property
+    def value(self) -> float:
+        return self.right / self.tried
+
+
+@dataclass
+class DraftTuner:
+    """Chooses each step's guess length from measured step costs and guess accuracy."""
+
+    max_tokens: int = 8
+    step_seconds: dict[int, float] = field(default_factory=dict)  # moving average by tokens in the step
+    steps_seen: dict[int, int] = field(default_factory=dict)
+    accuracy: dict[int, _Rate] = field(default_factory=dict)  # by the length of the matched suffix
+    declined: int = 0  # guesses found but not checked (every 16th is checked anyway, to keep the rates current)
+
+    def length(self, available: int, match_size: int) -> int:
+        """How many of ``available`` guessed tokens (found by a suffix of ``match_size``) to check this step."""
+        available = min(available, self.max_tokens)
+        if available <= 0 or match_size <= 0:
+            return 0
+        single = self.step_seconds.get(1)
+        if single is None or self.steps_seen.get(1, 0) < 2:
+            return 0  # measure a plain step first
+        rate = self.accuracy.setdefault(match_size, _Rate()).value
+        best, best_speed = 0, 1.0 / single
+        expected = 1.0
+        for length in range(1, available + 1):
+            expected += rate**length
+            speed = expected / self._cost(length + 1, single)
+            if speed > best_speed:
+                best, best_speed = length, speed
+        if best == 0:
+            self.declined += 1
+            if self.declined % 16 == 0:
+                return 1  # the text may have become repetitive since the rate fell
+        return best
+
+    def _cost(self, tokens: int, single: float) -> float:
+        if self.steps_seen.get(tokens, 0) >= 2:
+            return self.step_seconds[tokens]
+        # not measured yet: guess it cheap, so that it gets tried (the first try of a size is not counted:
+        # it may include one-time setup)
+        return single * (1.0 + 0.05 * (tokens - 1))
+
+    def record_step(self, tokens: int, seconds: float) -> None:
+        seen = self.steps_seen.get(tokens, 0) + 1
+        self.steps_seen[tokens] = seen
+        if seen == 1:
+            return
+        previous = self.step_seconds.get(tokens)
+        self.step_seconds[tokens] = seconds if previous is None else previous * 0.8 + seconds * 0.2
+
+    def record_guesses(self, match_size: int, checked: int, right: int) -> None:
+        """``checked`` guessed tokens were compared with the model's choice; the first ``right`` matched."""
+        if checked > 0:
+            self.accuracy.setdefault(match_size, _Rate()).update(right, min(checked, right + 1))

@@ -1,0 +1,106 @@
+"""Prompt-lookup guesses and the tuner that decides how many to check per model step."""
+
+from __future__ import annotations
+
+import pytest
+
+from atlas_lsp.model.draft import DraftTuner, TokenHistory
+
+
+@pytest.mark.parametrize(
+    ("tokens", "limit", "expected"),
+    [
+        # the latest earlier occurrence of the last three tokens, and what followed it
+        ([1, 2, 3, 9, 8, 1, 2, 3, 7, 6, 5, 1, 2, 3], 4, ([7, 6, 5, 1], 3)),
+        # no three-token repeat: fall back to two, then one
+        ([5, 2, 3, 4, 9, 2, 3], 2, ([4, 9], 2)),
+        ([5, 3, 6, 7, 3], 3, ([6, 7, 3], 1)),
+        # the guess is cut at the end of the history
+        ([4, 5, 6, 4, 5], 8, ([6, 4, 5], 2)),
+        # nothing repeats, or nothing asked for
+        ([1, 2, 3, 4], 4, ([], 0)),
+        ([1, 2, 1, 2], 0, ([], 0)),
+        ([7], 4, ([], 0)),
+        ([], 4, ([], 0)),
+    ],
+)
+def test_guesses_follow_the_latest_repeat_of_the_longest_suffix(
+    tokens: list[int], limit: int, expected: tuple[list[int], int]
+) -> None:
+    assert TokenHistory(tokens).draft(limit) == expected
+
+
+def test_a_byte_match_across_token_boundaries_is_not_a_repeat() -> None:
+    # 0x0100 followed by 0x0000 contains the bytes of 0x0001 shifted by one byte: not the same token
+    history = TokenHistory([0x01000000, 0x00000000, 0x7, 0x00000100])
+    assert history.draft(2) == ([], 0)
+    history = TokenHistory([0x00000100, 0x7, 0x01000000, 0x00000000, 0x8, 0x00000100])
+    assert history.draft(2) == ([0x7, 0x01000000], 1)
+
+
+def test_appended_tokens_are_searched() -> None:
+    history = TokenHistory([1, 2, 3])
+    for token in (4, 1, 2):
+        history.append(token)
+    assert len(history) == 6
+    assert history.draft(3) == ([3, 4, 1], 2)
+
+
+def _measured(costs: dict[int, float]) -> DraftTuner:
+    tuner = DraftTuner(max_tokens=8)
+    for tokens, seconds in costs.items():
+        for _ in range(3):
+            tuner.record_step(tokens, seconds)
+    return tuner
+
+
+def test_no_guess_before_a_plain_step_was_measured() -> None:
+    tuner = DraftTuner(max_tokens=8)
+    assert tuner.length(8, 3) == 0
+    tuner.record_step(1, 0.01)  # the first step of a size is not counted (one-time setup)
+    assert tuner.length(8, 3) == 0
+    tuner.record_step(1, 0.01)
+    assert tuner.length(8, 3) > 0
+
+
+def test_steps_that_cost_the_same_whatever_their_size_take_long_guesses() -> None:
+    tuner = _measured({size: 0.002 for size in range(1, 10)})  # a GPU on a small model
+    tuner.record_guesses(3, checked=8, right=8)
+    assert tuner.length(8, 3) == 8
+    assert tuner.length(3, 3) == 3  # never more than was found
+    assert tuner.length(8, 0) == 0  # nothing matched: nothing to guess
+
+
+def test_steps_that_cost_a_plain_step_per_token_take_no_guess() -> None:
+    tuner = _measured({size: 0.018 * size for size in range(1, 10)})
+    for _ in range(5):
+        tuner.record_guesses(3, checked=4, right=3)
+    assert [tuner.length(8, 3) for _ in range(15)] == [0] * 15
+
+
+def test_the_length_follows_measured_accuracy() -> None:
+    # a CPU: a second token costs a sixth of a step, four tokens cost 1.65 steps, nine cost 2.8
+    tuner = _measured({1: 0.0176, 2: 0.0204, 3: 0.0246, 4: 0.0289, 5: 0.033, 6: 0.037, 7: 0.041, 8: 0.046, 9: 0.05})
+    for _ in range(30):
+        tuner.record_guesses(1, checked=1, right=0)  # one-token matches are always wrong here
+        tuner.record_guesses(3, checked=8, right=8)  # three-token matches always right
+    assert tuner.length(8, 1) == 0
+    assert tuner.length(8, 3) == 8
+    assert [tuner.length(8, 1) for _ in range(32)].count(1) == 2  # a declined kind is still checked now and then
+
+
+def test_unmeasured_sizes_get_tried_and_the_first_try_is_not_trusted() -> None:
+    tuner = _measured({1: 0.01})
+    tuner.record_guesses(3, checked=4, right=4)
+    assert tuner.length(4, 3) == 4  # guessed cheap until measured
+    tuner.record_step(5, 0.5)  # its first try (setup): not counted
+    assert tuner.length(4, 3) == 4
+    tuner.record_step(5, 0.5)
+    assert tuner.length(4, 3) < 4
+
+
+def test_off_means_no_guess() -> None:
+    tuner = DraftTuner(max_tokens=0)
+    tuner.record_step(1, 0.01)
+    tuner.record_step(1, 0.01)
+    assert tuner.length(8, 3) == 0
