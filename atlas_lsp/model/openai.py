@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
+from atlas_lsp.model.tokens import CODE_SAMPLE
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ KNOWN_FIM_FAMILIES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 _HEALTH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 EXACT_COUNT_FROM_CHARS = 1024  # shorter texts are estimated at 3 bytes a token (typical code: about 4)
+ESTIMATE_MARGIN = 1.1  # a long text's estimate from the learned tokens per byte, plus this margin
+EXACT_NEAR_CONTEXT = 0.75  # estimates above this share of the context are replaced by the server's exact count
+PREPARE_SAMPLE_CHARS = 65_536  # an opened document's first characters, counted exactly to learn the ratio
 
 
 class EndpointError(ModelError):
@@ -118,6 +123,9 @@ class OpenAIBackend:
         self._down: str | None = None  # why the endpoint is down, while it is
         self._closed = threading.Event()
         self.streams_closed_early = 0  # generations this side stopped (cancel, deadline, enough text)
+        self._tokens_per_byte: float | None = None  # learned from the server's exact counts
+        self._ratio_from_documents = False  # until then, from a sample of code at connect
+        self.exact_counts = 0  # texts counted by the server's tokenizer (a round trip each)
 
     # -- connecting -------------------------------------------------------------------------------------------
     @classmethod
@@ -157,6 +165,11 @@ class OpenAIBackend:
         if isinstance(reported, int) and reported > 0:
             context = min(context, reported)
         self._tokenize_route = self._find_tokenizer(name)
+        if self._tokenize_route is not None:
+            try:
+                self._exact_count(CODE_SAMPLE, name, sample=True)  # a first ratio, refined as documents open
+            except EndpointError as error:
+                logger.debug("tokenize failed (%s); prompt sizes are counted by the server until it works", error)
         fim = _fim_from_setting(options.fim_tokens) if options.fim_tokens else self._probe_fim(name)
         template = props.get("chat_template") if isinstance(props.get("chat_template"), str) else None
         infill = fim is None and bool(props) and self._has_infill()
@@ -260,15 +273,50 @@ class OpenAIBackend:
         self._listener = listener
 
     def count_tokens(self, text: str) -> int:
-        """The server's count for long texts (a prompt's stable part, counted once per cursor position); an
-        estimate for short ones (the tail that changes with every keystroke), which saves a round trip per
-        completion. The prompt budget's margin absorbs the estimate's error."""
-        if len(text) >= EXACT_COUNT_FROM_CHARS and self._tokenize_route is not None and self._down is None:
-            try:
-                return len(self._tokens_via(self._tokenize_route, text, self.info.name))
-            except EndpointError as error:
-                logger.debug("tokenize failed (%s); estimating", error)
-        return max(1, (len(text.encode("utf-8")) + 2) // 3) if text else 0
+        """How many tokens ``text`` is, without a round trip when an estimate is safe.
+
+        Short texts (the tail that changes with every keystroke) are estimated at 3 bytes a token. A long text (a
+        prompt's stable part, once per cursor position) is estimated from the tokens per byte that the server's
+        own tokenizer showed on this user's code (counted when documents open, off the typing path), plus a 10%
+        margin: a prompt trimmed to that count keeps slightly less context than it could. Near the context size,
+        where an error would overflow it, the server counts exactly."""
+        if not text:
+            return 0
+        size = len(text.encode("utf-8"))
+        if len(text) < EXACT_COUNT_FROM_CHARS or self._tokenize_route is None or self._down is not None:
+            return max(1, (size + 2) // 3)
+        if self._tokens_per_byte is not None:
+            estimate = math.ceil(size * self._tokens_per_byte * ESTIMATE_MARGIN)
+            if estimate < EXACT_NEAR_CONTEXT * self.info.context_size:
+                return estimate
+        try:
+            return self._exact_count(text, self.info.name)
+        except EndpointError as error:
+            logger.debug("tokenize failed (%s); estimating", error)
+            return max(1, (size + 2) // 3)
+
+    def prepare(self, text: str) -> None:
+        """An opened document: count (up to 64 KB of) it exactly, so estimates follow this user's code. Runs on a
+        thread of its own (`ModelService.prepare`)."""
+        if self._tokenize_route is None or self._down is not None or len(text) < EXACT_COUNT_FROM_CHARS:
+            return
+        try:
+            self._exact_count(text[:PREPARE_SAMPLE_CHARS], self.info.name)
+        except EndpointError as error:
+            logger.debug("tokenize failed while preparing (%s)", error)
+
+    def _exact_count(self, text: str, model: str, sample: bool = False) -> int:
+        assert self._tokenize_route is not None
+        count = len(self._tokens_via(self._tokenize_route, text, model))
+        self.exact_counts += 1
+        ratio = count / max(1, len(text.encode("utf-8")))
+        previous = self._tokens_per_byte
+        if previous is None or (not sample and not self._ratio_from_documents):
+            self._tokens_per_byte = ratio  # the user's own code replaces the connect-time sample's ratio
+        else:
+            self._tokens_per_byte = previous * 0.5 + ratio * 0.5
+        self._ratio_from_documents = self._ratio_from_documents or not sample
+        return count
 
     def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
         stats = GenerationStats()

@@ -211,3 +211,36 @@ async def test_an_empty_file_gets_no_suggestion_and_no_error(client: LanguageCli
 
 def _items(result: Any) -> list[Any]:
     return result.items if isinstance(result, types.InlineCompletionList) else list(result)
+
+
+REPEATING = "".join(f"    settings.option_{n} = load_setting(raw, 'option_{n}', default={n})\n" for n in range(1, 8))
+
+
+async def test_repeating_code_is_decoded_in_fewer_model_steps_than_tokens(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    """Prompt-lookup guesses on the real model through the real server: in code that repeats a shape, guessed
+    tokens are confirmed and several tokens come out of one model step (`decodeSteps` < `generatedTokens`)."""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    body = "def load(raw, settings, defaults):\n" + REPEATING + "    settings.option_"
+    uri = open_document(client, tmp_path / "settings.py", body)
+    generated = steps = 0
+    for version in range(2, 5):  # the same position after an edit above it: the model is asked each time
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=f"# v{version}\n" + body)],
+            )
+        )
+        # the first steps measure what a plain step costs; later ones may guess
+        result = await client.text_document_inline_completion_async(inline_params(uri, 9, 20))
+        assert result is not None and result.items
+        last = await last_completion(client)
+        assert not last["cached"]
+        generated += last["generatedTokens"]
+        steps += last["decodeSteps"]
+    if model_backend == "openai":
+        assert steps == 0  # the endpoint decodes on its own side and reports no steps
+    else:
+        assert 0 < steps < generated - 3, (steps, generated)

@@ -41,10 +41,31 @@ def test_connects_and_reports_the_served_model(server: OpenAIServer) -> None:
     assert info.latency_ms is not None and info.latency_ms > 0
     assert info.chat_messages and info.max_parallel == 4
     assert info.fim is None  # SmolLM2's vocabulary has no FIM markers
-    long_text = "def add(a, b):\n    return a + b\n\n" * 60
-    exact = backend.count_tokens(long_text)  # long texts: the server's tokenizer, not a guess
-    assert 700 <= exact <= 1000 and exact != (len(long_text) + 2) // 3
     assert backend.count_tokens("def add(a, b):") == 5  # short tails: estimated, no round trip
+    backend.close()
+
+
+def test_long_texts_are_counted_from_the_servers_own_ratio_without_a_round_trip(server: OpenAIServer) -> None:
+    """A prompt's stable part is estimated from the tokens per byte the server's tokenizer showed (at connect,
+    then on each opened document), with a margin that errs on the side of fewer tokens in the prompt; near the
+    context size the server counts exactly (an estimate from another kind of text can be low: the budget is a
+    preference, the context a limit)."""
+    backend = connect(server.url)
+    route = backend._tokenize_route
+    assert route is not None
+    document = "".join(f"def add_{n}(a, b):\n    return a + b + {n}  # sum\n\n" for n in range(80))
+    exact = len(backend._tokens_via(route, document, backend.info.name))
+    counted = backend.exact_counts
+    estimate = backend.count_tokens(document)
+    assert backend.exact_counts == counted  # no round trip
+    assert 0.7 * exact <= estimate <= 1.4 * exact  # from the connect-time sample: a different kind of code
+    backend.prepare(document)  # the user opens it: its exact count teaches the ratio
+    assert backend.exact_counts == counted + 1
+    assert exact <= backend.count_tokens(document) <= 1.12 * exact
+    huge = document * (backend.info.context_size // max(1, exact))  # about the context size
+    before = backend.exact_counts
+    assert backend.count_tokens(huge) == len(backend._tokens_via(route, huge, backend.info.name))
+    assert backend.exact_counts == before + 1  # near the context size: the server's exact count
     backend.close()
 
 
