@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
@@ -48,6 +48,18 @@ class Suggestion:
         return self.prompt_tokens - self.reused_tokens
 
 
+@dataclass(frozen=True)
+class _Fitted:
+    """A prompt fitted to a token limit, and how: lines kept above the cursor (None: all), context dropped."""
+
+    prompt: CompletionPrompt
+    cursor: CursorText
+    context: AssembledContext
+    tokens: int
+    trimmed: int | None
+    dropped: bool
+
+
 @dataclass
 class CompletionCounters:
     requests: int = 0
@@ -80,6 +92,7 @@ class LastCompletion:
 
 
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
+EXACT_CHECK_SHARE = 0.75  # an estimating backend's prompt above this share of the context is counted exactly
 TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (see _fitted_prompt)
 
 
@@ -172,24 +185,48 @@ class CompletionService:
             prompt = self._build(info, kept, kept_context, settings)
             if self._count_tokens(backend, prompt) <= budget:
                 return prompt
+        fitted = self._trimmed(info, cursor, context, settings, budget, lambda p: self._count_tokens(backend, p))
+        exact = getattr(backend, "count_tokens_exact", None)  # a backend whose counts are estimates (an endpoint)
+        room = info.context_size - settings.completion.max_tokens - 8
+        if exact is not None and fitted.tokens > EXACT_CHECK_SHARE * room:
+            # near the context size an estimate's error could overflow it: fit by the tokenizer's exact count
+            again = self._trimmed(info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text))
+            fitted = replace(
+                again,
+                trimmed=fitted.trimmed if again.trimmed is None else again.trimmed,
+                dropped=fitted.dropped or again.dropped,
+            )
+        self._pinned_trim = (where, fitted.trimmed, fitted.dropped)
+        return fitted.prompt
+
+    def _trimmed(
+        self,
+        info: ModelInfo,
+        cursor: CursorText,
+        context: AssembledContext,
+        settings: Settings,
+        limit: int,
+        count: Callable[[CompletionPrompt], int],
+    ) -> _Fitted:
+        """The prompt within ``limit`` tokens (less TYPING_RESERVE) by ``count``: lines farthest above the cursor go
+        first, then the context."""
         prompt = self._build(info, cursor, context, settings)
-        tokens = self._count_tokens(backend, prompt)
+        tokens = count(prompt)
         trimmed: int | None = None
         dropped = False
-        while tokens > budget - TYPING_RESERVE and (cursor.before_line or context.parts):
+        while tokens > limit - TYPING_RESERVE and (cursor.before_line or context.parts):
             lines = cursor.before_line.split("\n")
             if len(lines) > 4 or not context.parts:
                 # keep the lines nearest the cursor, in proportion to the overshoot (plus a margin)
-                keep = max(1, int(len(lines) * (budget - 2 * TYPING_RESERVE) / tokens * 0.95))
+                keep = max(1, int(len(lines) * (limit - 2 * TYPING_RESERVE) / tokens * 0.95))
                 cursor = replace(cursor, before_line="\n".join(lines[-keep:] if keep < len(lines) else lines[1:]))
                 trimmed = len(cursor.before_line.split("\n"))
             else:
                 context = AssembledContext([], "", [], context.repo, context.path)
                 dropped = True
             prompt = self._build(info, cursor, context, settings)
-            tokens = self._count_tokens(backend, prompt)
-        self._pinned_trim = (where, trimmed, dropped)
-        return prompt
+            tokens = count(prompt)
+        return _Fitted(prompt, cursor, context, tokens, trimmed, dropped)
 
     def _count_tokens(self, backend: ModelBackend, prompt: CompletionPrompt) -> int:
         """Token count of ``prompt``; the stable part's count is remembered, so a keystroke costs only the tail.

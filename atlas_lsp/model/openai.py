@@ -49,7 +49,6 @@ _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolErro
 _HEALTH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 EXACT_COUNT_FROM_CHARS = 1024  # shorter texts are estimated at 3 bytes a token (typical code: about 4)
 ESTIMATE_MARGIN = 1.1  # a long text's estimate from the learned tokens per byte, plus this margin
-EXACT_NEAR_CONTEXT = 0.75  # estimates above this share of the context are replaced by the server's exact count
 PREPARE_SAMPLE_CHARS = 65_536  # an opened document's first characters, counted exactly to learn the ratio
 
 
@@ -273,27 +272,30 @@ class OpenAIBackend:
         self._listener = listener
 
     def count_tokens(self, text: str) -> int:
-        """How many tokens ``text`` is, without a round trip when an estimate is safe.
+        """How many tokens ``text`` is, estimated without a round trip (errs on the high side).
 
         Short texts (the tail that changes with every keystroke) are estimated at 3 bytes a token. A long text (a
         prompt's stable part, once per cursor position) is estimated from the tokens per byte that the server's
         own tokenizer showed on this user's code (counted when documents open, off the typing path), plus a 10%
-        margin: a prompt trimmed to that count keeps slightly less context than it could. Near the context size,
-        where an error would overflow it, the server counts exactly."""
+        margin: a prompt trimmed to that count keeps slightly less context than it could. Where an error could
+        overflow the context, the caller asks `count_tokens_exact`."""
         if not text:
             return 0
         size = len(text.encode("utf-8"))
-        if len(text) < EXACT_COUNT_FROM_CHARS or self._tokenize_route is None or self._down is not None:
-            return max(1, (size + 2) // 3)
-        if self._tokens_per_byte is not None:
-            estimate = math.ceil(size * self._tokens_per_byte * ESTIMATE_MARGIN)
-            if estimate < EXACT_NEAR_CONTEXT * self.info.context_size:
-                return estimate
-        try:
-            return self._exact_count(text, self.info.name)
-        except EndpointError as error:
-            logger.debug("tokenize failed (%s); estimating", error)
-            return max(1, (size + 2) // 3)
+        if len(text) >= EXACT_COUNT_FROM_CHARS and self._tokens_per_byte is not None:
+            return math.ceil(size * self._tokens_per_byte * ESTIMATE_MARGIN)
+        if len(text) >= EXACT_COUNT_FROM_CHARS and self._tokenize_route is not None:
+            return self.count_tokens_exact(text)  # no ratio yet (the sample failed at connect)
+        return max(1, (size + 2) // 3)
+
+    def count_tokens_exact(self, text: str) -> int:
+        """The server tokenizer's count (a round trip); an estimate when it has none or cannot be reached."""
+        if self._tokenize_route is not None and self._down is None:
+            try:
+                return self._exact_count(text, self.info.name)
+            except EndpointError as error:
+                logger.debug("tokenize failed (%s); estimating", error)
+        return max(1, (len(text.encode("utf-8")) + 2) // 3)
 
     def prepare(self, text: str) -> None:
         """An opened document: count (up to 64 KB of) it exactly, so estimates follow this user's code. Runs on a

@@ -47,9 +47,8 @@ def test_connects_and_reports_the_served_model(server: OpenAIServer) -> None:
 
 def test_long_texts_are_counted_from_the_servers_own_ratio_without_a_round_trip(server: OpenAIServer) -> None:
     """A prompt's stable part is estimated from the tokens per byte the server's tokenizer showed (at connect,
-    then on each opened document), with a margin that errs on the side of fewer tokens in the prompt; near the
-    context size the server counts exactly (an estimate from another kind of text can be low: the budget is a
-    preference, the context a limit)."""
+    then on each opened document), with a margin that errs on the side of fewer tokens in the prompt. (An
+    estimate from another kind of text can be low: near the context size the completion asks the exact count.)"""
     backend = connect(server.url)
     route = backend._tokenize_route
     assert route is not None
@@ -64,8 +63,8 @@ def test_long_texts_are_counted_from_the_servers_own_ratio_without_a_round_trip(
     assert exact <= backend.count_tokens(document) <= 1.12 * exact
     huge = document * (backend.info.context_size // max(1, exact))  # about the context size
     before = backend.exact_counts
-    assert backend.count_tokens(huge) == len(backend._tokens_via(route, huge, backend.info.name))
-    assert backend.exact_counts == before + 1  # near the context size: the server's exact count
+    assert backend.count_tokens_exact(huge) == len(backend._tokens_via(route, huge, backend.info.name))
+    assert backend.exact_counts == before + 1  # asked for near the context size (tests/unit/test_prompt_budget.py)
     backend.close()
 
 

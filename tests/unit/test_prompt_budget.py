@@ -65,3 +65,44 @@ def test_the_pin_holds_where_a_fresh_trim_would_move_the_start() -> None:
     start, _ = fitted(service, cursor)
     for length in range(len("    result = "), len(typed) + 1):
         assert fitted(service, replace(cursor, line_prefix=typed[:length]))[0] == start
+
+
+class EstimatingBackend(CountingBackend):
+    """An endpoint's counts: an estimate that is 20% low (a worst case: another kind of text than it learned
+    from), and the tokenizer's exact count on request."""
+
+    def __init__(self) -> None:
+        self.exact_calls = 0
+
+    def count_tokens(self, text: str) -> int:
+        return int(len(text) // 4 * 0.8)
+
+    def count_tokens_exact(self, text: str) -> int:
+        self.exact_calls += 1
+        return len(text) // 4
+
+
+def test_an_estimating_backend_is_counted_exactly_only_near_the_context() -> None:
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    backend = EstimatingBackend()
+    small = CursorText("x = 1\n" * 10, "y = ", "", "")
+    service._fitted_prompt(backend, small, AssembledContext([], ""), SETTINGS, ("a.py", 1))
+    assert backend.exact_calls == 0  # far below the context: the estimate is enough
+    before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(500))
+    big = CursorText(before, "    result = ", "", "")
+    prompt = service._fitted_prompt(backend, big, AssembledContext([], ""), SETTINGS, ("a.py", 500))
+    assert backend.exact_calls > 0
+    # by the estimate alone the prompt would hold 25% more tokens than the context has room for
+    assert CountingBackend().count_tokens(prompt.text) <= BUDGET - TYPING_RESERVE
+
+
+def test_a_budget_far_below_the_context_needs_no_exact_count() -> None:
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    backend = EstimatingBackend()
+    settings = replace(SETTINGS, context=replace(SETTINGS.context, budget_tokens=300))
+    before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(500))
+    prompt = service._fitted_prompt(
+        backend, CursorText(before, "    result = ", "", ""), AssembledContext([], ""), settings, ("a.py", 500)
+    )
+    assert backend.exact_calls == 0
+    assert backend.count_tokens(prompt.text) <= 300 - TYPING_RESERVE
