@@ -49,7 +49,7 @@ _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolErro
 _HEALTH_BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 EXACT_COUNT_FROM_CHARS = 1024  # shorter texts are estimated at 3 bytes a token (typical code: about 4)
 ESTIMATE_MARGIN = 1.1  # a long text's estimate from the learned tokens per byte, plus this margin
-PREPARE_SAMPLE_CHARS = 65_536  # an opened document's first characters, counted exactly to learn the ratio
+PREPARE_SAMPLE_CHARS = 16_384  # an opened document's first characters, counted exactly to learn the ratio
 
 
 class EndpointError(ModelError):
@@ -298,7 +298,7 @@ class OpenAIBackend:
         return max(1, (len(text.encode("utf-8")) + 2) // 3)
 
     def prepare(self, text: str) -> None:
-        """An opened document: count (up to 64 KB of) it exactly, so estimates follow this user's code. Runs on a
+        """An opened document: count (up to 16 KB of) it exactly, so estimates follow this user's code. Runs on a
         thread of its own (`ModelService.prepare`)."""
         if self._tokenize_route is None or self._down is not None or len(text) < EXACT_COUNT_FROM_CHARS:
             return
