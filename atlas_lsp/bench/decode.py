@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from atlas_lsp.bench.completion import positions, source_file
 from atlas_lsp.bench.report import header, median, summary_ms
@@ -39,6 +40,8 @@ class DecodeBench:
     draft_tokens: int = 0
     plain: DecodeRun = field(default_factory=DecodeRun)
     guessing: DecodeRun = field(default_factory=DecodeRun)
+    step_ms: dict[int, float] = field(default_factory=dict)  # the tuner's moving average by tokens in a step
+    logit_spread: float = float("nan")  # most a logit changed: 8 tokens evaluated in one step vs one at a time
 
 
 def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
@@ -50,14 +53,14 @@ def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
         seconds = time.perf_counter() - started
         timings.append(seconds)
         run.texts.append(output)
-        run.tokens += stream.stats.generated_tokens
+        run.tokens += stream.stats.generated_tokens + (stream.stats.stop_reason == "eos")  # EOS took a step too
         run.steps += stream.stats.decode_steps + 1  # the first token comes with the prompt's step
         if timings is run.follow_up:
             run.decode_seconds += seconds
             run.decode_tokens += stream.stats.generated_tokens
 
 
-def run(model: str | None = None, count: int = 12) -> DecodeBench:
+def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CHARS) -> DecodeBench:
     from atlas_lsp.model.service import load_backend
 
     settings = ModelSettings(path=model) if model else ModelSettings()
@@ -67,15 +70,51 @@ def run(model: str | None = None, count: int = 12) -> DecodeBench:
     bench.model, bench.device = guessing.info.name, guessing.info.device
     text = source_file(2000)
     rows = text.split("\n")
+    prompts = [
+        ("\n".join(rows[:line]) + "\n" + rows[line][:column])[-prompt_chars:] for line, column in positions(text, count)
+    ]
     try:
-        for line, column in positions(text, count):
-            prompt = ("\n".join(rows[:line]) + "\n" + rows[line][:column])[-PROMPT_CHARS:]
+        for prompt in prompts:
             _measure(plain, prompt, bench.plain)
             _measure(guessing, prompt, bench.guessing)
+        bench.logit_spread = _logit_spread(plain, prompts[0])
+        tuner = getattr(guessing, "_tuner", None)
+        if tuner is not None:
+            bench.step_ms = {size: seconds * 1000 for size, seconds in sorted(tuner.step_seconds.items())}
     finally:
         plain.close()
         guessing.close()
     return bench
+
+
+def _logit_spread(backend: Any, prompt: str, tokens: int = 8) -> float:
+    """How much llama.cpp's logits for the same positions differ between evaluating ``tokens`` tokens in one step
+    and one per step (why guessing can change greedy output where two tokens are nearly tied)."""
+    import llama_cpp
+    import numpy as np
+
+    llm = backend._llm
+    ids = backend._prompt_tokens(prompt, tokens)
+    backend._evaluate_prompt(ids[:-tokens], 0)
+    start = llm.n_tokens
+
+    def rows(count: int) -> Any:
+        return np.array(
+            [
+                np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, row), shape=(llm.n_vocab(),))
+                for row in range(count)
+            ]
+        )
+
+    backend._decode_step(ids[-tokens:])
+    together = rows(tokens)
+    backend._keep_cache(start)
+    apart = []
+    for token in ids[-tokens:]:
+        backend._decode_step([token])
+        apart.append(rows(1)[0])
+    backend._keep_cache(0)
+    return float(np.abs(together - np.array(apart)).max())
 
 
 def markdown(result: DecodeBench) -> str:
@@ -100,10 +139,14 @@ def markdown(result: DecodeBench) -> str:
         f"| generated tokens per model step | {plain.tokens / max(1, plain.steps):.2f} | "
         f"{guessing.tokens / max(1, guessing.steps):.2f} |",
         f"| outputs identical to the plain run | | {same}/{len(plain.texts)} |",
+        "| cost of a model step by tokens in it (the tuner's moving average), ms | | "
+        + ", ".join(f"{size}: {ms:.1f}" for size, ms in result.step_ms.items())
+        + " |",
+        f"| most a logit changed: 8 tokens evaluated in one step vs one per step | {result.logit_spread:.3f} | |",
     ]
     note = (
-        "\nOutputs that differ do so where two tokens are nearly tied: llama.cpp's logits for a position change by "
-        "up to ~0.5 with the number of tokens evaluated in the same step (a whole prompt in one step vs token by "
-        "token differs as much). Every kept token is the sampler's choice at its position.\n"
+        "\nOutputs differ where two tokens are nearly tied: llama.cpp's logits for a position change with the number "
+        "of tokens evaluated in the same step (last row). Every kept token is the sampler's choice at its position "
+        "(tests/unit/test_llama_backend.py re-scores guessed output one token per step).\n"
     )
     return head + "\n" + "\n".join(rows) + "\n" + note

@@ -1,0 +1,19 @@
+"""`atlas-lsp bench decode` on the real bundled model, small: it runs both settings and reports what it measured."""
+
+from __future__ import annotations
+
+import math
+
+from atlas_lsp.bench import decode
+
+
+def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> None:
+    result = decode.run(count=2, prompt_chars=800)
+    assert len(result.plain.follow_up) == len(result.guessing.follow_up) == 2
+    assert result.plain.tokens == result.plain.steps  # guessing off: one token per model step
+    assert result.guessing.steps <= result.guessing.tokens
+    assert 1 in result.step_ms and all(ms > 0 for ms in result.step_ms.values())
+    assert math.isfinite(result.logit_spread) and result.logit_spread >= 0
+    report = decode.markdown(result)
+    assert "| generated tokens per model step | 1.00 |" in report
+    assert "model.draftTokens 8" in report and "nan" not in report
