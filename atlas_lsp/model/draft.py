@@ -16,6 +16,8 @@ from array import array
 from dataclasses import dataclass, field
 
 _ITEM = array("i").itemsize
+REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was last measured long ago
+STALE_AFTER = 256  # decisions after which a size's measured cost is stale
 
 
 class TokenHistory:
@@ -77,12 +79,19 @@ class DraftTuner:
     steps_seen: dict[int, int] = field(default_factory=dict)
     accuracy: dict[int, _Rate] = field(default_factory=dict)  # by the length of the matched suffix
     declined: int = 0  # guesses found but not checked (every 16th is checked anyway, to keep the rates current)
+    decisions: int = 0
+    measured_at: dict[int, int] = field(default_factory=dict)  # the decision count when a size was last measured
 
     def length(self, available: int, match_size: int) -> int:
         """How many of ``available`` guessed tokens (found by a suffix of ``match_size``) to check this step."""
         available = min(available, self.max_tokens)
         if available <= 0 or match_size <= 0:
             return 0
+        self.decisions += 1
+        if self.decisions % REVISIT_EVERY == 0:  # a size measured long ago (maybe on a busy moment): measure again
+            for tokens in range(2, available + 2):
+                if self.decisions - self.measured_at.get(tokens, 0) > STALE_AFTER and self.steps_seen.get(tokens):
+                    return tokens - 1
         single = self.step_seconds.get(1)
         if single is None or self.steps_seen.get(1, 0) < 2:
             return 0  # measure a plain step first
@@ -110,10 +119,13 @@ class DraftTuner:
     def record_step(self, tokens: int, seconds: float) -> None:
         seen = self.steps_seen.get(tokens, 0) + 1
         self.steps_seen[tokens] = seen
+        stale = self.decisions - self.measured_at.get(tokens, self.decisions) > STALE_AFTER
+        self.measured_at[tokens] = self.decisions
         if seen == 1:
             return
         previous = self.step_seconds.get(tokens)
-        self.step_seconds[tokens] = seconds if previous is None else previous * 0.8 + seconds * 0.2
+        # a stale average is replaced: it may be one slow moment that kept the size from being tried since
+        self.step_seconds[tokens] = seconds if previous is None or stale else previous * 0.8 + seconds * 0.2
 
     def record_guesses(self, match_size: int, checked: int, right: int) -> None:
         """``checked`` guessed tokens were compared with the model's choice; the first ``right`` matched."""

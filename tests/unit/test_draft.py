@@ -104,3 +104,17 @@ def test_off_means_no_guess() -> None:
     tuner.record_step(1, 0.01)
     tuner.record_step(1, 0.01)
     assert tuner.length(8, 3) == 0
+
+
+def test_a_size_measured_on_a_slow_moment_is_measured_again_later() -> None:
+    tuner = _measured({size: 0.01 for size in range(1, 10)})
+    tuner.record_guesses(3, checked=8, right=8)
+    tuner.record_step(6, 5.0)  # one slow moment (the machine was busy): six-token steps now look terrible
+    chosen = []
+    for _ in range(700):
+        length = tuner.length(8, 3)
+        chosen.append(length)
+        tuner.record_step(length + 1, 0.01)
+    assert chosen[0] == 8 and chosen.count(8) > 600  # steps cost the same whatever their size: guess long
+    assert 5 in chosen  # six tokens (five guessed) tried again once its measurement was stale
+    assert tuner.step_seconds[6] == 0.01  # and the stale average was replaced, not blended
