@@ -12,9 +12,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,11 @@ def read_fim_tokens(llama_cpp: Any, model: Any) -> FimTokens | None:
     return FimTokens(prefix, suffix, middle, repo_name=texts["repo_name"], file_sep=texts["file_sep"])
 
 
+def _sample(sampler: Any, ctx: Any, row: int) -> int:
+    """A token from llama.cpp's sampler chain at logits row ``row`` (the chain records it as accepted)."""
+    return int(sampler.sample(ctx, row))
+
+
 PREPARE_MAX_CHARS = 1 << 20  # documents larger than this are not tokenized ahead of prompts
 
 
@@ -175,6 +181,8 @@ class LlamaCppBackend:
         self._info = info
         self._tuner = DraftTuner(max_tokens=draft_tokens)
         llama_cpp = import_llama_cpp()
+        self._llama_cpp = llama_cpp
+        self._n_vocab = int(llm.n_vocab())
         vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
         self._is_end_of_generation = lambda token: llama_cpp.llama_vocab_is_eog(vocab, token)
         self._prepare_lock = threading.Lock()
@@ -338,21 +346,26 @@ class LlamaCppBackend:
             llm.n_tokens = count
         llm._requires_eval = True  # the logits on hand may be a dropped position's: never sample them directly
 
+    def _greedy(self, row: int) -> int:
+        """The most likely token at logits row ``row``: what llama.cpp's greedy sampler picks (the first of equals),
+        without its copy of the whole vocabulary into a candidate list for every token."""
+        pointer = self._llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, row)
+        return int(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).argmax())
+
     def _sampled_tokens(
-        self, sampler: Any, history: TokenHistory, budget: int, stats: GenerationStats
+        self, pick: Callable[[int], int], history: TokenHistory, budget: int, stats: GenerationStats
     ) -> Iterator[tuple[int, int]]:
         """The generated tokens, each with the index of the logits row it was sampled from (valid until the next
         token is taken). A step evaluates the latest token plus a guess from the history when the tuner expects it
         to pay; each guessed token is kept only if it is what the sampler chooses there."""
         llm = self._llm
-        ctx = llm._ctx
         tuner = self._tuner
         kept = llm.n_tokens
         drafting = tuner.max_tokens > 0 and not (
             getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
         )
         try:
-            token = int(sampler.sample(ctx, -1))
+            token = pick(-1)
             produced = 1
             yield token, -1
             while produced < budget:
@@ -369,7 +382,7 @@ class LlamaCppBackend:
                 base = llm.n_tokens - len(step)
                 right = 0
                 for row in range(len(step)):
-                    token = int(sampler.sample(ctx, row))
+                    token = pick(row)
                     if row == 0:
                         tuner.record_step(len(step), time.perf_counter() - started)  # the sample waits for the GPU
                     kept = base + row + 1
@@ -401,13 +414,12 @@ class LlamaCppBackend:
         scanner = StopScanner(request.stop)
         logprob_sum = 0.0
         stats.stop_reason = "length"
-        sampler = llm._init_sampler(
-            temp=request.temperature,
-            top_p=request.top_p,
-            top_k=40 if request.temperature > 0 else 1,
-            repeat_penalty=1.0,
-        )
-        produced = self._sampled_tokens(sampler, TokenHistory(tokens), request.max_tokens, stats)
+        sampler = None
+        pick = self._greedy
+        if request.temperature > 0:
+            sampler = llm._init_sampler(temp=request.temperature, top_p=request.top_p, top_k=40, repeat_penalty=1.0)
+            pick = partial(_sample, sampler, llm._ctx)
+        produced = self._sampled_tokens(pick, TokenHistory(tokens), request.max_tokens, stats)
         try:
             self._evaluate_prompt(tokens, stats.reused_tokens)
             for token, row in produced:
@@ -437,7 +449,8 @@ class LlamaCppBackend:
             raise
         finally:
             produced.close()  # drops guessed positions the output did not keep
-            sampler.close()
+            if sampler is not None:
+                sampler.close()
             stats.text = scanner.text
             stats.seconds = time.perf_counter() - started
             if request.logprobs and stats.generated_tokens:

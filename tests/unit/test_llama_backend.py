@@ -279,3 +279,15 @@ def test_the_draft_tokens_setting_reaches_the_backend() -> None:
         assert isinstance(loaded, LlamaCppBackend) and loaded._tuner.max_tokens == 3
     finally:
         loaded.close()
+
+
+def test_greedy_picks_what_llama_cpps_greedy_sampler_picks(backend: LlamaCppBackend) -> None:
+    llm = backend._llm
+    sampler = llm._init_sampler(temp=0.0, repeat_penalty=1.0)
+    try:
+        for prompt in ("def add(a, b):\n    return", "Once upon a time", "import os\nimport sys\n\n", "x"):
+            backend._evaluate_prompt(backend._prompt_tokens(prompt, 8), 0)
+            assert backend._greedy(-1) == sampler.sample(llm._ctx, -1)
+    finally:
+        sampler.close()
+        backend._keep_cache(0)
