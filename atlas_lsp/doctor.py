@@ -82,6 +82,10 @@ def collect(settings: ModelSettings) -> DoctorReport:
         tokens = stream.stats.generated_tokens
         checks["generated_tokens"] = tokens
         checks["tokens_per_second"] = round(tokens / seconds, 1) if seconds > 0 else None
+        draft_tokens = getattr(backend, "draft_tokens", None)
+        if draft_tokens is not None:  # the in-process model: prompt-lookup guesses, and the steps they saved
+            checks["draft_tokens"] = draft_tokens
+            checks["model_steps"] = stream.stats.decode_steps + 1 if tokens else 0
         checks["sample"] = (SPEED_PROMPT + text)[:120]
         if tokens == 0:
             report.problems.append("the model generated nothing for a simple prompt")

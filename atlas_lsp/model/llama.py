@@ -263,6 +263,11 @@ class LlamaCppBackend:
         return self._info
 
     @property
+    def draft_tokens(self) -> int:
+        """Most guessed tokens checked per model step (`model.draftTokens`; 0: off)."""
+        return self._tuner.max_tokens
+
+    @property
     def weight_repacking(self) -> bool:
         """The `use_extra_bufts` value the model was really loaded with."""
         return bool(self._llm.model_params.use_extra_bufts)
