@@ -7,7 +7,8 @@ the output is the same as decoding one token per step; only the number of steps 
 
 How long a guess pays depends on the device (on a GPU a step of nine tokens costs about what a step of one does;
 on a CPU it costs several times more) and on how often guesses are right in the text at hand. `DraftTuner`
-measures both as it runs and picks the length with the most expected tokens per second.
+measures both as it runs and picks the length with the most expected tokens per second; it also compares whole
+generations with and without guesses, which catches costs that no single step shows (switching step sizes).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 
 _ITEM = array("i").itemsize
 REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was last measured long ago
+CHECK_EVERY = 8  # every 8th generation runs the other way (guessing or not), so both stay measured
+MIN_COMPARED_TOKENS = 8  # shorter generations say too little about the cost per token
 STALE_AFTER = 256  # decisions after which a size's measured cost is stale
 
 
@@ -81,6 +84,28 @@ class DraftTuner:
     declined: int = 0  # guesses found but not checked (every 16th is checked anyway, to keep the rates current)
     decisions: int = 0
     measured_at: dict[int, int] = field(default_factory=dict)  # the decision count when a size was last measured
+    generations: int = 0
+    seconds_per_token: dict[bool, float] = field(default_factory=dict)  # by whether the generation guessed
+
+    def plan_generation(self) -> bool:
+        """Whether the next generation may guess at all. Step costs measured one by one miss what switching step
+        sizes costs (a GPU's captured graphs are rebuilt when the shape changes), so whole generations are
+        compared too: with guesses and without, each the other way every CHECK_EVERY-th time; guessing stops
+        while it makes generation slower per token."""
+        if self.max_tokens <= 0:
+            return False
+        self.generations += 1
+        guessing, plain = self.seconds_per_token.get(True), self.seconds_per_token.get(False)
+        better = guessing is None or plain is None or guessing <= plain
+        return better != (self.generations % CHECK_EVERY == 0)
+
+    def record_generation(self, guessed: bool, tokens: int, seconds: float) -> None:
+        """A generation's decoding (after its prompt) produced ``tokens`` tokens in ``seconds``."""
+        if tokens < MIN_COMPARED_TOKENS or seconds <= 0:
+            return
+        previous = self.seconds_per_token.get(guessed)
+        value = seconds / tokens
+        self.seconds_per_token[guessed] = value if previous is None else previous * 0.7 + value * 0.3
 
     def length(self, available: int, match_size: int) -> int:
         """How many of ``available`` guessed tokens (found by a suffix of ``match_size``) to check this step."""

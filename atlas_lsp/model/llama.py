@@ -366,14 +366,17 @@ class LlamaCppBackend:
         llm = self._llm
         tuner = self._tuner
         kept = llm.n_tokens
-        drafting = tuner.max_tokens > 0 and not (
-            getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
-        )
+        recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
+        drafting = not recurrent and tuner.plan_generation()
+        decoding_started: float | None = None
+        produced = 0
         try:
             token = pick(-1)
             produced = 1
             yield token, -1
             while produced < budget:
+                if decoding_started is None:
+                    decoding_started = time.perf_counter()
                 history.append(token)
                 guess: list[int] = []
                 match_size = 0
@@ -402,6 +405,8 @@ class LlamaCppBackend:
                 self._keep_cache(kept)
         finally:
             self._keep_cache(kept)
+            if decoding_started is not None and not recurrent:
+                tuner.record_generation(drafting, produced - 1, time.perf_counter() - decoding_started)
 
     def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
         stats = GenerationStats()

@@ -118,3 +118,21 @@ def test_a_size_measured_on_a_slow_moment_is_measured_again_later() -> None:
     assert chosen[0] == 8 and chosen.count(8) > 600  # steps cost the same whatever their size: guess long
     assert 5 in chosen  # six tokens (five guessed) tried again once its measurement was stale
     assert tuner.step_seconds[6] == 0.01  # and the stale average was replaced, not blended
+
+
+def test_whole_generations_decide_whether_to_guess_at_all() -> None:
+    """Per-step costs miss the cost of switching step sizes (a GPU rebuilds its captured graph when the shape
+    changes): whole generations are compared, each way checked every 8th time."""
+    tuner = DraftTuner(max_tokens=8)
+    plans = [tuner.plan_generation() for _ in range(16)]
+    assert plans == [True] * 7 + [False] + [True] * 7 + [False]  # nothing measured: guess, check plain now and then
+    tuner.record_generation(True, tokens=40, seconds=0.4)
+    tuner.record_generation(False, tokens=40, seconds=0.2)  # plain decoding was faster per token
+    plans = [tuner.plan_generation() for _ in range(16)]
+    assert plans == [False] * 7 + [True] + [False] * 7 + [True]  # stop guessing; re-check it every 8th time
+    for _ in range(6):
+        tuner.record_generation(True, tokens=40, seconds=0.1)  # guessing got faster (repetitive code, say)
+    assert tuner.plan_generation() is True
+    tuner.record_generation(False, tokens=3, seconds=30.0)  # too short to say anything: ignored
+    assert tuner.seconds_per_token[False] == pytest.approx(0.005)
+    assert DraftTuner(max_tokens=0).plan_generation() is False
