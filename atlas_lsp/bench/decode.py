@@ -30,6 +30,8 @@ class DecodeRun:
     steps: int = 0
     decode_seconds: float = 0.0  # follow-ups only: the prompt is cached, so this is decoding
     decode_tokens: int = 0
+    follow_up_tokens: int = 0  # tokens (EOS included) and model steps of the follow-ups alone
+    follow_up_steps: int = 0
     texts: list[str] = field(default_factory=list)
 
 
@@ -58,6 +60,8 @@ def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
         if timings is run.follow_up:
             run.decode_seconds += seconds
             run.decode_tokens += stream.stats.generated_tokens
+            run.follow_up_tokens += stream.stats.generated_tokens + (stream.stats.stop_reason == "eos")
+            run.follow_up_steps += stream.stats.decode_steps + 1
 
 
 def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CHARS) -> DecodeBench:
@@ -138,6 +142,9 @@ def markdown(result: DecodeBench) -> str:
         f"| generated tokens per second in the follow-ups | {plain_rate:.1f} | {guess_rate:.1f} |",
         f"| generated tokens per model step | {plain.tokens / max(1, plain.steps):.2f} | "
         f"{guessing.tokens / max(1, guessing.steps):.2f} |",
+        f"| … in the follow-ups alone (guesses also come from the cold output): generated tokens per model step | "
+        f"{plain.follow_up_tokens / max(1, plain.follow_up_steps):.2f} | "
+        f"{guessing.follow_up_tokens / max(1, guessing.follow_up_steps):.2f} |",
         f"| outputs identical to the plain run | | {same}/{len(plain.texts)} |",
         "| cost of a model step by tokens in it (the tuner's moving average), ms | | "
         + ", ".join(f"{size}: {ms:.1f}" for size, ms in result.step_ms.items())

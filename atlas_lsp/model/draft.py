@@ -14,7 +14,11 @@ generations with and without guesses, which catches costs that no single step sh
 from __future__ import annotations
 
 from array import array
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 _ITEM = array("i").itemsize
 REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was last measured long ago
@@ -24,11 +28,13 @@ STALE_AFTER = 256  # decisions after which a size's measured cost is stale
 
 
 class TokenHistory:
-    """The prompt and the tokens generated so far, searchable for repeated token sequences."""
+    """The prompt and the tokens generated so far, searchable for repeated token sequences; and, searched first,
+    what the model wrote after nearly the same prompt before (``earlier``, the most relevant first)."""
 
-    def __init__(self, tokens: list[int], longest_match: int = 3) -> None:
+    def __init__(self, tokens: list[int], longest_match: int = 3, earlier: Sequence[Sequence[int]] = ()) -> None:
         self._tokens = array("i", tokens)
         self._longest_match = longest_match
+        self._earlier = [array("i", text) for text in earlier if len(text) > 1]
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -38,23 +44,66 @@ class TokenHistory:
 
     def draft(self, limit: int) -> tuple[list[int], int]:
         """Up to ``limit`` tokens that followed the latest earlier occurrence of the longest recent suffix (3, 2
-        or 1 tokens), and that suffix's length (0: nothing found)."""
+        or 1 tokens), and that suffix's length (0: nothing found). For each suffix length the earlier outputs are
+        searched before the history itself."""
         count = len(self._tokens)
         if limit <= 0 or count < 2:
             return [], 0
         data = self._tokens.tobytes()
         for size in range(min(self._longest_match, count - 1), 0, -1):
             pattern = data[(count - size) * _ITEM :]
-            end = (count - 1) * _ITEM  # the match must be followed by at least one token
-            while True:
-                found = data.rfind(pattern, 0, end)
-                if found < 0:
-                    break
-                if found % _ITEM == 0:
-                    start = found // _ITEM + size
-                    return self._tokens[start : start + limit].tolist(), size
-                end = found + len(pattern) - 1  # a match across token boundaries: look further back
+            for text in [*self._earlier, self._tokens]:
+                start = _after_latest(text, pattern)
+                if start >= 0:
+                    return text[start : start + limit].tolist(), size
         return [], 0
+
+
+def _after_latest(text: array[int], pattern: bytes) -> int:
+    """Where the tokens after the latest occurrence of ``pattern`` (token bytes) in ``text`` start, when at least
+    one token follows it; -1 when there is none."""
+    data = text.tobytes()
+    end = len(data) - _ITEM  # the match must be followed by at least one token (also: not the suffix itself)
+    while True:
+        found = data.rfind(pattern, 0, end)
+        if found < 0:
+            return -1
+        if found % _ITEM == 0:
+            return (found + len(pattern)) // _ITEM
+        end = found + len(pattern) - 1  # a match across token boundaries: look further back
+
+
+class RecentOutputs:
+    """The latest generations' outputs, each with the prompt it followed. When a user types a character where a
+    suggestion was just made, the new prompt starts with almost all of the old one's tokens, and the new output
+    often repeats much of the old one (its lines, after a different first token): good guesses to check."""
+
+    def __init__(self, keep: int = 4, lead_in: int = 3) -> None:
+        self._entries: deque[tuple[np.ndarray, list[int]]] = deque(maxlen=keep)
+        self._lead_in = lead_in  # prompt tokens kept before an output, so a suffix at its very start matches
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, prompt: Sequence[int], output: Sequence[int]) -> None:
+        if output:
+            self._entries.append((np.asarray(prompt, dtype=np.int64), [*prompt[-self._lead_in :], *output]))
+
+    def related(self, prompt: Sequence[int]) -> list[list[int]]:
+        """The outputs (each after the last few tokens of its prompt) whose prompt and ``prompt`` share all but
+        their tails: each tail at most a tenth of the prompt (or 16 tokens) and at most half what they share. The
+        latest first."""
+        new = np.asarray(prompt, dtype=np.int64)
+        allowed = max(16, len(new) // 10)
+        found: list[list[int]] = []
+        for old, text in reversed(self._entries):
+            size = min(len(old), len(new))
+            differing = np.flatnonzero(old[:size] != new[:size])
+            shared = int(differing[0]) if len(differing) else size
+            tail = max(len(new), len(old)) - shared
+            if tail <= allowed and 2 * tail <= shared:
+                found.append(text)
+        return found
 
 
 @dataclass

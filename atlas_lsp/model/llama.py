@@ -31,7 +31,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
-from atlas_lsp.model.draft import DraftTuner, TokenHistory
+from atlas_lsp.model.draft import DraftTuner, RecentOutputs, TokenHistory
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 
 logger = logging.getLogger(__name__)
@@ -180,6 +180,7 @@ class LlamaCppBackend:
         self._llm = llm
         self._info = info
         self._tuner = DraftTuner(max_tokens=draft_tokens)
+        self._recent = RecentOutputs()  # what the model wrote lately: guesses when asked at nearly the same place
         llama_cpp = import_llama_cpp()
         self._llama_cpp = llama_cpp
         self._n_vocab = int(llm.n_vocab())
@@ -429,13 +430,16 @@ class LlamaCppBackend:
         if request.temperature > 0:
             sampler = llm._init_sampler(temp=request.temperature, top_p=request.top_p, top_k=40, repeat_penalty=1.0)
             pick = partial(_sample, sampler, llm._ctx)
-        produced = self._sampled_tokens(pick, TokenHistory(tokens), request.max_tokens, stats)
+        earlier = self._recent.related(tokens) if self._tuner.max_tokens > 0 else []
+        produced = self._sampled_tokens(pick, TokenHistory(tokens, earlier=earlier), request.max_tokens, stats)
+        output: list[int] = []
         try:
             self._evaluate_prompt(tokens, stats.reused_tokens)
             for token, row in produced:
                 if self._is_end(token):
                     stats.stop_reason = "eos"
                     break
+                output.append(token)
                 stats.generated_tokens += 1
                 if request.logprobs:
                     logprob_sum += self._token_logprob(token, row)
@@ -459,6 +463,7 @@ class LlamaCppBackend:
             raise
         finally:
             produced.close()  # drops guessed positions the output did not keep
+            self._recent.add(tokens, output)
             if sampler is not None:
                 sampler.close()
             stats.text = scanner.text

@@ -12,6 +12,7 @@ def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> No
     assert len(result.plain.follow_up) == len(result.guessing.follow_up) == 2
     assert result.plain.tokens == result.plain.steps  # guessing off: one token per model step
     assert result.guessing.steps <= result.guessing.tokens
+    assert 0 < result.plain.follow_up_steps == result.plain.follow_up_tokens < result.plain.tokens
     assert 1 in result.step_ms and all(ms > 0 for ms in result.step_ms.values())
     assert math.isfinite(result.logit_spread) and result.logit_spread >= 0
     report = decode.markdown(result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atlas_lsp.model.draft import DraftTuner, TokenHistory
+from atlas_lsp.model.draft import DraftTuner, RecentOutputs, TokenHistory
 
 
 @pytest.mark.parametrize(
@@ -44,6 +44,39 @@ def test_appended_tokens_are_searched() -> None:
         history.append(token)
     assert len(history) == 6
     assert history.draft(3) == ([3, 4, 1], 2)
+
+
+def test_earlier_outputs_are_searched_first_for_each_suffix_length() -> None:
+    # the suffix (2, 3) follows 9 in the history but 5 in the earlier output: the earlier output is asked first
+    assert TokenHistory([2, 3, 9, 1, 2, 3], earlier=[[0, 2, 3, 5, 6]]).draft(2) == ([5, 6], 2)
+    # a longer suffix found in the history beats a shorter one found in an earlier output
+    assert TokenHistory([1, 2, 3, 9, 1, 2, 3], earlier=[[3, 5]]).draft(1) == ([9], 3)
+    # of several earlier outputs the first given wins; one whose match ends at its last token has nothing to give
+    assert TokenHistory([4, 7], earlier=[[8, 7], [7, 1], [7, 2]]).draft(3) == ([1], 1)
+    # byte matches across token boundaries do not count there either
+    assert TokenHistory([0x7, 0x00000100], earlier=[[0x01000000, 0x00000000, 0x5]]).draft(2) == ([], 0)
+
+
+def test_outputs_after_nearly_the_same_prompt_are_related() -> None:
+    recent = RecentOutputs(keep=2, lead_in=2)
+    prompt = list(range(1000, 1200))
+    recent.add(prompt, [])  # nothing generated: nothing kept
+    assert len(recent) == 0
+    recent.add(prompt, [7, 8, 9])
+    typed = [*prompt, 42]  # a character typed at the same place
+    assert recent.related(typed) == [[1198, 1199, 7, 8, 9]]
+    assert recent.related(prompt[:-1]) == [[1198, 1199, 7, 8, 9]]  # one deleted
+    assert recent.related([*prompt[:100], *range(5000, 5100)]) == []  # elsewhere in the file
+    assert recent.related([1, *prompt]) == []  # something changed near the top: nothing shared at the start
+    recent.add(typed, [5, 6])
+    assert recent.related([*typed, 43]) == [[1199, 42, 5, 6], [1198, 1199, 7, 8, 9]]  # the latest first
+    assert recent.related([*prompt[:150], *range(5000, 5030)]) == []  # a tail longer than a tenth
+    short = RecentOutputs()
+    short.add([1, 2, 3, 4, 5, 6], [9])
+    assert short.related([1, 2, 3, 4, 5, 7]) == [[4, 5, 6, 9]]  # a short prompt, its last token changed
+    assert short.related([1, 8, 8]) == [] and short.related([1]) == []  # not much in common
+    recent.add(list(range(10)), [3])  # only the last ``keep`` are remembered
+    assert recent.related([*typed, 43]) == [[1199, 42, 5, 6]]
 
 
 def _measured(costs: dict[int, float]) -> DraftTuner:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from atlas_lsp.config import ModelSettings
-from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelError
+from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
+from atlas_lsp.model.draft import DraftTuner, RecentOutputs
 from atlas_lsp.model.llama import LlamaCppBackend
 from atlas_lsp.model.service import load_backend
 
@@ -216,6 +217,18 @@ def _margins(backend: LlamaCppBackend, prompt: list[int], generated: list[int]) 
     return margins
 
 
+def _free_steps(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> DraftTuner:
+    """Make model steps of any size look equally cheap, so the backend checks every guess it finds."""
+    tuner = DraftTuner(max_tokens=8)
+    for size in range(1, 10):
+        for _ in range(2):
+            tuner.record_step(size, 0.001)
+    monkeypatch.setattr(backend, "_tuner", tuner)
+    monkeypatch.setattr(tuner, "record_step", lambda tokens, seconds: None)  # keep the costs equal
+    monkeypatch.setattr(tuner, "plan_generation", lambda: True)
+    return tuner
+
+
 def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,14 +237,7 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     choice (within llama.cpp's batch-size rounding, ~0.5 logits; a wrong cache gives tokens far from its choice),
     and the cache must hold exactly the prompt and the tokens before the last, also when a generation stops in
     the middle of a checked guess."""
-    from atlas_lsp.model.draft import DraftTuner
-
-    tuner = DraftTuner(max_tokens=8)
-    for size in range(1, 10):
-        for _ in range(2):
-            tuner.record_step(size, 0.001)
-    monkeypatch.setattr(backend, "_tuner", tuner)
-    monkeypatch.setattr(tuner, "record_step", lambda tokens, seconds: None)  # keep the costs equal
+    tuner = _free_steps(backend, monkeypatch)
     sampled: list[int] = []
     sampled_tokens = backend._sampled_tokens
 
@@ -258,9 +264,34 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     assert any(rate.right > 1.0 for rate in tuner.accuracy.values())
 
 
-def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
-    from atlas_lsp.model.draft import DraftTuner
+def test_asking_again_at_nearly_the_same_prompt_guesses_from_the_last_output(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a suggestion, the user types at the same place: the new prompt shares all but its tail with the old
+    one, and the old output is checked as the guess first. Asked the same prompt again, every guess is right: the
+    same text in far fewer model steps. At a different place the old output is not consulted."""
+    _free_steps(backend, monkeypatch)
+    monkeypatch.setattr(backend, "_recent", RecentOutputs())
+    prompt = "Plan for the week:\n1. Monday: visit the museum and write a short report about the"
 
+    def run(text: str) -> GenerationStream:
+        stream = backend.generate(GenerationRequest(text, max_tokens=32), CancelToken())
+        list(stream)
+        return stream
+
+    first = run(prompt)
+    assert first.stats.generated_tokens >= 20, first.stats.text
+    again = run(prompt)
+    assert again.stats.text == first.stats.text
+    assert again.stats.decode_steps <= first.stats.generated_tokens // 4 < first.stats.decode_steps, (
+        again.stats.decode_steps,
+        first.stats.decode_steps,
+    )
+    assert backend._recent.related(backend._prompt_tokens(prompt, 32))
+    assert not backend._recent.related(backend._prompt_tokens("import os\n", 32))
+
+
+def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "_tuner", DraftTuner(max_tokens=0))
     stream = backend.generate(GenerationRequest(REPETITIVE_PROMPT, max_tokens=20), CancelToken())
     list(stream)
