@@ -17,6 +17,7 @@ from array import array
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,12 @@ REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was las
 CHECK_EVERY = 8  # every 8th generation runs the other way (guessing or not), so both stay measured
 MIN_COMPARED_TOKENS = 8  # shorter generations say too little about the cost per token
 STALE_AFTER = 256  # decisions after which a size's measured cost is stale
+
+
+class Guess(NamedTuple):
+    tokens: list[int]
+    match_size: int  # how many of the latest tokens were found repeated (0: no guess)
+    earlier: bool = False  # found in an earlier output rather than in this prompt and output
 
 
 class TokenHistory:
@@ -42,21 +49,20 @@ class TokenHistory:
     def append(self, token: int) -> None:
         self._tokens.append(token)
 
-    def draft(self, limit: int) -> tuple[list[int], int]:
+    def draft(self, limit: int) -> Guess:
         """Up to ``limit`` tokens that followed the latest earlier occurrence of the longest recent suffix (3, 2
-        or 1 tokens), and that suffix's length (0: nothing found). For each suffix length the earlier outputs are
-        searched before the history itself."""
+        or 1 tokens). For each suffix length the earlier outputs are searched before the history itself."""
         count = len(self._tokens)
         if limit <= 0 or count < 2:
-            return [], 0
+            return Guess([], 0)
         data = self._tokens.tobytes()
         for size in range(min(self._longest_match, count - 1), 0, -1):
             pattern = data[(count - size) * _ITEM :]
             for text in [*self._earlier, self._tokens]:
                 start = _after_latest(text, pattern)
                 if start >= 0:
-                    return text[start : start + limit].tolist(), size
-        return [], 0
+                    return Guess(text[start : start + limit].tolist(), size, text is not self._tokens)
+        return Guess([], 0)
 
 
 def _after_latest(text: array[int], pattern: bytes) -> int:
@@ -129,7 +135,8 @@ class DraftTuner:
     max_tokens: int = 8
     step_seconds: dict[int, float] = field(default_factory=dict)  # moving average by tokens in the step
     steps_seen: dict[int, int] = field(default_factory=dict)
-    accuracy: dict[int, _Rate] = field(default_factory=dict)  # by the length of the matched suffix
+    # by where the guess was found (an earlier output?) and the length of the matched suffix
+    accuracy: dict[tuple[bool, int], _Rate] = field(default_factory=dict)
     declined: int = 0  # guesses found but not checked (every 16th is checked anyway, to keep the rates current)
     decisions: int = 0
     measured_at: dict[int, int] = field(default_factory=dict)  # the decision count when a size was last measured
@@ -156,8 +163,9 @@ class DraftTuner:
         value = seconds / tokens
         self.seconds_per_token[guessed] = value if previous is None else previous * 0.7 + value * 0.3
 
-    def length(self, available: int, match_size: int) -> int:
-        """How many of ``available`` guessed tokens (found by a suffix of ``match_size``) to check this step."""
+    def length(self, available: int, match_size: int, earlier: bool = False) -> int:
+        """How many of ``available`` guessed tokens (found by a suffix of ``match_size``, in an earlier output or
+        not) to check this step."""
         available = min(available, self.max_tokens)
         if available <= 0 or match_size <= 0:
             return 0
@@ -169,7 +177,7 @@ class DraftTuner:
         single = self.step_seconds.get(1)
         if single is None or self.steps_seen.get(1, 0) < 2:
             return 0  # measure a plain step first
-        rate = self.accuracy.setdefault(match_size, _Rate()).value
+        rate = self.accuracy.setdefault((earlier, match_size), _Rate()).value
         best, best_speed = 0, 1.0 / single
         expected = 1.0
         for length in range(1, available + 1):
@@ -201,7 +209,7 @@ class DraftTuner:
         # a stale average is replaced: it may be one slow moment that kept the size from being tried since
         self.step_seconds[tokens] = seconds if previous is None or stale else previous * 0.8 + seconds * 0.2
 
-    def record_guesses(self, match_size: int, checked: int, right: int) -> None:
+    def record_guesses(self, match_size: int, checked: int, right: int, earlier: bool = False) -> None:
         """``checked`` guessed tokens were compared with the model's choice; the first ``right`` matched."""
         if checked > 0:
-            self.accuracy.setdefault(match_size, _Rate()).update(right, min(checked, right + 1))
+            self.accuracy.setdefault((earlier, match_size), _Rate()).update(right, min(checked, right + 1))

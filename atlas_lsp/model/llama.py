@@ -31,7 +31,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
-from atlas_lsp.model.draft import DraftTuner, RecentOutputs, TokenHistory
+from atlas_lsp.model.draft import DraftTuner, Guess, RecentOutputs, TokenHistory
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 
 logger = logging.getLogger(__name__)
@@ -379,11 +379,10 @@ class LlamaCppBackend:
                 if decoding_started is None:
                     decoding_started = time.perf_counter()
                 history.append(token)
-                guess: list[int] = []
-                match_size = 0
+                found = Guess([], 0)
                 if drafting:
-                    guess, match_size = history.draft(min(tuner.max_tokens, budget - produced - 1))
-                    guess = guess[: tuner.length(len(guess), match_size)]
+                    found = history.draft(min(tuner.max_tokens, budget - produced - 1))
+                guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
                 step = [token, *guess]
                 started = time.perf_counter()
                 self._decode_step(step)
@@ -402,7 +401,7 @@ class LlamaCppBackend:
                     right += 1
                     history.append(token)
                 if guess:
-                    tuner.record_guesses(match_size, min(len(guess), right + 1), right)
+                    tuner.record_guesses(found.match_size, min(len(guess), right + 1), right, found.earlier)
                 self._keep_cache(kept)
         finally:
             self._keep_cache(kept)

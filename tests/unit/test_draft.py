@@ -27,15 +27,15 @@ from atlas_lsp.model.draft import DraftTuner, RecentOutputs, TokenHistory
 def test_guesses_follow_the_latest_repeat_of_the_longest_suffix(
     tokens: list[int], limit: int, expected: tuple[list[int], int]
 ) -> None:
-    assert TokenHistory(tokens).draft(limit) == expected
+    assert TokenHistory(tokens).draft(limit)[:2] == expected
 
 
 def test_a_byte_match_across_token_boundaries_is_not_a_repeat() -> None:
     # 0x0100 followed by 0x0000 contains the bytes of 0x0001 shifted by one byte: not the same token
     history = TokenHistory([0x01000000, 0x00000000, 0x7, 0x00000100])
-    assert history.draft(2) == ([], 0)
+    assert history.draft(2)[:2] == ([], 0)
     history = TokenHistory([0x00000100, 0x7, 0x01000000, 0x00000000, 0x8, 0x00000100])
-    assert history.draft(2) == ([0x7, 0x01000000], 1)
+    assert history.draft(2)[:2] == ([0x7, 0x01000000], 1)
 
 
 def test_appended_tokens_are_searched() -> None:
@@ -43,18 +43,18 @@ def test_appended_tokens_are_searched() -> None:
     for token in (4, 1, 2):
         history.append(token)
     assert len(history) == 6
-    assert history.draft(3) == ([3, 4, 1], 2)
+    assert history.draft(3) == ([3, 4, 1], 2, False)
 
 
 def test_earlier_outputs_are_searched_first_for_each_suffix_length() -> None:
     # the suffix (2, 3) follows 9 in the history but 5 in the earlier output: the earlier output is asked first
-    assert TokenHistory([2, 3, 9, 1, 2, 3], earlier=[[0, 2, 3, 5, 6]]).draft(2) == ([5, 6], 2)
+    assert TokenHistory([2, 3, 9, 1, 2, 3], earlier=[[0, 2, 3, 5, 6]]).draft(2) == ([5, 6], 2, True)
     # a longer suffix found in the history beats a shorter one found in an earlier output
-    assert TokenHistory([1, 2, 3, 9, 1, 2, 3], earlier=[[3, 5]]).draft(1) == ([9], 3)
+    assert TokenHistory([1, 2, 3, 9, 1, 2, 3], earlier=[[3, 5]]).draft(1) == ([9], 3, False)
     # of several earlier outputs the first given wins; one whose match ends at its last token has nothing to give
-    assert TokenHistory([4, 7], earlier=[[8, 7], [7, 1], [7, 2]]).draft(3) == ([1], 1)
+    assert TokenHistory([4, 7], earlier=[[8, 7], [7, 1], [7, 2]]).draft(3) == ([1], 1, True)
     # byte matches across token boundaries do not count there either
-    assert TokenHistory([0x7, 0x00000100], earlier=[[0x01000000, 0x00000000, 0x5]]).draft(2) == ([], 0)
+    assert TokenHistory([0x7, 0x00000100], earlier=[[0x01000000, 0x00000000, 0x5]]).draft(2)[:2] == ([], 0)
 
 
 def test_outputs_after_nearly_the_same_prompt_are_related() -> None:
@@ -120,6 +120,15 @@ def test_the_length_follows_measured_accuracy() -> None:
     assert tuner.length(8, 1) == 0
     assert tuner.length(8, 3) == 8
     assert [tuner.length(8, 1) for _ in range(32)].count(1) == 2  # a declined kind is still checked now and then
+
+
+def test_guesses_from_earlier_outputs_are_judged_by_their_own_accuracy() -> None:
+    tuner = _measured({1: 0.0176, 2: 0.0204, 3: 0.0246, 4: 0.0289, 5: 0.033, 6: 0.037, 7: 0.041, 8: 0.046, 9: 0.05})
+    for _ in range(30):
+        tuner.record_guesses(1, checked=1, right=0)  # one-token matches in the prompt: always wrong
+        tuner.record_guesses(1, checked=8, right=8, earlier=True)  # in the last output at this place: right
+    assert tuner.length(8, 1) == 0
+    assert tuner.length(8, 1, earlier=True) == 8
 
 
 def test_unmeasured_sizes_get_tried_and_the_first_try_is_not_trusted() -> None:
