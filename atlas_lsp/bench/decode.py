@@ -43,6 +43,8 @@ class DecodeBench:
     plain: DecodeRun = field(default_factory=DecodeRun)
     guessing: DecodeRun = field(default_factory=DecodeRun)
     step_ms: dict[int, float] = field(default_factory=dict)  # the tuner's moving average by tokens in a step
+    mode_runs: dict[str, int] = field(default_factory=dict)  # generations by decode mode (the tuner's choice)
+    mode_ms: dict[str, float] = field(default_factory=dict)  # the tuner's decode time per token by mode
     logit_spread: float = float("nan")  # most a logit changed: 8 tokens evaluated in one step vs one at a time
 
 
@@ -85,6 +87,8 @@ def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CH
         tuner = getattr(guessing, "_tuner", None)
         if tuner is not None:
             bench.step_ms = {size: seconds * 1000 for size, seconds in sorted(tuner.step_seconds.items())}
+            bench.mode_runs = dict(tuner.planned)
+            bench.mode_ms = {mode: seconds * 1000 for mode, seconds in tuner.seconds_per_token.items()}
     finally:
         plain.close()
         guessing.close()
@@ -121,6 +125,11 @@ def _logit_spread(backend: Any, prompt: str, tokens: int = 8) -> float:
     return float(np.abs(together - np.array(apart)).max())
 
 
+def _mode_ms(result: DecodeBench, mode: str) -> str:
+    ms = result.mode_ms.get(mode)
+    return "not timed: generations under 8 tokens" if ms is None else f"{ms:.1f}"
+
+
 def markdown(result: DecodeBench) -> str:
     plain, guessing = result.plain, result.guessing
     plain_rate = plain.decode_tokens / plain.decode_seconds if plain.decode_seconds else float("nan")
@@ -148,6 +157,9 @@ def markdown(result: DecodeBench) -> str:
         f"| outputs identical to the plain run | | {same}/{len(plain.texts)} |",
         "| cost of a model step by tokens in it (the tuner's moving average), ms | | "
         + ", ".join(f"{size}: {ms:.1f}" for size, ms in result.step_ms.items())
+        + " |",
+        "| generations by decode mode (the tuner's choice: plain, guess, fixed) and its time per token, ms | | "
+        + ", ".join(f"{mode} {runs} ({_mode_ms(result, mode)})" for mode, runs in result.mode_runs.items())
         + " |",
         f"| most a logit changed: 8 tokens evaluated in one step vs one per step | {result.logit_spread:.3f} | |",
     ]

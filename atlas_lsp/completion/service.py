@@ -84,6 +84,7 @@ class LastCompletion:
     reused_tokens: int = 0
     generated_tokens: int = 0
     decode_steps: int = 0  # model steps for the generated tokens (fewer when guessed tokens were right)
+    decode_mode: str = ""  # plain, guess or fixed (`atlas_lsp/model/draft.py`); empty for an endpoint
     stop_reason: str = ""
     cached: bool = False
     model_seconds: float = 0.0
@@ -359,6 +360,7 @@ class CompletionService:
             reused_tokens=stats.reused_tokens,
             generated_tokens=stats.generated_tokens,
             decode_steps=stats.decode_steps,
+            decode_mode=stats.decode_mode,
             stop_reason=stats.stop_reason,
             model_seconds=stats.seconds,
             total_seconds=time.perf_counter() - started,

@@ -107,6 +107,7 @@ def last_completion_command(server: LanguageServer, *_args: Any) -> dict[str, An
         "evaluatedTokens": last.prompt_tokens - last.reused_tokens,
         "generatedTokens": last.generated_tokens,
         "decodeSteps": last.decode_steps,
+        "decodeMode": last.decode_mode,
         "stopReason": last.stop_reason,
         "cached": last.cached,
         "modelMs": round(last.model_seconds * 1000, 2),

@@ -139,6 +139,7 @@ class GenerationStats:
     text: str = ""
     mean_logprob: float | None = None  # the model's own likelihood of what it wrote, when asked and available
     decode_steps: int = 0  # model steps after the prompt (fewer than tokens when guessed tokens were right)
+    decode_mode: str = ""  # how those steps were shaped (in-process backend): plain, guess or fixed
 
     @property
     def evaluated_tokens(self) -> int:

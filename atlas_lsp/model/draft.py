@@ -17,7 +17,7 @@ from array import array
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -26,6 +26,12 @@ REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was las
 CHECK_EVERY = 8  # every 8th generation runs the other way (guessing or not), so both stay measured
 MIN_COMPARED_TOKENS = 8  # shorter generations say too little about the cost per token
 STALE_AFTER = 256  # decisions after which a size's measured cost is stale
+FIXED_STEP_TOKENS = 8  # a fixed-shape step: up to 8 tokens stay on llama.cpp's CUDA matrix-vector kernels
+
+# How a generation decodes: "plain" one token per step; "guess" the latest token plus as many guessed tokens as
+# the tuner expects to pay; "fixed" always `fixed_step` tokens (guesses, then the latest token repeated), so a
+# GPU keeps one captured graph for every step (llama.cpp re-captures it whenever a step's shape changes).
+DecodeMode = Literal["plain", "guess", "fixed"]
 
 
 class Guess(NamedTuple):
@@ -141,27 +147,43 @@ class DraftTuner:
     decisions: int = 0
     measured_at: dict[int, int] = field(default_factory=dict)  # the decision count when a size was last measured
     generations: int = 0
-    seconds_per_token: dict[bool, float] = field(default_factory=dict)  # by whether the generation guessed
+    seconds_per_token: dict[DecodeMode, float] = field(default_factory=dict)  # by how the generation decoded
+    last_planned: dict[DecodeMode, int] = field(default_factory=dict)  # the generation that last used a mode
+    planned: dict[DecodeMode, int] = field(default_factory=dict)  # generations run in each mode
+    fixed_step: int = 0  # tokens in a "fixed" step; 0: that mode is not used (on a CPU a step costs by its tokens)
 
-    def plan_generation(self) -> bool:
-        """Whether the next generation may guess at all. Step costs measured one by one miss what switching step
-        sizes costs (a GPU's captured graphs are rebuilt when the shape changes), so whole generations are
-        compared too: with guesses and without, each the other way every CHECK_EVERY-th time; guessing stops
-        while it makes generation slower per token."""
+    def modes(self) -> list[DecodeMode]:
+        """The decode modes to compare, the one to start with first."""
         if self.max_tokens <= 0:
-            return False
-        self.generations += 1
-        guessing, plain = self.seconds_per_token.get(True), self.seconds_per_token.get(False)
-        better = guessing is None or plain is None or guessing <= plain
-        return better != (self.generations % CHECK_EVERY == 0)
+            return ["plain"]
+        return ["fixed", "guess", "plain"] if self.fixed_step > 1 else ["guess", "plain"]
 
-    def record_generation(self, guessed: bool, tokens: int, seconds: float) -> None:
+    def plan_generation(self) -> DecodeMode:
+        """How the next generation decodes. Step costs measured one by one miss what switching step sizes costs (a
+        GPU's captured graphs are rebuilt when the shape changes), so whole generations are compared: the mode
+        with the least time per token is used, and every CHECK_EVERY-th generation runs another one (the one not
+        measured, or not run, for longest) so that each stays measured."""
+        modes = self.modes()
+        if len(modes) == 1:
+            return modes[0]
+        self.generations += 1
+        measured = [mode for mode in modes if mode in self.seconds_per_token]
+        best = min(measured, key=self.seconds_per_token.__getitem__) if modes[0] in measured else modes[0]
+        chosen = best
+        if self.generations % CHECK_EVERY == 0:
+            others = [mode for mode in modes if mode != best]
+            chosen = min(others, key=lambda mode: (mode in measured, self.last_planned.get(mode, 0)))
+        self.last_planned[chosen] = self.generations
+        self.planned[chosen] = self.planned.get(chosen, 0) + 1
+        return chosen
+
+    def record_generation(self, mode: DecodeMode, tokens: int, seconds: float) -> None:
         """A generation's decoding (after its prompt) produced ``tokens`` tokens in ``seconds``."""
         if tokens < MIN_COMPARED_TOKENS or seconds <= 0:
             return
-        previous = self.seconds_per_token.get(guessed)
+        previous = self.seconds_per_token.get(mode)
         value = seconds / tokens
-        self.seconds_per_token[guessed] = value if previous is None else previous * 0.7 + value * 0.3
+        self.seconds_per_token[mode] = value if previous is None else previous * 0.7 + value * 0.3
 
     def length(self, available: int, match_size: int, earlier: bool = False) -> int:
         """How many of ``available`` guessed tokens (found by a suffix of ``match_size``, in an earlier output or

@@ -31,7 +31,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
-from atlas_lsp.model.draft import DraftTuner, Guess, RecentOutputs, TokenHistory
+from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 
 logger = logging.getLogger(__name__)
@@ -180,6 +180,8 @@ class LlamaCppBackend:
         self._llm = llm
         self._info = info
         self._tuner = DraftTuner(max_tokens=draft_tokens)
+        if info.gpu_layers > 0 and draft_tokens > 0:  # steps are launch-bound there: fixed-shape steps may pay
+            self._tuner.fixed_step = min(draft_tokens + 1, FIXED_STEP_TOKENS)
         self._recent = RecentOutputs()  # what the model wrote lately: guesses when asked at nearly the same place
         llama_cpp = import_llama_cpp()
         self._llama_cpp = llama_cpp
@@ -308,7 +310,7 @@ class LlamaCppBackend:
             if bos < 0:
                 raise ModelError("the prompt is empty and this model has no beginning-of-text token")
             tokens = [bos]
-        room = self._info.context_size - max_tokens - 1
+        room = self._info.context_size - max_tokens - 1 - self._tuner.fixed_step  # a fixed step may run past the end
         if len(tokens) > room:
             logger.warning("prompt of %d tokens exceeds the context; keeping its last %d", len(tokens), room)
             tokens = tokens[-room:]
@@ -368,7 +370,8 @@ class LlamaCppBackend:
         tuner = self._tuner
         kept = llm.n_tokens
         recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
-        drafting = not recurrent and tuner.plan_generation()
+        mode: DecodeMode = "plain" if recurrent else tuner.plan_generation()
+        stats.decode_mode = mode
         decoding_started: float | None = None
         produced = 0
         try:
@@ -380,9 +383,14 @@ class LlamaCppBackend:
                     decoding_started = time.perf_counter()
                 history.append(token)
                 found = Guess([], 0)
-                if drafting:
+                if mode != "plain":
                     found = history.draft(min(tuner.max_tokens, budget - produced - 1))
-                guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
+                if mode == "fixed":  # always the same shape: the guess, then the latest token repeated (it is
+                    # checked like a guess, and right in runs of spaces or newlines)
+                    real = found.tokens[: tuner.fixed_step - 1]
+                    guess = real + [token] * (tuner.fixed_step - 1 - len(real))
+                else:
+                    real = guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
                 step = [token, *guess]
                 started = time.perf_counter()
                 self._decode_step(step)
@@ -400,13 +408,14 @@ class LlamaCppBackend:
                         break
                     right += 1
                     history.append(token)
-                if guess:
-                    tuner.record_guesses(found.match_size, min(len(guess), right + 1), right, found.earlier)
+                if real:
+                    checked = min(len(real), right + 1)
+                    tuner.record_guesses(found.match_size, checked, min(right, len(real)), found.earlier)
                 self._keep_cache(kept)
         finally:
             self._keep_cache(kept)
             if decoding_started is not None and not recurrent:
-                tuner.record_generation(drafting, produced - 1, time.perf_counter() - decoding_started)
+                tuner.record_generation(mode, produced - 1, time.perf_counter() - decoding_started)
 
     def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
         stats = GenerationStats()

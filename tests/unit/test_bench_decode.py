@@ -14,6 +14,7 @@ def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> No
     assert result.guessing.steps <= result.guessing.tokens
     assert 0 < result.plain.follow_up_steps == result.plain.follow_up_tokens < result.plain.tokens
     assert 1 in result.step_ms and all(ms > 0 for ms in result.step_ms.values())
+    assert sum(result.mode_runs.values()) == 4 and set(result.mode_runs) <= {"guess", "plain"}
     assert math.isfinite(result.logit_spread) and result.logit_spread >= 0
     report = decode.markdown(result)
     assert "| generated tokens per model step | 1.00 |" in report

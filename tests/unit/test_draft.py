@@ -167,14 +167,31 @@ def test_whole_generations_decide_whether_to_guess_at_all() -> None:
     changes): whole generations are compared, each way checked every 8th time."""
     tuner = DraftTuner(max_tokens=8)
     plans = [tuner.plan_generation() for _ in range(16)]
-    assert plans == [True] * 7 + [False] + [True] * 7 + [False]  # nothing measured: guess, check plain now and then
-    tuner.record_generation(True, tokens=40, seconds=0.4)
-    tuner.record_generation(False, tokens=40, seconds=0.2)  # plain decoding was faster per token
+    assert plans == ["guess"] * 7 + ["plain"] + ["guess"] * 7 + ["plain"]  # guess; check plain now and then
+    tuner.record_generation("guess", tokens=40, seconds=0.4)
+    tuner.record_generation("plain", tokens=40, seconds=0.2)  # plain decoding was faster per token
     plans = [tuner.plan_generation() for _ in range(16)]
-    assert plans == [False] * 7 + [True] + [False] * 7 + [True]  # stop guessing; re-check it every 8th time
+    assert plans == ["plain"] * 7 + ["guess"] + ["plain"] * 7 + ["guess"]  # stop guessing; re-check it now and then
     for _ in range(6):
-        tuner.record_generation(True, tokens=40, seconds=0.1)  # guessing got faster (repetitive code, say)
-    assert tuner.plan_generation() is True
-    tuner.record_generation(False, tokens=3, seconds=30.0)  # too short to say anything: ignored
-    assert tuner.seconds_per_token[False] == pytest.approx(0.005)
-    assert DraftTuner(max_tokens=0).plan_generation() is False
+        tuner.record_generation("guess", tokens=40, seconds=0.1)  # guessing got faster (repetitive code, say)
+    assert tuner.plan_generation() == "guess"
+    tuner.record_generation("plain", tokens=3, seconds=30.0)  # too short to say anything: ignored
+    assert tuner.seconds_per_token["plain"] == pytest.approx(0.005)
+    assert DraftTuner(max_tokens=0).plan_generation() == "plain"
+
+
+def test_a_gpu_also_compares_fixed_shape_steps() -> None:
+    """Where steps are launch-bound (a GPU), steps of one fixed size keep the captured graph: that mode starts,
+    and the other two are each measured in turn; the fastest per token wins."""
+    tuner = DraftTuner(max_tokens=8, fixed_step=8)
+    plans = [tuner.plan_generation() for _ in range(24)]
+    assert plans[7] == "guess" and plans[15] == "plain" and plans[23] == "guess"  # the unmeasured, then the oldest
+    assert all(plan == "fixed" for number, plan in enumerate(plans) if number % 8 != 7)
+    tuner.record_generation("fixed", tokens=40, seconds=0.08)
+    tuner.record_generation("guess", tokens=40, seconds=0.12)
+    tuner.record_generation("plain", tokens=40, seconds=0.06)  # here plain was fastest after all
+    plans = [tuner.plan_generation() for _ in range(16)]
+    assert plans.count("plain") == 14 and set(plans) == {"plain", "fixed", "guess"}
+    assert tuner.planned == {"fixed": 21 + 1, "guess": 2 + 1, "plain": 1 + 14}
+    assert DraftTuner(max_tokens=8).modes() == ["guess", "plain"]
+    assert DraftTuner(max_tokens=0, fixed_step=8).modes() == ["plain"]

@@ -225,12 +225,13 @@ def _free_steps(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> Dr
             tuner.record_step(size, 0.001)
     monkeypatch.setattr(backend, "_tuner", tuner)
     monkeypatch.setattr(tuner, "record_step", lambda tokens, seconds: None)  # keep the costs equal
-    monkeypatch.setattr(tuner, "plan_generation", lambda: True)
+    monkeypatch.setattr(tuner, "plan_generation", lambda: "guess")
     return tuner
 
 
+@pytest.mark.parametrize("mode", ["guess", "fixed"])
 def test_guessed_tokens_are_kept_only_where_the_model_agrees(
-    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     """Prompt-lookup decoding: a step checks the latest token plus guesses copied from earlier text. Steps are made
     to look free, so it guesses whenever it finds a repeat. Every kept token must still be the model's own greedy
@@ -238,6 +239,17 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     and the cache must hold exactly the prompt and the tokens before the last, also when a generation stops in
     the middle of a checked guess."""
     tuner = _free_steps(backend, monkeypatch)
+    step_sizes: list[int] = []
+    if mode == "fixed":  # every step the same size (what a GPU would run): guesses, then the latest token repeated
+        tuner.fixed_step = 4
+        monkeypatch.setattr(tuner, "plan_generation", lambda: "fixed")
+        decode_step = backend._decode_step
+
+        def spy_step(tokens: list[int]) -> None:
+            step_sizes.append(len(tokens))
+            decode_step(tokens)
+
+        monkeypatch.setattr(backend, "_decode_step", spy_step)
     sampled: list[int] = []
     sampled_tokens = backend._sampled_tokens
 
@@ -251,8 +263,11 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     steps = tokens = 0
     for budget in (40, 13, 6):  # the later ones stop inside a step's guesses
         sampled.clear()
+        step_sizes.clear()
         stream = backend.generate(GenerationRequest(REPETITIVE_PROMPT, max_tokens=budget), CancelToken())
         assert "".join(stream) == stream.stats.text
+        if mode == "fixed":
+            assert step_sizes == [4] * stream.stats.decode_steps, step_sizes
         llm = backend._llm
         assert llm.n_tokens == len(prompt) + len(sampled) - 1
         assert list(llm.input_ids[: llm.n_tokens]) == (prompt + sampled)[:-1]
@@ -289,6 +304,16 @@ def test_asking_again_at_nearly_the_same_prompt_guesses_from_the_last_output(
     )
     assert backend._recent.related(backend._prompt_tokens(prompt, 32))
     assert not backend._recent.related(backend._prompt_tokens("import os\n", 32))
+
+
+def test_a_model_on_a_gpu_also_tries_fixed_shape_steps(backend: LlamaCppBackend) -> None:
+    from dataclasses import replace
+
+    on_gpu = LlamaCppBackend(backend._llm, replace(backend.info, gpu_layers=30, device="gpu (30/30 layers)"), 8)
+    assert on_gpu._tuner.fixed_step == 8 and on_gpu._tuner.modes() == ["fixed", "guess", "plain"]
+    assert backend._tuner.fixed_step == 0 and backend._tuner.modes() == ["guess", "plain"]
+    # a fixed step may run up to 7 positions past the generation's budget: the prompt leaves room for them
+    assert len(on_gpu._prompt_tokens("x " * 5000, 64)) == backend.info.context_size - 64 - 1 - 8
 
 
 def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
