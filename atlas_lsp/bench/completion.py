@@ -45,6 +45,7 @@ class CompletionBench:
     steps: list[int] = field(default_factory=list)  # model steps they took (the first token comes with the prompt)
     follow_up_generated: list[int] = field(default_factory=list)  # the same, follow-ups alone
     follow_up_steps: list[int] = field(default_factory=list)
+    modes: dict[str, int] = field(default_factory=dict)  # decode modes of the cold and follow-up generations
     phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, cold positions (ms)
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
@@ -142,6 +143,7 @@ def run(
             bench.evaluated_cold.append(last["evaluatedTokens"])
             bench.generated.append(last["generatedTokens"])
             bench.steps.append(last["decodeSteps"] + 1)
+            _count(bench.modes, last.get("decodeMode", ""))
             started = time.perf_counter()
             llm.create_completion(last["prompt"], max_tokens=max(1, last["generatedTokens"]), temperature=0.0)
             bench.raw.append(time.perf_counter() - started)
@@ -158,6 +160,7 @@ def run(
                 bench.steps.append(follow["decodeSteps"] + 1)
                 bench.follow_up_generated.append(follow["generatedTokens"])
                 bench.follow_up_steps.append(follow["decodeSteps"] + 1)
+                _count(bench.modes, follow.get("decodeMode", ""))
             # typing the first character of the suggestion on screen: answered from memory
             items = _items(result)
             suggestion = items[0]["insertText"] if items else ""
@@ -172,6 +175,11 @@ def run(
         server.close()
     raw_backend.close()
     return bench
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    if key:
+        counts[key] = counts.get(key, 0) + 1
 
 
 def _first_after_open(server: RawLspProcess, folder: Path, text: str) -> float:
@@ -245,6 +253,9 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"{sum(result.generated) / max(1, sum(result.steps)):.2f} | |",
         f"| … in the follow-ups alone (guesses also come from the cold output): generated tokens per model step | "
         f"{sum(result.follow_up_generated) / max(1, sum(result.follow_up_steps)):.2f} | |",
+        "| … generations by decode mode (plain, guess, fixed: the tuner's choice), cold and follow-up | "
+        + (", ".join(f"{mode} {runs}" for mode, runs in sorted(result.modes.items())) or "none")
+        + " | |",
         f"| server overhead (request latency minus the server's model time), p50 / p95 ms | "
         f"{summary_ms(result.overhead)} | p95 ≤ 5 ms |",
         f"| … where it goes, median ms: {_phase_summary(result)} | | |",
@@ -269,7 +280,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
                 "overhead ratio ours / raw", "ratio through the endpoint / raw in-process"
             )
             for row in rows
-            if "tokens" not in row
+            if "tokens" not in row and "decode mode" not in row
         ]
         title = "Inline completion through an OpenAI-compatible endpoint (`atlas-lsp bench completion --endpoint`)"
     return header(title, f"{result.model}, {result.device}") + "\n" + "\n".join(rows) + "\n"

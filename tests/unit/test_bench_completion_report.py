@@ -1,0 +1,41 @@
+"""The completion benchmark's report: every measured row, and only the rows an endpoint can fill."""
+
+from __future__ import annotations
+
+from atlas_lsp.bench.completion import CompletionBench, markdown
+
+
+def _measured() -> CompletionBench:
+    return CompletionBench(
+        model="m",
+        device="cpu",
+        prompt_tokens=[1500],
+        ours=[0.1],
+        raw=[0.1],
+        overhead=[0.003],
+        follow_up=[0.02],
+        follow_up_ratio=[0.2],
+        evaluated_cold=[1500],
+        evaluated_follow_up=[1],
+        cache_hits=[0.001],
+        generated=[10, 6],
+        steps=[5, 2],
+        follow_up_generated=[6],
+        follow_up_steps=[2],
+        modes={"guess": 1, "plain": 1},
+    )
+
+
+def test_the_report_shows_tokens_per_step_and_decode_modes() -> None:
+    report = markdown(_measured())
+    assert (
+        "| generated tokens per model step (ours checks prompt-lookup guesses; the raw call takes 1) | 2.29 |" in report
+    )
+    assert "generated tokens per model step | 3.00 |" in report  # the follow-ups alone
+    assert "cold and follow-up | guess 1, plain 1 |" in report
+
+
+def test_an_endpoint_report_leaves_out_what_the_endpoint_does_not_report() -> None:
+    report = markdown(_measured(), endpoint="http://127.0.0.1:8089/v1")
+    assert "decode mode" not in report and "tokens" not in report.split("|---|---|---|")[1]
+    assert "ratio through the endpoint / raw in-process" in report
