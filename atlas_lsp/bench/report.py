@@ -40,6 +40,11 @@ def machine() -> str:
 
 
 def commit() -> str:
+    """The commit measured: ``ATLAS_BENCH_COMMIT`` when the caller knows it better than the checkout (a copy of
+    the tree on another machine may carry a stale .git), else git's HEAD."""
+    given = os.environ.get("ATLAS_BENCH_COMMIT", "").strip()
+    if given:
+        return given
     try:
         done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
         return done.stdout.strip() or "unknown"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from atlas_lsp.bench.completion import CompletionBench, markdown
+from atlas_lsp.bench.report import commit
 
 
 def _measured() -> CompletionBench:
@@ -39,3 +42,11 @@ def test_an_endpoint_report_leaves_out_what_the_endpoint_does_not_report() -> No
     report = markdown(_measured(), endpoint="http://127.0.0.1:8089/v1")
     assert "decode mode" not in report and "tokens" not in report.split("|---|---|---|")[1]
     assert "ratio through the endpoint / raw in-process" in report
+
+
+def test_the_commit_can_be_named_by_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the tree on the GPU machine may carry a stale .git: the run names the commit it measures."""
+    monkeypatch.setenv("ATLAS_BENCH_COMMIT", "abc1234")
+    assert commit() == "abc1234"
+    monkeypatch.delenv("ATLAS_BENCH_COMMIT")
+    assert commit() not in ("abc1234", "")

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The benchmarks on the GPU machine (../shared/gpu/README.md has the machine's rules), in two runs:
+#   1. here (fills .gpu/build and .gpu/m2; the wheels are what the server imports beyond the device's Python):
+#        bash ../shared/gpu/prepare.sh 0.3.36 "$(python -c 'from atlas_lsp.model.locate import bundled_model
+#        print(bundled_model().path)')" pygls==2.1.1 lsprotocol==2025.0.0 cattrs==26.2.1
+#        attrs==26.1.0 tree-sitter==0.26.1 tree-sitter-python==0.25.0 tree-sitter-javascript==0.25.0
+#        tree-sitter-typescript==0.23.2 tree-sitter-go==0.25.0 tree-sitter-rust==0.24.2 httpx==0.28.1
+#        httpcore==1.0.9 anyio==4.16.0 sniffio==1.3.1 h11==0.16.0 idna==3.20 certifi typing_extensions==4.16.0
+#   2. device run carrying .gpu/build:   bash .gpu/build/build.sh        (llama-cpp-python with CUDA, ~4.5 min)
+#   3. device run carrying .gpu/m2, at once (the machine stays warm ~30 s):
+#        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
+# It writes $OUT/benchmarks-gpu.md: docs/benchmarks.md with its "-gpu" sections rewritten by this run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cat /tmp/model/model.part.aa .gpu/m2/model.part.ab > /tmp/model.gguf
+export PYTHONPATH="$PWD"  # the device cannot install the project (no index); its dependencies came with step 2
+result="${OUT:-/tmp}/benchmarks-gpu.md"
+cp docs/benchmarks.md "$result"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
+python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
