@@ -250,7 +250,9 @@ class LlamaCppBackend:
             name=name,
             path=str(Path(options.path).expanduser().resolve()),
             architecture=architecture,
-            context_size=int(llm.n_ctx()),
+            # llama.cpp may round the context up (to a multiple of 256); llama-cpp-python's token buffers keep
+            # the size asked for, and a prompt longer than them fails: the smaller of the two is the real room
+            context_size=min(int(llm.n_ctx()), len(llm.input_ids)),
             trained_context_size=trained,
             device=device,
             gpu_layers=shown_layers,
@@ -310,7 +312,7 @@ class LlamaCppBackend:
             if bos < 0:
                 raise ModelError("the prompt is empty and this model has no beginning-of-text token")
             tokens = [bos]
-        room = self._info.context_size - max_tokens - 1 - self._tuner.fixed_step  # a fixed step may run past the end
+        room = self._info.context_size - max_tokens - 1
         if len(tokens) > room:
             logger.warning("prompt of %d tokens exceeds the context; keeping its last %d", len(tokens), room)
             tokens = tokens[-room:]
@@ -386,9 +388,11 @@ class LlamaCppBackend:
                 if mode != "plain":
                     found = history.draft(min(tuner.max_tokens, budget - produced - 1))
                 if mode == "fixed":  # always the same shape: the guess, then the latest token repeated (it is
-                    # checked like a guess, and right in runs of spaces or newlines)
-                    real = found.tokens[: tuner.fixed_step - 1]
-                    guess = real + [token] * (tuner.fixed_step - 1 - len(real))
+                    # checked like a guess, and right in runs of spaces or newlines); smaller only where the
+                    # context ends (the prompt keeps its full room: trimming it would break the cache's prefix)
+                    size = min(tuner.fixed_step, self._info.context_size - llm.n_tokens)
+                    real = found.tokens[: size - 1]
+                    guess = real + [token] * (size - 1 - len(real))
                 else:
                     real = guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
                 step = [token, *guess]

@@ -312,8 +312,51 @@ def test_a_model_on_a_gpu_also_tries_fixed_shape_steps(backend: LlamaCppBackend)
     on_gpu = LlamaCppBackend(backend._llm, replace(backend.info, gpu_layers=30, device="gpu (30/30 layers)"), 8)
     assert on_gpu._tuner.fixed_step == 8 and on_gpu._tuner.modes() == ["fixed", "guess", "plain"]
     assert backend._tuner.fixed_step == 0 and backend._tuner.modes() == ["guess", "plain"]
-    # a fixed step may run up to 7 positions past the generation's budget: the prompt leaves room for them
-    assert len(on_gpu._prompt_tokens("x " * 5000, 64)) == backend.info.context_size - 64 - 1 - 8
+
+
+def test_a_context_size_that_llama_cpp_rounds_up_still_fits_its_prompts() -> None:
+    """llama.cpp rounds a context of 300 up to 512, but llama-cpp-python's token buffers keep 300: a prompt sized
+    from the larger number failed to evaluate. The room reported is the smaller one, and a prompt filling it runs."""
+    odd = load_backend(ModelSettings(gpu_layers=0, context_size=300))
+    assert isinstance(odd, LlamaCppBackend)
+    try:
+        assert odd.info.context_size == 300
+        stream = odd.generate(GenerationRequest(REPETITIVE_PROMPT * 6, max_tokens=8), CancelToken())
+        list(stream)
+        assert stream.stats.prompt_tokens == 300 - 8 - 1 and stream.stats.stop_reason in ("length", "eos")
+    finally:
+        odd.close()
+
+
+def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prompt that fills its room (the context less the generation's tokens) is not cut to make space for a
+    fixed step's extra positions (a cut start would break the next request's cache prefix): the last steps are
+    smaller instead, and the generation runs to its budget without overflowing the context."""
+    small = load_backend(ModelSettings(gpu_layers=0, context_size=128))
+    assert isinstance(small, LlamaCppBackend)
+    try:
+        monkeypatch.setattr(small._tuner, "fixed_step", 8)
+        monkeypatch.setattr(small._tuner, "plan_generation", lambda: "fixed")
+        sizes: list[int] = []
+        decode_step = small._decode_step
+
+        def spy_step(tokens: list[int]) -> None:
+            sizes.append(len(tokens))
+            decode_step(tokens)
+
+        monkeypatch.setattr(small, "_decode_step", spy_step)
+        context = small.info.context_size
+        assert context == 128  # llama.cpp rounds the context up to 256, but llama-cpp-python's buffers hold 128
+        text = REPETITIVE_PROMPT * (context // 64)
+        prompt = small._prompt_tokens(text, 24)
+        assert len(prompt) == context - 24 - 1  # the whole room, nothing reserved
+        stream = small.generate(GenerationRequest(text, max_tokens=24), CancelToken())
+        list(stream)
+        assert stream.stats.generated_tokens == 24 or stream.stats.stop_reason == "eos"
+        assert sizes and max(sizes) == 8 and sizes[-1] < 8, sizes
+        assert small._llm.n_tokens <= context
+    finally:
+        small.close()
 
 
 def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
