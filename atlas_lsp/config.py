@@ -55,6 +55,15 @@ class ModelSettings:
         minimum=0,
         maximum=32,
     )
+    parked_prompts: int = _setting(
+        3,
+        "Prompts kept in the model's KV cache besides the current one (the in-process backend), so that going"
+        " back to another file, or completing after a solve job, reuses its prompt instead of evaluating it"
+        " again. They share the context's cells (contextSize): the oldest is dropped when a request needs the"
+        " room. 0 turns it off.",
+        minimum=0,
+        maximum=8,
+    )
     download_timeout_s: float = _setting(
         10.0, "Seconds before a model download gives up on an unreachable hub.", minimum=1
     )

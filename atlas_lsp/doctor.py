@@ -86,6 +86,7 @@ def collect(settings: ModelSettings) -> DoctorReport:
         if draft_tokens is not None:  # the in-process model: prompt-lookup guesses, and the steps they saved
             checks["draft_tokens"] = draft_tokens
             checks["model_steps"] = stream.stats.decode_steps + 1 if tokens else 0
+            checks["parked_prompts"] = getattr(backend, "parked_prompts", 0)
         checks["sample"] = (SPEED_PROMPT + text)[:120]
         if tokens == 0:
             report.problems.append("the model generated nothing for a simple prompt")

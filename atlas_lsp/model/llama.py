@@ -32,17 +32,21 @@ from atlas_lsp.model.backend import (
     StopScanner,
 )
 from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
+from atlas_lsp.model.parked import ParkedPrompts, common_prefix
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 
 logger = logging.getLogger(__name__)
 native_logger = logging.getLogger("atlas_lsp.llama_cpp")
 
-_PARAMS_LOCK = threading.Lock()
+_PARAMS_LOCK = threading.RLock()  # overrides of model and context params nest
 # ggml log levels: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continue the previous line. Its warnings are
 # mostly tuning notes ("n_ctx < n_ctx_train"), so they are logged as info; errors stay errors.
 _NATIVE_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
 _native_callback: Any = None
 _native_errors: list[str] = []  # the latest error lines from llama.cpp, to explain a failed load
+
+
+PARKED_PROMPTS = 3  # prompts kept in the KV cache besides the current one (atlas_lsp/model/parked.py)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class LoadOptions:
     threads: int = 0
     weight_repacking: bool = False
     draft_tokens: int = 8
+    parked_prompts: int = PARKED_PROMPTS
 
 
 def _route_native_logs(llama_cpp: Any) -> None:
@@ -102,8 +107,21 @@ def model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
     `Llama.__init__` builds its params from `llama_model_default_params()` and loads the model in the same call,
     so the only way in is to wrap that function for the duration of the load.
     """
+    with _params_override(llama_cpp, "llama_model_default_params", fields):
+        yield
+
+
+@contextmanager
+def context_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
+    """The same for the context params (`llama_context_default_params()`), e.g. ``n_seq_max``."""
+    with _params_override(llama_cpp, "llama_context_default_params", fields):
+        yield
+
+
+@contextmanager
+def _params_override(llama_cpp: Any, function: str, fields: dict[str, Any]) -> Iterator[None]:
     low_level = llama_cpp.llama_cpp
-    original = low_level.llama_model_default_params
+    original = getattr(low_level, function)
 
     def patched() -> Any:
         params = original()
@@ -111,15 +129,36 @@ def model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
             if hasattr(params, name):
                 setattr(params, name, value)
             else:
-                logger.debug("this llama.cpp has no model param %s; not set", name)
+                logger.debug("this llama.cpp has no %s field %s; not set", function, name)
         return params
 
     with _PARAMS_LOCK:
-        low_level.llama_model_default_params = patched
+        setattr(low_level, function, patched)
         try:
             yield
         finally:
-            low_level.llama_model_default_params = original
+            setattr(low_level, function, original)
+
+
+def can_park_prompts(llama_cpp: Any, path: str) -> bool:
+    """Whether the model's KV cache can hold parked prompts as extra sequences: not for recurrent or hybrid
+    models (a state, not cells) nor for sliding-window attention (its cache keeps only the window). Reads the
+    file's hyperparameters with a vocabulary-only load (no weights), before the real load sizes the context."""
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
+    if not model:
+        return False
+    try:
+        return not (
+            llama_cpp.llama_model_is_recurrent(model)
+            or llama_cpp.llama_model_is_hybrid(model)
+            or llama_cpp.llama_model_n_swa(model) > 0
+        )
+    except AttributeError:  # an older llama.cpp without these queries: stay with one sequence
+        return False
+    finally:
+        llama_cpp.llama_model_free(model)
 
 
 def check_gguf_file(path: str) -> None:
@@ -176,9 +215,18 @@ PREPARE_MAX_CHARS = 1 << 20  # documents larger than this are not tokenized ahea
 class LlamaCppBackend:
     """A llama.cpp model in this process. Build it with `LlamaCppBackend.load` from the worker thread."""
 
-    def __init__(self, llm: Any, info: ModelInfo, draft_tokens: int = 8) -> None:
+    def __init__(self, llm: Any, info: ModelInfo, draft_tokens: int = 8, parked_prompts: int = 0) -> None:
         self._llm = llm
         self._info = info
+        memory = llm._ctx
+
+        def remove(seq: int, start: int) -> None:
+            memory.kv_cache_seq_rm(seq, start, -1)
+
+        def copy(source: int, target: int, count: int) -> None:
+            memory.kv_cache_seq_cp(source, target, 0, count)
+
+        self._parked = ParkedPrompts(parked_prompts, info.context_size, remove, copy)
         self._tuner = DraftTuner(max_tokens=draft_tokens)
         if info.gpu_layers > 0 and draft_tokens > 0:  # steps are launch-bound there: fixed-shape steps may pay
             self._tuner.fixed_step = min(draft_tokens + 1, FIXED_STEP_TOKENS)
@@ -220,7 +268,12 @@ class LlamaCppBackend:
         started = time.perf_counter()
         _native_errors.clear()
         try:
-            with model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking):
+            parking = options.parked_prompts > 0 and can_park_prompts(llama_cpp, str(Path(options.path).expanduser()))
+            sequences = {"n_seq_max": options.parked_prompts + 1, "kv_unified": True} if parking else {}
+            with (
+                model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking),
+                context_params_override(llama_cpp, **sequences),
+            ):
                 llm = llama_cpp.Llama(
                     model_path=str(Path(options.path).expanduser()),
                     n_ctx=options.context_size,
@@ -261,7 +314,8 @@ class LlamaCppBackend:
             chat_template=metadata.get("tokenizer.chat_template"),
         )
         logger.info("loaded %s (%s) on %s in %.2f s", name, architecture, device, load_seconds)
-        return cls(llm, info, draft_tokens=options.draft_tokens)
+        slots = options.parked_prompts if parking else 0
+        return cls(llm, info, draft_tokens=options.draft_tokens, parked_prompts=slots)
 
     @property
     def info(self) -> ModelInfo:
@@ -271,6 +325,11 @@ class LlamaCppBackend:
     def draft_tokens(self) -> int:
         """Most guessed tokens checked per model step (`model.draftTokens`; 0: off)."""
         return self._tuner.max_tokens
+
+    @property
+    def parked_prompts(self) -> int:
+        """How many prompts the KV cache can keep besides the current one (0: this model cannot, or it is off)."""
+        return self._parked.slots
 
     @property
     def weight_repacking(self) -> bool:
@@ -318,26 +377,38 @@ class LlamaCppBackend:
             tokens = tokens[-room:]
         return tokens
 
+    def _arrange_cache(self, tokens: list[int], reserve: int) -> None:
+        """Park the cache's prompt before this one overwrites it, or bring back a parked prompt this one shares
+        more with (`atlas_lsp/model/parked.py`); ``reserve``: the positions the generation may take."""
+        llm = self._llm
+        held = self._parked.arrange(np.asarray(tokens, dtype=np.intc), llm.input_ids[: llm.n_tokens], reserve)
+        if held is not None:
+            llm.input_ids[: len(held)] = held
+            llm.n_tokens = len(held)
+
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading prompt tokens are reused from the KV cache: the common prefix with what it holds, less
         one when the whole prompt is cached (its last token is evaluated again for fresh logits)."""
-        cached = self._llm.input_ids[: self._llm.n_tokens]
-        common = 0
-        for old, new in zip(cached, tokens, strict=False):
-            if old != new:
-                break
-            common += 1
+        common = common_prefix(self._llm.input_ids[: self._llm.n_tokens], np.asarray(tokens, dtype=np.intc))
         return common - 1 if common == len(tokens) and common > 0 else common
 
     def _evaluate_prompt(self, tokens: list[int], reused: int) -> None:
-        """Drop the cache after the reused prefix and evaluate the rest of the prompt."""
+        """Drop sequence 0's cells after the reused prefix and evaluate the rest of the prompt, a batch at a time
+        (llama-cpp-python's `eval` would drop every sequence's cells there, parked prompts' too)."""
         llm = self._llm
-        if reused == 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
+        if reused == 0 or not llm._ctx.kv_cache_seq_rm(0, reused, -1):
             reused = 0
             llm.reset()
-            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            llm._ctx.kv_cache_seq_rm(0, 0, -1)
         llm.n_tokens = reused
-        llm.eval(tokens[reused:])
+        rest = tokens[reused:]
+        for start in range(0, len(rest), llm.n_batch):
+            batch = rest[start : start + llm.n_batch]
+            llm._batch.set_batch(batch=batch, n_past=llm.n_tokens, logits_all=False)  # logits: the last only
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[llm.n_tokens : llm.n_tokens + len(batch)] = batch
+            llm.n_tokens += len(batch)
+        llm._requires_eval = False
 
     def _decode_step(self, tokens: list[int]) -> None:
         """Evaluate ``tokens`` after the cache's contents, with logits at every position (to check guesses)."""
@@ -352,7 +423,7 @@ class LlamaCppBackend:
         """Keep the first ``count`` positions of the cache (guessed tokens past a wrong guess are dropped)."""
         llm = self._llm
         if llm.n_tokens > count:
-            llm._ctx.kv_cache_seq_rm(-1, count, -1)
+            llm._ctx.kv_cache_seq_rm(0, count, -1)
             llm.n_tokens = count
         llm._requires_eval = True  # the logits on hand may be a dropped position's: never sample them directly
 
@@ -430,6 +501,7 @@ class LlamaCppBackend:
         llm = self._llm
         tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         stats.prompt_tokens = len(tokens)
+        self._arrange_cache(tokens, request.max_tokens + max(1, self._tuner.fixed_step))
         stats.reused_tokens = self._cached_prefix(tokens)
         if request.seed is not None:
             llm.set_seed(request.seed)

@@ -100,6 +100,7 @@ def load_backend(settings: ModelSettings) -> ModelBackend:
             threads=settings.threads,
             weight_repacking=settings.weight_repacking,
             draft_tokens=settings.draft_tokens,
+            parked_prompts=settings.parked_prompts,
         )
     )
 

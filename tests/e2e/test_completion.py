@@ -247,3 +247,50 @@ async def test_repeating_code_is_decoded_in_fewer_model_steps_than_tokens(
     else:
         assert 0 < steps < generated - 3, (steps, generated)
         assert "guess" in modes and modes <= {"guess", "plain"}  # no fixed-shape steps on a CPU
+
+
+def _module(name: str, count: int) -> str:
+    return "".join(
+        f"def {name}_{number}(values: list[int]) -> int:\n    total = sum(values) * {number}\n    return total\n\n\n"
+        for number in range(count)
+    )
+
+
+async def test_going_back_to_a_file_reuses_its_prompt_from_the_cache(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    """Switching files replaces the prompt the model holds; the in-process backend parks the old prompt in its KV
+    cache, so coming back evaluates only what changed (`reusedTokens` near the whole prompt), not the file again."""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    first_text = _module("scale", 20) + "def scale_all(values):\n    "
+    second_text = _module("offset", 20) + "def offset_all(values):\n    "
+    first = open_document(client, tmp_path / "scale.py", first_text)
+    second = open_document(client, tmp_path / "offset.py", second_text)
+    first_line = first_text.count("\n")
+    await client.text_document_inline_completion_async(inline_params(first, first_line, 4))
+    cold = await last_completion(client)
+    await client.text_document_inline_completion_async(inline_params(second, second_text.count("\n"), 4))
+    elsewhere = await last_completion(client)
+    client.text_document_did_change(  # a character typed where the user left off: the cached suggestion misses
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=first, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=first_line, character=4),
+                        end=types.Position(line=first_line, character=4),
+                    ),
+                    text="r",
+                )
+            ],
+        )
+    )
+    await client.text_document_inline_completion_async(inline_params(first, first_line, 5))
+    back = await last_completion(client)
+    assert not back["cached"] and cold["promptTokens"] > 300
+    assert elsewhere["reusedTokens"] < elsewhere["promptTokens"] // 2  # the other file's prompt is another text
+    if model_backend == "openai":
+        return  # the endpoint keeps (or not) its own cache; what it reused is its business
+    assert back["reusedTokens"] >= cold["promptTokens"] - 8, (back, cold)
+    assert back["evaluatedTokens"] <= 8

@@ -203,9 +203,7 @@ def _margins(backend: LlamaCppBackend, prompt: list[int], generated: list[int]) 
     import numpy as np
 
     llm = backend._llm
-    llm.reset()
-    llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-    llm.eval(prompt)
+    backend._evaluate_prompt(prompt, 0)
     margins = []
     for index, token in enumerate(generated):
         if index:
@@ -359,6 +357,45 @@ def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.Mon
         small.close()
 
 
+def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request for another file replaces the cache's prompt; the old one is parked as another sequence of the
+    same cache, and a request that goes back to it reuses it whole. The restored cells must be the real ones: every
+    token generated over them is the model's choice when the prompt is evaluated from scratch."""
+    assert backend._parked.enabled
+    sampled: list[int] = []
+    sampled_tokens = backend._sampled_tokens
+
+    def spy(*args: object) -> Iterator[tuple[int, int]]:
+        for token, row in sampled_tokens(*args):  # type: ignore[arg-type]
+            sampled.append(token)
+            yield token, row
+
+    monkeypatch.setattr(backend, "_sampled_tokens", spy)
+    first = REPETITIVE_PROMPT * 2
+    second = "".join(f"Chapter {n}: the travellers reached town number {n} and rested there.\n" for n in range(12))
+
+    def run(text: str) -> GenerationStream:
+        sampled.clear()
+        stream = backend.generate(GenerationRequest(text, max_tokens=12), CancelToken())
+        list(stream)
+        return stream
+
+    run(first)
+    parked_before = backend._parked.parked
+    assert run(second).stats.reused_tokens < 8  # nothing in common but the start
+    assert backend._parked.parked == parked_before + 1
+    again = run(first + "    settings.")
+    prompt = backend._prompt_tokens(first + "    settings.", 12)
+    assert again.stats.reused_tokens >= backend._prompt_tokens(first, 12).__len__() - 2, again.stats.reused_tokens
+    assert backend._parked.restored >= 1
+    margins = _margins(backend, prompt, list(sampled))
+    assert max(margins) < 1.0, margins
+    # and the second file's prompt is parked in its turn
+    assert run(second + "Chapter 12:").stats.reused_tokens >= len(backend._prompt_tokens(second, 12)) - 2
+
+
 def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "_tuner", DraftTuner(max_tokens=0))
     stream = backend.generate(GenerationRequest(REPETITIVE_PROMPT, max_tokens=20), CancelToken())
@@ -367,17 +404,23 @@ def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytes
     assert backend._tuner.steps_seen.keys() <= {1}
 
 
-def test_the_draft_tokens_setting_reaches_the_backend() -> None:
+def test_the_draft_tokens_and_parked_prompts_settings_reach_the_backend() -> None:
     from atlas_lsp.config import Settings, merge_settings
 
-    assert ModelSettings().draft_tokens == 8
-    settings, problems = merge_settings(Settings(), {"model": {"draftTokens": 3}})
-    assert not problems and settings.model.draft_tokens == 3
+    assert ModelSettings().draft_tokens == 8 and ModelSettings().parked_prompts == 3
+    settings, problems = merge_settings(Settings(), {"model": {"draftTokens": 3, "parkedPrompts": 0}})
+    assert not problems and settings.model.draft_tokens == 3 and settings.model.parked_prompts == 0
     loaded = load_backend(settings.model)
     try:
         assert isinstance(loaded, LlamaCppBackend) and loaded._tuner.max_tokens == 3
+        assert not loaded._parked.enabled
+        assert loaded._llm.context_params.n_seq_max == 1  # one sequence, as llama-cpp-python makes it
     finally:
         loaded.close()
+
+
+def test_the_cache_holds_extra_sequences_for_parked_prompts(backend: LlamaCppBackend) -> None:
+    assert backend._llm.context_params.n_seq_max == 3 + 1 and backend._llm.context_params.kv_unified
 
 
 def test_greedy_picks_what_llama_cpps_greedy_sampler_picks(backend: LlamaCppBackend) -> None:
