@@ -57,10 +57,9 @@ class ModelSettings:
     )
     parked_prompts: int = _setting(
         3,
-        "Prompts kept in the model's KV cache besides the current one (the in-process backend), so that going"
-        " back to another file, or completing after a solve job, reuses its prompt instead of evaluating it"
-        " again. They share the context's cells (contextSize): the oldest is dropped when a request needs the"
-        " room. 0 turns it off.",
+        "Prompts set aside from the model's KV cache (the in-process backend), so that going back to another"
+        " file, or completing after a solve job, reuses its prompt instead of evaluating it again. Their cache"
+        " states are copied to memory (1 GiB at most in all; the least recently used go first). 0 turns it off.",
         minimum=0,
         maximum=8,
     )

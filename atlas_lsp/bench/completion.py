@@ -49,6 +49,9 @@ class CompletionBench:
     phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, cold positions (ms)
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
+    switch_back: float = float("nan")  # a request back in the file after one in another file (s)
+    switch_back_evaluated: int = -1  # prompt tokens it evaluated
+    switch_back_prompt: int = 0  # of its prompt's tokens
     burst_requests: int = 0
     burst_generations: int = 0
     burst_skipped: int = 0
@@ -130,6 +133,7 @@ def run(
             {"textDocument": {"uri": uri, "languageId": "python", "version": version, "text": text}},
         )
         time.sleep(1.0)  # a user opens a file, then types (see the module's docstring)
+        typed: dict[int, int] = {}  # characters typed at the end of each position's line
         for line, column in positions(text, count):
             seconds, _ = _inline(server, uri, line, column)
             last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
@@ -150,6 +154,7 @@ def run(
             # one character typed on the same line: only the tail of the prompt changes
             version += 1
             server.notify("textDocument/didChange", _change(uri, version, line, column, " "))
+            typed[line] = 1
             follow_seconds, result = _inline(server, uri, line, column + 1)
             follow = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
             if not follow["cached"]:
@@ -167,9 +172,12 @@ def run(
             if len(suggestion) > 1:
                 version += 1
                 server.notify("textDocument/didChange", _change(uri, version, line, column + 1, suggestion[0]))
+                typed[line] = 2
                 hit_seconds, _ = _inline(server, uri, line, column + 2)
                 if server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})["cached"]:
                     bench.cache_hits.append(hit_seconds)
+        line, column = positions(text, count)[-1]
+        version = _switch_back(server, Path(folder), uri, (line, column + typed.get(line, 0)), version, bench)
         _burst(server, uri, text, bench, version)
         bench.first_after_open = _first_after_open(server, Path(folder), text)
         server.close()
@@ -180,6 +188,32 @@ def run(
 def _count(counts: dict[str, int], key: str) -> None:
     if key:
         counts[key] = counts.get(key, 0) + 1
+
+
+def _switch_back(
+    server: RawLspProcess, folder: Path, uri: str, end: tuple[int, int], version: int, bench: CompletionBench
+) -> int:
+    """A request in another file, then a character typed back at the end of the big file's last position: the
+    big file's prompt was set aside (parked) by the other request and is brought back, not evaluated again."""
+    other_text = "\n".join(source_file(2 * FILE_LINES).split("\n")[FILE_LINES:]) or "def other():\n    pass\n"
+    other = folder / "other.py"
+    other.write_text(other_text)
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": other.as_uri(), "languageId": "python", "version": 1, "text": other_text}},
+    )
+    other_line, other_column = positions(other_text, 1)[0] if positions(other_text, 1) else (1, 8)
+    _inline(server, other.as_uri(), other_line, other_column)
+    line, column = end
+    version += 1
+    server.notify("textDocument/didChange", _change(uri, version, line, column, " "))
+    seconds, _ = _inline(server, uri, line, column + 1)
+    back = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+    if back["prompt"] and not back["cached"]:
+        bench.switch_back = seconds
+        bench.switch_back_evaluated = back["evaluatedTokens"]
+        bench.switch_back_prompt = back["promptTokens"]
+    return version
 
 
 def _first_after_open(server: RawLspProcess, folder: Path, text: str) -> float:
@@ -262,6 +296,10 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| … first request right after opening a file (its lines not yet tokenized), ms | "
         f"{result.first_after_open * 1000:.2f} | |",
         f"| one-character follow-up on the same line, p50 / p95 ms | {summary_ms(result.follow_up)} | |",
+        f"| back to the file after a request in another (its prompt set aside and brought back), ms; prompt tokens "
+        f"evaluated of its {result.switch_back_prompt} | {result.switch_back * 1000:.2f}; "
+        f"{result.switch_back_evaluated} | |",
+        f"| … its latency / the cold requests' median | {result.switch_back / median(result.ours):.2f} | |",
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
         f"| prompt tokens evaluated: cold / follow-up (median) | "
         f"{median([float(t) for t in result.evaluated_cold]):.0f} / "

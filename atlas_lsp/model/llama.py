@@ -38,7 +38,7 @@ from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 logger = logging.getLogger(__name__)
 native_logger = logging.getLogger("atlas_lsp.llama_cpp")
 
-_PARAMS_LOCK = threading.RLock()  # overrides of model and context params nest
+_PARAMS_LOCK = threading.RLock()
 # ggml log levels: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continue the previous line. Its warnings are
 # mostly tuning notes ("n_ctx < n_ctx_train"), so they are logged as info; errors stay errors.
 _NATIVE_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
@@ -46,7 +46,7 @@ _native_callback: Any = None
 _native_errors: list[str] = []  # the latest error lines from llama.cpp, to explain a failed load
 
 
-PARKED_PROMPTS = 3  # prompts kept in the KV cache besides the current one (atlas_lsp/model/parked.py)
+PARKED_PROMPTS = 3  # prompts set aside from the KV cache and brought back (atlas_lsp/model/parked.py)
 
 
 @dataclass(frozen=True)
@@ -112,13 +112,6 @@ def model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
 
 
 @contextmanager
-def context_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
-    """The same for the context params (`llama_context_default_params()`), e.g. ``n_seq_max``."""
-    with _params_override(llama_cpp, "llama_context_default_params", fields):
-        yield
-
-
-@contextmanager
 def _params_override(llama_cpp: Any, function: str, fields: dict[str, Any]) -> Iterator[None]:
     low_level = llama_cpp.llama_cpp
     original = getattr(low_level, function)
@@ -140,25 +133,17 @@ def _params_override(llama_cpp: Any, function: str, fields: dict[str, Any]) -> I
             setattr(low_level, function, original)
 
 
-def can_park_prompts(llama_cpp: Any, path: str) -> bool:
-    """Whether the model's KV cache can hold parked prompts as extra sequences: not for recurrent or hybrid
-    models (a state, not cells) nor for sliding-window attention (its cache keeps only the window). Reads the
-    file's hyperparameters with a vocabulary-only load (no weights), before the real load sizes the context."""
-    params = llama_cpp.llama_model_default_params()
-    params.vocab_only = True
-    model = llama_cpp.llama_model_load_from_file(path.encode("utf-8"), params)
-    if not model:
-        return False
+def can_park_prompts(llama_cpp: Any, model: Any) -> bool:
+    """Whether a sequence's saved state can stand for its prompt's prefix: not for recurrent or hybrid models (a
+    state, not cells per position) nor with sliding-window attention (the cache keeps only the window)."""
     try:
         return not (
             llama_cpp.llama_model_is_recurrent(model)
             or llama_cpp.llama_model_is_hybrid(model)
             or llama_cpp.llama_model_n_swa(model) > 0
         )
-    except AttributeError:  # an older llama.cpp without these queries: stay with one sequence
+    except AttributeError:  # an older llama.cpp without these queries
         return False
-    finally:
-        llama_cpp.llama_model_free(model)
 
 
 def check_gguf_file(path: str) -> None:
@@ -218,15 +203,7 @@ class LlamaCppBackend:
     def __init__(self, llm: Any, info: ModelInfo, draft_tokens: int = 8, parked_prompts: int = 0) -> None:
         self._llm = llm
         self._info = info
-        memory = llm._ctx
-
-        def remove(seq: int, start: int) -> None:
-            memory.kv_cache_seq_rm(seq, start, -1)
-
-        def copy(source: int, target: int, count: int) -> None:
-            memory.kv_cache_seq_cp(source, target, 0, count)
-
-        self._parked = ParkedPrompts(parked_prompts, info.context_size, remove, copy)
+        self._parked = ParkedPrompts(parked_prompts, self._save_sequence, self._load_sequence)
         self._tuner = DraftTuner(max_tokens=draft_tokens)
         if info.gpu_layers > 0 and draft_tokens > 0:  # steps are launch-bound there: fixed-shape steps may pay
             self._tuner.fixed_step = min(draft_tokens + 1, FIXED_STEP_TOKENS)
@@ -268,12 +245,7 @@ class LlamaCppBackend:
         started = time.perf_counter()
         _native_errors.clear()
         try:
-            parking = options.parked_prompts > 0 and can_park_prompts(llama_cpp, str(Path(options.path).expanduser()))
-            sequences = {"n_seq_max": options.parked_prompts + 1, "kv_unified": True} if parking else {}
-            with (
-                model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking),
-                context_params_override(llama_cpp, **sequences),
-            ):
+            with model_params_override(llama_cpp, use_extra_bufts=options.weight_repacking):
                 llm = llama_cpp.Llama(
                     model_path=str(Path(options.path).expanduser()),
                     n_ctx=options.context_size,
@@ -314,7 +286,7 @@ class LlamaCppBackend:
             chat_template=metadata.get("tokenizer.chat_template"),
         )
         logger.info("loaded %s (%s) on %s in %.2f s", name, architecture, device, load_seconds)
-        slots = options.parked_prompts if parking else 0
+        slots = options.parked_prompts if can_park_prompts(llama_cpp, llm._model.model) else 0
         return cls(llm, info, draft_tokens=options.draft_tokens, parked_prompts=slots)
 
     @property
@@ -328,7 +300,7 @@ class LlamaCppBackend:
 
     @property
     def parked_prompts(self) -> int:
-        """How many prompts the KV cache can keep besides the current one (0: this model cannot, or it is off)."""
+        """How many prompts can be set aside from the KV cache (0: this model cannot, or it is off)."""
         return self._parked.slots
 
     @property
@@ -377,14 +349,32 @@ class LlamaCppBackend:
             tokens = tokens[-room:]
         return tokens
 
-    def _arrange_cache(self, tokens: list[int], reserve: int) -> None:
+    def _arrange_cache(self, tokens: list[int]) -> None:
         """Park the cache's prompt before this one overwrites it, or bring back a parked prompt this one shares
-        more with (`atlas_lsp/model/parked.py`); ``reserve``: the positions the generation may take."""
+        more with (`atlas_lsp/model/parked.py`)."""
         llm = self._llm
-        held = self._parked.arrange(np.asarray(tokens, dtype=np.intc), llm.input_ids[: llm.n_tokens], reserve)
+        held = self._parked.arrange(np.asarray(tokens, dtype=np.intc), llm.input_ids[: llm.n_tokens])
         if held is not None:
             llm.input_ids[: len(held)] = held
             llm.n_tokens = len(held)
+            llm._requires_eval = True
+
+    def _save_sequence(self) -> tuple[Any, int] | None:
+        """The KV cache's sequence copied out (its cells' K and V), with its size in bytes."""
+        llama_cpp = self._llama_cpp
+        ctx = self._llm._ctx.ctx
+        size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
+        if size <= 0:
+            return None
+        buffer = (ctypes.c_uint8 * size)()
+        if int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)) != size:
+            return None
+        return buffer, size
+
+    def _load_sequence(self, state: Any) -> bool:
+        """Replace the KV cache's sequence with a saved one."""
+        self._llm._ctx.kv_cache_seq_rm(0, 0, -1)
+        return int(self._llama_cpp.llama_state_seq_set_data(self._llm._ctx.ctx, state, len(state), 0)) > 0
 
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading prompt tokens are reused from the KV cache: the common prefix with what it holds, less
@@ -501,7 +491,7 @@ class LlamaCppBackend:
         llm = self._llm
         tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         stats.prompt_tokens = len(tokens)
-        self._arrange_cache(tokens, request.max_tokens + max(1, self._tuner.fixed_step))
+        self._arrange_cache(tokens)
         stats.reused_tokens = self._cached_prefix(tokens)
         if request.seed is not None:
             llm.set_seed(request.seed)

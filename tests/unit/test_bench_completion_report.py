@@ -26,6 +26,9 @@ def _measured() -> CompletionBench:
         follow_up_generated=[6],
         follow_up_steps=[2],
         modes={"guess": 1, "plain": 1},
+        switch_back=0.05,
+        switch_back_evaluated=2,
+        switch_back_prompt=1500,
     )
 
 
@@ -36,6 +39,8 @@ def test_the_report_shows_tokens_per_step_and_decode_modes() -> None:
     )
     assert "generated tokens per model step | 3.00 |" in report  # the follow-ups alone
     assert "cold and follow-up | guess 1, plain 1 |" in report
+    assert "evaluated of its 1500 | 50.00; 2 |" in report and "cold requests' median | 0.50 |" in report
+    assert "nan" not in report
 
 
 def test_an_endpoint_report_leaves_out_what_the_endpoint_does_not_report() -> None:

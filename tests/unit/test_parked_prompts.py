@@ -1,11 +1,13 @@
-"""Parked prompts: which prompts stay in the KV cache as extra sequences, and the cache moves that keep them.
+"""Parked prompts: which prompts are copied out of the KV cache, and when they are brought back.
 
-The cache here is a model of llama.cpp's unified cache: a cell per (sequence, position) holding the token, so the
-moves are checked by what each sequence would hold afterwards. The real cache is exercised in
-tests/unit/test_llama_backend.py and, over LSP, in tests/e2e/test_completion.py.
+The cache here is a model of one llama.cpp sequence: the list of tokens whose cells it holds, so a saved state is
+a copy of that list. The real cache is exercised in tests/unit/test_llama_backend.py and, over LSP, in
+tests/e2e/test_completion.py.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -14,90 +16,101 @@ from atlas_lsp.model.parked import MIN_PARK_TOKENS, ParkedPrompts, common_prefix
 
 class FakeCache:
     def __init__(self) -> None:
-        self.cells: dict[int, list[int]] = {0: []}
+        self.cells: list[int] = []
+        self.fail_loads = False
 
-    def remove(self, seq: int, start: int) -> None:
-        self.cells[seq] = self.cells.get(seq, [])[:start]
+    def save(self) -> tuple[Any, int] | None:
+        return list(self.cells), 4 * len(self.cells)
 
-    def copy(self, source: int, target: int, count: int) -> None:
-        self.cells[target] = list(self.cells[source][:count])
+    def load(self, state: Any) -> bool:
+        self.cells = [] if self.fail_loads else list(state)
+        return not self.fail_loads
 
-    def evaluate(self, prompt: np.ndarray, reused: int) -> None:
-        """What the backend does after arranging: keep the reused prefix of sequence 0, append the rest."""
-        self.cells[0] = self.cells[0][:reused] + prompt[reused:].tolist()
+    def parked(self, slots: int = 3, max_bytes: int = 1 << 30) -> ParkedPrompts:
+        return ParkedPrompts(slots, self.save, self.load, max_bytes)
+
+    def request(self, parked: ParkedPrompts, prompt: np.ndarray) -> int:
+        """One request: arrange, then evaluate; returns how many prompt tokens were reused."""
+        held = parked.arrange(prompt, np.asarray(self.cells, dtype=np.intc))
+        if held is not None:
+            assert self.cells == held.tolist()  # the backend's record of the tokens matches the cells
+        reused = common_prefix(np.asarray(self.cells, dtype=np.intc), prompt)
+        self.cells = self.cells[:reused] + prompt[reused:].tolist()
+        return reused
 
 
 def _tokens(start: int, count: int) -> np.ndarray:
     return np.arange(start, start + count, dtype=np.intc)
 
 
-def _request(parked: ParkedPrompts, cache: FakeCache, prompt: np.ndarray, reserve: int = 16) -> int:
-    """One request: arrange, then evaluate over sequence 0; returns how many prompt tokens were reused."""
-    held = parked.arrange(prompt, np.asarray(cache.cells[0], dtype=np.intc), reserve)
-    if held is not None:
-        assert cache.cells[0] == held.tolist()  # the backend's token record matches the cells
-    reused = common_prefix(np.asarray(cache.cells[0], dtype=np.intc), prompt)
-    cache.evaluate(prompt, reused)
-    return reused
-
-
 def test_going_back_to_another_files_prompt_reuses_it() -> None:
     cache = FakeCache()
-    parked = ParkedPrompts(3, 4096, cache.remove, cache.copy)
+    parked = cache.parked()
     first, second = _tokens(1000, 600), _tokens(5000, 500)
-    assert _request(parked, cache, first) == 0
-    assert _request(parked, cache, np.append(first, 7)) == 600  # typing: the same sequence goes on
+    assert cache.request(parked, first) == 0
+    assert cache.request(parked, np.append(first, 7)) == 600  # typing: the cache's prompt goes on
     assert parked.parked == 0
-    assert _request(parked, cache, second) == 0  # another file: the first one's prompt is parked
+    assert cache.request(parked, second) == 0  # another file: the first one's prompt is parked
     assert parked.parked == 1 and parked.held() == [601]
-    assert _request(parked, cache, np.append(first, 8)) == 600  # back to it: restored, no prompt evaluated
+    assert cache.request(parked, np.append(first, 8)) == 600  # back to it: restored, no prompt evaluated
     assert parked.restored == 1 and parked.held() == [500]  # and the second file's prompt is parked now
-    assert _request(parked, cache, np.append(second, 9)) == 500
+    assert cache.request(parked, np.append(second, 9)) == 500
 
 
 def test_a_short_tail_is_not_worth_parking_and_a_small_gain_not_worth_restoring() -> None:
     cache = FakeCache()
-    parked = ParkedPrompts(3, 4096, cache.remove, cache.copy)
+    parked = cache.parked()
     base = _tokens(1000, 400)
-    _request(parked, cache, base)
+    cache.request(parked, base)
     moved = np.concatenate((base[: -(MIN_PARK_TOKENS - 1)], _tokens(9000, 30)))  # a few lines changed
-    _request(parked, cache, moved)
+    cache.request(parked, moved)
     assert parked.parked == 0
-    _request(parked, cache, _tokens(20000, 300))  # elsewhere: parks what sequence 0 holds
+    cache.request(parked, _tokens(20000, 300))  # elsewhere: parks what the cache holds
     assert parked.parked == 1
-    _request(parked, cache, np.concatenate((_tokens(20000, 290), _tokens(7, 5))))
-    assert parked.restored == 0  # sequence 0 shares more than the parked prompt does
+    cache.request(parked, np.concatenate((_tokens(20000, 290), _tokens(7, 5))))
+    assert parked.restored == 0  # the cache shares more than the parked prompt does
 
 
-def test_parked_prompts_are_evicted_so_the_request_always_fits() -> None:
+def test_the_least_recently_parked_go_first_by_count_and_by_bytes() -> None:
     cache = FakeCache()
-    parked = ParkedPrompts(3, 2048, cache.remove, cache.copy)
-    prompts = [_tokens(10000 * number, 700) for number in range(1, 5)]
+    parked = cache.parked(slots=2)
+    prompts = [_tokens(10000 * number, 700) for number in range(1, 6)]
     for prompt in prompts:
-        _request(parked, cache, prompt, reserve=64)
-        assert 700 + 64 + sum(parked.held()) <= 2048  # this request's prompt and generation, and what is parked
-    assert parked.evicted >= 1 and len(parked.held()) == 1
-    for seq, cells in cache.cells.items():
-        if seq != 0 and cells:
-            assert cells in [prompt.tolist() for prompt in prompts]  # a parked sequence holds a whole prompt
-    assert sum(1 for seq, cells in cache.cells.items() if seq and cells) == len(parked.held())
+        cache.request(parked, prompt)
+    assert parked.held() == [700, 700] and parked.dropped == 2
+    assert cache.request(parked, prompts[3]) == 700  # the latest two are there
+    assert cache.request(parked, prompts[0]) == 0  # the oldest is gone
+    small = cache.parked(slots=3, max_bytes=4 * 1000)  # room for one 700-token state
+    for prompt in prompts[:3]:
+        cache.request(small, prompt)
+    assert small.held() == [700] and small.held_bytes() <= 4000
 
 
-def test_the_prompt_being_restored_is_not_evicted_to_park_another() -> None:
+def test_one_slot_still_swaps_two_files() -> None:
     cache = FakeCache()
-    parked = ParkedPrompts(1, 4096, cache.remove, cache.copy)  # one slot
+    parked = cache.parked(slots=1)
     first, second = _tokens(1000, 300), _tokens(5000, 300)
-    _request(parked, cache, first)
-    _request(parked, cache, second)  # first parked in the only slot
-    assert _request(parked, cache, first) == 300  # restored; second could not be parked (no other slot)
-    assert parked.held() == [] and parked.restored == 1 and parked.evicted == 0
+    cache.request(parked, first)
+    cache.request(parked, second)  # first parked
+    assert cache.request(parked, first) == 300  # restored, and second parked in its place
+    assert parked.held() == [300] and cache.request(parked, second) == 300
+
+
+def test_a_failed_restore_evaluates_the_prompt_again() -> None:
+    cache = FakeCache()
+    parked = cache.parked()
+    first, second = _tokens(1000, 300), _tokens(5000, 300)
+    cache.request(parked, first)
+    cache.request(parked, second)
+    cache.fail_loads = True
+    assert cache.request(parked, first) == 0 and cache.cells == first.tolist()
 
 
 def test_no_slots_means_nothing_is_parked() -> None:
+    saved: list[int] = []
     cache = FakeCache()
-    parked = ParkedPrompts(0, 4096, cache.remove, cache.copy)
+    parked = ParkedPrompts(0, lambda: saved.append(1), cache.load)  # type: ignore[arg-type,func-returns-value]
     assert not parked.enabled
-    _request(parked, cache, _tokens(1, 300))
-    assert _request(parked, cache, _tokens(1000, 300)) == 0
-    assert _request(parked, cache, _tokens(1, 300)) == 0
-    assert list(cache.cells) == [0]
+    for start in (1, 1000, 1):
+        assert cache.request(parked, _tokens(start, 300)) == 0
+    assert saved == []
