@@ -215,6 +215,20 @@ def _margins(backend: LlamaCppBackend, prompt: list[int], generated: list[int]) 
     return margins
 
 
+def _record_sampled(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tokens each generation samples, in a list the caller clears between generations."""
+    sampled: list[int] = []
+    sampled_tokens = backend._sampled_tokens
+
+    def spy(*args: object) -> Iterator[tuple[int, int]]:
+        for token, row in sampled_tokens(*args):  # type: ignore[arg-type]
+            sampled.append(token)
+            yield token, row
+
+    monkeypatch.setattr(backend, "_sampled_tokens", spy)
+    return sampled
+
+
 def _free_steps(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> DraftTuner:
     """Make model steps of any size look equally cheap, so the backend checks every guess it finds."""
     tuner = DraftTuner(max_tokens=8)
@@ -248,15 +262,7 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
             decode_step(tokens)
 
         monkeypatch.setattr(backend, "_decode_step", spy_step)
-    sampled: list[int] = []
-    sampled_tokens = backend._sampled_tokens
-
-    def spy(*args: object) -> Iterator[tuple[int, int]]:
-        for token, row in sampled_tokens(*args):  # type: ignore[arg-type]
-            sampled.append(token)
-            yield token, row
-
-    monkeypatch.setattr(backend, "_sampled_tokens", spy)
+    sampled = _record_sampled(backend, monkeypatch)
     prompt = backend._prompt_tokens(REPETITIVE_PROMPT, 64)
     steps = tokens = 0
     for budget in (40, 13, 6):  # the later ones stop inside a step's guesses
@@ -360,19 +366,11 @@ def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.Mon
 def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A request for another file replaces the cache's prompt; the old one is parked as another sequence of the
-    same cache, and a request that goes back to it reuses it whole. The restored cells must be the real ones: every
-    token generated over them is the model's choice when the prompt is evaluated from scratch."""
+    """A request for another file replaces the cache's prompt; the old one's KV state is copied out first, and a
+    request that goes back to it copies it back and reuses it whole. The restored cells must be the real ones:
+    every token generated over them is the model's choice when the prompt is evaluated from scratch."""
     assert backend._parked.enabled
-    sampled: list[int] = []
-    sampled_tokens = backend._sampled_tokens
-
-    def spy(*args: object) -> Iterator[tuple[int, int]]:
-        for token, row in sampled_tokens(*args):  # type: ignore[arg-type]
-            sampled.append(token)
-            yield token, row
-
-    monkeypatch.setattr(backend, "_sampled_tokens", spy)
+    sampled = _record_sampled(backend, monkeypatch)
     first = REPETITIVE_PROMPT * 2
     second = "".join(f"Chapter {n}: the travellers reached town number {n} and rested there.\n" for n in range(12))
 
