@@ -38,7 +38,7 @@ from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 logger = logging.getLogger(__name__)
 native_logger = logging.getLogger("atlas_lsp.llama_cpp")
 
-_PARAMS_LOCK = threading.RLock()
+_PARAMS_LOCK = threading.Lock()
 # ggml log levels: 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continue the previous line. Its warnings are
 # mostly tuning notes ("n_ctx < n_ctx_train"), so they are logged as info; errors stay errors.
 _NATIVE_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
@@ -107,14 +107,8 @@ def model_params_override(llama_cpp: Any, **fields: Any) -> Iterator[None]:
     `Llama.__init__` builds its params from `llama_model_default_params()` and loads the model in the same call,
     so the only way in is to wrap that function for the duration of the load.
     """
-    with _params_override(llama_cpp, "llama_model_default_params", fields):
-        yield
-
-
-@contextmanager
-def _params_override(llama_cpp: Any, function: str, fields: dict[str, Any]) -> Iterator[None]:
     low_level = llama_cpp.llama_cpp
-    original = getattr(low_level, function)
+    original = low_level.llama_model_default_params
 
     def patched() -> Any:
         params = original()
@@ -122,15 +116,15 @@ def _params_override(llama_cpp: Any, function: str, fields: dict[str, Any]) -> I
             if hasattr(params, name):
                 setattr(params, name, value)
             else:
-                logger.debug("this llama.cpp has no %s field %s; not set", function, name)
+                logger.debug("this llama.cpp has no model param %s; not set", name)
         return params
 
     with _PARAMS_LOCK:
-        setattr(low_level, function, patched)
+        low_level.llama_model_default_params = patched
         try:
             yield
         finally:
-            setattr(low_level, function, original)
+            low_level.llama_model_default_params = original
 
 
 def can_park_prompts(llama_cpp: Any, model: Any) -> bool:
@@ -383,22 +377,14 @@ class LlamaCppBackend:
         return common - 1 if common == len(tokens) and common > 0 else common
 
     def _evaluate_prompt(self, tokens: list[int], reused: int) -> None:
-        """Drop sequence 0's cells after the reused prefix and evaluate the rest of the prompt, a batch at a time
-        (llama-cpp-python's `eval` would drop every sequence's cells there, parked prompts' too)."""
+        """Drop the cache after the reused prefix and evaluate the rest of the prompt."""
         llm = self._llm
-        if reused == 0 or not llm._ctx.kv_cache_seq_rm(0, reused, -1):
+        if reused == 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
             reused = 0
             llm.reset()
-            llm._ctx.kv_cache_seq_rm(0, 0, -1)
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
         llm.n_tokens = reused
-        rest = tokens[reused:]
-        for start in range(0, len(rest), llm.n_batch):
-            batch = rest[start : start + llm.n_batch]
-            llm._batch.set_batch(batch=batch, n_past=llm.n_tokens, logits_all=False)  # logits: the last only
-            llm._ctx.decode(llm._batch)
-            llm.input_ids[llm.n_tokens : llm.n_tokens + len(batch)] = batch
-            llm.n_tokens += len(batch)
-        llm._requires_eval = False
+        llm.eval(tokens[reused:])
 
     def _decode_step(self, tokens: list[int]) -> None:
         """Evaluate ``tokens`` after the cache's contents, with logits at every position (to check guesses)."""
@@ -413,7 +399,7 @@ class LlamaCppBackend:
         """Keep the first ``count`` positions of the cache (guessed tokens past a wrong guess are dropped)."""
         llm = self._llm
         if llm.n_tokens > count:
-            llm._ctx.kv_cache_seq_rm(0, count, -1)
+            llm._ctx.kv_cache_seq_rm(-1, count, -1)
             llm.n_tokens = count
         llm._requires_eval = True  # the logits on hand may be a dropped position's: never sample them directly
 
