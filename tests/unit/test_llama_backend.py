@@ -394,6 +394,19 @@ def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     assert run(second + "Chapter 12:").stats.reused_tokens >= len(backend._prompt_tokens(second, 12)) - 2
 
 
+def test_completing_after_solve_candidates_reuses_the_completion_prompt(backend: LlamaCppBackend) -> None:
+    """A solve job samples several candidates from its own chat prompt between two completions in a file: the
+    completion's prompt is set aside once and comes back for the next keystroke."""
+    completion = REPETITIVE_PROMPT * 2
+    chat = "<|im_start|>user\nWrite a Python function add(a, b) that returns a + b.<|im_end|>\n<|im_start|>assistant\n"
+    list(backend.generate(GenerationRequest(completion, max_tokens=4), CancelToken()))
+    for seed in range(3):
+        list(backend.generate(GenerationRequest(chat, max_tokens=16, temperature=0.8, seed=seed), CancelToken()))
+    again = backend.generate(GenerationRequest(completion + "    settings.", max_tokens=4), CancelToken())
+    list(again)
+    assert again.stats.reused_tokens >= len(backend._prompt_tokens(completion, 4)) - 2, again.stats.reused_tokens
+
+
 def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "_tuner", DraftTuner(max_tokens=0))
     stream = backend.generate(GenerationRequest(REPETITIVE_PROMPT, max_tokens=20), CancelToken())
