@@ -9,7 +9,7 @@ with the cache copies that state back in first (`llama_state_seq_set_data`).
 
 The states live in host memory, not in the cache: parked prompts cost the cache nothing (keeping them there as
 extra sequences made every model step attend over their cells too: 58% slower decoding with SmolLM2-135M on a CPU
-with one 1,700-token prompt parked). Copying a 1,713-token state (39 MB) out took 27 ms and in 4 ms there; a
+with one 1,685-token prompt parked). Copying a 1,713-token state (39 MB) out took 27 ms and in 4 ms there; a
 cold request with a 1,540-token prompt took 6.3 s in the completion benchmark on that machine.
 """
 
