@@ -202,7 +202,7 @@ def _switch_back(
         "textDocument/didOpen",
         {"textDocument": {"uri": other.as_uri(), "languageId": "python", "version": 1, "text": other_text}},
     )
-    other_line, other_column = positions(other_text, 1)[0] if positions(other_text, 1) else (1, 8)
+    other_line, other_column = (positions(other_text, 1) or [(1, 8)])[0]
     _inline(server, other.as_uri(), other_line, other_column)
     line, column = end
     version += 1

@@ -21,6 +21,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
+from atlas_lsp.model.parked import common_prefix
+
 _ITEM = array("i").itemsize
 REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was last measured long ago
 CHECK_EVERY = 8  # every 8th generation runs the other way (guessing or not), so both stay measured
@@ -99,19 +101,17 @@ class RecentOutputs:
 
     def add(self, prompt: Sequence[int], output: Sequence[int]) -> None:
         if output:
-            self._entries.append((np.asarray(prompt, dtype=np.int64), [*prompt[-self._lead_in :], *output]))
+            self._entries.append((np.asarray(prompt, dtype=np.intc), [*prompt[-self._lead_in :], *output]))
 
     def related(self, prompt: Sequence[int]) -> list[list[int]]:
         """The outputs (each after the last few tokens of its prompt) whose prompt and ``prompt`` share all but
         their tails: each tail at most a tenth of the prompt (or 16 tokens) and at most half what they share. The
         latest first."""
-        new = np.asarray(prompt, dtype=np.int64)
+        new = np.asarray(prompt, dtype=np.intc)
         allowed = max(16, len(new) // 10)
         found: list[list[int]] = []
         for old, text in reversed(self._entries):
-            size = min(len(old), len(new))
-            differing = np.flatnonzero(old[:size] != new[:size])
-            shared = int(differing[0]) if len(differing) else size
+            shared = common_prefix(old, new)
             tail = max(len(new), len(old)) - shared
             if tail <= allowed and 2 * tail <= shared:
                 found.append(text)

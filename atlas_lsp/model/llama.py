@@ -343,11 +343,11 @@ class LlamaCppBackend:
             tokens = tokens[-room:]
         return tokens
 
-    def _arrange_cache(self, tokens: list[int]) -> None:
+    def _arrange_cache(self, prompt: np.ndarray) -> None:
         """Park the cache's prompt before this one overwrites it, or bring back a parked prompt this one shares
         more with (`atlas_lsp/model/parked.py`)."""
         llm = self._llm
-        held = self._parked.arrange(np.asarray(tokens, dtype=np.intc), llm.input_ids[: llm.n_tokens])
+        held = self._parked.arrange(prompt, llm.input_ids[: llm.n_tokens])
         if held is not None:
             llm.input_ids[: len(held)] = held
             llm.n_tokens = len(held)
@@ -358,9 +358,13 @@ class LlamaCppBackend:
         llama_cpp = self._llama_cpp
         ctx = self._llm._ctx.ctx
         size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
-        if size <= 0:
+        if size <= 0 or size > self._parked.max_bytes:  # too large to keep: never allocated
             return None
-        buffer = (ctypes.c_uint8 * size)()
+        try:
+            buffer = (ctypes.c_uint8 * size)()
+        except MemoryError:
+            logger.warning("no memory to set aside a prompt's cache state (%d bytes); it is not parked", size)
+            return None
         if int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)) != size:
             return None
         return buffer, size
@@ -370,11 +374,11 @@ class LlamaCppBackend:
         self._llm._ctx.kv_cache_seq_rm(0, 0, -1)
         return int(self._llama_cpp.llama_state_seq_set_data(self._llm._ctx.ctx, state, len(state), 0)) > 0
 
-    def _cached_prefix(self, tokens: list[int]) -> int:
+    def _cached_prefix(self, prompt: np.ndarray) -> int:
         """How many leading prompt tokens are reused from the KV cache: the common prefix with what it holds, less
         one when the whole prompt is cached (its last token is evaluated again for fresh logits)."""
-        common = common_prefix(self._llm.input_ids[: self._llm.n_tokens], np.asarray(tokens, dtype=np.intc))
-        return common - 1 if common == len(tokens) and common > 0 else common
+        common = common_prefix(self._llm.input_ids[: self._llm.n_tokens], prompt)
+        return common - 1 if common == len(prompt) and common > 0 else common
 
     def _evaluate_prompt(self, tokens: list[int], reused: int) -> None:
         """Drop the cache after the reused prefix and evaluate the rest of the prompt."""
@@ -477,8 +481,9 @@ class LlamaCppBackend:
         llm = self._llm
         tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         stats.prompt_tokens = len(tokens)
-        self._arrange_cache(tokens)
-        stats.reused_tokens = self._cached_prefix(tokens)
+        prompt = np.asarray(tokens, dtype=np.intc)  # one conversion for the cache lookups below
+        self._arrange_cache(prompt)
+        stats.reused_tokens = self._cached_prefix(prompt)
         if request.seed is not None:
             llm.set_seed(request.seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -490,7 +495,7 @@ class LlamaCppBackend:
         if request.temperature > 0:
             sampler = llm._init_sampler(temp=request.temperature, top_p=request.top_p, top_k=40, repeat_penalty=1.0)
             pick = partial(_sample, sampler, llm._ctx)
-        earlier = self._recent.related(tokens) if self._tuner.max_tokens > 0 else []
+        earlier = self._recent.related(prompt) if self._tuner.max_tokens > 0 else []
         produced = self._sampled_tokens(pick, TokenHistory(tokens, earlier=earlier), request.max_tokens, stats)
         output: list[int] = []
         try:

@@ -61,7 +61,7 @@ class ParkedPrompts:
         self.slots = slots
         self._save = save
         self._load = load
-        self._max_bytes = max_bytes
+        self.max_bytes = max_bytes
         self._parked: list[_Parked] = []
         self._clock = 0
         self.parked = 0  # prompts parked, restored and dropped so far (for status and tests)
@@ -106,7 +106,7 @@ class ParkedPrompts:
             else:
                 logger.warning("could not restore a parked prompt of %d tokens: evaluating it again", len(best.tokens))
                 held = np.zeros(0, dtype=current.dtype)  # the cache's sequence may be half-written: start afresh
-        while len(self._parked) > self.slots or self.held_bytes() > self._max_bytes:
+        while len(self._parked) > self.slots or self.held_bytes() > self.max_bytes:
             oldest = min(self._parked, key=lambda entry: entry.last_used)
             self._parked.remove(oldest)
             self.dropped += 1
@@ -117,7 +117,7 @@ class ParkedPrompts:
         if saved is None:
             return
         state, size = saved
-        if size <= self._max_bytes:
+        if size <= self.max_bytes:
             self._parked.append(_Parked(current.copy(), state, size, self._clock))
             self.parked += 1
 

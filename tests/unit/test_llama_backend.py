@@ -394,6 +394,21 @@ def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     assert run(second + "Chapter 12:").stats.reused_tokens >= len(backend._prompt_tokens(second, 12)) - 2
 
 
+def test_a_cache_state_over_the_memory_cap_is_not_copied_out(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state larger than `parked.max_bytes` is never allocated (a long context on a large model): the prompt is
+    not parked, and the request that replaces it runs as before."""
+    list(backend.generate(GenerationRequest(REPETITIVE_PROMPT * 2, max_tokens=2), CancelToken()))
+    assert backend._save_sequence() is not None
+    monkeypatch.setattr(backend._parked, "max_bytes", 1000)
+    assert backend._save_sequence() is None
+    parked = backend._parked.parked
+    other = backend.generate(GenerationRequest("Once upon a time " * 20, max_tokens=2), CancelToken())
+    list(other)
+    assert backend._parked.parked == parked and other.stats.generated_tokens > 0
+
+
 def test_completing_after_solve_candidates_reuses_the_completion_prompt(backend: LlamaCppBackend) -> None:
     """A solve job samples several candidates from its own chat prompt between two completions in a file: the
     completion's prompt is set aside once and comes back for the next keystroke."""
