@@ -202,6 +202,7 @@ class LlamaCppBackend:
         if info.gpu_layers > 0 and draft_tokens > 0:  # steps are launch-bound there: fixed-shape steps may pay
             self._tuner.fixed_step = min(draft_tokens + 1, FIXED_STEP_TOKENS)
         self._recent = RecentOutputs()  # what the model wrote lately: guesses when asked at nearly the same place
+        self._cached_prompt = 0  # how many of the cache's leading tokens were the latest prompt (the rest: output)
         llama_cpp = import_llama_cpp()
         self._llama_cpp = llama_cpp
         self._n_vocab = int(llm.n_vocab())
@@ -347,11 +348,12 @@ class LlamaCppBackend:
         """Park the cache's prompt before this one overwrites it, or bring back a parked prompt this one shares
         more with (`atlas_lsp/model/parked.py`)."""
         llm = self._llm
-        held = self._parked.arrange(prompt, llm.input_ids[: llm.n_tokens])
+        held = self._parked.arrange(prompt, llm.input_ids[: llm.n_tokens], self._cached_prompt)
         if held is not None:
             llm.input_ids[: len(held)] = held
             llm.n_tokens = len(held)
             llm._requires_eval = True
+            self._cached_prompt = len(held)  # a parked state's tokens all count: its own prompt is not known
 
     def _save_sequence(self) -> tuple[Any, int] | None:
         """The KV cache's sequence copied out (its cells' K and V), with its size in bytes."""
@@ -499,7 +501,9 @@ class LlamaCppBackend:
         produced = self._sampled_tokens(pick, TokenHistory(tokens, earlier=earlier), request.max_tokens, stats)
         output: list[int] = []
         try:
+            self._cached_prompt = 0  # until the prompt is in the cache, nothing there is worth parking again
             self._evaluate_prompt(tokens, stats.reused_tokens)
+            self._cached_prompt = len(tokens)
             for token, row in produced:
                 if self._is_end(token):
                     stats.stop_reason = "eos"

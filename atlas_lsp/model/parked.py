@@ -79,9 +79,12 @@ class ParkedPrompts:
     def held_bytes(self) -> int:
         return sum(entry.size for entry in self._parked)
 
-    def arrange(self, prompt: np.ndarray, current: np.ndarray) -> np.ndarray | None:
+    def arrange(self, prompt: np.ndarray, current: np.ndarray, prompt_length: int | None = None) -> np.ndarray | None:
         """Before ``prompt`` is evaluated over the cache (which holds ``current``): park ``current`` when the
-        prompt would overwrite most of it, and bring back a parked prompt that shares more with ``prompt``.
+        prompt would overwrite most of the prompt that made it, and bring back a parked prompt that shares more with
+        ``prompt``. ``prompt_length``: how many of ``current``'s leading tokens were that prompt (None: all); the
+        rest is what the model generated after it, and overwriting only that (the next keystroke's request, the
+        next candidate for the same prompt) is no reason to copy anything out.
         Returns the tokens the cache holds when they changed, else None."""
         if not self.enabled:
             return None
@@ -94,7 +97,8 @@ class ParkedPrompts:
             if shared > best_shared:
                 best, best_shared = entry, shared
         restore = best is not None and best_shared >= shared_now + MIN_GAIN_TOKENS
-        if len(current) - shared_now >= MIN_PARK_TOKENS:
+        held_prompt = len(current) if prompt_length is None else min(prompt_length, len(current))
+        if held_prompt - shared_now >= MIN_PARK_TOKENS:
             self._park(current)  # before a restore overwrites the cache
         held: np.ndarray | None = None
         if restore and best is not None:

@@ -15,6 +15,7 @@ from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
 from atlas_lsp.model.draft import DraftTuner, RecentOutputs
 from atlas_lsp.model.llama import LlamaCppBackend
+from atlas_lsp.model.parked import MIN_PARK_TOKENS
 from atlas_lsp.model.service import load_backend
 
 LONG_PROMPT_SCRIPT = """
@@ -420,6 +421,27 @@ def test_completing_after_solve_candidates_reuses_the_completion_prompt(backend:
     again = backend.generate(GenerationRequest(completion + "    settings.", max_tokens=4), CancelToken())
     list(again)
     assert again.stats.reused_tokens >= len(backend._prompt_tokens(completion, 4)) - 2, again.stats.reused_tokens
+
+
+def test_only_a_lost_prompt_is_parked_never_a_lost_output(backend: LlamaCppBackend) -> None:
+    """The cache holds the latest prompt and the output generated after it. A request that keeps the prompt and
+    overwrites only that output (the next keystroke, the next candidate for the same prompt) copies nothing out:
+    copying a state costs milliseconds, and each copy would push an older parked prompt out."""
+    story = "".join(f"Chapter {n}: the travellers reached town number {n} and rested there.\n" for n in range(12))
+    list(backend.generate(GenerationRequest(REPETITIVE_PROMPT * 2, max_tokens=4), CancelToken()))
+    parked = backend._parked.parked
+    longest = 0
+    for seed in range(5):  # candidates sampled from one prompt, each overwriting the last one's output
+        stream = backend.generate(GenerationRequest(story, max_tokens=80, temperature=0.8, seed=seed), CancelToken())
+        list(stream)
+        longest = max(longest, stream.stats.generated_tokens)
+    assert longest >= MIN_PARK_TOKENS + 8  # outputs long enough that losing one would have looked worth parking
+    follow_up = backend.generate(GenerationRequest(story + "C", max_tokens=4), CancelToken())
+    list(follow_up)  # a keystroke after a long output
+    assert backend._parked.parked == parked + 1  # the completion's prompt, once
+    again = backend.generate(GenerationRequest(REPETITIVE_PROMPT * 2 + "    settings.", max_tokens=4), CancelToken())
+    list(again)
+    assert again.stats.reused_tokens >= len(backend._prompt_tokens(REPETITIVE_PROMPT * 2, 4)) - 2
 
 
 def test_guessing_can_be_turned_off(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> None:

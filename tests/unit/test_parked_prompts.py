@@ -114,3 +114,19 @@ def test_no_slots_means_nothing_is_parked() -> None:
     for start in (1, 1000, 1):
         assert cache.request(parked, _tokens(start, 300)) == 0
     assert saved == []
+
+
+def test_overwriting_only_the_output_after_the_prompt_parks_nothing() -> None:
+    """The cache holds a prompt and then the output generated after it; only losing the prompt is worth a copy."""
+    cache = FakeCache()
+    parked = cache.parked()
+    prompt = _tokens(1000, 300)
+    cache.request(parked, prompt)
+    cache.cells += _tokens(70000, MIN_PARK_TOKENS + 20).tolist()  # a long suggestion generated after it
+    current = np.asarray(cache.cells, dtype=np.intc)
+    assert parked.arrange(np.append(prompt, 5), current, prompt_length=len(prompt)) is None
+    assert parked.parked == 0  # a keystroke or the next candidate: the prompt stays
+    assert parked.arrange(np.append(prompt, 5), current) is None and parked.parked == 1  # unknown: all of it counts
+    moved = np.concatenate((prompt[:200], _tokens(9000, 40)))
+    parked.arrange(moved, current, prompt_length=len(prompt))
+    assert parked.parked == 2  # 100 of the prompt's tokens would be lost
