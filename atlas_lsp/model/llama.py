@@ -183,6 +183,14 @@ def read_fim_tokens(llama_cpp: Any, model: Any) -> FimTokens | None:
     return FimTokens(prefix, suffix, middle, repo_name=texts["repo_name"], file_sep=texts["file_sep"])
 
 
+@dataclass(frozen=True)
+class SavedState:
+    """A KV cache sequence copied out: its first ``size`` bytes of ``buffer`` (a ctypes byte array)."""
+
+    buffer: Any
+    size: int
+
+
 def _sample(sampler: Any, ctx: Any, row: int) -> int:
     """A token from llama.cpp's sampler chain at logits row ``row`` (the chain records it as accepted)."""
     return int(sampler.sample(ctx, row))
@@ -355,26 +363,31 @@ class LlamaCppBackend:
             llm._requires_eval = True
             self._cached_prompt = len(held)  # a parked state's tokens all count: its own prompt is not known
 
-    def _save_sequence(self) -> tuple[Any, int] | None:
-        """The KV cache's sequence copied out (its cells' K and V), with its size in bytes."""
+    def _save_sequence(self, spare: SavedState | None = None) -> tuple[SavedState, int] | None:
+        """The KV cache's sequence copied out (its cells' K and V), with the bytes its buffer holds; into ``spare``'s
+        buffer when it is large enough (memory written before costs no page faults)."""
         llama_cpp = self._llama_cpp
         ctx = self._llm._ctx.ctx
         size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
         if size <= 0 or size > self._parked.max_bytes:  # too large to keep: never allocated
             return None
-        try:
-            buffer = (ctypes.c_uint8 * size)()
-        except MemoryError:
-            logger.warning("no memory to set aside a prompt's cache state (%d bytes); it is not parked", size)
-            return None
+        if spare is not None and len(spare.buffer) >= size:
+            buffer = spare.buffer
+        else:
+            room = min(size + size // 8, self._parked.max_bytes)  # an eighth more: the prompt grows as one types
+            try:
+                buffer = (ctypes.c_uint8 * room)()
+            except MemoryError:
+                logger.warning("no memory to set aside a prompt's cache state (%d bytes); it is not parked", size)
+                return None
         if int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)) != size:
             return None
-        return buffer, size
+        return SavedState(buffer, size), len(buffer)
 
-    def _load_sequence(self, state: Any) -> bool:
+    def _load_sequence(self, state: SavedState) -> bool:
         """Replace the KV cache's sequence with a saved one."""
         self._llm._ctx.kv_cache_seq_rm(0, 0, -1)
-        return int(self._llama_cpp.llama_state_seq_set_data(self._llm._ctx.ctx, state, len(state), 0)) > 0
+        return int(self._llama_cpp.llama_state_seq_set_data(self._llm._ctx.ctx, state.buffer, state.size, 0)) > 0
 
     def _cached_prefix(self, prompt: np.ndarray) -> int:
         """How many leading prompt tokens are reused from the KV cache: the common prefix with what it holds, less

@@ -393,6 +393,18 @@ def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     assert max(margins) < 1.0, margins
     # and the second file's prompt is parked in its turn
     assert run(second + "Chapter 12:").stats.reused_tokens >= len(backend._prompt_tokens(second, 12)) - 2
+    # (the margins above emptied the cache: the first prompt is gone.) The next switch copies the second file's
+    # state into the memory of the state restored just before, and it still comes back right
+    spares: list[object] = []
+    save = backend._parked._save
+    monkeypatch.setattr(backend._parked, "_save", lambda spare: spares.append(spare) or save(spare))
+    run(first + "    settings.x")
+    assert len(spares) == 1 and spares[0] is not None
+    text = second + "Chapter 12: the"
+    prompt = backend._prompt_tokens(text, 12)
+    assert run(text).stats.reused_tokens >= len(prompt) - 4
+    margins = _margins(backend, prompt, list(sampled))
+    assert max(margins) < 1.0, margins
 
 
 def test_a_cache_state_over_the_memory_cap_is_not_copied_out(

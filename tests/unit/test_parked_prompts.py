@@ -18,8 +18,14 @@ class FakeCache:
     def __init__(self) -> None:
         self.cells: list[int] = []
         self.fail_loads = False
+        self.spares: list[Any] = []  # the spare state each save was offered
 
-    def save(self) -> tuple[Any, int] | None:
+    def save(self, spare: Any | None = None) -> tuple[Any, int] | None:
+        self.spares.append(spare)
+        if spare is not None and len(spare) >= len(self.cells):  # written over, as the backend does
+            spare[: len(self.cells)] = self.cells
+            del spare[len(self.cells) :]
+            return spare, 4 * len(spare)
         return list(self.cells), 4 * len(self.cells)
 
     def load(self, state: Any) -> bool:
@@ -130,3 +136,34 @@ def test_overwriting_only_the_output_after_the_prompt_parks_nothing() -> None:
     moved = np.concatenate((prompt[:200], _tokens(9000, 40)))
     parked.arrange(moved, current, prompt_length=len(prompt))
     assert parked.parked == 2  # 100 of the prompt's tokens would be lost
+
+
+def test_a_state_let_go_is_written_over_by_the_next_park() -> None:
+    """Switching between two files: each park writes into the memory of the state just restored (fresh memory
+    costs page faults), and the restored data is still the right one."""
+    cache = FakeCache()
+    parked = cache.parked()
+    first, second = _tokens(1000, 300), _tokens(5000, 300)
+    cache.request(parked, first)
+    cache.request(parked, second)  # first parked into new memory
+    assert cache.spares == [None]
+    assert cache.request(parked, first) == 300  # second parked (new memory), first restored: its state is spare
+    assert cache.spares == [None, None]
+    assert cache.request(parked, second) == 300  # first parked over its own old state, second restored
+    assert cache.spares[-1] is not None and cache.cells == second.tolist()
+    assert cache.request(parked, first) == 300 and cache.cells == first.tolist()
+    assert parked.held() == [300] and parked.held_bytes() == 2 * 4 * 300  # one parked, one spare
+
+
+def test_the_spare_state_counts_against_the_memory_cap() -> None:
+    cache = FakeCache()
+    parked = cache.parked(slots=1, max_bytes=4 * 700)
+    first, second = _tokens(1000, 300), _tokens(5000, 300)
+    cache.request(parked, first)
+    cache.request(parked, second)
+    cache.request(parked, first)  # second parked, first's state spare: 2 x 1,200 bytes fit
+    assert parked.held_bytes() == 2400
+    third = _tokens(9000, 500)
+    cache.request(parked, third)  # first parked over the spare; 1,200 + later 2,000 would not fit with a spare
+    cache.request(parked, first)
+    assert parked.held_bytes() <= 4 * 700
