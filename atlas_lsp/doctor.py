@@ -87,6 +87,7 @@ def collect(settings: ModelSettings) -> DoctorReport:
             checks["draft_tokens"] = draft_tokens
             checks["model_steps"] = stream.stats.decode_steps + 1 if tokens else 0
             checks["parked_prompts"] = getattr(backend, "parked_prompts", 0)
+            checks["flash_attention"] = info.flash_attention
         checks["sample"] = (SPEED_PROMPT + text)[:120]
         if tokens == 0:
             report.problems.append("the model generated nothing for a simple prompt")

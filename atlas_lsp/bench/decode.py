@@ -1,14 +1,16 @@
 """`atlas-lsp bench decode`: generation with and without prompt-lookup guesses, on the same prompts, in one run.
 
-Two copies of the model are loaded: one with `model.draftTokens` 0 (a model step per token), one with the
-setting's default (guesses checked in the same step; `atlas_lsp/model/draft.py`). Each runs, per position of the
+Three copies of the model are loaded: one with `model.draftTokens` 0 (a model step per token), one with the
+setting's default (guesses checked in the same step; `atlas_lsp/model/draft.py`), and that one again with flash
+attention the other way from what `model.flashAttention` "auto" picks on this device. Each runs, per position of the
 completion benchmark's file, a cold request and a one-character follow-up (its prompt is in the cache), both
 greedy with the completion's token cap. The follow-up shows the decode cost that remains when the prompt is
-cached. Both copies alternate position by position, so a busy machine slows both alike.
+cached. The copies alternate position by position, so a busy machine slows them alike.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +48,8 @@ class DecodeBench:
     mode_runs: dict[str, int] = field(default_factory=dict)  # generations by decode mode (the tuner's choice)
     mode_ms: dict[str, float] = field(default_factory=dict)  # the tuner's decode time per token by mode
     logit_spread: float = float("nan")  # most a logit changed: 8 tokens evaluated in one step vs one at a time
+    flash_default: bool = False  # what model.flashAttention "auto" chose on this device (the guessing copy)
+    flash_other: DecodeRun = field(default_factory=DecodeRun)  # the guessing copy with flash attention toggled
 
 
 def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
@@ -74,6 +78,8 @@ def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CH
     plain = load_backend(ModelSettings(path=model, draft_tokens=0) if model else ModelSettings(draft_tokens=0))
     guessing = load_backend(settings)
     bench.model, bench.device = guessing.info.name, guessing.info.device
+    bench.flash_default = guessing.info.flash_attention
+    toggled = load_backend(dataclasses.replace(settings, flash_attention="off" if bench.flash_default else "on"))
     text = source_file(2000)
     rows = text.split("\n")
     prompts = [
@@ -83,6 +89,7 @@ def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CH
         for prompt in prompts:
             _measure(plain, prompt, bench.plain)
             _measure(guessing, prompt, bench.guessing)
+            _measure(toggled, prompt, bench.flash_other)
         bench.logit_spread = _logit_spread(plain, prompts[0])
         tuner = getattr(guessing, "_tuner", None)
         if tuner is not None:
@@ -92,6 +99,7 @@ def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CH
     finally:
         plain.close()
         guessing.close()
+        toggled.close()
     return bench
 
 
@@ -168,4 +176,28 @@ def markdown(result: DecodeBench) -> str:
         "of tokens evaluated in the same step (last row). Every kept token is the sampler's choice at its position "
         "(tests/unit/test_llama_backend.py re-scores guessed output one token per step).\n"
     )
-    return head + "\n" + "\n".join(rows) + "\n" + note
+    return head + "\n" + "\n".join(rows) + "\n" + note + _flash_table(result)
+
+
+def _rate(run: DecodeRun) -> float:
+    return run.decode_tokens / run.decode_seconds if run.decode_seconds else float("nan")
+
+
+def _flash_table(result: DecodeBench) -> str:
+    """Flash attention on vs off, both with guesses, on the same prompts in the same run."""
+    on, off = (result.guessing, result.flash_other) if result.flash_default else (result.flash_other, result.guessing)
+    ratios = [a / b for a, b in zip(on.follow_up, off.follow_up, strict=True) if b > 0]
+    cold_ratios = [a / b for a, b in zip(on.cold, off.cold, strict=True) if b > 0]
+    same = sum(a == b for a, b in zip(on.texts, off.texts, strict=True))
+    chosen = "on" if result.flash_default else "off"
+    rows = [
+        f'\nFlash attention (`model.flashAttention`; "auto" chose {chosen} on this device), both with guesses:\n',
+        "| measure | on | off |",
+        "|---|---|---|",
+        f"| cold request, p50 / p95 ms | {summary_ms(on.cold)} | {summary_ms(off.cold)} |",
+        f"| one-character follow-up, p50 / p95 ms | {summary_ms(on.follow_up)} | {summary_ms(off.follow_up)} |",
+        f"| on / off (median of pairs): cold, follow-up | {median(cold_ratios):.2f}, {median(ratios):.2f} | |",
+        f"| generated tokens per second in the follow-ups | {_rate(on):.1f} | {_rate(off):.1f} |",
+        f"| outputs identical | {same}/{len(on.texts)} | |",
+    ]
+    return "\n".join(rows) + "\n"

@@ -65,6 +65,7 @@ class ModelInfo:
     infill: bool = False  # the backend fills in the middle itself from parts (llama-server's /infill)
     max_parallel: int = 1  # generations the backend serves at once (the in-process model: one)
     latency_ms: float | None = None  # round trip to a remote endpoint
+    flash_attention: bool = False  # llama.cpp's flash attention is on (the in-process model)
 
 
 @dataclass(frozen=True)

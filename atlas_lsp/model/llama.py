@@ -58,6 +58,7 @@ class LoadOptions:
     gpu_layers: int = -1
     threads: int = 0
     weight_repacking: bool = False
+    flash_attention: str = "auto"  # auto: on when layers are on a GPU
     draft_tokens: int = 8
     parked_prompts: int = PARKED_PROMPTS
 
@@ -245,6 +246,7 @@ class LlamaCppBackend:
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         gpu_layers = options.gpu_layers if offload else 0
         threads = options.threads or max(1, (os.cpu_count() or 2) // 2)
+        flash_attention = options.flash_attention == "on" or (options.flash_attention == "auto" and gpu_layers != 0)
         started = time.perf_counter()
         _native_errors.clear()
         try:
@@ -254,6 +256,7 @@ class LlamaCppBackend:
                     n_ctx=options.context_size,
                     n_batch=512,
                     n_gpu_layers=gpu_layers,
+                    flash_attn=flash_attention,
                     n_threads=threads,
                     n_threads_batch=max(threads, os.cpu_count() or 1),
                     seed=1234,
@@ -287,6 +290,7 @@ class LlamaCppBackend:
             load_seconds=load_seconds,
             fim=read_fim_tokens(llama_cpp, llm._model),
             chat_template=metadata.get("tokenizer.chat_template"),
+            flash_attention=flash_attention,
         )
         logger.info("loaded %s (%s) on %s in %.2f s", name, architecture, device, load_seconds)
         slots = options.parked_prompts if can_park_prompts(llama_cpp, llm._model.model) else 0

@@ -99,6 +99,7 @@ def load_backend(settings: ModelSettings) -> ModelBackend:
             gpu_layers=settings.gpu_layers,
             threads=settings.threads,
             weight_repacking=settings.weight_repacking,
+            flash_attention=settings.flash_attention,
             draft_tokens=settings.draft_tokens,
             parked_prompts=settings.parked_prompts,
         )

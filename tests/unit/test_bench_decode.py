@@ -1,4 +1,4 @@
-"""`atlas-lsp bench decode` on the real bundled model, small: it runs both settings and reports what it measured."""
+"""`atlas-lsp bench decode` on the real bundled model, small: it runs each setting and reports what it measured."""
 
 from __future__ import annotations
 
@@ -16,6 +16,9 @@ def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> No
     assert 1 in result.step_ms and all(ms > 0 for ms in result.step_ms.values())
     assert sum(result.mode_runs.values()) == 4 and set(result.mode_runs) <= {"guess", "plain"}
     assert math.isfinite(result.logit_spread) and result.logit_spread >= 0
+    assert not result.flash_default and len(result.flash_other.follow_up) == 2  # on a CPU auto is off: on compared
+    assert result.flash_other.decode_tokens > 0
     report = decode.markdown(result)
     assert "| generated tokens per model step | 1.00 |" in report
     assert "model.draftTokens 8" in report and "nan" not in report
+    assert '"auto" chose off on this device' in report and "| outputs identical |" in report

@@ -478,6 +478,29 @@ def test_the_draft_tokens_and_parked_prompts_settings_reach_the_backend() -> Non
         loaded.close()
 
 
+def test_flash_attention_is_off_on_a_cpu_unless_asked_for(backend: LlamaCppBackend) -> None:
+    """auto: llama.cpp's flash attention only where the layers are on a GPU (on this CPU it decoded slower); on:
+    asked for, it is on, and the model still completes the way it does without it."""
+    from atlas_lsp.config import Settings, merge_settings
+
+    assert not backend.info.flash_attention  # the fixture: auto, on the CPU
+    assert backend._llm.context_params.flash_attn_type == 0
+    settings, problems = merge_settings(Settings(), {"model": {"flashAttention": "on", "gpuLayers": 0}})
+    assert not problems and settings.model.flash_attention == "on"
+    _, problems = merge_settings(Settings(), {"model": {"flashAttention": "fast"}})
+    assert problems  # not one of auto, on, off
+    loaded = load_backend(settings.model)
+    try:
+        assert isinstance(loaded, LlamaCppBackend) and loaded.info.flash_attention
+        assert loaded._llm.context_params.flash_attn_type == 1
+        request = GenerationRequest(REPETITIVE_PROMPT * 2, max_tokens=12)
+        with_it = "".join(loaded.generate(request, CancelToken()))
+        without = "".join(backend.generate(request, CancelToken()))
+        assert with_it.split("\n")[0] == without.split("\n")[0]
+    finally:
+        loaded.close()
+
+
 def test_greedy_picks_what_llama_cpps_greedy_sampler_picks(backend: LlamaCppBackend) -> None:
     llm = backend._llm
     sampler = llm._init_sampler(temp=0.0, repeat_penalty=1.0)
