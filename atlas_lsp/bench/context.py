@@ -54,11 +54,19 @@ def big_file(lines: int) -> str:
     return "\n".join(chunks)
 
 
+def one_class(text: str) -> str:
+    """The same lines as one class (a file that is one big class has no top-level statements to cut at)."""
+    body = ["    " + line if line.strip() else "" for line in text.split("\n")]
+    return "\n".join(["class Everything:", *body])
+
+
 @dataclass
 class ContextBench:
     reparse: list[float]
     reparse_clean: list[float]
     reparse_broken: list[float]
+    reparse_one_class: list[float]
+    one_class_segments: int
     assembly: list[float]
     index_files: int
     index_seconds: float
@@ -79,22 +87,12 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
     opened = time.perf_counter()
     document = SyntaxDocument(python, text)
     open_seconds = time.perf_counter() - opened
-    rng = random.Random(2)
     line_count = text.count("\n") + 1
-    reparse: list[float] = []
     reparse_clean: list[float] = []
     reparse_broken: list[float] = []
-    lines = text.split("\n")
-    for _ in range(edits):
-        line = rng.randrange(line_count)
-        column = rng.randrange(len(lines[line]) + 1)
-        started = time.perf_counter()
-        document.apply(TextEdit(line, column, line, column, rng.choice("abcxyz_(0 ")))
-        document.parse()  # the reparse happens when a tree is read (or here)
-        reparse.append(time.perf_counter() - started)
-        (reparse_broken if document.has_error else reparse_clean).append(reparse[-1])
-        document.apply(TextEdit(line, column, line, column + 1, ""))  # undo: each keystroke starts from clean code
-        document.parse()
+    reparse = _reparse(document, random.Random(2), edits, reparse_clean, reparse_broken)
+    whole_class = SyntaxDocument(python, one_class(text))
+    reparse_one_class = _reparse(whole_class, random.Random(2), edits, [], [])
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "pkg").mkdir()
@@ -124,6 +122,8 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
         reparse,
         reparse_clean,
         reparse_broken,
+        reparse_one_class,
+        whole_class.segments,
         assembly,
         stats.files,
         stats.seconds,
@@ -132,6 +132,25 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
         open_seconds,
         document.segments,
     )
+
+
+def _reparse(
+    document: SyntaxDocument, rng: random.Random, edits: int, clean: list[float], broken: list[float]
+) -> list[float]:
+    """Seconds per 1-character edit and reparse at random places, each undone before the next."""
+    lines = document.text.split("\n")
+    times: list[float] = []
+    for _ in range(edits):
+        line = rng.randrange(len(lines))
+        column = rng.randrange(len(lines[line]) + 1)
+        started = time.perf_counter()
+        document.apply(TextEdit(line, column, line, column, rng.choice("abcxyz_(0 ")))
+        document.parse()  # the reparse happens when a tree is read (or here)
+        times.append(time.perf_counter() - started)
+        (broken if document.has_error else clean).append(times[-1])
+        document.apply(TextEdit(line, column, line, column + 1, ""))  # undo: each keystroke starts from clean code
+        document.parse()
+    return times
 
 
 def markdown(result: ContextBench) -> str:
@@ -147,6 +166,8 @@ def markdown(result: ContextBench) -> str:
         f"{summary_ms(result.reparse_clean)} | |",
         f"| … of which the edit made a syntax error ({len(result.reparse_broken)} edits), p50 / p95 ms | "
         f"{summary_ms(result.reparse_broken)} | |",
+        f"| … the same lines as one class (no top-level statements: cut between its methods, "
+        f"{result.one_class_segments} segments), p50 / p95 ms | {summary_ms(result.reparse_one_class)} | |",
         f"| opening that file: whole-file parse, then one parse per segment ({result.segments} segments), ms | "
         f"{result.open_seconds * 1000:.1f} | |",
         f"| context assembly with a {result.index_files}-file index, p50 / p95 ms | {summary_ms(result.assembly)} | "

@@ -32,6 +32,7 @@ class LanguageSpec:
     language: Language
     queries: dict[str, Query] = field(default_factory=dict)
     attached_to_next: tuple[str, ...] = ("comment",)  # top-level node types that belong to the statement after them
+    split_inside: tuple[str, ...] = ()  # definitions a large segment may be cut inside, their header parsed again
 
     def parser(self) -> Parser:
         return Parser(self.language)
@@ -98,6 +99,7 @@ def load_language(folder: Path) -> LanguageSpec:
         language=language,
         queries=queries,
         attached_to_next=tuple(meta.get("attached_to_next", ["comment"])),
+        split_inside=tuple(meta.get("split_inside", [])),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,6 +91,12 @@ def _comment_doc(source: bytes, node: Node, comment: str) -> str:
     """Line comments directly above ``node`` (Go, Rust, JS doc comments)."""
     rows: list[str] = []
     sibling = node.prev_named_sibling
+    parent = node.parent
+    if sibling is None and parent is not None and parent.start_byte == node.start_byte:
+        # the first statement of a block: Python puts the comments above it before the block (after the header)
+        sibling = parent.prev_named_sibling
+        if sibling is not None and sibling.start_point.column != node.start_point.column:
+            sibling = None  # a comment after the header on its line is not about this statement
     line = node.start_point.row
     while sibling is not None and "comment" in sibling.type and sibling.end_point.row >= line - 1:
         text = _text(source, sibling).strip()
@@ -105,11 +112,12 @@ def definitions(
     spec: LanguageSpec, roots: Sequence[Node], source: bytes, path: str, span: tuple[int, int] | None = None
 ) -> list[Definition]:
     """Every definition under ``roots`` (a document's segment roots), once each (a method is not also a function);
-    with ``span`` (start, end bytes), only the definitions that overlap it."""
+    with ``span`` (start, end bytes), only the definitions that overlap it. A class cut into pieces (one per
+    segment, each parsed after its header) is one definition: the whole range, and its docstring."""
     query = spec.queries.get("tags")
     if query is None:
         return []
-    found: dict[tuple[int, int], Definition] = {}
+    found: dict[int, Definition] = {}
     for match in (match for root in roots for match in matches(query, root, span)):
         kind_capture = next((name for name in match if name.startswith("definition.")), None)
         if kind_capture is None or "name" not in match:
@@ -118,7 +126,7 @@ def definitions(
         if span is not None and not (node.start_byte < span[1] and span[0] < node.end_byte):
             continue
         kind = kind_capture.split(".", 1)[1]
-        key = (node.start_byte, node.end_byte)
+        key = node.start_byte
         doc_nodes = match.get("doc")
         doc = _text(source, doc_nodes[0]) if doc_nodes else _comment_doc(source, node, spec.line_comment)
         candidate = Definition(
@@ -134,7 +142,11 @@ def definitions(
             has_body=_body(node) is not None,
         )
         previous = found.get(key)
-        if previous is None or _better(candidate, previous):
+        if previous is None:
+            found[key] = candidate
+        elif previous.end_byte != candidate.end_byte and previous.kind == candidate.kind:
+            found[key] = _joined(previous, candidate)
+        elif _better(candidate, previous):
             found[key] = candidate
     return sorted(found.values(), key=lambda d: d.start_byte)
 
@@ -145,6 +157,12 @@ def defined_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> s
     if query is None:
         return set()
     return {_text(source, node) for root in roots for node in captures(query, root).get("name", [])}
+
+
+def _joined(first: Definition, second: Definition) -> Definition:
+    """One definition from two pieces of it: the longer range, and the doc one of them has."""
+    longer = first if first.end_byte >= second.end_byte else second
+    return dataclasses.replace(longer, doc=first.doc or second.doc)
 
 
 def _better(new: Definition, old: Definition) -> bool:
@@ -201,7 +219,7 @@ def imported_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> 
 def referenced_names(
     spec: LanguageSpec, roots: Sequence[Node], source: bytes, start_byte: int, end_byte: int
 ) -> list[str]:
-    """Names used between two offsets, most frequent first, calls before plain names."""
+    """Names used between two offsets, most frequent first (a call counts three times), ties by name."""
     query = spec.queries.get("references")
     if query is None:
         return []
@@ -212,8 +230,10 @@ def referenced_names(
     ]
     counts: dict[str, int] = {}
     for weight, capture in ((3, "reference.call"), (1, "reference.name")):
+        seen: set[int] = set()  # a class's header is in each of its pieces' trees: count its names once
         for node in (node for group in found for node in group.get(capture, [])):
-            if start_byte <= node.start_byte and node.end_byte <= end_byte:
+            if start_byte <= node.start_byte and node.end_byte <= end_byte and node.start_byte not in seen:
+                seen.add(node.start_byte)
                 name = _text(source, node)
                 counts[name] = counts.get(name, 0) + weight
-    return sorted(counts, key=lambda name: -counts[name])
+    return sorted(counts, key=lambda name: (-counts[name], name))  # ties by name: the same order in every run

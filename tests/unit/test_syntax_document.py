@@ -227,3 +227,131 @@ def test_per_segment_values_survive_typing_inside_lines_when_allowed() -> None:
     document.apply(TextEdit(line, 4, line, 4, "\n"))  # a new line: recomputed even when stale values are allowed
     document.per_segment("k", count, stale_edits=8)
     assert len(calls) == computed + 2
+
+
+def class_text(methods: int) -> str:
+    """A file that is mostly one large class: decorated, with a docstring, comments and decorated methods."""
+    body = "".join(
+        f"    # method {n}\n"
+        + ("    @property\n" if n % 3 == 0 else "")
+        + f'    def method_{n}(self, items):\n        """Sum {n}."""\n        return sum(items) + {n}\n\n'
+        for n in range(methods)
+    )
+    return (
+        "import functools\n\n\n@functools.total_ordering\nclass Big(object):\n"
+        '    """One large class."""\n\n    limit = 3\n\n' + body + "\ndef after():\n    return Big()\n"
+    )
+
+
+def whole_definitions(text: str) -> list[tuple[str, str, int, int, str]]:
+    from atlas_lsp.syntax.symbols import definitions
+
+    spec = REGISTRY.languages["python"]
+    source = text.encode()
+    found = definitions(spec, [spec.parser().parse(source).root_node], source, "m.py")
+    return [(d.name, d.kind, d.start_byte, d.end_byte, d.doc) for d in found]
+
+
+def document_definitions(document: SyntaxDocument) -> list[tuple[str, str, int, int, str]]:
+    from atlas_lsp.syntax.symbols import definitions
+
+    found = definitions(document.spec, document.roots, document.source, "m.py")
+    return [(d.name, d.kind, d.start_byte, d.end_byte, d.doc) for d in found]
+
+
+def test_a_large_class_is_cut_into_pieces_parsed_after_its_header() -> None:
+    """A file that is one large class has no top-level statements to cut at; its body is cut between methods and
+    each piece is parsed after the class's header, so it is still the class's body. Queries see what a
+    whole-file parse sees: the class once, with its whole range and its docstring."""
+    text = class_text(60)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    assert document.segments > 10
+    assert document.sexp() == full_parse(text)
+    assert document_definitions(document) == whole_definitions(text)
+    from atlas_lsp.syntax.symbols import text_objects
+
+    spec = document.spec
+    whole = spec.parser().parse(text.encode()).root_node
+    assert [(o.around_start, o.around_end) for o in text_objects(spec, document.roots, "function")] == [
+        (o.around_start, o.around_end) for o in text_objects(spec, [whole], "function")
+    ]
+    line = text.split("\n").index("    def method_45(self, items):") + 2
+    byte, point = document.point(line, 10)
+    node = document.node_at(byte, point)
+    expected = whole.named_descendant_for_point_range(point, point)
+    assert node is not None and expected is not None
+    assert (node.type, node.start_byte, node.end_byte) == (expected.type, expected.start_byte, expected.end_byte)
+    parents = []
+    while node is not None:
+        parents.append(node.type)
+        node = node.parent
+    assert "class_definition" in parents  # a piece is still a class body
+    from atlas_lsp.syntax.symbols import definitions
+
+    line_start, _ = document.point(line, 0)
+    around = definitions(spec, [document.segment_root_at(line_start)], document.source, "m.py", (line_start, byte))
+    expected_around = definitions(spec, [whole], document.source, "m.py", (line_start, byte))
+    assert [(d.name, d.doc) for d in around] == [(d.name, d.doc) for d in expected_around]
+    assert around[0].name == "Big" and around[0].doc == '"""One large class."""'  # the piece has the class's doc
+
+
+def test_typing_in_a_large_class_stays_in_sync_and_an_edit_of_its_header_merges_its_pieces() -> None:
+    rng = random.Random(5)
+    text = class_text(40)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    pieces = document.segments
+    for _ in range(150):
+        lines = text.split("\n")
+        line = rng.randrange(len(lines))
+        column = rng.randrange(len(lines[line]) + 1)
+        typed = rng.choice(["a", " ", "(", '"""', "\n", ":", "    def g(self):\n        pass\n", "é"])
+        edit = TextEdit(line, column, line, column, typed)
+        document.apply(edit)
+        document.parse()
+        text = apply_to_text(text, edit)
+        rows = typed.split("\n")
+        end_line, end_column = line + len(rows) - 1, (column if len(rows) == 1 else 0) + len(rows[-1])
+        undo = TextEdit(line, column, end_line, end_column, "")
+        document.apply(undo)
+        text = apply_to_text(text, undo)
+    assert text == class_text(40) and document.text == text
+    assert document.sexp() == full_parse(text)
+    assert document_definitions(document) == whole_definitions(text)
+    assert document.segments > 5
+    # renaming the class and giving it another base: every piece is parsed after the new header
+    header = text.split("\n").index("class Big(object):")
+    for edit in (TextEdit(header, 6, header, 9, "Huge"), TextEdit(header, 16, header, 16, ", dict")):
+        document.apply(edit)
+        text = apply_to_text(text, edit)
+    assert document.sexp() == full_parse(text)
+    assert document_definitions(document) == whole_definitions(text)
+    assert document.segments > 1  # cut again once parsed
+    assert pieces > 5
+
+
+def test_an_unclosed_string_in_a_large_class_stays_inside_its_piece() -> None:
+    text = class_text(60)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    line = text.split("\n").index("    def method_10(self, items):") + 2
+    document.apply(TextEdit(line, 8, line, 8, '"""'))
+    parses = document.incremental_parses
+    document.parse()
+    assert document.incremental_parses == parses + 1  # one piece parsed again
+    assert document.has_error
+    names = {name for name, _, _, _, _ in document_definitions(document)}
+    assert {f"method_{n}" for n in range(20, 60)} <= names and "after" in names
+
+
+def test_names_near_a_large_classs_header_are_counted_once() -> None:
+    """Each piece of a class is parsed after its header, so the header's names are in every piece's tree."""
+    from atlas_lsp.syntax.symbols import referenced_names
+
+    text = class_text(60).replace("class Big(object):", "class Big(Base, Mixin):")
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    assert document.segments > 10
+    spec = document.spec
+    whole = spec.parser().parse(text.encode()).root_node
+    end = text.index("    def method_2(")
+    assert referenced_names(spec, document.roots, document.source, 0, end) == referenced_names(
+        spec, [whole], document.source, 0, end
+    )
