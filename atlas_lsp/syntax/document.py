@@ -97,6 +97,7 @@ def segment_starts(
     attached: tuple[str, ...] = ("comment",),
     split_inside: tuple[str, ...] = (),
     source: bytes = b"",
+    inherited: Head | None = None,
 ) -> list[tuple[int, Head | None]]:
     """Where to cut ``root``'s statements into runs of about ``target`` bytes (after ``start``), each cut with the
     header its piece is parsed after (None for a cut between top-level statements).
@@ -106,7 +107,8 @@ def segment_starts(
     Inside a large definition of a type in ``split_inside`` (a Python class), a cut may also go at the start of
     the line of one of its body's statements aligned with the body, by the same rules; that piece is parsed with
     the definition's header (``class C(Base):`` and its docstring, from ``source``) in front of it, so it is still a
-    class body.
+    class body. ``inherited``: the header ``root``'s own tree was parsed after (a piece cut again keeps it: its
+    tree's class body starts at the piece, not at the class's first statement).
     """
     cuts: list[tuple[int, Head | None]] = []
     previous: Node | None = None
@@ -125,7 +127,8 @@ def segment_starts(
             continue
         body = container.child_by_field_name("body")
         assert body is not None  # _splittable checked it
-        head = (container.start_byte, _head_end(body, source))
+        head = inherited if inherited and inherited[0] == container.start_byte else None
+        head = head or (container.start_byte, _head_end(body, source))
         inner: Node | None = None
         for statement in body.children:
             line_start = statement.start_byte - statement.start_point.column
@@ -376,6 +379,7 @@ class SyntaxDocument:
             self.spec.attached_to_next,
             self.spec.split_inside,
             self.source,
+            self._heads[segment],
         )
         if not cuts:
             return

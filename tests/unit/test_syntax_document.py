@@ -355,3 +355,22 @@ def test_names_near_a_large_classs_header_are_counted_once() -> None:
     assert referenced_names(spec, document.roots, document.source, 0, end) == referenced_names(
         spec, [whole], document.source, 0, end
     )
+
+
+def test_a_piece_that_grows_is_cut_again_after_the_same_header() -> None:
+    """Methods typed into one piece of a class without a docstring: the grown piece is cut again, and its new
+    pieces are parsed after the class's header only (not after the class's earlier pieces)."""
+    text = class_text(30).replace('    """One large class."""\n\n', "")
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    heads = {head for head in document._heads if head is not None}
+    assert len(heads) == 1
+    (head,) = heads
+    assert document.source[head[0] : head[1]] == b"class Big(object):\n"
+    line = text.split("\n").index("    def method_20(self, items):")
+    added = "".join(f"    def extra_{n}(self):\n        return {n}\n\n" for n in range(12))
+    document.apply(TextEdit(line, 0, line, 0, added))
+    text = apply_to_text(text, TextEdit(line, 0, line, 0, added))
+    document.parse()
+    assert document.sexp() == full_parse(text)
+    assert {head for head in document._heads if head is not None} == {head}
+    assert document_definitions(document) == whole_definitions(text)
