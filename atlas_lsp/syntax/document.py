@@ -10,7 +10,7 @@ the file while the user types. An edit that touches a boundary merges the two se
 twice the target size is split again at its top-level statements.
 
 A file that is mostly one large class has few top-level statements to cut at (before this, a keystroke in a
-5,070-line class cost 2.0 / 28.9 ms p50 / p95, and 0.17 / 0.58 ms in the same lines as a module). Inside a
+5,070-line class cost 2.0 / 28.9 ms p50 / p95, and 0.17 / 0.55 ms in the same lines as a module). Inside a
 definition of a type the language lists in ``split_inside`` (Python: ``class_definition``), segments are also cut
 between the statements of its body; such a piece is parsed with the class's header line(s) as a second included
 range in front of it, so it is still that class's body and its nodes are the whole-file parse's. The class node
