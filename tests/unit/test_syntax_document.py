@@ -374,3 +374,16 @@ def test_a_piece_that_grows_is_cut_again_after_the_same_header() -> None:
     assert document.sexp() == full_parse(text)
     assert {head for head in document._heads if head is not None} == {head}
     assert document_definitions(document) == whole_definitions(text)
+
+
+def test_solve_finds_a_method_in_a_later_piece_of_a_large_class() -> None:
+    from atlas_lsp.solve.target import find_function
+
+    text = class_text(60)
+    pieced = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    whole = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=1 << 20)
+    assert pieced.segments > 10 and whole.segments == 1
+    line = text.split("\n").index("    def method_45(self, items):") + 2
+    for found in (find_function(pieced, "m.py", line=line), find_function(pieced, "m.py", name="method_45")):
+        assert found is not None and found == find_function(whole, "m.py", line=line)
+        assert found.name == "method_45" and found.text.startswith("def method_45(self, items):")
