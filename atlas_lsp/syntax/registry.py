@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import logging
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,6 +17,7 @@ from atlas_lsp.syntax.queries import compile_query
 
 logger = logging.getLogger(__name__)
 QUERY_FILES = ("tags", "textobjects", "imports", "references")
+INHERITS = re.compile(r"^;+\s*inherits:\s*(?P<names>[\w-]+(?:\s*,\s*[\w-]+)*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,28 @@ def grammars_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "grammars"
 
 
+def query_source(folder: Path, kind: str, inheriting: tuple[str, ...] = ()) -> str | None:
+    """The text of ``folder``'s ``kind`` query, or None when it has none. A first line ``; inherits: a, b`` puts the
+    same query of the sibling folders ``a`` and ``b`` in front of the file's own patterns (a dialect such as TSX
+    shares its base language's queries instead of copying them)."""
+    path = folder / f"{kind}.scm"
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    match = INHERITS.match(text.split("\n", 1)[0])
+    if match is None:
+        return text
+    parts: list[str] = []
+    for name in (part.strip() for part in match["names"].split(",")):
+        if name in (*inheriting, folder.name):
+            raise ValueError(f"{kind}.scm: inherits {name}, which inherits it back")
+        inherited = query_source(folder.parent / name, kind, (*inheriting, folder.name))
+        if inherited is None:
+            raise ValueError(f"{kind}.scm: inherits {name}, which has no {kind}.scm")
+        parts.append(inherited)
+    return "\n".join([*parts, text])
+
+
 def load_language(folder: Path) -> LanguageSpec:
     """Load one grammar folder; raises with a message naming the folder and the problem."""
     meta = tomllib.loads((folder / "language.toml").read_text(encoding="utf-8"))
@@ -82,12 +106,12 @@ def load_language(folder: Path) -> LanguageSpec:
     language = Language(getattr(module, meta.get("grammar_function", "language"))())
     queries: dict[str, Query] = {}
     for kind in QUERY_FILES:
-        query_file = folder / f"{kind}.scm"
-        if query_file.is_file():
+        source = query_source(folder, kind)
+        if source is not None:
             try:
-                queries[kind] = compile_query(language, query_file.read_text(encoding="utf-8"))
+                queries[kind] = compile_query(language, source)
             except Exception as error:
-                raise ValueError(f"{query_file.name}: {error}") from error
+                raise ValueError(f"{kind}.scm: {error}") from error
     return LanguageSpec(
         name=meta["name"],
         language_ids=tuple(meta.get("language_ids", [meta["name"]])),

@@ -1,4 +1,2 @@
-(call_expression function: (identifier) @reference.call)
-(call_expression function: (member_expression property: (property_identifier) @reference.call))
-(identifier) @reference.name
+; inherits: javascript
 (type_identifier) @reference.name

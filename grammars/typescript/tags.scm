@@ -1,6 +1,9 @@
 (function_declaration
   name: (identifier) @name) @definition.function
 
+(generator_function_declaration
+  name: (identifier) @name) @definition.function
+
 (class_declaration
   name: (type_identifier) @name) @definition.class
 
@@ -20,6 +23,11 @@
   name: (identifier) @name) @definition.type
 
 (lexical_declaration
+  (variable_declarator
+    name: (identifier) @name
+    value: [(arrow_function) (function_expression)]) @definition.function)
+
+(variable_declaration
   (variable_declarator
     name: (identifier) @name
     value: [(arrow_function) (function_expression)]) @definition.function)

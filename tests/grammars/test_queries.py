@@ -12,7 +12,14 @@ from tree_sitter import Language, Node
 
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.queries import UnknownCaptureError, captures, compile_query
-from atlas_lsp.syntax.registry import QUERY_FILES, LanguageSpec, grammars_dir, load_language, load_registry
+from atlas_lsp.syntax.registry import (
+    QUERY_FILES,
+    LanguageSpec,
+    grammars_dir,
+    load_language,
+    load_registry,
+    query_source,
+)
 from atlas_lsp.syntax.symbols import definitions
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -32,8 +39,34 @@ def test_every_language_loads() -> None:
 def test_queries_compile_against_their_grammar(name: str) -> None:
     spec = load_language(grammars_dir() / name)
     for kind in QUERY_FILES:
-        source = (grammars_dir() / name / f"{kind}.scm").read_text()
+        source = query_source(grammars_dir() / name, kind)
+        assert source is not None and "@" in source, (name, kind)
         compile_query(spec.language, source)
+
+
+def test_a_dialect_inherits_its_base_languages_queries(tmp_path: Path) -> None:
+    """TSX's query files are one line, `; inherits: typescript`: TypeScript's patterns, then the file's own (and
+    TypeScript's own textobjects, imports and references come from JavaScript's)."""
+    typescript_references = query_source(grammars_dir() / "typescript", "references")
+    assert typescript_references is not None
+    assert typescript_references.startswith(query_source(grammars_dir() / "javascript", "references") or "-")
+    for kind in QUERY_FILES:
+        assert query_source(grammars_dir() / "tsx", kind) == (
+            f"{query_source(grammars_dir() / 'typescript', kind)}\n; inherits: typescript\n"
+        )
+    import shutil
+
+    for name in ("javascript", "typescript", "tsx"):
+        shutil.copytree(grammars_dir() / name, tmp_path / name)
+    (tmp_path / "tsx" / "tags.scm").write_text("; inherits: typescript\n(jsx_element) @definition.type\n")
+    assert query_source(tmp_path / "tsx", "tags").endswith("(jsx_element) @definition.type\n")
+    (tmp_path / "typescript" / "tags.scm").write_text("; inherits: tsx\n")
+    with pytest.raises(ValueError, match="inherits it back"):
+        query_source(tmp_path / "tsx", "tags")
+    shutil.copy(grammars_dir() / "typescript" / "tags.scm", tmp_path / "typescript" / "tags.scm")
+    (tmp_path / "tsx" / "imports.scm").write_text("; inherits: elm\n")
+    registry = load_registry(tmp_path)
+    assert "tsx" not in registry.languages and any("elm" in problem for problem in registry.problems)
 
 
 def test_unknown_capture_names_are_rejected() -> None:
