@@ -47,6 +47,7 @@ _native_errors: list[str] = []  # the latest error lines from llama.cpp, to expl
 
 
 PARKED_PROMPTS = 3  # prompts set aside from the KV cache and brought back (atlas_lsp/model/parked.py)
+FIRST_STEP_TAIL = 32  # a prompt tail this short is evaluated in one step with the first guessed tokens
 
 
 @dataclass(frozen=True)
@@ -401,13 +402,17 @@ class LlamaCppBackend:
 
     def _evaluate_prompt(self, tokens: list[int], reused: int) -> None:
         """Drop the cache after the reused prefix and evaluate the rest of the prompt."""
+        self._llm.eval(tokens[self._drop_after(reused) :])
+
+    def _drop_after(self, reused: int) -> int:
+        """Drop the cache after its first ``reused`` positions (all of it when that fails); how many are kept."""
         llm = self._llm
         if reused == 0 or not llm._ctx.kv_cache_seq_rm(-1, reused, -1):
             reused = 0
             llm.reset()
             llm._ctx.kv_cache_seq_rm(-1, 0, -1)
         llm.n_tokens = reused
-        llm.eval(tokens[reused:])
+        return reused
 
     def _decode_step(self, tokens: list[int]) -> None:
         """Evaluate ``tokens`` after the cache's contents, with logits at every position (to check guesses)."""
@@ -433,11 +438,18 @@ class LlamaCppBackend:
         return int(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).argmax())
 
     def _sampled_tokens(
-        self, pick: Callable[[int], int], history: TokenHistory, budget: int, stats: GenerationStats
+        self,
+        pick: Callable[[int], int],
+        history: TokenHistory,
+        budget: int,
+        stats: GenerationStats,
+        tail: list[int] | None = None,
     ) -> Iterator[tuple[int, int]]:
         """The generated tokens, each with the index of the logits row it was sampled from (valid until the next
         token is taken). A step evaluates the latest token plus a guess from the history when the tuner expects it
-        to pay; each guessed token is kept only if it is what the sampler chooses there."""
+        to pay; each guessed token is kept only if it is what the sampler chooses there. With ``tail`` (the end of
+        a prompt whose start is cached: a keystroke's request), the first step evaluates the tail and a guess of
+        what follows it together, so the first tokens can come with the prompt's own step."""
         llm = self._llm
         tuner = self._tuner
         kept = llm.n_tokens
@@ -446,39 +458,48 @@ class LlamaCppBackend:
         stats.decode_mode = mode
         decoding_started: float | None = None
         produced = 0
+        untimed = 0  # tokens that came with a prompt evaluated before decoding was timed
         try:
-            token = pick(-1)
-            produced = 1
-            yield token, -1
+            pending = tail or []  # evaluated in the next step, before its guess
+            token = -1
+            if not pending:
+                token = pick(-1)
+                produced = untimed = 1
+                yield token, -1
+                pending = [token]
             while produced < budget:
                 if decoding_started is None:
                     decoding_started = time.perf_counter()
-                history.append(token)
+                first_step = token < 0  # the prompt's tail is in this step
+                if not first_step:
+                    history.append(token)
                 found = Guess([], 0)
                 if mode != "plain":
                     found = history.draft(min(tuner.max_tokens, budget - produced - 1))
                 if mode == "fixed":  # always the same shape: the guess, then the latest token repeated (it is
                     # checked like a guess, and right in runs of spaces or newlines); smaller only where the
                     # context ends (the prompt keeps its full room: trimming it would break the cache's prefix)
-                    size = min(tuner.fixed_step, self._info.context_size - llm.n_tokens)
-                    real = found.tokens[: size - 1]
-                    guess = real + [token] * (size - 1 - len(real))
+                    size = max(min(tuner.fixed_step, self._info.context_size - llm.n_tokens), len(pending))
+                    real = found.tokens[: size - len(pending)]
+                    guess = real + [pending[-1]] * (size - len(pending) - len(real))
                 else:
                     real = guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
-                step = [token, *guess]
+                step = [*pending, *guess]
                 started = time.perf_counter()
                 self._decode_step(step)
-                stats.decode_steps += 1
+                if not first_step:
+                    stats.decode_steps += 1  # (the prompt's step is not counted: its first token comes with it)
                 base = llm.n_tokens - len(step)
                 right = 0
-                for row in range(len(step)):
+                for index in range(len(guess) + 1):
+                    row = len(pending) - 1 + index
                     token = pick(row)
-                    if row == 0:
+                    if index == 0:
                         tuner.record_step(len(step), time.perf_counter() - started)  # the sample waits for the GPU
                     kept = base + row + 1
                     produced += 1
                     yield token, row
-                    if row == len(guess) or token != guess[row] or produced >= budget:
+                    if index == len(guess) or token != guess[index] or produced >= budget:
                         break
                     right += 1
                     history.append(token)
@@ -486,10 +507,11 @@ class LlamaCppBackend:
                     checked = min(len(real), right + 1)
                     tuner.record_guesses(found.match_size, checked, min(right, len(real)), found.earlier)
                 self._keep_cache(kept)
+                pending = [token]
         finally:
             self._keep_cache(kept)
             if decoding_started is not None and not recurrent:
-                tuner.record_generation(mode, produced - 1, time.perf_counter() - decoding_started)
+                tuner.record_generation(mode, produced - untimed, time.perf_counter() - decoding_started)
 
     def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
         stats = GenerationStats()
@@ -515,12 +537,19 @@ class LlamaCppBackend:
             sampler = llm._init_sampler(temp=request.temperature, top_p=request.top_p, top_k=40, repeat_penalty=1.0)
             pick = partial(_sample, sampler, llm._ctx)
         earlier = self._recent.related(prompt) if self._tuner.max_tokens > 0 else []
-        produced = self._sampled_tokens(pick, TokenHistory(tokens, earlier=earlier), request.max_tokens, stats)
+        history = TokenHistory(tokens, earlier=earlier)
+        self._cached_prompt = 0  # until the prompt is in the cache, nothing there is worth parking again
+        produced: Iterator[tuple[int, int]] | None = None
         output: list[int] = []
         try:
-            self._cached_prompt = 0  # until the prompt is in the cache, nothing there is worth parking again
-            self._evaluate_prompt(tokens, stats.reused_tokens)
+            stats.reused_tokens = self._drop_after(stats.reused_tokens)
+            tail: list[int] = []
+            if len(tokens) - stats.reused_tokens <= FIRST_STEP_TAIL:  # a keystroke's request: the prompt is cached
+                tail = tokens[stats.reused_tokens :]
+            else:
+                llm.eval(tokens[stats.reused_tokens :])
             self._cached_prompt = len(tokens)
+            produced = self._sampled_tokens(pick, history, request.max_tokens, stats, tail)
             for token, row in produced:
                 if self._is_end(token):
                     stats.stop_reason = "eos"
@@ -548,7 +577,8 @@ class LlamaCppBackend:
             stats.stop_reason = "stop"  # the consumer closed the stream: it has what it needs
             raise
         finally:
-            produced.close()  # drops guessed positions the output did not keep
+            if produced is not None:
+                produced.close()  # drops guessed positions the output did not keep
             self._recent.add(tokens, output)
             if sampler is not None:
                 sampler.close()

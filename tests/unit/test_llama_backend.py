@@ -14,7 +14,7 @@ import pytest
 from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
 from atlas_lsp.model.draft import DraftTuner, RecentOutputs
-from atlas_lsp.model.llama import LlamaCppBackend
+from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend
 from atlas_lsp.model.parked import MIN_PARK_TOKENS
 from atlas_lsp.model.service import load_backend
 
@@ -309,6 +309,40 @@ def test_asking_again_at_nearly_the_same_prompt_guesses_from_the_last_output(
     )
     assert backend._recent.related(backend._prompt_tokens(prompt, 32))
     assert not backend._recent.related(backend._prompt_tokens("import os\n", 32))
+
+
+def test_a_cached_prompts_tail_and_the_first_guess_share_one_step(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keystroke's request has its prompt cached but for a short tail: the tail and a guess of the first output
+    tokens go into one model step (a step saved per request when the guess is right), and what is kept is still
+    the model's own choice at every position. A long tail (a cold request) is evaluated on its own first."""
+    _free_steps(backend, monkeypatch)
+    monkeypatch.setattr(backend, "_recent", RecentOutputs())
+    sampled = _record_sampled(backend, monkeypatch)
+    sizes: list[int] = []
+    decode_step = backend._decode_step
+
+    def spy_step(tokens: list[int]) -> None:
+        sizes.append(len(tokens))
+        decode_step(tokens)
+
+    monkeypatch.setattr(backend, "_decode_step", spy_step)
+    evaluated: list[int] = []
+    evaluate = backend._llm.eval
+    monkeypatch.setattr(backend._llm, "eval", lambda tokens: evaluated.append(len(tokens)) or evaluate(tokens))
+    prompt = "Notes.\n" * 30 + "Plan for the week:\n1. Monday: visit the museum and write a short report about the"
+    tokens = backend._prompt_tokens(prompt, 32)
+    list(backend.generate(GenerationRequest(prompt, max_tokens=32), CancelToken()))
+    assert evaluated and evaluated[0] > FIRST_STEP_TAIL  # cold: the prompt on its own
+    evaluated.clear(), sizes.clear(), sampled.clear()
+    again = backend.generate(GenerationRequest(prompt, max_tokens=32), CancelToken())
+    list(again)
+    assert evaluated == []  # the tail (the prompt's last token, evaluated again for fresh logits) is in a step
+    assert sizes[0] > 1 and again.stats.reused_tokens == len(tokens) - 1
+    assert again.stats.generated_tokens >= 20 and again.stats.decode_steps < len(sizes)  # the tail's step not counted
+    margins = _margins(backend, tokens, list(sampled))
+    assert max(margins) < 1.0, margins
 
 
 def test_a_model_on_a_gpu_also_tries_fixed_shape_steps(backend: LlamaCppBackend) -> None:
