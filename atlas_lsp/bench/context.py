@@ -60,6 +60,22 @@ def one_class(text: str) -> str:
     return "\n".join(["class Everything:", *body])
 
 
+def javascript_file(functions: int, as_class: bool) -> str:
+    """JavaScript: ``functions`` functions, or the same bodies as the methods of one class."""
+    if not as_class:
+        return "".join(
+            f"function f{n}(items) {{\n  // sum {n}\n  const total = items.reduce((a, b) => a + b, {n});\n"
+            f"  return total + {n};\n}}\n\n"
+            for n in range(functions)
+        )
+    methods = "".join(
+        f"  method{n}(items) {{\n    // sum {n}\n    const total = items.reduce((a, b) => a + b, {n});\n"
+        f"    return total + {n};\n  }}\n\n"
+        for n in range(functions)
+    )
+    return "class Big {\n" + methods + "}\n"
+
+
 @dataclass
 class ContextBench:
     reparse: list[float]
@@ -67,6 +83,9 @@ class ContextBench:
     reparse_broken: list[float]
     reparse_one_class: list[float]
     one_class_segments: int
+    reparse_javascript: list[float]  # the same functions as top-level functions, then as one class's methods
+    reparse_javascript_class: list[float]
+    javascript_lines: int
     assembly: list[float]
     index_files: int
     index_seconds: float
@@ -93,6 +112,11 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
     reparse = _reparse(document, random.Random(2), edits, reparse_clean, reparse_broken)
     whole_class = SyntaxDocument(python, one_class(text))
     reparse_one_class = _reparse(whole_class, random.Random(2), edits, [], [])
+    javascript = registry.languages["javascript"]
+    functions = SyntaxDocument(javascript, javascript_file(700, as_class=False))
+    reparse_javascript = _reparse(functions, random.Random(2), edits, [], [])
+    one_js_class = SyntaxDocument(javascript, javascript_file(700, as_class=True))
+    reparse_javascript_class = _reparse(one_js_class, random.Random(2), edits, [], [])
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "pkg").mkdir()
@@ -124,6 +148,9 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
         reparse_broken,
         reparse_one_class,
         whole_class.segments,
+        reparse_javascript,
+        reparse_javascript_class,
+        functions.text.count("\n") + 1,
         assembly,
         stats.files,
         stats.seconds,
@@ -168,6 +195,10 @@ def markdown(result: ContextBench) -> str:
         f"{summary_ms(result.reparse_broken)} | |",
         f"| … the same lines as one class (no top-level statements: cut between its methods, "
         f"{result.one_class_segments} segments), p50 / p95 ms | {summary_ms(result.reparse_one_class)} | |",
+        f"| JavaScript, 700 functions ({result.javascript_lines} lines), p50 / p95 ms | "
+        f"{summary_ms(result.reparse_javascript)} | |",
+        f"| … the same as the methods of one class (not cut inside: a piece would lack the closing brace), "
+        f"p50 / p95 ms | {summary_ms(result.reparse_javascript_class)} | |",
         f"| opening that file: whole-file parse, then one parse per segment ({result.segments} segments), ms | "
         f"{result.open_seconds * 1000:.1f} | |",
         f"| context assembly with a {result.index_files}-file index, p50 / p95 ms | {summary_ms(result.assembly)} | "
