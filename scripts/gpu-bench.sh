@@ -9,7 +9,9 @@
 #   2. device run carrying .gpu/build:   bash .gpu/build/build.sh        (llama-cpp-python with CUDA, ~4.5 min)
 #   3. device run carrying .gpu/m2, at once (the machine stays warm ~30 s):
 #        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
-# It writes $OUT/benchmarks-gpu.md: docs/benchmarks.md with its "-gpu" sections rewritten by this run.
+# It writes $OUT/benchmarks-gpu.md: docs/benchmarks.md with its "-gpu" sections rewritten by this run, and
+# $OUT/gpu-tests.txt: the model's tests (tests/unit/test_llama_backend.py, those that use the loaded model) run
+# with every layer on the GPU: fixed-shape steps, flash attention and parked prompts checked on CUDA.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cat /tmp/model/model.part.aa .gpu/m2/model.part.ab > /tmp/model.gguf
@@ -19,3 +21,6 @@ cp docs/benchmarks.md "$result"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
 python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
+ATLAS_TEST_MODEL=/tmp/model.gguf ATLAS_TEST_GPU_LAYERS=-1 python3 -m pytest -q -p no:cacheprovider \
+  tests/unit/test_llama_backend.py > "${OUT:-/tmp}/gpu-tests.txt" 2>&1 || echo "model tests on the GPU failed: see gpu-tests.txt"
+tail -3 "${OUT:-/tmp}/gpu-tests.txt"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -46,10 +47,19 @@ def test_cpu_decode_of_a_long_prompt_does_not_crash() -> None:
     assert report["prompt"] > 1000 and report["generated"] > 0
 
 
+# scripts/gpu-bench.sh runs the tests that use `backend` on the GPU machine too (tests/unit/conftest.py keeps only
+# those there): the model from a file, every layer on the GPU, so fixed-shape steps, flash attention and parked
+# prompts are checked on CUDA as well. Unset, as in CI: the bundled model on the CPU.
+DEVICE_MODEL = os.environ.get("ATLAS_TEST_MODEL") or None
+DEVICE_GPU_LAYERS = int(os.environ.get("ATLAS_TEST_GPU_LAYERS", "0"))
+
+
 @pytest.fixture(scope="module")
 def backend() -> Iterator[LlamaCppBackend]:
-    loaded = load_backend(ModelSettings(gpu_layers=0))
+    loaded = load_backend(ModelSettings(path=DEVICE_MODEL, gpu_layers=DEVICE_GPU_LAYERS))
     assert isinstance(loaded, LlamaCppBackend)
+    if DEVICE_GPU_LAYERS:
+        assert loaded.info.gpu_layers > 0, f"asked for the GPU, got {loaded.info.device}"
     yield loaded
     loaded.close()
 
@@ -350,7 +360,9 @@ def test_a_model_on_a_gpu_also_tries_fixed_shape_steps(backend: LlamaCppBackend)
 
     on_gpu = LlamaCppBackend(backend._llm, replace(backend.info, gpu_layers=30, device="gpu (30/30 layers)"), 8)
     assert on_gpu._tuner.fixed_step == 8 and on_gpu._tuner.modes() == ["fixed", "guess", "plain"]
-    assert backend._tuner.fixed_step == 0 and backend._tuner.modes() == ["guess", "plain"]
+    on_cpu = backend.info.gpu_layers == 0
+    assert backend._tuner.fixed_step == (0 if on_cpu else 8)
+    assert backend._tuner.modes() == (["guess", "plain"] if on_cpu else ["fixed", "guess", "plain"])
 
 
 def test_a_context_size_that_llama_cpp_rounds_up_still_fits_its_prompts() -> None:
@@ -517,9 +529,12 @@ def test_flash_attention_is_off_on_a_cpu_unless_asked_for(backend: LlamaCppBacke
     asked for, it is on, and the model still completes the way it does without it."""
     from atlas_lsp.config import Settings, merge_settings
 
-    assert not backend.info.flash_attention  # the fixture: auto, on the CPU
-    assert backend._llm.context_params.flash_attn_type == 0
-    settings, problems = merge_settings(Settings(), {"model": {"flashAttention": "on", "gpuLayers": 0}})
+    on_gpu = backend.info.gpu_layers > 0
+    assert backend.info.flash_attention == on_gpu  # the fixture: auto (on the CPU in CI)
+    assert backend._llm.context_params.flash_attn_type == int(on_gpu)
+    settings, problems = merge_settings(
+        Settings(), {"model": {"flashAttention": "on", "gpuLayers": 0, "path": DEVICE_MODEL}}
+    )
     assert not problems and settings.model.flash_attention == "on"
     _, problems = merge_settings(Settings(), {"model": {"flashAttention": "fast"}})
     assert problems  # not one of auto, on, off
