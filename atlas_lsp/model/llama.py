@@ -414,11 +414,14 @@ class LlamaCppBackend:
         llm.n_tokens = reused
         return reused
 
-    def _decode_step(self, tokens: list[int]) -> None:
-        """Evaluate ``tokens`` after the cache's contents, with logits at every position (to check guesses)."""
+    def _decode_step(self, tokens: list[int], logits_from: int = 0) -> None:
+        """Evaluate ``tokens`` after the cache's contents, with logits at every position from ``logits_from`` on
+        (to sample there and check guesses)."""
         llm = self._llm
         start = llm.n_tokens
         llm._batch.set_batch(batch=tokens, n_past=start, logits_all=True)
+        for row in range(min(logits_from, len(tokens) - 1)):
+            llm._batch.batch.logits[row] = False  # a prompt's tail: only its last row is sampled from
         llm._ctx.decode(llm._batch)
         llm.input_ids[start : start + len(tokens)] = tokens
         llm.n_tokens = start + len(tokens)
@@ -482,11 +485,14 @@ class LlamaCppBackend:
                     size = max(min(tuner.fixed_step, self._info.context_size - llm.n_tokens), len(pending))
                     real = found.tokens[: size - len(pending)]
                     guess = real + [pending[-1]] * (size - len(pending) - len(real))
+                elif first_step:  # right after a typed character the output often changes course: a guess
+                    # for the first tokens cost more than it saved on a CPU (docs/benchmarks.md, sixth session)
+                    real = guess = []
                 else:
                     real = guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
                 step = [*pending, *guess]
                 started = time.perf_counter()
-                self._decode_step(step)
+                self._decode_step(step, len(pending) - 1)
                 if not first_step:
                     stats.decode_steps += 1  # (the prompt's step is not counted: its first token comes with it)
                 base = llm.n_tokens - len(step)
@@ -503,7 +509,7 @@ class LlamaCppBackend:
                         break
                     right += 1
                     history.append(token)
-                if real:
+                if real and not first_step:  # (the first step's guesses are not what the rates are about)
                     checked = min(len(real), right + 1)
                     tuner.record_guesses(found.match_size, checked, min(right, len(real)), found.earlier)
                 self._keep_cache(kept)

@@ -268,9 +268,9 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
         monkeypatch.setattr(tuner, "plan_generation", lambda: "fixed")
         decode_step = backend._decode_step
 
-        def spy_step(tokens: list[int]) -> None:
+        def spy_step(tokens: list[int], logits_from: int = 0) -> None:
             step_sizes.append(len(tokens))
-            decode_step(tokens)
+            decode_step(tokens, logits_from)
 
         monkeypatch.setattr(backend, "_decode_step", spy_step)
     sampled = _record_sampled(backend, monkeypatch)
@@ -321,21 +321,26 @@ def test_asking_again_at_nearly_the_same_prompt_guesses_from_the_last_output(
     assert not backend._recent.related(backend._prompt_tokens("import os\n", 32))
 
 
-def test_a_cached_prompts_tail_and_the_first_guess_share_one_step(
-    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("mode", ["guess", "fixed"])
+def test_a_cached_prompts_tail_is_evaluated_in_the_first_step(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    """A keystroke's request has its prompt cached but for a short tail: the tail and a guess of the first output
-    tokens go into one model step (a step saved per request when the guess is right), and what is kept is still
-    the model's own choice at every position. A long tail (a cold request) is evaluated on its own first."""
-    _free_steps(backend, monkeypatch)
+    """A keystroke's request has its prompt cached but for a short tail: the tail is the first model step, not an
+    evaluation of its own. With fixed-shape steps (a GPU) that step has the shape of the rest: the tail, then a
+    guess and padding, checked like any guess. Guessing mode evaluates the tail alone there (guesses right after a
+    typed character cost a CPU more than they saved). Kept tokens are the model's own choice at every position;
+    a long tail (a cold request) is evaluated on its own first."""
+    tuner = _free_steps(backend, monkeypatch)
+    tuner.fixed_step = 8
+    monkeypatch.setattr(tuner, "plan_generation", lambda: mode)
     monkeypatch.setattr(backend, "_recent", RecentOutputs())
     sampled = _record_sampled(backend, monkeypatch)
     sizes: list[int] = []
     decode_step = backend._decode_step
 
-    def spy_step(tokens: list[int]) -> None:
+    def spy_step(tokens: list[int], logits_from: int = 0) -> None:
         sizes.append(len(tokens))
-        decode_step(tokens)
+        decode_step(tokens, logits_from)
 
     monkeypatch.setattr(backend, "_decode_step", spy_step)
     evaluated: list[int] = []
@@ -349,8 +354,11 @@ def test_a_cached_prompts_tail_and_the_first_guess_share_one_step(
     again = backend.generate(GenerationRequest(prompt, max_tokens=32), CancelToken())
     list(again)
     assert evaluated == []  # the tail (the prompt's last token, evaluated again for fresh logits) is in a step
-    assert sizes[0] > 1 and again.stats.reused_tokens == len(tokens) - 1
-    assert again.stats.generated_tokens >= 20 and again.stats.decode_steps < len(sizes)  # the tail's step not counted
+    assert again.stats.reused_tokens == len(tokens) - 1
+    assert sizes[0] == (8 if mode == "fixed" else 1), sizes
+    if mode == "fixed":
+        assert set(sizes) == {8}  # one shape from the first step on (a GPU keeps its captured graph)
+    assert again.stats.generated_tokens >= 20 and again.stats.decode_steps == len(sizes) - 1  # the tail's: not counted
     margins = _margins(backend, tokens, list(sampled))
     assert max(margins) < 1.0, margins
 
@@ -391,9 +399,9 @@ def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.Mon
         sizes: list[int] = []
         decode_step = small._decode_step
 
-        def spy_step(tokens: list[int]) -> None:
+        def spy_step(tokens: list[int], logits_from: int = 0) -> None:
             sizes.append(len(tokens))
-            decode_step(tokens)
+            decode_step(tokens, logits_from)
 
         monkeypatch.setattr(small, "_decode_step", spy_step)
         context = small.info.context_size
