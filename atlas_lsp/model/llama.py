@@ -451,8 +451,9 @@ class LlamaCppBackend:
         """The generated tokens, each with the index of the logits row it was sampled from (valid until the next
         token is taken). A step evaluates the latest token plus a guess from the history when the tuner expects it
         to pay; each guessed token is kept only if it is what the sampler chooses there. With ``tail`` (the end of
-        a prompt whose start is cached: a keystroke's request), the first step evaluates the tail and a guess of
-        what follows it together, so the first tokens can come with the prompt's own step."""
+        a prompt whose start is cached: a keystroke's request), the first step evaluates the tail; with fixed-shape
+        steps it is padded to their shape with a guess of what follows. Whole generations are timed from the end of
+        the prompt's step, so that the decode modes compare alike whether or not the prompt had a tail."""
         llm = self._llm
         tuner = self._tuner
         kept = llm.n_tokens
@@ -461,23 +462,23 @@ class LlamaCppBackend:
         stats.decode_mode = mode
         decoding_started: float | None = None
         produced = 0
-        untimed = 0  # tokens that came with a prompt evaluated before decoding was timed
+        untimed = 0  # tokens that came with the prompt's step, before decoding was timed
         try:
             pending = tail or []  # evaluated in the next step, before its guess
             token = -1
             if not pending:
                 token = pick(-1)
-                produced = untimed = 1
+                produced = 1
                 yield token, -1
                 pending = [token]
             while produced < budget:
-                if decoding_started is None:
-                    decoding_started = time.perf_counter()
                 first_step = token < 0  # the prompt's tail is in this step
+                if decoding_started is None and not first_step:
+                    decoding_started, untimed = time.perf_counter(), produced
                 if not first_step:
                     history.append(token)
                 found = Guess([], 0)
-                if mode != "plain":
+                if mode == "fixed" or (mode == "guess" and not first_step):
                     found = history.draft(min(tuner.max_tokens, budget - produced - 1))
                 if mode == "fixed":  # always the same shape: the guess, then the latest token repeated (it is
                     # checked like a guess, and right in runs of spaces or newlines); smaller only where the

@@ -226,6 +226,19 @@ def _margins(backend: LlamaCppBackend, prompt: list[int], generated: list[int]) 
     return margins
 
 
+def _record_step_sizes(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of tokens in each model step the backend takes, in a list the caller may clear."""
+    sizes: list[int] = []
+    decode_step = backend._decode_step
+
+    def spy_step(tokens: list[int], logits_from: int = 0) -> None:
+        sizes.append(len(tokens))
+        decode_step(tokens, logits_from)
+
+    monkeypatch.setattr(backend, "_decode_step", spy_step)
+    return sizes
+
+
 def _record_sampled(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The tokens each generation samples, in a list the caller clears between generations."""
     sampled: list[int] = []
@@ -262,17 +275,10 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     and the cache must hold exactly the prompt and the tokens before the last, also when a generation stops in
     the middle of a checked guess."""
     tuner = _free_steps(backend, monkeypatch)
-    step_sizes: list[int] = []
+    step_sizes = _record_step_sizes(backend, monkeypatch)
     if mode == "fixed":  # every step the same size (what a GPU would run): guesses, then the latest token repeated
         tuner.fixed_step = 4
         monkeypatch.setattr(tuner, "plan_generation", lambda: "fixed")
-        decode_step = backend._decode_step
-
-        def spy_step(tokens: list[int], logits_from: int = 0) -> None:
-            step_sizes.append(len(tokens))
-            decode_step(tokens, logits_from)
-
-        monkeypatch.setattr(backend, "_decode_step", spy_step)
     sampled = _record_sampled(backend, monkeypatch)
     prompt = backend._prompt_tokens(REPETITIVE_PROMPT, 64)
     steps = tokens = 0
@@ -335,14 +341,7 @@ def test_a_cached_prompts_tail_is_evaluated_in_the_first_step(
     monkeypatch.setattr(tuner, "plan_generation", lambda: mode)
     monkeypatch.setattr(backend, "_recent", RecentOutputs())
     sampled = _record_sampled(backend, monkeypatch)
-    sizes: list[int] = []
-    decode_step = backend._decode_step
-
-    def spy_step(tokens: list[int], logits_from: int = 0) -> None:
-        sizes.append(len(tokens))
-        decode_step(tokens, logits_from)
-
-    monkeypatch.setattr(backend, "_decode_step", spy_step)
+    sizes = _record_step_sizes(backend, monkeypatch)
     evaluated: list[int] = []
     evaluate = backend._llm.eval
     monkeypatch.setattr(backend._llm, "eval", lambda tokens: evaluated.append(len(tokens)) or evaluate(tokens))
@@ -396,14 +395,7 @@ def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.Mon
     try:
         monkeypatch.setattr(small._tuner, "fixed_step", 8)
         monkeypatch.setattr(small._tuner, "plan_generation", lambda: "fixed")
-        sizes: list[int] = []
-        decode_step = small._decode_step
-
-        def spy_step(tokens: list[int], logits_from: int = 0) -> None:
-            sizes.append(len(tokens))
-            decode_step(tokens, logits_from)
-
-        monkeypatch.setattr(small, "_decode_step", spy_step)
+        sizes = _record_step_sizes(small, monkeypatch)
         context = small.info.context_size
         assert context == 128  # llama.cpp rounds the context up to 256, but llama-cpp-python's buffers hold 128
         text = REPETITIVE_PROMPT * (context // 64)
