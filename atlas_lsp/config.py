@@ -50,8 +50,8 @@ class ModelSettings:
     flash_attention: Literal["auto", "on", "off"] = _setting(
         "auto",
         "llama.cpp's flash attention. auto: on when the model's layers are on a GPU (llama.cpp's own default there), "
-        "off on a CPU, where it made decoding slower (a follow-up 1.18x the time; prompts 0.88x: `bench decode`, "
-        "SmolLM2-135M, 1,500-token prompts).",
+        "off on a CPU, where it made decoding slower (follow-ups 1.10-1.22x the time, prompts 0.88-0.96x in three "
+        "`bench decode` runs, SmolLM2-135M, 1,500-token prompts).",
     )
     draft_tokens: int = _setting(
         8,
