@@ -44,9 +44,13 @@ class CompletionBench:
     generated: list[int] = field(default_factory=list)  # tokens generated, cold and follow-up requests
     steps: list[int] = field(default_factory=list)  # model steps they took (the first token comes with the prompt)
     follow_up_generated: list[int] = field(default_factory=list)  # the same, follow-ups alone
+    cold_generated: list[int] = field(default_factory=list)  # the same, cold requests alone
     follow_up_steps: list[int] = field(default_factory=list)
     modes: dict[str, int] = field(default_factory=dict)  # decode modes of the cold and follow-up generations
     phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, cold positions (ms)
+    model_phases: list[dict[str, float]] = field(default_factory=list)  # where the model time went, cold (ms)
+    follow_up_model_phases: list[dict[str, float]] = field(default_factory=list)  # the same, follow-ups
+    follow_up_overhead: list[float] = field(default_factory=list)  # follow-up latency minus its model time
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
     switch_back: float = float("nan")  # a request back in the file after one in another file (s)
@@ -142,10 +146,12 @@ def run(
             bench.ours.append(seconds)
             bench.overhead.append(max(0.0, seconds - last["modelMs"] / 1000))
             bench.phases.append(last["phasesMs"])
+            bench.model_phases.append(last.get("modelPhasesMs", {}))
             bench.protocol.append(max(0.0, seconds - last["totalMs"] / 1000))
             bench.prompt_tokens.append(last["promptTokens"])
             bench.evaluated_cold.append(last["evaluatedTokens"])
             bench.generated.append(last["generatedTokens"])
+            bench.cold_generated.append(last["generatedTokens"])
             bench.steps.append(last["decodeSteps"] + 1)
             _count(bench.modes, last.get("decodeMode", ""))
             started = time.perf_counter()
@@ -160,6 +166,8 @@ def run(
             if not follow["cached"]:
                 bench.follow_up.append(follow_seconds)
                 bench.follow_up_ratio.append(follow_seconds / seconds)
+                bench.follow_up_overhead.append(max(0.0, follow_seconds - follow["modelMs"] / 1000))
+                bench.follow_up_model_phases.append(follow.get("modelPhasesMs", {}))
                 bench.evaluated_follow_up.append(follow["evaluatedTokens"])
                 bench.generated.append(follow["generatedTokens"])
                 bench.steps.append(follow["decodeSteps"] + 1)
@@ -272,6 +280,17 @@ def _phase_summary(result: CompletionBench) -> str:
     return ", ".join(steps)
 
 
+MODEL_PHASES = ("tokenize", "arrange", "first token", "decode")
+
+
+def _model_summary(phases: list[dict[str, float]]) -> str:
+    """Median of each part of the model's time (in-process backend): tokenizing, parking or restoring a prompt,
+    the prompt's evaluation up to the first token, and the rest of the decoding."""
+    if not any(phases):
+        return "not reported"
+    return ", ".join(f"{phase} {median([p.get(phase, 0.0) for p in phases]):.2f}" for phase in MODEL_PHASES)
+
+
 def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
     ratio = [ours / raw for ours, raw in zip(result.ours, result.raw, strict=False) if raw > 0]
     follow_p50 = median(result.follow_up_ratio) if result.follow_up_ratio else float("nan")
@@ -287,6 +306,8 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"{sum(result.generated) / max(1, sum(result.steps)):.2f} | |",
         f"| … in the follow-ups alone (guesses also come from the cold output): generated tokens per model step | "
         f"{sum(result.follow_up_generated) / max(1, sum(result.follow_up_steps)):.2f} | |",
+        f"| tokens generated, median: cold / follow-up | {median([float(t) for t in result.cold_generated]):.0f} / "
+        f"{median([float(t) for t in result.follow_up_generated]):.0f} | |",
         "| … generations by decode mode (plain, guess, fixed: the tuner's choice), cold and follow-up | "
         + (", ".join(f"{mode} {runs}" for mode, runs in sorted(result.modes.items())) or "none")
         + " | |",
@@ -295,7 +316,10 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| … where it goes, median ms: {_phase_summary(result)} | | |",
         f"| … first request right after opening a file (its lines not yet tokenized), ms | "
         f"{result.first_after_open * 1000:.2f} | |",
+        f"| … the model's time, median ms, cold: {_model_summary(result.model_phases)} | | |",
         f"| one-character follow-up on the same line, p50 / p95 ms | {summary_ms(result.follow_up)} | |",
+        f"| … its server overhead, p50 / p95 ms; the model's time, median ms: "
+        f"{_model_summary(result.follow_up_model_phases)} | {summary_ms(result.follow_up_overhead)} | |",
         f"| back to the file after a request in another (its prompt set aside and brought back), ms; prompt tokens "
         f"evaluated of its {result.switch_back_prompt} | {result.switch_back * 1000:.2f}; "
         f"{result.switch_back_evaluated} | |",

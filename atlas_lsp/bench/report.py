@@ -52,8 +52,30 @@ def commit() -> str:
         return "unknown"
 
 
+def gpus() -> str:
+    """The machine's NVIDIA GPUs and driver as nvidia-smi names them ("" where it has none or no nvidia-smi)."""
+    try:
+        done = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    names = [line.strip().replace(", ", " (driver ", 1) + ")" for line in done.stdout.splitlines() if line.strip()]
+    return ", ".join(names) if done.returncode == 0 else ""
+
+
 def header(title: str, model: str | None = None) -> str:
-    lines = [f"## {title}", "", f"- date: {datetime.date.today().isoformat()}", f"- machine: {machine()}"]
+    """A section's title and what it was measured with. ``model`` names the model and its device ("cpu", "gpu
+    (30/30 layers)"): on a GPU, the title says so and the machine line names the GPU."""
+    on_gpu = bool(model) and ", gpu" in f", {model}"
+    where = machine()
+    if on_gpu:
+        title = title.replace(" (`", " on the GPU (`", 1) if " (`" in title else f"{title} on the GPU"
+        where = f"{gpus() or 'unknown GPU'}; {where}"
+    lines = [f"## {title}", "", f"- date: {datetime.date.today().isoformat()}", f"- machine: {where}"]
     if model:
         lines.append(f"- model: {model}")
     lines.append(f"- commit: {commit()}")

@@ -90,6 +90,7 @@ class LastCompletion:
     model_seconds: float = 0.0
     total_seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step of the request (see complete())
+    model_phases: dict[str, float] = field(default_factory=dict)  # where model_seconds went (GenerationStats)
 
 
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
@@ -365,6 +366,7 @@ class CompletionService:
             model_seconds=stats.seconds,
             total_seconds=time.perf_counter() - started,
             phases=phases,
+            model_phases=dict(stats.phases),
         )
         logger.debug(
             "completion: %s prompt, %d tokens (%d reused, %d evaluated), %d generated, %s, %.0f ms",

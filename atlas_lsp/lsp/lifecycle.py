@@ -113,4 +113,5 @@ def last_completion_command(server: LanguageServer, *_args: Any) -> dict[str, An
         "modelMs": round(last.model_seconds * 1000, 2),
         "totalMs": round(last.total_seconds * 1000, 2),
         "phasesMs": {phase: round(seconds * 1000, 3) for phase, seconds in last.phases.items()},
+        "modelPhasesMs": {phase: round(seconds * 1000, 3) for phase, seconds in last.model_phases.items()},
     }

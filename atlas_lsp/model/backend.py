@@ -141,6 +141,9 @@ class GenerationStats:
     mean_logprob: float | None = None  # the model's own likelihood of what it wrote, when asked and available
     decode_steps: int = 0  # model steps after the prompt (fewer than tokens when guessed tokens were right)
     decode_mode: str = ""  # how those steps were shaped (in-process backend): plain, guess or fixed
+    # where ``seconds`` went (in-process backend): tokenize, arrange (a prompt parked or brought back), first token
+    # (the prompt's evaluation and the first sample), decode (the rest)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def evaluated_tokens(self) -> int:

@@ -193,6 +193,19 @@ class SavedState:
     size: int
 
 
+class _PhaseClock:
+    """Records the seconds since the previous lap under each lap's name."""
+
+    def __init__(self, phases: dict[str, float], started: float) -> None:
+        self._phases = phases
+        self._last = started
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self._phases[name] = self._phases.get(name, 0.0) + now - self._last
+        self._last = now
+
+
 def _sample(sampler: Any, ctx: Any, row: int) -> int:
     """A token from llama.cpp's sampler chain at logits row ``row`` (the chain records it as accepted)."""
     return int(sampler.sample(ctx, row))
@@ -530,7 +543,10 @@ class LlamaCppBackend:
         tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         stats.prompt_tokens = len(tokens)
         prompt = np.asarray(tokens, dtype=np.intc)  # one conversion for the cache lookups below
+        lap = _PhaseClock(stats.phases, started)
+        lap("tokenize")
         self._arrange_cache(prompt)
+        lap("arrange")
         stats.reused_tokens = self._cached_prefix(prompt)
         if request.seed is not None:
             llm.set_seed(request.seed)
@@ -558,6 +574,8 @@ class LlamaCppBackend:
             self._cached_prompt = len(tokens)
             produced = self._sampled_tokens(pick, history, request.max_tokens, stats, tail)
             for token, row in produced:
+                if not output and "first token" not in stats.phases:
+                    lap("first token")
                 if self._is_end(token):
                     stats.stop_reason = "eos"
                     break
@@ -590,6 +608,7 @@ class LlamaCppBackend:
             if sampler is not None:
                 sampler.close()
             stats.text = scanner.text
+            lap("decode" if "first token" in stats.phases else "first token")
             stats.seconds = time.perf_counter() - started
             if request.logprobs and stats.generated_tokens:
                 stats.mean_logprob = logprob_sum / stats.generated_tokens

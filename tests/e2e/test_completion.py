@@ -167,6 +167,11 @@ async def _check_fim_prompt(client: LanguageClient, tmp_path: Path, options: dic
     assert prompt.index(FIM_TOKENS["repo_name"]) < prompt.index(FIM_TOKENS["file_sep"]) < prompt.index(pre)
     assert prompt.index(pre) < prompt.index(suf) < prompt.index(mid)
     assert prompt.endswith(f"{mid}    return ")  # the current line's prefix comes last, after the middle token
+    if "path" in options["model"]:  # the in-process model says where its time went (an endpoint cannot)
+        assert set(last["modelPhasesMs"]) == {"tokenize", "arrange", "first token", "decode"}
+        assert sum(last["modelPhasesMs"].values()) <= last["modelMs"] + 0.1
+    else:
+        assert last["modelPhasesMs"] == {}
     assert f"{pre}def area(r):\n{suf}3.14 * r\n\nprint(area(2))" in prompt
 
 

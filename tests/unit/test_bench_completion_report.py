@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from atlas_lsp.bench.completion import CompletionBench, markdown
-from atlas_lsp.bench.report import commit
+from atlas_lsp.bench.report import commit, header
 
 
 def _measured() -> CompletionBench:
@@ -27,6 +27,10 @@ def _measured() -> CompletionBench:
         follow_up_steps=[2],
         modes={"guess": 1, "plain": 1},
         phases=[{"context": 0.5}],
+        model_phases=[{"tokenize": 0.1, "arrange": 2.5, "first token": 60.0, "decode": 30.0}],
+        follow_up_model_phases=[{"tokenize": 0.05, "arrange": 0.01, "first token": 2.0, "decode": 20.0}],
+        follow_up_overhead=[0.004],
+        cold_generated=[10],
         protocol=[0.0005],
         first_after_open=0.03,
         switch_back=0.05,
@@ -58,3 +62,20 @@ def test_the_commit_can_be_named_by_the_caller(monkeypatch: pytest.MonkeyPatch) 
     assert commit() == "abc1234"
     monkeypatch.delenv("ATLAS_BENCH_COMMIT")
     assert commit() not in ("abc1234", "")
+
+
+def test_the_report_splits_the_model_time_of_cold_requests_and_follow_ups() -> None:
+    report = markdown(_measured())
+    assert "cold: tokenize 0.10, arrange 2.50, first token 60.00, decode 30.00 |" in report
+    follow_up = "model's time, median ms: tokenize 0.05, arrange 0.01, first token 2.00, decode 20.00 | 4.00 / 4.00 |"
+    assert follow_up in report
+    assert "| tokens generated, median: cold / follow-up | 10 / 6 |" in report
+
+
+def test_a_gpu_section_says_so_and_names_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("atlas_lsp.bench.report.gpus", lambda: "NVIDIA H200 (driver 580.1)")
+    on_gpu = header("Inline completion (`atlas-lsp bench completion`)", "m, gpu (30/30 layers)")
+    assert on_gpu.startswith("## Inline completion on the GPU (`atlas-lsp bench completion`)\n")
+    assert "- machine: NVIDIA H200 (driver 580.1); " in on_gpu
+    on_cpu = header("Inline completion (`atlas-lsp bench completion`)", "m, cpu")
+    assert on_cpu.startswith("## Inline completion (`atlas-lsp bench completion`)\n") and "H200" not in on_cpu

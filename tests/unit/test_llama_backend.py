@@ -82,6 +82,10 @@ def test_generation_streams_and_reports_reuse(backend: LlamaCppBackend) -> None:
     list(second)
     assert second.stats.reused_tokens >= first.stats.prompt_tokens - 1
     assert second.stats.evaluated_tokens <= 2
+    for stats in (first.stats, second.stats):  # where the model time went, for the benchmark
+        assert list(stats.phases) == ["tokenize", "arrange", "first token", "decode"]
+        assert all(seconds >= 0 for seconds in stats.phases.values())
+        assert sum(stats.phases.values()) == pytest.approx(stats.seconds, abs=0.002)
 
 
 def test_cancel_stops_within_one_token(backend: LlamaCppBackend) -> None:
