@@ -11,10 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
-from atlas_lsp import __version__
-from atlas_lsp.native import load_llama_before_numpy
-
-load_llama_before_numpy()
+from atlas_lsp import __version__  # (the package loads llama.cpp before numpy: atlas_lsp/native.py)
 
 logger = logging.getLogger(__name__)
 

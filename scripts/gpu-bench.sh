@@ -21,6 +21,7 @@ cp docs/benchmarks.md "$result"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
 python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
 python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
-ATLAS_TEST_MODEL=/tmp/model.gguf ATLAS_TEST_GPU_LAYERS=-1 python3 -m pytest -q -p no:cacheprovider \
+# no plugins: the machine's many pytest plugins may import numpy before llama.cpp (atlas_lsp/native.py)
+ATLAS_TEST_MODEL=/tmp/model.gguf ATLAS_TEST_GPU_LAYERS=-1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -q -p no:cacheprovider \
   tests/unit/test_llama_backend.py > "${OUT:-/tmp}/gpu-tests.txt" 2>&1 || echo "model tests on the GPU failed: see gpu-tests.txt"
 tail -3 "${OUT:-/tmp}/gpu-tests.txt"

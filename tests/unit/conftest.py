@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+import atlas_lsp  # noqa: F401 - loads llama.cpp before any test module imports numpy (atlas_lsp/native.py)
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not os.environ.get("ATLAS_TEST_MODEL"):
