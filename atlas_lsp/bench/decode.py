@@ -50,6 +50,18 @@ class DecodeBench:
     logit_spread: float = float("nan")  # most a logit changed: 8 tokens evaluated in one step vs one at a time
     flash_default: bool = False  # what model.flashAttention "auto" chose on this device (the guessing copy)
     flash_other: DecodeRun = field(default_factory=DecodeRun)  # the guessing copy with flash attention toggled
+    park: ParkCost | None = None  # copying a prompt's KV state out and back (atlas_lsp/model/parked.py)
+
+
+@dataclass
+class ParkCost:
+    """What parking a prompt costs on this device, median ms of a few copies of the same state."""
+
+    tokens: int
+    megabytes: float
+    fresh_ms: float  # copied out into memory never written before
+    spare_ms: float  # into a spare state's memory (what parking does after its first copies)
+    restore_ms: float  # copied back into the KV cache
 
 
 def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
@@ -96,11 +108,44 @@ def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CH
             bench.step_ms = {size: seconds * 1000 for size, seconds in sorted(tuner.step_seconds.items())}
             bench.mode_runs = dict(tuner.planned)
             bench.mode_ms = {mode: seconds * 1000 for mode, seconds in tuner.seconds_per_token.items()}
+        bench.park = _park_cost(guessing, prompts[0])  # after the tuner's figures: it generates once more
     finally:
         plain.close()
         guessing.close()
         toggled.close()
     return bench
+
+
+def _park_cost(backend: Any, prompt: str, copies: int = 3) -> ParkCost | None:
+    """Time parking ``prompt``'s KV state the way a cold request does before it overwrites the cache: copied out
+    into new memory, into a spare buffer, and back in (the cache ends as it was)."""
+    list(backend.generate(GenerationRequest(prompt, max_tokens=1), CancelToken()))
+    fresh: list[float] = []
+    spare: list[float] = []
+    restore: list[float] = []
+    state = None
+    for _ in range(copies):
+        started = time.perf_counter()
+        saved = backend._save_sequence(None)
+        fresh.append(time.perf_counter() - started)
+        if saved is None:  # this model's states cannot be parked (or are too large to)
+            return None
+        state = saved[0]
+    for _ in range(copies):
+        started = time.perf_counter()
+        saved = backend._save_sequence(state)
+        spare.append(time.perf_counter() - started)
+        state = saved[0] if saved is not None else state
+        started = time.perf_counter()
+        backend._load_sequence(state)
+        restore.append(time.perf_counter() - started)
+    return ParkCost(
+        tokens=int(backend._llm.n_tokens),
+        megabytes=state.size / 1e6 if state is not None else 0.0,
+        fresh_ms=median(fresh) * 1000,
+        spare_ms=median(spare) * 1000,
+        restore_ms=median(restore) * 1000,
+    )
 
 
 def _logit_spread(backend: Any, prompt: str, tokens: int = 8) -> float:
@@ -171,6 +216,13 @@ def markdown(result: DecodeBench) -> str:
         + " |",
         f"| most a logit changed: 8 tokens evaluated in one step vs one per step | {result.logit_spread:.3f} | |",
     ]
+    if result.park is not None:
+        park = result.park
+        rows.append(
+            f"| parking a prompt's KV state ({park.tokens} tokens, {park.megabytes:.1f} MB), median ms: copied out "
+            f"to new memory / into a spare / back in | | {park.fresh_ms:.2f} / {park.spare_ms:.2f} / "
+            f"{park.restore_ms:.2f} |"
+        )
     note = (
         "\nOutputs differ where two tokens are nearly tied: llama.cpp's logits for a position change with the number "
         "of tokens evaluated in the same step (last row). Every kept token is the sampler's choice at its position "

@@ -22,3 +22,7 @@ def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> No
     assert "| generated tokens per model step | 1.00 |" in report
     assert "model.draftTokens 8" in report and "nan" not in report
     assert '"auto" chose off on this device' in report and "| outputs identical |" in report
+    park = result.park  # what a cold request pays to set the previous prompt aside
+    assert park is not None and park.tokens > 100 and park.megabytes > 1
+    assert 0 < park.spare_ms and 0 < park.fresh_ms and 0 < park.restore_ms
+    assert f"parking a prompt's KV state ({park.tokens} tokens" in report
