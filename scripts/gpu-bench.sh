@@ -11,7 +11,8 @@
 #        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
 # It writes $OUT/benchmarks-gpu.md: docs/benchmarks.md with its "-gpu" sections rewritten by this run, and
 # $OUT/gpu-tests.txt: the model's tests (tests/unit/test_llama_backend.py, those that use the loaded model) run
-# with every layer on the GPU: fixed-shape steps, flash attention and parked prompts checked on CUDA.
+# with every layer on the GPU: fixed-shape steps, flash attention and parked prompts checked on CUDA; and
+# $OUT/doctor-debug.txt: llama.cpp's debug log of one doctor run (CUDA graph capture and reuse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cat /tmp/model/model.part.aa .gpu/m2/model.part.ab > /tmp/model.gguf
@@ -19,6 +20,9 @@ export PYTHONPATH="$PWD"  # the device cannot install the project (no index); it
 result="${OUT:-/tmp}/benchmarks-gpu.md"
 cp docs/benchmarks.md "$result"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+# llama.cpp's own debug lines of one doctor run: whether CUDA graphs are captured and reused for the decode steps
+python3 -m atlas_lsp --log-level debug doctor --model /tmp/model.gguf > "${OUT:-/tmp}/doctor-debug.txt" 2>&1 || true
+grep -i "cuda graph" "${OUT:-/tmp}/doctor-debug.txt" | sed 's/^[0-9-]* [0-9:,]* //' | sort | uniq -c || true
 python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
 python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
 # no plugins: the machine's many pytest plugins may import numpy before llama.cpp (atlas_lsp/native.py)

@@ -95,7 +95,7 @@ async def start_session(
     profile: str = "visual-studio-code",
     inline: bool = True,
 ) -> None:
-    options = dict(options) if options is not None else {"completion": {"debounceMs": 0}}
+    options = dict(options) if options is not None else {"completion": {"debounceMs": 0, "timeLimitMs": 60000}}
     if BACKEND_OPTIONS:
         options["model"] = {**BACKEND_OPTIONS, **options.get("model", {})}
     await lsp_client.initialize_session(

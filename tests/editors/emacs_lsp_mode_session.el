@@ -13,7 +13,7 @@
 (defun atlas-test-run ()
   (let ((project (file-name-as-directory (getenv "ATLAS_PROJECT"))))
     (atlas-test-configure project)
-    (setq atlas-lsp-settings '(:completion (:debounceMs 0) :solve (:candidates 4 :repairRounds 1)))
+    (setq atlas-lsp-settings '(:completion (:debounceMs 0 :timeLimitMs 60000) :solve (:candidates 4 :repairRounds 1)))
     (atlas-lsp-setup)
     (find-file (expand-file-name "calc.py" project))
     (lsp)

@@ -8,7 +8,7 @@
 (defun atlas-test-run ()
   (let ((project (file-name-as-directory (getenv "ATLAS_PROJECT"))))
     (atlas-test-configure project)
-    (setq atlas-lsp-settings '(:completion (:debounceMs 0 :maxTokens 24) :solve (:candidates 4 :repairRounds 1)))
+    (setq atlas-lsp-settings '(:completion (:debounceMs 0 :maxTokens 24 :timeLimitMs 60000) :solve (:candidates 4 :repairRounds 1)))
     (setq eglot-confirm-server-initiated-edits nil)
     (atlas-lsp-setup)
     (atlas-test-put :emacs emacs-version)

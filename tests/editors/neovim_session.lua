@@ -16,7 +16,7 @@ local function run()
   local ghost = require("atlas.ghost")
   atlas.setup({
     cmd = { os.getenv("ATLAS_PYTHON"), "-m", "atlas_lsp", "--log-file", project .. "/../server.log" },
-    settings = { completion = { debounceMs = 0, maxTokens = 24 }, solve = { candidates = 4, repairRounds = 1 } },
+    settings = { completion = { debounceMs = 0, maxTokens = 24, timeLimitMs = 60000 }, solve = { candidates = 4, repairRounds = 1 } },
   })
   out.version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor)
 

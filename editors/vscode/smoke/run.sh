@@ -33,6 +33,7 @@ cat > "$work/data/User/settings.json" <<JSON
 {
   "atlas.server.pythonPath": "$python",
   "atlas.completion.debounceMs": 0,
+  "atlas.completion.timeLimitMs": 60000,
   "atlas.solve.candidates": 4,
   "atlas.solve.repairRounds": 1,
   "editor.inlineSuggest.enabled": true,
