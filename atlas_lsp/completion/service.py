@@ -24,6 +24,7 @@ from atlas_lsp.prompts.completion import (
     build_infill_prompt,
     split_at_cursor,
 )
+from atlas_lsp.timing import PhaseClock
 
 logger = logging.getLogger(__name__)
 _IDENTIFIER_NODES = frozenset({"identifier", "property_identifier", "type_identifier", "field_identifier"})
@@ -275,13 +276,7 @@ class CompletionService:
         the document, or its lines with their endings."""
         started = time.perf_counter()
         phases: dict[str, float] = {}
-        clock = [started]
-
-        def lap(phase: str) -> None:
-            now = time.perf_counter()
-            phases[phase] = phases.get(phase, 0.0) + now - clock[0]
-            clock[0] = now
-
+        lap = PhaseClock(phases, started)
         self.counters.requests += 1
         if cancel.cancelled:  # superseded while it waited (debounce): never reaches the model
             self.counters.generations_skipped += 1

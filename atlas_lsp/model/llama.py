@@ -34,6 +34,7 @@ from atlas_lsp.model.backend import (
 from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
 from atlas_lsp.model.parked import ParkedPrompts, common_prefix
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
+from atlas_lsp.timing import PhaseClock
 
 logger = logging.getLogger(__name__)
 native_logger = logging.getLogger("atlas_lsp.llama_cpp")
@@ -191,19 +192,6 @@ class SavedState:
 
     buffer: Any
     size: int
-
-
-class _PhaseClock:
-    """Records the seconds since the previous lap under each lap's name."""
-
-    def __init__(self, phases: dict[str, float], started: float) -> None:
-        self._phases = phases
-        self._last = started
-
-    def __call__(self, name: str) -> None:
-        now = time.perf_counter()
-        self._phases[name] = self._phases.get(name, 0.0) + now - self._last
-        self._last = now
 
 
 def _sample(sampler: Any, ctx: Any, row: int) -> int:
@@ -543,7 +531,7 @@ class LlamaCppBackend:
         tokens = self._prompt_tokens(request.prompt, request.max_tokens)
         stats.prompt_tokens = len(tokens)
         prompt = np.asarray(tokens, dtype=np.intc)  # one conversion for the cache lookups below
-        lap = _PhaseClock(stats.phases, started)
+        lap = PhaseClock(stats.phases, started)
         lap("tokenize")
         self._arrange_cache(prompt)
         lap("arrange")
