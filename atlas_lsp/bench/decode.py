@@ -62,6 +62,9 @@ class ParkCost:
     fresh_ms: float  # copied out into memory never written before
     spare_ms: float  # into a spare state's memory (what parking does after its first copies)
     restore_ms: float  # copied back into the KV cache
+    pinned: str = "no pinned host memory on this device"  # or the figures below, measured
+    pinned_out_ms: float = float("nan")  # copied out into the GPU backend's pinned host memory
+    pinned_in_ms: float = float("nan")  # and back in from it
 
 
 def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
@@ -139,13 +142,50 @@ def _park_cost(backend: Any, prompt: str, copies: int = 3) -> ParkCost | None:
         started = time.perf_counter()
         backend._load_sequence(state)
         restore.append(time.perf_counter() - started)
-    return ParkCost(
+    cost = ParkCost(
         tokens=int(backend._llm.n_tokens),
         megabytes=state.size / 1e6 if state is not None else 0.0,
         fresh_ms=median(fresh) * 1000,
         spare_ms=median(spare) * 1000,
         restore_ms=median(restore) * 1000,
     )
+    if state is not None:
+        _pinned_cost(backend, state.size, cost, copies)
+    return cost
+
+
+def _pinned_cost(backend: Any, size: int, cost: ParkCost, copies: int) -> None:
+    """The same copies through the GPU backend's pinned host memory (atlas_lsp/model/host_memory.py), where the
+    device has one."""
+    from atlas_lsp.model.host_memory import HostMemory
+    from atlas_lsp.model.llama import SavedState
+
+    memory = HostMemory.of_llama_cpp(backend._llama_cpp)
+    buffer_type = memory.gpu_host_buffer_type() if memory is not None else None
+    if memory is None or buffer_type is None:
+        return
+    allocation = memory.allocate(buffer_type, size)
+    if allocation is None:
+        cost.pinned = "pinned host memory could not be allocated"
+        return
+    try:
+        outs: list[float] = []
+        ins: list[float] = []
+        pinned = SavedState(allocation.array, 0)
+        for _ in range(copies):
+            started = time.perf_counter()
+            saved = backend._save_sequence(pinned)
+            outs.append(time.perf_counter() - started)
+            if saved is None or saved[0].buffer is not allocation.array:
+                cost.pinned = "the state did not fit the pinned buffer"
+                return
+            started = time.perf_counter()
+            backend._load_sequence(saved[0])
+            ins.append(time.perf_counter() - started)
+        cost.pinned = "measured"
+        cost.pinned_out_ms, cost.pinned_in_ms = median(outs) * 1000, median(ins) * 1000
+    finally:
+        memory.free(allocation)
 
 
 def _logit_spread(backend: Any, prompt: str, tokens: int = 8) -> float:
@@ -223,6 +263,8 @@ def markdown(result: DecodeBench) -> str:
             f"to new memory / into a spare / back in | | {park.fresh_ms:.2f} / {park.spare_ms:.2f} / "
             f"{park.restore_ms:.2f} |"
         )
+        pinned = f"{park.pinned_out_ms:.2f} / {park.pinned_in_ms:.2f}" if park.pinned == "measured" else park.pinned
+        rows.append(f"| … the same through the GPU backend's pinned host memory: out / back in, ms | | {pinned} |")
     note = (
         "\nOutputs differ where two tokens are nearly tied: llama.cpp's logits for a position change with the number "
         "of tokens evaluated in the same step (last row). Every kept token is the sampler's choice at its position "

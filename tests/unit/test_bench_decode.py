@@ -26,3 +26,5 @@ def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> No
     assert park is not None and park.tokens > 100 and park.megabytes > 1
     assert 0 < park.spare_ms and 0 < park.fresh_ms and 0 < park.restore_ms
     assert f"parking a prompt's KV state ({park.tokens} tokens" in report
+    assert park.pinned == "no pinned host memory on this device"  # a CPU build: nothing to compare
+    assert "pinned host memory: out / back in, ms | | no pinned host memory on this device |" in report

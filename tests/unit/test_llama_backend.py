@@ -15,7 +15,8 @@ import pytest
 from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
 from atlas_lsp.model.draft import DraftTuner, RecentOutputs
-from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend
+from atlas_lsp.model.host_memory import HostMemory
+from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend, SavedState
 from atlas_lsp.model.parked import MIN_PARK_TOKENS
 from atlas_lsp.model.service import load_backend
 
@@ -564,3 +565,33 @@ def test_greedy_picks_what_llama_cpps_greedy_sampler_picks(backend: LlamaCppBack
     finally:
         sampler.close()
         backend._keep_cache(0)
+
+
+def test_a_state_round_trips_through_memory_that_ggml_allocates(backend: LlamaCppBackend) -> None:
+    """Parking into ggml's host buffers (on a GPU machine: the backend's pinned memory, which `bench decode`
+    compares with ordinary memory; here the CPU buffer type) keeps the state exact."""
+    memory = HostMemory.of_llama_cpp(backend._llama_cpp)
+    assert memory is not None
+    pinned = memory.gpu_host_buffer_type()
+    assert (pinned is not None) == (DEVICE_GPU_LAYERS != 0)  # a CPU build has no GPU host buffer type
+    buffer_type = pinned or memory.cpu_buffer_type()
+    request = GenerationRequest(REPETITIVE_PROMPT, max_tokens=8)
+    first = "".join(backend.generate(request, CancelToken()))
+    held = backend._llm.n_tokens
+    size = int(backend._llama_cpp.llama_state_seq_get_size(backend._llm._ctx.ctx, 0))
+    allocation = memory.allocate(buffer_type, size)
+    assert allocation is not None
+    try:
+        saved = backend._save_sequence(SavedState(allocation.array, 0))
+        assert saved is not None and saved[0].buffer is allocation.array and saved[0].size == size
+        backend._keep_cache(0)  # the cache emptied, as another prompt would
+        assert backend._load_sequence(saved[0])
+        backend._llm.n_tokens = held  # its tokens are still recorded in input_ids
+        again = backend.generate(request, CancelToken())
+        assert "".join(again) == first  # greedy from the restored cells: the same output
+        assert again.stats.reused_tokens == again.stats.prompt_tokens - 1
+    finally:
+        memory.free(allocation)
+        backend._keep_cache(0)
+    assert allocation.handle == 0
+    assert memory.allocate(memory.cpu_buffer_type(), 1 << 60) is None  # too much: refused, no crash
