@@ -291,6 +291,15 @@ def _model_summary(phases: list[dict[str, float]]) -> str:
     return ", ".join(f"{phase} {median([p.get(phase, 0.0) for p in phases]):.2f}" for phase in MODEL_PHASES)
 
 
+def _first_token_ratio(result: CompletionBench) -> str:
+    """What KV reuse controls, without the decoding that a follow-up repeats in full."""
+    cold = [p["first token"] for p in result.model_phases if "first token" in p]
+    follow = [p["first token"] for p in result.follow_up_model_phases if "first token" in p]
+    if not cold or not follow or median(cold) <= 0:
+        return "not reported"
+    return f"{median(follow) / median(cold):.2f}"
+
+
 def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
     ratio = [ours / raw for ours, raw in zip(result.ours, result.raw, strict=False) if raw > 0]
     follow_p50 = median(result.follow_up_ratio) if result.follow_up_ratio else float("nan")
@@ -325,6 +334,8 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"{result.switch_back_evaluated} | |",
         f"| … its latency / the cold requests' median | {result.switch_back / median(result.ours):.2f} | |",
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
+        f"| … the same for the time to the first token (prompt evaluation and first sample), median / median | "
+        f"{_first_token_ratio(result)} | |",
         f"| prompt tokens evaluated: cold / follow-up (median) | "
         f"{median([float(t) for t in result.evaluated_cold]):.0f} / "
         f"{median([float(t) for t in result.evaluated_follow_up]):.0f} | |",

@@ -70,6 +70,7 @@ def test_the_report_splits_the_model_time_of_cold_requests_and_follow_ups() -> N
     follow_up = "model's time, median ms: tokenize 0.05, arrange 0.01, first token 2.00, decode 20.00 | 4.00 / 4.00 |"
     assert follow_up in report
     assert "| tokens generated, median: cold / follow-up | 10 / 6 |" in report
+    assert "first sample), median / median | 0.03 |" in report  # 2.0 / 60.0
 
 
 def test_a_gpu_section_says_so_and_names_the_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
