@@ -369,6 +369,13 @@ class LlamaCppBackend:
             llm._requires_eval = True
             self._cached_prompt = len(held)  # a parked state's tokens all count: its own prompt is not known
 
+    def idle(self) -> None:
+        """Work for a moment when no request waits (the worker calls it): copy the cache's prompt out now, so that a
+        request that overwrites it later has no copy to wait for (`atlas_lsp/model/parked.py`)."""
+        llm = self._llm
+        if self._cached_prompt > 0:
+            self._parked.set_aside(llm.input_ids[: llm.n_tokens], self._cached_prompt)
+
     def _save_sequence(self, spare: SavedState | None = None) -> tuple[SavedState, int] | None:
         """The KV cache's sequence copied out (its cells' K and V), with the bytes its buffer holds; into ``spare``'s
         buffer when it is large enough (memory written before costs no page faults)."""

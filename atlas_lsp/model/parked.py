@@ -16,6 +16,12 @@ park writes over: switching between two files then copies out in 4.5 ms instead 
 
 A prompt is parked only when a request would overwrite the prompt itself: the output generated after it is
 overwritten by every keystroke's request and every candidate sampled from the same prompt.
+
+Parking costs a copy (4 ms on a CPU into a spare, 6-9 ms per cold request on an H200, where the KV state comes off the
+GPU: docs/benchmarks.md, seventh session), so it is done ahead, off the request's path: when the model's thread has
+nothing queued after a request, ``set_aside`` copies the cache's prompt out unless a parked state already covers it
+(fewer than MIN_PARK_TOKENS of its prompt differ). A request that then overwrites that prompt has nothing to copy.
+The state covering the cache's own prompt does not take one of the slots: the slots are for prompts left behind.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class _Parked:
     state: Any  # what ``save`` returned
     size: int  # its bytes
     last_used: int
+    current: bool = False  # set aside ahead: it covers the prompt the cache still holds
 
 
 class ParkedPrompts:
@@ -76,6 +83,7 @@ class ParkedPrompts:
         self.parked = 0  # prompts parked, restored and dropped so far (for status and tests)
         self.restored = 0
         self.dropped = 0
+        self.set_aside_ahead = 0  # of those parked, how many were copied in idle time (off a request's path)
 
     @property
     def enabled(self) -> bool:
@@ -109,8 +117,14 @@ class ParkedPrompts:
                 best, best_shared = entry, shared
         restore = best is not None and best_shared >= shared_now + MIN_GAIN_TOKENS
         held_prompt = len(current) if prompt_length is None else min(prompt_length, len(current))
+        covering = self._covering(current, held_prompt)
         if held_prompt - shared_now >= MIN_PARK_TOKENS:
-            self._park(current)  # before a restore overwrites the cache
+            if covering is None:
+                self._park(current)  # before a restore overwrites the cache
+            else:
+                covering.last_used = self._clock  # set aside ahead: now the prompt left behind
+        for entry in self._parked:
+            entry.current = False  # the cache is about to hold another prompt (or the same one, grown)
         held: np.ndarray | None = None
         if restore and best is not None:
             self._parked.remove(best)
@@ -123,26 +137,66 @@ class ParkedPrompts:
             else:
                 logger.warning("could not restore a parked prompt of %d tokens: evaluating it again", len(best.tokens))
                 held = np.zeros(0, dtype=current.dtype)  # the cache's sequence may be half-written: start afresh
-        while len(self._parked) > self.slots or self.held_bytes() > self.max_bytes:
-            if self.held_bytes() > self.max_bytes and self._spare is not None:
+        self._evict()
+        return held
+
+    def set_aside(self, current: np.ndarray, prompt_length: int | None = None) -> bool:
+        """Copy the cache's prompt out now, ahead of a request that may overwrite it (call when the model's thread
+        is idle); nothing when it is short or a parked state already covers it. Whether it copied."""
+        if not self.enabled:
+            return False
+        held_prompt = len(current) if prompt_length is None else min(prompt_length, len(current))
+        if held_prompt < MIN_PARK_TOKENS:
+            return False
+        covering = self._covering(current, held_prompt)
+        if covering is not None:
+            covering.current = True
+            return False
+        self._clock += 1
+        entry = self._park(current)
+        if entry is None:
+            return False
+        entry.current = True
+        self.set_aside_ahead += 1
+        self._evict()
+        return True
+
+    def _covering(self, current: np.ndarray, held_prompt: int) -> _Parked | None:
+        """A parked state that holds all but fewer than MIN_PARK_TOKENS of the cache's prompt."""
+        for entry in self._parked:
+            if held_prompt - common_prefix(entry.tokens, current) < MIN_PARK_TOKENS:
+                return entry
+        return None
+
+    def _evict(self) -> None:
+        """Drop the least recently used states beyond the slots (the one covering the cache's prompt aside) or
+        the memory cap (the spare first)."""
+        while True:
+            left_behind = [entry for entry in self._parked if not entry.current]
+            over_bytes = self.held_bytes() > self.max_bytes
+            if len(left_behind) <= self.slots and not over_bytes:
+                return
+            if over_bytes and self._spare is not None:
                 self._spare = None
                 continue
-            oldest = min(self._parked, key=lambda entry: entry.last_used)
+            oldest = min(left_behind or self._parked, key=lambda entry: entry.last_used)
             self._parked.remove(oldest)
             self._let_go(oldest)
             self.dropped += 1
-        return held
 
-    def _park(self, current: np.ndarray) -> None:
+    def _park(self, current: np.ndarray) -> _Parked | None:
         spare, self._spare = self._spare, None
         saved = self._save(spare.state if spare is not None else None)
         if saved is None:
             self._spare = spare
-            return
+            return None
         state, size = saved
-        if size <= self.max_bytes:
-            self._parked.append(_Parked(current.copy(), state, size, self._clock))
-            self.parked += 1
+        if size > self.max_bytes:
+            return None
+        entry = _Parked(current.copy(), state, size, self._clock)
+        self._parked.append(entry)
+        self.parked += 1
+        return entry
 
     def _let_go(self, entry: _Parked) -> None:
         """Keep a state no longer needed as the spare when it is the largest at hand."""

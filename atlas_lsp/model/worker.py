@@ -35,7 +35,8 @@ class _Job:
 class InferenceWorker:
     """Runs callables that use the model, one at a time, on a dedicated thread.
 
-    A job whose cancel token fired while it waited in the queue is dropped without touching the model.
+    A job whose cancel token fired while it waited in the queue is dropped without touching the model. When a job
+    ends and none waits, the backend's ``idle()`` (where it has one) runs.
     """
 
     def __init__(self) -> None:
@@ -97,6 +98,19 @@ class InferenceWorker:
             else:
                 self.counters.jobs_run += 1
                 job.future.set_result(result)
+            if self._jobs.empty():
+                self._idle()
+
+    def _idle(self) -> None:
+        """Let the backend do what it does between requests (after the result is handed over, while nothing waits:
+        a request that comes meanwhile waits for at most that much)."""
+        idle = getattr(self._backend, "idle", None)
+        if idle is None:
+            return
+        try:
+            idle()
+        except Exception as error:  # noqa: BLE001 - an optimisation: never the request's failure
+            logger.debug("idle work failed: %s", error)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the running job, drop the model, end the thread."""

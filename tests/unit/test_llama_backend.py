@@ -458,6 +458,36 @@ def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     assert max(margins) < 1.0, margins
 
 
+def test_a_prompt_set_aside_in_idle_time_is_left_without_a_copy_and_comes_back(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker calls `idle()` when no request waits: the cache's prompt is copied out then, so the request for
+    another file copies nothing on its way, and going back restores the real cells."""
+    sampled = _record_sampled(backend, monkeypatch)
+    first = REPETITIVE_PROMPT * 2 + "# set aside\n"
+    second = "".join(f"Chapter {n}: a caravan reached oasis number {n} and stayed the night.\n" for n in range(12))
+    list(backend.generate(GenerationRequest(first, max_tokens=8), CancelToken()))
+    ahead = backend._parked.set_aside_ahead
+    backend.idle()
+    assert backend._parked.set_aside_ahead == ahead + 1
+    backend.idle()  # covered already: no second copy
+    assert backend._parked.set_aside_ahead == ahead + 1
+    saves: list[object] = []
+    save = backend._parked._save
+    monkeypatch.setattr(backend._parked, "_save", lambda spare: saves.append(spare) or save(spare))
+    other = backend.generate(GenerationRequest(second, max_tokens=8), CancelToken())
+    list(other)
+    assert saves == [] and other.stats.reused_tokens < 8  # the first prompt left behind, nothing copied now
+    sampled.clear()
+    text = first + "    settings."
+    again = backend.generate(GenerationRequest(text, max_tokens=12), CancelToken())
+    list(again)
+    prompt = backend._prompt_tokens(text, 12)
+    assert again.stats.reused_tokens >= len(backend._prompt_tokens(first, 12)) - 2
+    margins = _margins(backend, prompt, list(sampled))
+    assert max(margins) < 1.0, margins
+
+
 def test_a_cache_state_over_the_memory_cap_is_not_copied_out(
     backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

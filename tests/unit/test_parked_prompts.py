@@ -135,7 +135,10 @@ def test_overwriting_only_the_output_after_the_prompt_parks_nothing() -> None:
     assert parked.arrange(np.append(prompt, 5), current) is None and parked.parked == 1  # unknown: all of it counts
     moved = np.concatenate((prompt[:200], _tokens(9000, 40)))
     parked.arrange(moved, current, prompt_length=len(prompt))
-    assert parked.parked == 2  # 100 of the prompt's tokens would be lost
+    assert parked.parked == 1  # the state parked just now covers this prompt: no second copy
+    fresh = cache.parked()
+    fresh.arrange(moved, current, prompt_length=len(prompt))
+    assert fresh.parked == 1  # 100 of the prompt's tokens would be lost
 
 
 def test_a_state_let_go_is_written_over_by_the_next_park() -> None:
@@ -167,3 +170,44 @@ def test_the_spare_state_counts_against_the_memory_cap() -> None:
     cache.request(parked, third)  # first parked over the spare; 1,200 + later 2,000 would not fit with a spare
     cache.request(parked, first)
     assert parked.held_bytes() <= 4 * 700
+
+
+def test_a_prompt_set_aside_in_idle_time_is_not_copied_again_when_left() -> None:
+    cache = FakeCache()
+    parked = cache.parked()
+    first, second = _tokens(1000, 600), _tokens(5000, 500)
+    cache.request(parked, first)
+    current = np.asarray(cache.cells, dtype=np.intc)
+    assert parked.set_aside(current, prompt_length=600) is True  # the model's thread is idle: copied now
+    assert parked.set_aside(current, prompt_length=600) is False  # already covered
+    cache.request(parked, np.append(first, [7, 8]))  # typing on: still covered (2 tokens differ)
+    assert parked.set_aside(np.asarray(cache.cells, dtype=np.intc), prompt_length=602) is False
+    saves = len(cache.spares)
+    assert cache.request(parked, second) == 0  # another file: the first prompt is left behind...
+    assert len(cache.spares) == saves and parked.parked == 1  # ...without a copy on the request's path
+    assert cache.request(parked, np.append(first, [7, 8, 9])) == 600  # back: restored (2 typed tokens again)
+    assert parked.restored == 1 and parked.set_aside_ahead == 1
+
+
+def test_a_prompt_set_aside_does_not_take_a_slot_of_those_left_behind() -> None:
+    cache = FakeCache()
+    parked = cache.parked(slots=1)
+    files = [_tokens(1000 * (n + 1), 300) for n in range(3)]
+    cache.request(parked, files[0])
+    cache.request(parked, files[1])  # the first is left behind: the one slot
+    assert parked.held() == [300]
+    assert parked.set_aside(np.asarray(cache.cells, dtype=np.intc)) is True
+    assert parked.held() == [300, 300] and parked.dropped == 0  # the cache's own prompt is extra
+    cache.request(parked, files[2])  # now the second is left behind too: one slot, the older one goes
+    assert parked.held() == [300] and parked.dropped == 1
+    assert cache.request(parked, files[1]) == 300  # the most recent left behind comes back
+
+
+def test_a_short_prompt_or_no_slots_sets_nothing_aside() -> None:
+    cache = FakeCache()
+    short = _tokens(1000, MIN_PARK_TOKENS - 1)
+    parked = cache.parked()
+    cache.request(parked, short)
+    assert parked.set_aside(np.asarray(cache.cells, dtype=np.intc)) is False and cache.spares == []
+    none = cache.parked(slots=0)
+    assert none.set_aside(_tokens(1000, 600)) is False and cache.spares == []

@@ -70,3 +70,43 @@ def test_a_failing_job_does_not_stop_the_worker(worker: InferenceWorker) -> None
 def test_deadline_expires() -> None:
     token = CancelToken(deadline=time.monotonic() - 1)
     assert token.expired and token.should_stop() and not token.cancelled
+
+
+class IdleBackend(FakeBackend):
+    """Records when the worker let it do its between-requests work."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.idle_calls: list[str] = []
+        self.fail = fail
+
+    def idle(self) -> None:
+        self.idle_calls.append(threading.current_thread().name)
+        if self.fail:
+            raise RuntimeError("idle work broke")
+
+
+def test_the_backend_works_in_idle_time_only_when_no_job_waits(worker: InferenceWorker) -> None:
+    backend = worker.replace_backend(IdleBackend).result(timeout=5)
+    assert isinstance(backend, IdleBackend)
+    for _ in range(50):  # after the load, nothing waited
+        if backend.idle_calls:
+            break
+        time.sleep(0.01)
+    backend.idle_calls.clear()
+    gate = threading.Event()
+    first = worker.submit(lambda b: gate.wait(5))
+    queued = [worker.submit(lambda b, i=i: i) for i in range(3)]  # these wait behind the first
+    gate.set()
+    assert [f.result(timeout=5) for f in queued] == [0, 1, 2] and first.result(timeout=5)
+    for _ in range(50):
+        if backend.idle_calls:
+            break
+        time.sleep(0.01)
+    assert backend.idle_calls == ["atlas-inference"]  # once, after the last: never while jobs waited
+
+
+def test_failing_idle_work_is_not_a_jobs_failure(worker: InferenceWorker) -> None:
+    worker.replace_backend(lambda: IdleBackend(fail=True)).result(timeout=5)
+    assert worker.submit(lambda b: "first").result(timeout=5) == "first"
+    assert worker.submit(lambda b: "second").result(timeout=5) == "second"
+    assert worker.counters.jobs_failed == 0
