@@ -65,7 +65,8 @@ class ModelSettings:
         3,
         "Prompts set aside from the model's KV cache (the in-process backend), so that going back to another"
         " file, or completing after a solve job, reuses its prompt instead of evaluating it again. Their cache"
-        " states are copied to memory (1 GiB at most in all; the least recently used go first). 0 turns it off.",
+        " states are copied to memory while the model is idle between requests (1 GiB at most in all; the least"
+        " recently used go first). 0 turns it off.",
         minimum=0,
         maximum=8,
     )
