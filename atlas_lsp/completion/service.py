@@ -97,6 +97,7 @@ class LastCompletion:
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
 EXACT_CHECK_SHARE = 0.75  # an estimating backend's prompt above this share of the context is counted exactly
 TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (see _fitted_prompt)
+PINNED_TRIMS = 64  # cursor lines whose trim is remembered: going back to one rebuilds the same prompt start
 
 
 def _clip_before(cursor: CursorText, max_chars: int) -> CursorText:
@@ -132,7 +133,8 @@ class CompletionService:
         self.last = LastCompletion()
         self._stable_counts: OrderedDict[str, int] = OrderedDict()
         self._pinned: tuple[tuple[str, int], AssembledContext] | None = None
-        self._pinned_trim: tuple[tuple[str | None, int] | None, int | None, bool] | None = None
+        # the trim chosen for each recent cursor line: (lines kept above the cursor or None, context dropped)
+        self._pinned_trims: OrderedDict[tuple[str | None, int], tuple[int | None, bool]] = OrderedDict()
 
     def _cursor(self, text: str | Sequence[str], line: int, character: int, settings: Settings) -> CursorText:
         return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
@@ -174,15 +176,18 @@ class CompletionService:
     ) -> CompletionPrompt:
         """The prompt within the token budget: the lines farthest above the cursor go first, then the context.
 
-        The trim is kept for the cursor's line (``where``): the keystrokes that follow on it get the same prompt
-        start, so the model's KV cache still covers it; recomputing the trim per keystroke could move the start by a
-        line and re-evaluate the whole prompt. A first trim leaves TYPING_RESERVE tokens of room for that typing.
+        The trim is kept per cursor line (``where``, the last PINNED_TRIMS lines): the keystrokes that follow on it
+        get the same prompt start, so the model's KV cache still covers it, and so does coming back to the line
+        after requests elsewhere (its parked prompt is brought back: `atlas_lsp/model/parked.py`); recomputing the
+        trim could move the start by a line and re-evaluate the whole prompt. A first trim leaves TYPING_RESERVE
+        tokens of room for that typing.
         """
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
         cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING)  # never tokenize far more than fits
-        if self._pinned_trim is not None and self._pinned_trim[0] == where and where is not None:
-            _, keep, drop_context = self._pinned_trim
+        pinned = self._pinned_trims.get(where) if where is not None else None
+        if pinned is not None:
+            keep, drop_context = pinned
             kept = cursor if keep is None else replace(cursor, before_line=_last_lines(cursor.before_line, keep))
             kept_context = AssembledContext([], "", [], context.repo, context.path) if drop_context else context
             prompt = self._build(info, kept, kept_context, settings)
@@ -199,7 +204,11 @@ class CompletionService:
                 trimmed=fitted.trimmed if again.trimmed is None else again.trimmed,
                 dropped=fitted.dropped or again.dropped,
             )
-        self._pinned_trim = (where, fitted.trimmed, fitted.dropped)
+        if where is not None:
+            self._pinned_trims[where] = (fitted.trimmed, fitted.dropped)
+            self._pinned_trims.move_to_end(where)
+            while len(self._pinned_trims) > PINNED_TRIMS:
+                self._pinned_trims.popitem(last=False)
         return fitted.prompt
 
     def _trimmed(

@@ -117,14 +117,16 @@ class ParkedPrompts:
                 best, best_shared = entry, shared
         restore = best is not None and best_shared >= shared_now + MIN_GAIN_TOKENS
         held_prompt = len(current) if prompt_length is None else min(prompt_length, len(current))
-        covering = self._covering(current, held_prompt)
-        if held_prompt - shared_now >= MIN_PARK_TOKENS:
+        leaving = held_prompt - shared_now >= MIN_PARK_TOKENS
+        if leaving:
+            covering = self._covering(current, held_prompt)
             if covering is None:
                 self._park(current)  # before a restore overwrites the cache
             else:
                 covering.last_used = self._clock  # set aside ahead: now the prompt left behind
-        for entry in self._parked:
-            entry.current = False  # the cache is about to hold another prompt (or the same one, grown)
+        if leaving or restore:
+            for entry in self._parked:
+                entry.current = False  # the cache is about to hold another prompt
         held: np.ndarray | None = None
         if restore and best is not None:
             self._parked.remove(best)

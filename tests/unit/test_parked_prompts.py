@@ -198,6 +198,9 @@ def test_a_prompt_set_aside_does_not_take_a_slot_of_those_left_behind() -> None:
     assert parked.held() == [300]
     assert parked.set_aside(np.asarray(cache.cells, dtype=np.intc)) is True
     assert parked.held() == [300, 300] and parked.dropped == 0  # the cache's own prompt is extra
+    cache.request(parked, np.append(files[1], 5))  # typing on: the same prompt, nothing left behind or dropped
+    assert parked.set_aside(np.asarray(cache.cells, dtype=np.intc)) is False
+    assert parked.held() == [300, 300] and parked.dropped == 0
     cache.request(parked, files[2])  # now the second is left behind too: one slot, the older one goes
     assert parked.held() == [300] and parked.dropped == 1
     assert cache.request(parked, files[1]) == 300  # the most recent left behind comes back

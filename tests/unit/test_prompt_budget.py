@@ -67,6 +67,26 @@ def test_the_pin_holds_where_a_fresh_trim_would_move_the_start() -> None:
         assert fitted(service, replace(cursor, line_prefix=typed[:length]))[0] == start
 
 
+def test_coming_back_to_a_line_after_another_file_keeps_its_start() -> None:
+    """The trim is remembered per cursor line, not only for the last one: a request in another file between two
+    on this line leaves the start as it was (so the prompt parked for this line comes back whole)."""
+    typed = "    result = total + value_499 * 2 + other_name + another_value * 3 + more_things_to_type(1, 2)"
+    for count in range(60, 3000, 7):  # a file length where a fresh trim of the typed line moves the start
+        before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(count))
+        cursor = CursorText(before, "    result = ", "", "")
+        fresh_cold, _ = fitted(CompletionService(models=None), cursor)  # type: ignore[arg-type]
+        fresh_typed, _ = fitted(CompletionService(models=None), replace(cursor, line_prefix=typed))  # type: ignore[arg-type]
+        if fresh_cold != fresh_typed:
+            break
+    else:
+        raise AssertionError("no file length moved the trim: the scenario needs another shape")
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    start, _ = fitted(service, cursor)
+    elsewhere = CursorText("import os\n" * 3000, "x = ", "", "")
+    service._fitted_prompt(CountingBackend(), elsewhere, AssembledContext([], ""), SETTINGS, ("b.py", 7))
+    assert fitted(service, replace(cursor, line_prefix=typed))[0] == start
+
+
 class EstimatingBackend(CountingBackend):
     """An endpoint's counts: an estimate that is 20% low (a worst case: another kind of text than it learned
     from), and the tokenizer's exact count on request."""
