@@ -158,7 +158,12 @@ def _scrubbed_environment(workdir: Path, python: str) -> dict[str, str]:
 
 
 def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
-    tree = ElementTree.parse(report)
+    """The outcome of each of ``node_ids`` from pytest's JUnit report; none when the report is unreadable (cut
+    short by a killed run, or written over by the code under test)."""
+    try:
+        tree = ElementTree.parse(report)
+    except (ElementTree.ParseError, OSError):
+        return []
     by_name: dict[str, TestOutcome] = {}
     for case in tree.iter("testcase"):
         name = case.get("name", "")
@@ -239,7 +244,11 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
     outcomes = _parse_junit(junit, node_ids) if junit.exists() else []
     if not outcomes:
         tail = output.decode("utf-8", errors="replace").strip().split("\n")[-15:]
-        problem = problem or "no test report (the tests could not be collected)"
+        problem = problem or (
+            "the test report is unreadable (cut short or written over)"
+            if junit.exists()
+            else "no test report (the tests could not be collected)"
+        )
         problem += "\n" + "\n".join(tail)
         outcomes = [TestOutcome(node_id, False, problem) for node_id in node_ids]
     return TestReport(outcomes, seconds, problem)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from atlas_lsp.solve.sandbox import Limits, Sandbox, isolation_prefix
+from atlas_lsp.solve.sandbox import Limits, Sandbox, _parse_junit, isolation_prefix
 
 MODULE = "def f():\n    return 1\n"
 TEST = "from mod import f\n\n\ndef test_f():\n    assert f() == 1\n"
@@ -96,6 +96,26 @@ def test_killing_its_parent_only_fails_the_candidate(project: Path) -> None:
     assert not report.all_passed  # type: ignore[attr-defined]
     assert "killed" in report.problem  # type: ignore[attr-defined]
     assert os.getpid() > 0  # this process (the server's stand-in) is alive and running
+
+
+def test_a_candidate_cannot_write_over_its_test_report(project: Path) -> None:
+    hostile = (
+        "import os\n\ndef f():\n"
+        "    with open('.atlas-report.xml', 'w') as report:\n        report.write('<testsuites><testcase')\n"
+        "    os._exit(0)\n"
+    )
+    report = run(project, hostile)
+    assert not report.all_passed  # type: ignore[attr-defined]
+    assert "Read-only file system" in report.failure_text()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("content", ["", "<testsuites><testcase name='test_f'", "not xml at all"])
+def test_a_report_cut_short_reads_as_no_outcomes(tmp_path: Path, content: str) -> None:
+    """A run killed while pytest wrote its report (a candidate that kills its parent) leaves it cut short: the
+    candidate fails with the run's problem, and nothing raises out of the sandbox."""
+    report = tmp_path / "report.xml"
+    report.write_text(content)
+    assert _parse_junit(report, NODE) == []
 
 
 def test_killing_every_process_it_can_see_leaves_the_server_alive(project: Path) -> None:
