@@ -14,6 +14,9 @@ from atlas_lsp.model.backend import CancelToken, ModelBackend, ModelError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+# quiet time after the last job before the backend's idle work starts: the answer is on its way (its thread and
+# the client's need the CPU then, on 2 cores), and a burst of typing runs its requests without idle work in between
+IDLE_AFTER_S = 0.05
 
 
 @dataclass
@@ -35,8 +38,8 @@ class _Job:
 class InferenceWorker:
     """Runs callables that use the model, one at a time, on a dedicated thread.
 
-    A job whose cancel token fired while it waited in the queue is dropped without touching the model. When a job
-    ends and none waits, the backend's ``idle()`` (where it has one) runs.
+    A job whose cancel token fired while it waited in the queue is dropped without touching the model. When no job
+    has come for IDLE_AFTER_S after the last one, the backend's ``idle()`` (where it has one) runs.
     """
 
     def __init__(self) -> None:
@@ -78,10 +81,17 @@ class InferenceWorker:
         return future
 
     def _loop(self) -> None:
+        idle_due = False  # a job ran since the backend's last idle work
         while True:
-            job = self._jobs.get()
+            try:
+                job = self._jobs.get(timeout=IDLE_AFTER_S) if idle_due else self._jobs.get()
+            except queue.Empty:
+                idle_due = False
+                self._idle()
+                continue
             if job is None:
                 return
+            idle_due = True
             if job.cancel is not None and job.cancel.should_stop():
                 job.future.cancel()
                 self.counters.jobs_skipped_stale += 1
@@ -98,8 +108,6 @@ class InferenceWorker:
             else:
                 self.counters.jobs_run += 1
                 job.future.set_result(result)
-            if self._jobs.empty():
-                self._idle()
 
     def _idle(self) -> None:
         """Let the backend do what it does between requests (after the result is handed over, while nothing waits:

@@ -110,3 +110,19 @@ def test_failing_idle_work_is_not_a_jobs_failure(worker: InferenceWorker) -> Non
     assert worker.submit(lambda b: "first").result(timeout=5) == "first"
     assert worker.submit(lambda b: "second").result(timeout=5) == "second"
     assert worker.counters.jobs_failed == 0
+
+
+def test_idle_work_waits_for_a_quiet_moment(worker: InferenceWorker, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jobs that follow each other closer than IDLE_AFTER_S (typing) run without idle work between them."""
+    monkeypatch.setattr("atlas_lsp.model.worker.IDLE_AFTER_S", 2.0)
+    backend = worker.replace_backend(IdleBackend).result(timeout=5)
+    assert isinstance(backend, IdleBackend)
+    for _ in range(3):
+        assert worker.submit(lambda b: 1).result(timeout=5) == 1
+        time.sleep(0.2)  # well inside the quiet time
+    assert backend.idle_calls == []
+    for _ in range(100):
+        if backend.idle_calls:
+            break
+        time.sleep(0.05)
+    assert backend.idle_calls == ["atlas-inference"]  # once the quiet time passed
