@@ -48,43 +48,40 @@ def test_a_prompt_that_fits_is_not_trimmed() -> None:
     assert start == "x = 1\n" * 10
 
 
-def test_the_pin_holds_where_a_fresh_trim_would_move_the_start() -> None:
-    """Find a file length where trimming each keystroke afresh gives a different start (the proportional trim
-    crosses a line boundary), and check that typing on the line keeps the first start anyway."""
-    typed = "    result = total + value_499 * 2 + other_name + another_value * 3 + more_things_to_type(1, 2)"
+TYPED = "    result = total + value_499 * 2 + other_name + another_value * 3 + more_things_to_type(1, 2)"
+
+
+def _cursor_where_a_fresh_trim_moves() -> CursorText:
+    """A file length where trimming afresh after typing TYPED gives another start than trimming the cold request
+    (the proportional trim crosses a line boundary)."""
     for count in range(60, 3000, 7):
         before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(count))
         cursor = CursorText(before, "    result = ", "", "")
         fresh_cold, _ = fitted(CompletionService(models=None), cursor)  # type: ignore[arg-type]
-        fresh_typed, _ = fitted(CompletionService(models=None), replace(cursor, line_prefix=typed))  # type: ignore[arg-type]
+        fresh_typed, _ = fitted(CompletionService(models=None), replace(cursor, line_prefix=TYPED))  # type: ignore[arg-type]
         if fresh_cold != fresh_typed:
-            break
-    else:
-        raise AssertionError("no file length moved the trim: the scenario needs another shape")
+            return cursor
+    raise AssertionError("no file length moved the trim: the scenario needs another shape")
+
+
+def test_the_pin_holds_where_a_fresh_trim_would_move_the_start() -> None:
+    """Typing on the line keeps the first start, where trimming each keystroke afresh would move it."""
+    cursor = _cursor_where_a_fresh_trim_moves()
     service = CompletionService(models=None)  # type: ignore[arg-type]
     start, _ = fitted(service, cursor)
-    for length in range(len("    result = "), len(typed) + 1):
-        assert fitted(service, replace(cursor, line_prefix=typed[:length]))[0] == start
+    for length in range(len("    result = "), len(TYPED) + 1):
+        assert fitted(service, replace(cursor, line_prefix=TYPED[:length]))[0] == start
 
 
 def test_coming_back_to_a_line_after_another_file_keeps_its_start() -> None:
     """The trim is remembered per cursor line, not only for the last one: a request in another file between two
     on this line leaves the start as it was (so the prompt parked for this line comes back whole)."""
-    typed = "    result = total + value_499 * 2 + other_name + another_value * 3 + more_things_to_type(1, 2)"
-    for count in range(60, 3000, 7):  # a file length where a fresh trim of the typed line moves the start
-        before = "".join(f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(count))
-        cursor = CursorText(before, "    result = ", "", "")
-        fresh_cold, _ = fitted(CompletionService(models=None), cursor)  # type: ignore[arg-type]
-        fresh_typed, _ = fitted(CompletionService(models=None), replace(cursor, line_prefix=typed))  # type: ignore[arg-type]
-        if fresh_cold != fresh_typed:
-            break
-    else:
-        raise AssertionError("no file length moved the trim: the scenario needs another shape")
+    cursor = _cursor_where_a_fresh_trim_moves()
     service = CompletionService(models=None)  # type: ignore[arg-type]
     start, _ = fitted(service, cursor)
     elsewhere = CursorText("import os\n" * 3000, "x = ", "", "")
     service._fitted_prompt(CountingBackend(), elsewhere, AssembledContext([], ""), SETTINGS, ("b.py", 7))
-    assert fitted(service, replace(cursor, line_prefix=typed))[0] == start
+    assert fitted(service, replace(cursor, line_prefix=TYPED))[0] == start
 
 
 class EstimatingBackend(CountingBackend):
