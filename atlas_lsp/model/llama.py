@@ -378,8 +378,8 @@ class LlamaCppBackend:
             self._cached_prompt = len(held)  # a parked state's tokens all count: its own prompt is not known
 
     def idle(self) -> None:
-        """Work for a moment when no request waits (the worker calls it): copy the cache's prompt out now, so that a
-        request that overwrites it later has no copy to wait for (`atlas_lsp/model/parked.py`)."""
+        """Work for a moment when no request has come for a while (the worker calls it): copy the cache's prompt out
+        now, so that a request that overwrites it later has no copy to wait for (`atlas_lsp/model/parked.py`)."""
         llm = self._llm
         if self._cached_prompt > 0:
             self._parked.set_aside(llm.input_ids[: llm.n_tokens], self._cached_prompt)

@@ -18,9 +18,10 @@ A prompt is parked only when a request would overwrite the prompt itself: the ou
 overwritten by every keystroke's request and every candidate sampled from the same prompt.
 
 Parking costs a copy (4 ms on a CPU into a spare, 6-9 ms per cold request on an H200, where the KV state comes off the
-GPU: docs/benchmarks.md, seventh session), so it is done ahead, off the request's path: when the model's thread has
-nothing queued after a request, ``set_aside`` copies the cache's prompt out unless a parked state already covers it
-(fewer than MIN_PARK_TOKENS of its prompt differ). A request that then overwrites that prompt has nothing to copy.
+GPU: docs/benchmarks.md, seventh session), so it is done ahead, off the request's path: once the model's thread has
+had no request for a moment (`atlas_lsp/model/worker.py`), ``set_aside`` copies the cache's prompt out unless a parked
+state already covers it (fewer than MIN_PARK_TOKENS of its prompt differ). A request that then overwrites that prompt
+has nothing to copy (a request that comes within that moment parks on its path, as before).
 The state covering the cache's own prompt does not take one of the slots: the slots are for prompts left behind.
 """
 

@@ -110,8 +110,8 @@ class InferenceWorker:
                 job.future.set_result(result)
 
     def _idle(self) -> None:
-        """Let the backend do what it does between requests (after the result is handed over, while nothing waits:
-        a request that comes meanwhile waits for at most that much)."""
+        """Let the backend do what it does between requests (after IDLE_AFTER_S without one; a request that comes
+        meanwhile waits for that work to end)."""
         idle = getattr(self._backend, "idle", None)
         if idle is None:
             return

@@ -159,7 +159,7 @@ def _scrubbed_environment(workdir: Path, python: str) -> dict[str, str]:
 
 def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
     """The outcome of each of ``node_ids`` from pytest's JUnit report; none when the report is unreadable (cut
-    short by a killed run, or written over by the code under test)."""
+    short: the run was killed while pytest wrote it)."""
     try:
         tree = ElementTree.parse(report)
     except (ElementTree.ParseError, OSError):
@@ -245,7 +245,7 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
     if not outcomes:
         tail = output.decode("utf-8", errors="replace").strip().split("\n")[-15:]
         problem = problem or (
-            "the test report is unreadable (cut short or written over)"
+            "the test report is unreadable (cut short)"
             if junit.exists()
             else "no test report (the tests could not be collected)"
         )
