@@ -603,7 +603,8 @@ def test_a_state_round_trips_through_memory_that_ggml_allocates(backend: LlamaCp
     memory = HostMemory.of_llama_cpp(backend._llama_cpp)
     assert memory is not None
     pinned = memory.gpu_host_buffer_type()
-    assert (pinned is not None) == (DEVICE_GPU_LAYERS != 0)  # a CPU build has no GPU host buffer type
+    if DEVICE_GPU_LAYERS:
+        assert pinned is not None  # the GPU backend's pinned memory is what this checks there
     buffer_type = pinned or memory.cpu_buffer_type()
     request = GenerationRequest(REPETITIVE_PROMPT, max_tokens=8)
     first = "".join(backend.generate(request, CancelToken()))
