@@ -152,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--tasks", type=int, default=10, help="HumanEval tasks for `solve`")
     measure.add_argument("--k", type=int, default=4, help="candidates per task for `solve`")
     measure.add_argument("--rounds", type=int, default=2, help="repair rounds for `solve`")
+    measure.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting for `completion` and `decode` (repeatable), e.g. model.threads=1; named in the section",
+    )
     return parser
 
 

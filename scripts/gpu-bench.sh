@@ -16,7 +16,10 @@
 # It writes $OUT/benchmarks-gpu.md: docs/benchmarks.md with its "-gpu" sections rewritten by this run, and
 # $OUT/gpu-tests.txt: the model's tests (tests/unit/test_llama_backend.py, those that use the loaded model) run
 # with every layer on the GPU: fixed-shape steps, flash attention and parked prompts checked on CUDA; and
-# $OUT/doctor-debug.txt: llama.cpp's debug log of one doctor run (CUDA graph capture and reuse).
+# $OUT/doctor-debug.txt: llama.cpp's debug log of one doctor run (CUDA graph capture and reuse); and, in
+# $OUT/variants/, the same benchmarks printed (not recorded) with one thing changed each: a second plain run (the
+# machine's spread), one CPU thread, no guesses, no parked prompts, and CUDA graphs off (GGML_CUDA_DISABLE_GRAPHS).
+# Each variant has a time cap, so a slow one leaves the others' files; the device returns what $OUT holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cat /tmp/model/model.part.aa .gpu/m2/model.part.ab > /tmp/model.gguf
@@ -33,3 +36,21 @@ python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
 ATLAS_TEST_MODEL=/tmp/model.gguf ATLAS_TEST_GPU_LAYERS=-1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -q -p no:cacheprovider \
   tests/unit/test_llama_backend.py > "${OUT:-/tmp}/gpu-tests.txt" 2>&1 || echo "model tests on the GPU failed: see gpu-tests.txt"
 tail -3 "${OUT:-/tmp}/gpu-tests.txt"
+variants="${OUT:-/tmp}/variants"
+mkdir -p "$variants"
+variant() {  # variant NAME [ENV=VALUE ...] -- bench ARGS: one benchmark printed to variants/NAME.txt
+  local name=$1; shift
+  local env=()
+  while [ "$1" != "--" ]; do env+=("$1"); shift; done
+  shift
+  env "${env[@]}" timeout 120 python3 -m atlas_lsp bench "$@" --model /tmp/model.gguf --output - \
+    > "$variants/$name.txt" 2>&1 || echo "variant $name failed or timed out: see variants/$name.txt"
+  grep -E "overhead ratio|follow-up / cold|server overhead \(|cost of a model step|model's time, median" "$variants/$name.txt" \
+    | sed "s/^/$name: /" || true
+}
+variant completion-again -- completion
+variant completion-threads-1 -- completion --set model.threads=1
+variant completion-no-guesses -- completion --set model.draftTokens=0
+variant completion-no-parking -- completion --set model.parkedPrompts=0
+variant decode-threads-1 -- decode --set model.threads=1
+variant decode-no-cuda-graphs GGML_CUDA_DISABLE_GRAPHS=1 -- decode

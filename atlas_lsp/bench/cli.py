@@ -3,14 +3,51 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from atlas_lsp.bench.report import write_section
+from atlas_lsp.bench.report import with_settings, write_section
+from atlas_lsp.config import Settings, merge_settings, settings_reference
+
+SETTABLE_SUITES = ("completion", "decode")  # the suites that run the server or the model with settings
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set SECTION.KEY=VALUE`` arguments as a settings object (``{"model": {"threads": 1}}``). A value is read
+    as JSON when it is JSON (numbers, true/false, quoted strings), else taken as a string. Unknown keys and values
+    that the setting does not accept are errors, not silently ignored: a benchmark must measure what it says."""
+    known = {key for key, _, _ in settings_reference()}
+    raw: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        key = key.strip()
+        if not equals or key not in known:
+            raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE with a known setting (e.g. model.threads=1)")
+        try:
+            value: Any = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        section, name = key.split(".", 1)
+        raw.setdefault(section, {})[name] = value
+    _, problems = merge_settings(Settings(), raw)
+    if problems:
+        wrong = (f"{problem.key}: {problem.message.split('; using ')[0]}" for problem in problems)
+        raise SystemExit("--set " + "; ".join(wrong))
+    return raw
+
+
+def describe_overrides(raw: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{section}.{name}={json.dumps(value)}" for section, keys in raw.items() for name, value in keys.items()
+    )
 
 
 def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     endpoint = getattr(args, "endpoint", None)
+    overrides = parse_overrides(getattr(args, "overrides", None) or [])
+    if overrides and args.suite not in SETTABLE_SUITES:
+        raise SystemExit(f"--set applies to bench {' and '.join(SETTABLE_SUITES)}, not {args.suite}")
     on_gpu = False
     if args.suite == "context":
         from atlas_lsp.bench import context
@@ -21,7 +58,7 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
 
         if endpoint:
             raise SystemExit("bench decode measures the in-process model; --endpoint does not apply")
-        decoded = decode.run(model=args.model)
+        decoded = decode.run(model=args.model, overrides=overrides)
         on_gpu = decoded.device.startswith("gpu")
         body = decode.markdown(decoded)
     elif args.suite == "solve":
@@ -32,9 +69,11 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         from atlas_lsp.bench import completion
 
-        result = completion.run(model=args.model, endpoint=endpoint)
+        result = completion.run(model=args.model, endpoint=endpoint, overrides=overrides)
         on_gpu = result.device.startswith("gpu")
         body = completion.markdown(result, endpoint)
+    if overrides:
+        body = with_settings(body, describe_overrides(overrides))
     out.write(body)
     if args.output != "-":
         key = f"{args.suite}-endpoint" if endpoint and args.suite != "context" else args.suite

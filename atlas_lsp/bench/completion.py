@@ -12,17 +12,19 @@ second file opens is measured separately ("first request right after opening a f
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from atlas_lsp.bench.lsp_client import RawLspProcess
 from atlas_lsp.bench.report import header, median, percentile, summary_ms
-from atlas_lsp.config import ModelSettings
+from atlas_lsp.config import ModelSettings, Settings, merge_settings
 
 FILE_LINES = 2000
 POSITIONS = 12
@@ -107,11 +109,25 @@ def _items(result: Any) -> list[dict[str, Any]]:
     return result["items"] if isinstance(result, dict) else result
 
 
+def model_settings(model: str | None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> ModelSettings:
+    """The in-process model's settings: ``model`` (a GGUF path) and the ``model`` section of ``overrides`` (a
+    settings object, as `bench --set` gives it) on top of the defaults."""
+    raw = {**({"path": model} if model else {}), **(overrides or {}).get("model", {})}
+    settings, _ = merge_settings(Settings(), {"model": raw})
+    return dataclasses.replace(settings.model, backend="llama-cpp")
+
+
 def run(
-    model: str | None = None, lines: int = FILE_LINES, count: int = POSITIONS, endpoint: str | None = None
+    model: str | None = None,
+    lines: int = FILE_LINES,
+    count: int = POSITIONS,
+    endpoint: str | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> CompletionBench:
     """With ``endpoint``, the server uses that OpenAI-compatible endpoint and the raw baseline stays the in-process
-    model (serve the same GGUF there): the ratio is then the HTTP path's whole cost over the raw call."""
+    model (serve the same GGUF there): the ratio is then the HTTP path's whole cost over the raw call.
+    ``overrides`` (a settings object) goes to the server on top of the benchmark's own settings; its ``model``
+    section also to the raw baseline's model."""
     from atlas_lsp.model.service import load_backend
 
     bench = CompletionBench()
@@ -121,7 +137,9 @@ def run(
         "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000},
         "context": {"prefixLines": lines, "budgetTokens": 1700},  # prompts of about 1,600 tokens
     }
-    raw_backend = load_backend(ModelSettings(path=model) if model else ModelSettings())
+    for section, values in (overrides or {}).items():
+        options[section] = {**options.get(section, {}), **values}
+    raw_backend = load_backend(model_settings(model, overrides))
     llm = raw_backend._llm  # type: ignore[attr-defined]
     bench.model, bench.device = raw_backend.info.name, raw_backend.info.device
     with tempfile.TemporaryDirectory() as folder:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from atlas_lsp.bench.completion import positions, source_file
+from atlas_lsp.bench.completion import model_settings, positions, source_file
 from atlas_lsp.bench.report import header, median, summary_ms
-from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest
 
 PROMPT_CHARS = 6000  # about 1,500 tokens of Python
@@ -85,12 +85,18 @@ def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
             run.follow_up_steps += stream.stats.decode_steps + 1
 
 
-def run(model: str | None = None, count: int = 12, prompt_chars: int = PROMPT_CHARS) -> DecodeBench:
+def run(
+    model: str | None = None,
+    count: int = 12,
+    prompt_chars: int = PROMPT_CHARS,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> DecodeBench:
+    """``overrides``: a settings object whose ``model`` section applies to every model loaded here."""
     from atlas_lsp.model.service import load_backend
 
-    settings = ModelSettings(path=model) if model else ModelSettings()
+    settings = model_settings(model, overrides)
     bench = DecodeBench(draft_tokens=settings.draft_tokens)
-    plain = load_backend(ModelSettings(path=model, draft_tokens=0) if model else ModelSettings(draft_tokens=0))
+    plain = load_backend(dataclasses.replace(settings, draft_tokens=0))
     guessing = load_backend(settings)
     bench.model, bench.device = guessing.info.name, guessing.info.device
     bench.flash_default = guessing.info.flash_attention

@@ -82,6 +82,15 @@ def header(title: str, model: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_settings(body: str, settings: str) -> str:
+    """``body`` (a section) with a line naming the settings it was measured with, after its header's lines."""
+    lines = body.split("\n")
+    at = next((index for index, line in enumerate(lines) if line.startswith("- ")), 0)
+    while at < len(lines) and lines[at].startswith("- "):
+        at += 1
+    return "\n".join([*lines[:at], f"- settings: {settings}", *lines[at:]])
+
+
 def write_section(path: Path, key: str, body: str) -> None:
     """Replace the section between `<!-- bench:KEY -->` markers (appended when absent)."""
     start, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"

@@ -1,0 +1,58 @@
+"""`atlas-lsp bench --set`: settings for the measured server and model, checked strictly and named in the section."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import pytest
+
+from atlas_lsp.bench.cli import describe_overrides, parse_overrides, run_bench
+from atlas_lsp.bench.completion import model_settings
+from atlas_lsp.bench.report import with_settings
+
+
+def test_values_are_read_as_json_or_taken_as_strings() -> None:
+    raw = parse_overrides(["model.threads=1", "model.flashAttention=off", "completion.maxTokens=8"])
+    assert raw == {"model": {"threads": 1, "flashAttention": "off"}, "completion": {"maxTokens": 8}}
+    assert describe_overrides(raw) == 'model.threads=1, model.flashAttention="off", completion.maxTokens=8'
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("model.thread=1", "known setting"),  # a typo is not silently ignored
+        ("model.threads", "SECTION.KEY=VALUE"),
+        ("model.threads=-1", "model.threads: -1 must be at least 0"),
+        ("model.flashAttention=sometimes", "model.flashAttention"),
+    ],
+)
+def test_a_setting_the_server_would_not_take_stops_the_benchmark(item: str, message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        parse_overrides([item])
+
+
+def test_suites_without_settings_refuse_them() -> None:
+    args = argparse.Namespace(suite="context", overrides=["model.threads=1"], output="-", files=10)
+    with pytest.raises(SystemExit, match="completion and decode"):
+        run_bench(args, io.StringIO())
+
+
+def test_the_model_section_reaches_the_in_process_model() -> None:
+    settings = model_settings("/models/x.gguf", {"model": {"threads": 1, "draftTokens": 0}, "completion": {}})
+    assert (settings.path, settings.threads, settings.draft_tokens) == ("/models/x.gguf", 1, 0)
+    assert model_settings(None).threads == 0
+    # the raw baseline is always the in-process model, whatever the server is told to use
+    assert model_settings(None, {"model": {"backend": "openai"}}).backend == "llama-cpp"
+
+
+def test_the_section_names_its_settings_after_its_header() -> None:
+    body = "## Title\n\n- date: 2026-11-26\n- commit: abc\n\n| measure |\n|---|\n- not a header line\n"
+    assert with_settings(body, "model.threads=1").split("\n")[:6] == [
+        "## Title",
+        "",
+        "- date: 2026-11-26",
+        "- commit: abc",
+        "- settings: model.threads=1",
+        "",
+    ]
