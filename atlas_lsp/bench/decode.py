@@ -54,17 +54,24 @@ class DecodeBench:
 
 
 @dataclass
+class CopyCost:
+    """Median ms of a few copies of the same KV state."""
+
+    fresh_ms: float  # copied out into memory never written before (pinned memory: allocating it included)
+    spare_ms: float  # into a spare state's memory (what parking does after its first copies)
+    restore_ms: float  # copied back into the KV cache
+
+
+@dataclass
 class ParkCost:
-    """What parking a prompt costs on this device, median ms of a few copies of the same state."""
+    """What parking a prompt costs on this device: in the memory parking uses here, and on a GPU also in ordinary
+    (pageable) memory, for comparison."""
 
     tokens: int
     megabytes: float
-    fresh_ms: float  # copied out into memory never written before
-    spare_ms: float  # into a spare state's memory (what parking does after its first copies)
-    restore_ms: float  # copied back into the KV cache
-    pinned: str = "no pinned host memory on this device"  # or the figures below, measured
-    pinned_out_ms: float = float("nan")  # copied out into the GPU backend's pinned host memory
-    pinned_in_ms: float = float("nan")  # and back in from it
+    memory: str  # the memory parking uses here
+    used: CopyCost
+    ordinary: CopyCost | None = None
 
 
 def _measure(backend: object, prompt: str, run: DecodeRun) -> None:
@@ -127,71 +134,63 @@ def run(
 
 def _park_cost(backend: Any, prompt: str, copies: int = 3) -> ParkCost | None:
     """Time parking ``prompt``'s KV state the way a cold request does before it overwrites the cache: copied out
-    into new memory, into a spare buffer, and back in (the cache ends as it was)."""
+    into new memory, into a spare buffer, and back in (the cache ends as it was); in the backend's own state memory
+    (pinned where its layers are on a GPU) and, when that is pinned, in ordinary memory too."""
+    from atlas_lsp.model.host_memory import StateMemory
+
     list(backend.generate(GenerationRequest(prompt, max_tokens=1), CancelToken()))
+    states = backend._states
+    used = _copy_cost(backend, states, copies)
+    if used is None:  # this model's states cannot be parked (or are too large to)
+        return None
+    size = int(backend._llama_cpp.llama_state_seq_get_size(backend._llm._ctx.ctx, 0))
+    return ParkCost(
+        tokens=int(backend._llm.n_tokens),
+        megabytes=size / 1e6,
+        memory="pinned host memory" if states.pinned else "ordinary memory",
+        used=used,
+        ordinary=_copy_cost(backend, StateMemory(), copies) if states.pinned else None,
+    )
+
+
+def _copy_cost(backend: Any, states: Any, copies: int) -> CopyCost | None:
+    """Copies of the cache's state out and back with ``states`` (a `StateMemory`) as the backend's memory; every
+    buffer is released again."""
+    previous, backend._states = backend._states, states
     fresh: list[float] = []
     spare: list[float] = []
     restore: list[float] = []
     state = None
-    for _ in range(copies):
-        started = time.perf_counter()
-        saved = backend._save_sequence(None)
-        fresh.append(time.perf_counter() - started)
-        if saved is None:  # this model's states cannot be parked (or are too large to)
-            return None
-        state = saved[0]
-    for _ in range(copies):
-        started = time.perf_counter()
-        saved = backend._save_sequence(state)
-        spare.append(time.perf_counter() - started)
-        state = saved[0] if saved is not None else state
-        started = time.perf_counter()
-        backend._load_sequence(state)
-        restore.append(time.perf_counter() - started)
-    cost = ParkCost(
-        tokens=int(backend._llm.n_tokens),
-        megabytes=state.size / 1e6 if state is not None else 0.0,
-        fresh_ms=median(fresh) * 1000,
-        spare_ms=median(spare) * 1000,
-        restore_ms=median(restore) * 1000,
-    )
-    if state is not None:
-        _pinned_cost(backend, state.size, cost, copies)
-    return cost
-
-
-def _pinned_cost(backend: Any, size: int, cost: ParkCost, copies: int) -> None:
-    """The same copies through the GPU backend's pinned host memory (atlas_lsp/model/host_memory.py), where the
-    device has one."""
-    from atlas_lsp.model.host_memory import HostMemory
-    from atlas_lsp.model.llama import SavedState
-
-    memory = HostMemory.of_llama_cpp(backend._llama_cpp)
-    buffer_type = memory.gpu_host_buffer_type() if memory is not None else None
-    if memory is None or buffer_type is None:
-        return
-    allocation = memory.allocate(buffer_type, size)
-    if allocation is None:
-        cost.pinned = "pinned host memory could not be allocated"
-        return
     try:
-        outs: list[float] = []
-        ins: list[float] = []
-        pinned = SavedState(allocation.array, 0)
+        for _ in range(copies):
+            if state is not None:
+                backend._release(state)
+                state = None
+            started = time.perf_counter()
+            saved = backend._save_sequence(None)
+            fresh.append(time.perf_counter() - started)
+            if saved is None:
+                return None
+            state = saved[0]
         for _ in range(copies):
             started = time.perf_counter()
-            saved = backend._save_sequence(pinned)
-            outs.append(time.perf_counter() - started)
-            if saved is None or saved[0].buffer is not allocation.array:
-                cost.pinned = "the state did not fit the pinned buffer"
-                return
+            saved = backend._save_sequence(state)  # handed over: written over (or released)
+            spare.append(time.perf_counter() - started)
+            state = saved[0] if saved is not None else None
+            if state is None:
+                return None
             started = time.perf_counter()
-            backend._load_sequence(saved[0])
-            ins.append(time.perf_counter() - started)
-        cost.pinned = "measured"
-        cost.pinned_out_ms, cost.pinned_in_ms = median(outs) * 1000, median(ins) * 1000
+            backend._load_sequence(state)
+            restore.append(time.perf_counter() - started)
+        return CopyCost(median(fresh) * 1000, median(spare) * 1000, median(restore) * 1000)
     finally:
-        memory.free(allocation)
+        if state is not None:
+            backend._release(state)
+        backend._states = previous
+
+
+def _copies(cost: CopyCost) -> str:
+    return f"{cost.fresh_ms:.2f} / {cost.spare_ms:.2f} / {cost.restore_ms:.2f}"
 
 
 def _logit_spread(backend: Any, prompt: str, tokens: int = 8) -> float:
@@ -265,12 +264,12 @@ def markdown(result: DecodeBench) -> str:
     if result.park is not None:
         park = result.park
         rows.append(
-            f"| parking a prompt's KV state ({park.tokens} tokens, {park.megabytes:.1f} MB), median ms: copied out "
-            f"to new memory / into a spare / back in | | {park.fresh_ms:.2f} / {park.spare_ms:.2f} / "
-            f"{park.restore_ms:.2f} |"
+            f"| parking a prompt's KV state ({park.tokens} tokens, {park.megabytes:.1f} MB) in {park.memory} (what "
+            f"parking uses here), median ms: copied out to new memory / into a spare / back in | | "
+            f"{_copies(park.used)} |"
         )
-        pinned = f"{park.pinned_out_ms:.2f} / {park.pinned_in_ms:.2f}" if park.pinned == "measured" else park.pinned
-        rows.append(f"| … the same through the GPU backend's pinned host memory: out / back in, ms | | {pinned} |")
+        if park.ordinary is not None:
+            rows.append(f"| … the same in ordinary (pageable) memory | | {_copies(park.ordinary)} |")
     note = (
         "\nOutputs differ where two tokens are nearly tied: llama.cpp's logits for a position change with the number "
         "of tokens evaluated in the same step (last row). Every kept token is the sampler's choice at its position "

@@ -1,12 +1,13 @@
-"""Host memory that ggml allocates: the GPU backend's pinned (page-locked) host buffers, for KV states copied off
-the GPU.
+"""Host memory for KV states copied out of the cache: the GPU backend's pinned (page-locked) host buffers where the
+model's layers are on a GPU, anonymous mappings elsewhere.
 
 A parked prompt's state is copied out of the KV cache into host memory (`atlas_lsp/model/parked.py`). With the
 cache on a GPU that is a device-to-host copy, and into ordinary (pageable) memory the driver stages it through a
-pinned bounce buffer: parking a ~1,500-token prompt took 6-9 ms per cold request on an H200 (docs/benchmarks.md,
-seventh session). Into the backend's own host buffer type (CUDA: cudaMallocHost) the copy can go directly.
-`atlas-lsp bench decode` measures both on a device that has one; the parking itself still uses ordinary memory until
-that measurement says otherwise.
+pinned bounce buffer. Measured on an H200 (`bench decode`, eighth session, a 1,898-token state of 43.8 MB): into
+new pageable memory 32.3 ms, into pageable memory used before 4.9 ms, back in 6.5 ms; into the backend's own pinned
+host buffers (CUDA: cudaMallocHost) 1.4 ms out and 1.8 ms back in. So `StateMemory` gives a GPU model's states
+pinned memory, up to MAX_PINNED_BYTES in all (page-locked memory is taken from the whole machine), and anonymous
+mappings beyond that and on a CPU.
 
 Only ggml's device-neutral API is used (`ggml_backend_dev_by_type`, `ggml_backend_dev_host_buffer_type`), through
 llama-cpp-python's own library, so a CPU-only build simply has no GPU host buffer type.
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 from dataclasses import dataclass
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 DEVICE_TYPE_GPU = 1  # enum ggml_backend_dev_type: CPU 0, GPU 1, IGPU 2, ACCEL 3
+MAX_PINNED_BYTES = 512 << 20  # page-locked memory held for parked states at most; beyond it, ordinary memory
 
 
 @dataclass(eq=False)
@@ -87,3 +90,75 @@ class HostMemory:
         if allocation.handle:
             self._functions["ggml_backend_buffer_free"](allocation.handle)
             allocation.handle = 0
+
+
+def mapped_buffer(size: int) -> ctypes.Array[ctypes.c_uint8]:
+    """``size`` bytes of ordinary memory, mapped but not yet touched: its pages are faulted in by the copy itself,
+    inside llama.cpp with the GIL released. (A ctypes array zero-fills its memory holding the GIL: 21-42 ms for
+    40 MB, time the event loop could not answer in.) The array keeps the mapping; both go together."""
+    return (ctypes.c_uint8 * size).from_buffer(mmap.mmap(-1, size))
+
+
+@dataclass(eq=False)
+class StateBuffer:
+    """Memory for one KV state: ``array`` (ctypes bytes), from ggml when ``allocation`` is set (freed by
+    `StateMemory.release`), else an anonymous mapping (freed with the array)."""
+
+    array: ctypes.Array[ctypes.c_uint8]
+    allocation: HostAllocation | None = None
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+
+class StateMemory:
+    """Allocates and releases the buffers that KV states are copied into: ``buffer_type``'s memory (a GPU backend's
+    pinned host buffers) while fewer than ``max_pinned`` bytes of it are held, ordinary memory otherwise."""
+
+    def __init__(
+        self, memory: HostMemory | None = None, buffer_type: int | None = None, max_pinned: int = MAX_PINNED_BYTES
+    ) -> None:
+        self._memory = memory if buffer_type is not None else None
+        self._buffer_type = buffer_type
+        self.max_pinned = max_pinned
+        self.pinned_bytes = 0  # held now
+        self.pinned_buffers = 0
+
+    @classmethod
+    def for_model(cls, llama_cpp: Any, on_gpu: bool) -> StateMemory:
+        """Pinned memory for a model whose layers are on a GPU (where the build has it), else ordinary memory."""
+        if not on_gpu:
+            return cls()
+        memory = HostMemory.of_llama_cpp(llama_cpp)
+        buffer_type = memory.gpu_host_buffer_type() if memory is not None else None
+        if buffer_type is None:
+            logger.info("no pinned host memory from the GPU backend: parked prompts use ordinary memory")
+            return cls()
+        logger.info("parked prompts are copied into the GPU backend's pinned host memory")
+        return cls(memory, buffer_type)
+
+    @property
+    def pinned(self) -> bool:
+        return self._memory is not None
+
+    def allocate(self, size: int) -> StateBuffer | None:
+        """``size`` bytes, pinned while the cap allows; None when no memory can be had."""
+        if self._memory is not None and self._buffer_type is not None and self.pinned_bytes + size <= self.max_pinned:
+            allocation = self._memory.allocate(self._buffer_type, size)
+            if allocation is not None:
+                self.pinned_bytes += size
+                self.pinned_buffers += 1
+                return StateBuffer(allocation.array, allocation)
+            logger.debug("pinned host memory refused %d bytes: using ordinary memory", size)
+        try:
+            return StateBuffer(mapped_buffer(size))
+        except (MemoryError, OSError, ValueError):
+            return None
+
+    def release(self, buffer: StateBuffer) -> None:
+        """Give a buffer's memory back now (pinned memory is not garbage-collected); safe to call twice."""
+        allocation = buffer.allocation
+        if allocation is not None and allocation.handle and self._memory is not None:
+            self._memory.free(allocation)
+            self.pinned_bytes -= len(buffer.array)
+            self.pinned_buffers -= 1

@@ -9,7 +9,6 @@ import codecs
 import ctypes
 import logging
 import math
-import mmap
 import os
 import threading
 import time
@@ -33,6 +32,7 @@ from atlas_lsp.model.backend import (
     StopScanner,
 )
 from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
+from atlas_lsp.model.host_memory import StateBuffer, StateMemory
 from atlas_lsp.model.parked import ParkedPrompts, common_prefix
 from atlas_lsp.model.tokens import PieceCachedTokenizer, choose_split
 from atlas_lsp.timing import PhaseClock
@@ -189,17 +189,10 @@ def read_fim_tokens(llama_cpp: Any, model: Any) -> FimTokens | None:
 
 @dataclass(frozen=True)
 class SavedState:
-    """A KV cache sequence copied out: its first ``size`` bytes of ``buffer`` (a ctypes byte array)."""
+    """A KV cache sequence copied out: the first ``size`` bytes of ``buffer``."""
 
-    buffer: Any
+    buffer: StateBuffer
     size: int
-
-
-def _fresh_buffer(size: int) -> ctypes.Array[ctypes.c_uint8]:
-    """``size`` bytes for a saved state, mapped but not yet touched: its pages are faulted in by the copy itself,
-    inside llama.cpp with the GIL released. (A ctypes array zero-fills its memory holding the GIL: 21-42 ms for
-    40 MB here, time the event loop could not answer in.) The array keeps the mapping; both go together."""
-    return (ctypes.c_uint8 * size).from_buffer(mmap.mmap(-1, size))
 
 
 def _sample(sampler: Any, ctx: Any, row: int) -> int:
@@ -216,7 +209,10 @@ class LlamaCppBackend:
     def __init__(self, llm: Any, info: ModelInfo, draft_tokens: int = 8, parked_prompts: int = 0) -> None:
         self._llm = llm
         self._info = info
-        self._parked = ParkedPrompts(parked_prompts, self._save_sequence, self._load_sequence)
+        self._states = (
+            StateMemory.for_model(import_llama_cpp(), info.gpu_layers > 0) if parked_prompts else StateMemory()
+        )
+        self._parked = ParkedPrompts(parked_prompts, self._save_sequence, self._load_sequence, release=self._release)
         self._tuner = DraftTuner(max_tokens=draft_tokens)
         if info.gpu_layers > 0 and draft_tokens > 0:  # steps are launch-bound there: fixed-shape steps may pay
             self._tuner.fixed_step = min(draft_tokens + 1, FIXED_STEP_TOKENS)
@@ -385,30 +381,40 @@ class LlamaCppBackend:
             self._parked.set_aside(llm.input_ids[: llm.n_tokens], self._cached_prompt)
 
     def _save_sequence(self, spare: SavedState | None = None) -> tuple[SavedState, int] | None:
-        """The KV cache's sequence copied out (its cells' K and V), with the bytes its buffer holds; into ``spare``'s
-        buffer when it is large enough (memory written before costs no page faults)."""
+        """The KV cache's sequence copied out (its cells' K and V), with the bytes its buffer holds. ``spare`` (a
+        state no longer needed) is handed over: written over when it is large enough (memory written before costs
+        no page faults, pinned memory no new pinning), else released."""
         llama_cpp = self._llama_cpp
         ctx = self._llm._ctx.ctx
         size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
-        if size <= 0 or size > self._parked.max_bytes:  # too large to keep: never allocated
-            return None
+        buffer: StateBuffer | None = None
         if spare is not None and len(spare.buffer) >= size:
             buffer = spare.buffer
-        else:
+        elif spare is not None:
+            self._release(spare)
+        if size <= 0 or size > self._parked.max_bytes:  # too large to keep: never allocated
+            if buffer is not None:
+                self._states.release(buffer)
+            return None
+        if buffer is None:
             room = min(size + size // 8, self._parked.max_bytes)  # an eighth more: the prompt grows as one types
-            try:
-                buffer = _fresh_buffer(room)
-            except (MemoryError, OSError, ValueError):
+            buffer = self._states.allocate(room)
+            if buffer is None:
                 logger.warning("no memory to set aside a prompt's cache state (%d bytes); it is not parked", size)
                 return None
-        if int(llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)) != size:
+        if int(llama_cpp.llama_state_seq_get_data(ctx, buffer.array, size, 0)) != size:
+            self._states.release(buffer)
             return None
         return SavedState(buffer, size), len(buffer)
+
+    def _release(self, state: SavedState) -> None:
+        """A saved state's memory given back (pinned memory at once; ordinary memory with its last reference)."""
+        self._states.release(state.buffer)
 
     def _load_sequence(self, state: SavedState) -> bool:
         """Replace the KV cache's sequence with a saved one."""
         self._llm._ctx.kv_cache_seq_rm(0, 0, -1)
-        return int(self._llama_cpp.llama_state_seq_set_data(self._llm._ctx.ctx, state.buffer, state.size, 0)) > 0
+        return int(self._llama_cpp.llama_state_seq_set_data(self._llm._ctx.ctx, state.buffer.array, state.size, 0)) > 0
 
     def _cached_prefix(self, prompt: np.ndarray) -> int:
         """How many leading prompt tokens are reused from the KV cache: the common prefix with what it holds, less
@@ -634,4 +640,5 @@ class LlamaCppBackend:
     def close(self) -> None:
         with self._prepare_lock:  # a document being prepared must not tokenize with a freed vocabulary
             self._closed = True
+        self._parked.clear()  # pinned buffers are freed explicitly, while the GPU backend is still there
         self._llm.close()

@@ -17,8 +17,9 @@ park writes over: switching between two files then copies out in 4.5 ms instead 
 A prompt is parked only when a request would overwrite the prompt itself: the output generated after it is
 overwritten by every keystroke's request and every candidate sampled from the same prompt.
 
-Parking costs a copy (4 ms on a CPU into a spare, 6-9 ms per cold request on an H200, where the KV state comes off the
-GPU: docs/benchmarks.md, seventh session), so it is done ahead, off the request's path: once the model's thread has
+Parking costs a copy (4 ms on a CPU into a spare; on an H200, where the KV state comes off the GPU, 4.9 ms into a
+pageable spare and 32 ms into new pageable memory, 1.4 ms into pinned memory, which a GPU model's states now use:
+`atlas_lsp/model/host_memory.py`), so it is done ahead, off the request's path: once the model's thread has
 had no request for a moment (`atlas_lsp/model/worker.py`), ``set_aside`` copies the cache's prompt out unless a parked
 state already covers it (fewer than MIN_PARK_TOKENS of its prompt differ). A request that then overwrites that prompt
 has nothing to copy (a request that comes within that moment parks on its path, as before).
@@ -61,10 +62,11 @@ class ParkedPrompts:
     """Prompts parked out of the KV cache, and when to park and restore them.
 
     ``save(spare)`` copies the cache's sequence out and returns it with the bytes it holds (None when it cannot);
-    ``spare`` is a state no longer needed (restored or dropped), or None: its memory may be written over, because
-    memory used for the first time costs more than the copy itself (a 39 MB state: 26 ms for fresh memory, 4.5 ms
-    into memory used before, on a CPU). ``load(state)`` replaces the cache's sequence with a saved one and says
-    whether that worked.
+    ``spare`` is a state no longer needed (restored or dropped), or None, and is handed over: ``save`` writes over
+    its memory (memory used for the first time costs more than the copy itself: a 39 MB state, 26 ms for fresh
+    memory, 4.5 ms into memory used before, on a CPU) or releases it. ``load(state)`` replaces the cache's sequence
+    with a saved one and says whether that worked. ``release(state)`` gives a state's memory back (pinned memory is
+    not garbage-collected): every state that ``save`` returned is released exactly once, or handed back to ``save``.
     """
 
     def __init__(
@@ -73,10 +75,12 @@ class ParkedPrompts:
         save: Callable[[Any | None], tuple[Any, int] | None],
         load: Callable[[Any], bool],
         max_bytes: int = MAX_PARKED_BYTES,
+        release: Callable[[Any], None] = lambda state: None,
     ) -> None:
         self.slots = slots
         self._save = save
         self._load = load
+        self._release = release
         self.max_bytes = max_bytes
         self._parked: list[_Parked] = []
         self._spare: _Parked | None = None  # the largest state let go lately, to be written over by the next park
@@ -180,6 +184,7 @@ class ParkedPrompts:
             if len(left_behind) <= self.slots and not over_bytes:
                 return
             if over_bytes and self._spare is not None:
+                self._release(self._spare.state)
                 self._spare = None
                 continue
             oldest = min(left_behind or self._parked, key=lambda entry: entry.last_used)
@@ -189,12 +194,12 @@ class ParkedPrompts:
 
     def _park(self, current: np.ndarray) -> _Parked | None:
         spare, self._spare = self._spare, None
-        saved = self._save(spare.state if spare is not None else None)
+        saved = self._save(spare.state if spare is not None else None)  # the spare is save's now
         if saved is None:
-            self._spare = spare
             return None
         state, size = saved
         if size > self.max_bytes:
+            self._release(state)
             return None
         entry = _Parked(current.copy(), state, size, self._clock)
         self._parked.append(entry)
@@ -202,11 +207,16 @@ class ParkedPrompts:
         return entry
 
     def _let_go(self, entry: _Parked) -> None:
-        """Keep a state no longer needed as the spare when it is the largest at hand."""
+        """Keep a state no longer needed as the spare when it is the largest at hand; release the other."""
         if self._spare is None or entry.size > self._spare.size:
-            self._spare = entry
+            entry, self._spare = self._spare, entry
+        if entry is not None:
+            self._release(entry.state)
 
     def clear(self) -> None:
+        """Drop every parked state and the spare, releasing their memory."""
         self.dropped += len(self._parked)
+        for entry in [*self._parked, *([self._spare] if self._spare is not None else [])]:
+            self._release(entry.state)
         self._parked.clear()
         self._spare = None

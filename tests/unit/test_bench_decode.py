@@ -24,7 +24,7 @@ def test_the_decode_benchmark_compares_both_settings_on_the_same_prompts() -> No
     assert '"auto" chose off on this device' in report and "| outputs identical |" in report
     park = result.park  # what a cold request pays to set the previous prompt aside
     assert park is not None and park.tokens > 100 and park.megabytes > 1
-    assert 0 < park.spare_ms and 0 < park.fresh_ms and 0 < park.restore_ms
+    assert 0 < park.used.spare_ms and 0 < park.used.fresh_ms and 0 < park.used.restore_ms
     assert f"parking a prompt's KV state ({park.tokens} tokens" in report
-    assert park.pinned == "no pinned host memory on this device"  # a CPU build: nothing to compare
-    assert "pinned host memory: out / back in, ms | | no pinned host memory on this device |" in report
+    assert park.memory == "ordinary memory" and park.ordinary is None  # on a CPU: nothing pinned to compare
+    assert "in ordinary memory (what parking uses here)" in report and "pageable" not in report

@@ -15,8 +15,8 @@ import pytest
 from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
 from atlas_lsp.model.draft import DraftTuner, RecentOutputs
-from atlas_lsp.model.host_memory import HostMemory
-from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend, SavedState
+from atlas_lsp.model.host_memory import HostMemory, StateMemory
+from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend
 from atlas_lsp.model.parked import MIN_PARK_TOKENS
 from atlas_lsp.model.service import load_backend
 
@@ -597,32 +597,48 @@ def test_greedy_picks_what_llama_cpps_greedy_sampler_picks(backend: LlamaCppBack
         backend._keep_cache(0)
 
 
-def test_a_state_round_trips_through_memory_that_ggml_allocates(backend: LlamaCppBackend) -> None:
-    """Parking into ggml's host buffers (on a GPU machine: the backend's pinned memory, which `bench decode`
-    compares with ordinary memory; here the CPU buffer type) keeps the state exact."""
+def test_parked_states_live_in_memory_that_ggml_allocates_and_are_freed(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GPU model parks into the GPU backend's pinned host memory (here, on a CPU build, ggml's CPU buffer type
+    stands in for it): two files swapped back and forth come back exact, the spare's pinned buffer is written over
+    rather than allocated again, and every buffer is freed when the parked prompts go."""
     memory = HostMemory.of_llama_cpp(backend._llama_cpp)
     assert memory is not None
     pinned = memory.gpu_host_buffer_type()
     if DEVICE_GPU_LAYERS:
-        assert pinned is not None  # the GPU backend's pinned memory is what this checks there
-    buffer_type = pinned or memory.cpu_buffer_type()
-    request = GenerationRequest(REPETITIVE_PROMPT, max_tokens=8)
-    first = "".join(backend.generate(request, CancelToken()))
-    held = backend._llm.n_tokens
-    size = int(backend._llama_cpp.llama_state_seq_get_size(backend._llm._ctx.ctx, 0))
-    allocation = memory.allocate(buffer_type, size)
-    assert allocation is not None
+        assert pinned is not None and backend._states.pinned  # the model on the GPU parks into pinned memory
+    else:
+        assert not backend._states.pinned  # on a CPU: ordinary memory
+    states = StateMemory(memory, pinned or memory.cpu_buffer_type())
+    monkeypatch.setattr(backend, "_states", states)
+    backend._parked.clear()  # the states held so far are in the other memory
+    backend._keep_cache(0)
+    sampled = _record_sampled(backend, monkeypatch)
+    first = REPETITIVE_PROMPT * 2 + "# pinned\n"
+    second = "".join(f"Chapter {n}: a ferry crossed to island number {n} and waited.\n" for n in range(12))
+
+    def run(text: str) -> GenerationStream:
+        sampled.clear()
+        stream = backend.generate(GenerationRequest(text, max_tokens=8), CancelToken())
+        list(stream)
+        return stream
+
     try:
-        saved = backend._save_sequence(SavedState(allocation.array, 0))
-        assert saved is not None and saved[0].buffer is allocation.array and saved[0].size == size
-        backend._keep_cache(0)  # the cache emptied, as another prompt would
-        assert backend._load_sequence(saved[0])
-        backend._llm.n_tokens = held  # its tokens are still recorded in input_ids
-        again = backend.generate(request, CancelToken())
-        assert "".join(again) == first  # greedy from the restored cells: the same output
-        assert again.stats.reused_tokens == again.stats.prompt_tokens - 1
+        run(first)
+        run(second)  # the first prompt parked: one buffer of ggml's memory
+        assert states.pinned_buffers == 1 and states.pinned_bytes > 1_000_000
+        for text in (first + "x", second + "y", first + "xz"):  # each switch parks into the state just restored
+            prompt = backend._prompt_tokens(text, 8)
+            assert run(text).stats.reused_tokens >= len(prompt) - 4
+            margins = _margins(backend, prompt, list(sampled))
+            assert max(margins) < 1.0, margins
+            run(text)  # (the margins emptied the cache: this request evaluates the prompt again)
+        assert states.pinned_buffers == 2  # one parked, one spare: never more than two allocated
     finally:
-        memory.free(allocation)
+        backend._parked.clear()
         backend._keep_cache(0)
-    assert allocation.handle == 0
+    assert states.pinned_buffers == 0 and states.pinned_bytes == 0
     assert memory.allocate(memory.cpu_buffer_type(), 1 << 60) is None  # too much: refused, no crash
+    capped = StateMemory(memory, memory.cpu_buffer_type(), max_pinned=1000).allocate(2000)
+    assert capped is not None and capped.allocation is None and len(capped) == 2000  # over the cap: ordinary memory

@@ -19,21 +19,31 @@ class FakeCache:
         self.cells: list[int] = []
         self.fail_loads = False
         self.spares: list[Any] = []  # the spare state each save was offered
+        self.live: dict[int, Any] = {}  # the states saved and not released yet (memory held), by identity
 
     def save(self, spare: Any | None = None) -> tuple[Any, int] | None:
         self.spares.append(spare)
         if spare is not None and len(spare) >= len(self.cells):  # written over, as the backend does
+            assert id(spare) in self.live, "a released state was handed back"
             spare[: len(self.cells)] = self.cells
             del spare[len(self.cells) :]
             return spare, 4 * len(spare)
-        return list(self.cells), 4 * len(self.cells)
+        if spare is not None:  # too small: released, as the backend does
+            self.release(spare)
+        state = list(self.cells)
+        self.live[id(state)] = state
+        return state, 4 * len(state)
+
+    def release(self, state: Any) -> None:
+        assert id(state) in self.live, "released twice, or never saved"
+        del self.live[id(state)]
 
     def load(self, state: Any) -> bool:
         self.cells = [] if self.fail_loads else list(state)
         return not self.fail_loads
 
     def parked(self, slots: int = 3, max_bytes: int = 1 << 30) -> ParkedPrompts:
-        return ParkedPrompts(slots, self.save, self.load, max_bytes)
+        return ParkedPrompts(slots, self.save, self.load, max_bytes, release=self.release)
 
     def request(self, parked: ParkedPrompts, prompt: np.ndarray) -> int:
         """One request: arrange, then evaluate; returns how many prompt tokens were reused."""
@@ -214,3 +224,27 @@ def test_a_short_prompt_or_no_slots_sets_nothing_aside() -> None:
     assert parked.set_aside(np.asarray(cache.cells, dtype=np.intc)) is False and cache.spares == []
     none = cache.parked(slots=0)
     assert none.set_aside(_tokens(1000, 600)) is False and cache.spares == []
+
+
+def test_every_state_is_released_once_and_none_is_leaked() -> None:
+    """Pinned host memory is not garbage-collected: each state the backend saved is released exactly once (the
+    fake cache asserts it) when it is dropped, loses its place as the spare, is too small to write over, or is
+    cleared; what is held in between is exactly what is parked plus the spare. A seeded random walk over files,
+    typing, idle time, failed restores, slots and memory caps reaches each of those paths."""
+    rng = np.random.default_rng(8)
+    for slots, max_bytes in [(1, 4 * 700), (2, 4 * 1500), (3, 1 << 30)]:
+        cache = FakeCache()
+        parked = cache.parked(slots=slots, max_bytes=max_bytes)
+        files = [_tokens(1000 * n, int(rng.integers(70, 400))) for n in range(1, 6)]
+        for _ in range(200):
+            chosen = int(rng.integers(len(files)))
+            if rng.random() < 0.3:  # typing in that file: its prompt grows
+                files[chosen] = np.append(files[chosen], rng.integers(1, 999, int(rng.integers(1, 90))))
+            cache.fail_loads = rng.random() < 0.1
+            cache.request(parked, files[chosen])
+            if rng.random() < 0.5:
+                parked.set_aside(np.asarray(cache.cells, dtype=np.intc))
+            assert sum(len(state) for state in cache.live.values()) * 4 == parked.held_bytes()
+        assert parked.dropped > 0 and parked.restored > 0
+        parked.clear()
+        assert cache.live == {}
