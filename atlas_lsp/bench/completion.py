@@ -58,6 +58,7 @@ class CompletionBench:
     switch_back: float = float("nan")  # a request back in the file after one in another file (s)
     switch_back_evaluated: int = -1  # prompt tokens it evaluated
     switch_back_prompt: int = 0  # of its prompt's tokens
+    switch_back_phases: dict[str, float] = field(default_factory=dict)  # its model time by part (ms)
     burst_requests: int = 0
     burst_generations: int = 0
     burst_skipped: int = 0
@@ -239,6 +240,7 @@ def _switch_back(
         bench.switch_back = seconds
         bench.switch_back_evaluated = back["evaluatedTokens"]
         bench.switch_back_prompt = back["promptTokens"]
+        bench.switch_back_phases = back.get("modelPhasesMs", {})
     return version
 
 
@@ -350,7 +352,8 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| back to the file after a request in another (its prompt set aside and brought back), ms; prompt tokens "
         f"evaluated of its {result.switch_back_prompt} | {result.switch_back * 1000:.2f}; "
         f"{result.switch_back_evaluated} | |",
-        f"| … its latency / the cold requests' median | {result.switch_back / median(result.ours):.2f} | |",
+        f"| … its latency / the cold requests' median; its model time, ms: "
+        f"{_model_summary([result.switch_back_phases])} | {result.switch_back / median(result.ours):.2f} | |",
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
         f"| … the same for the time to the first token (prompt evaluation and first sample), median / median | "
         f"{_first_token_ratio(result)} | |",

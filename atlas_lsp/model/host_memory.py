@@ -101,14 +101,20 @@ def mapped_buffer(size: int) -> ctypes.Array[ctypes.c_uint8]:
 
 @dataclass(eq=False)
 class StateBuffer:
-    """Memory for one KV state: ``array`` (ctypes bytes), from ggml when ``allocation`` is set (freed by
-    `StateMemory.release`), else an anonymous mapping (freed with the array)."""
+    """Memory for one KV state: ``array`` (ctypes bytes), from ggml when ``allocation`` is set (freed by `release`,
+    through the `StateMemory` that allocated it), else an anonymous mapping (freed with the array)."""
 
     array: ctypes.Array[ctypes.c_uint8]
     allocation: HostAllocation | None = None
+    owner: StateMemory | None = None
 
     def __len__(self) -> int:
         return len(self.array)
+
+    def release(self) -> None:
+        """Give the memory back now (pinned memory is not garbage-collected); safe to call twice."""
+        if self.owner is not None:
+            self.owner.release(self)
 
 
 class StateMemory:
@@ -148,7 +154,7 @@ class StateMemory:
             if allocation is not None:
                 self.pinned_bytes += size
                 self.pinned_buffers += 1
-                return StateBuffer(allocation.array, allocation)
+                return StateBuffer(allocation.array, allocation, self)
             logger.debug("pinned host memory refused %d bytes: using ordinary memory", size)
         try:
             return StateBuffer(mapped_buffer(size))
@@ -156,9 +162,9 @@ class StateMemory:
             return None
 
     def release(self, buffer: StateBuffer) -> None:
-        """Give a buffer's memory back now (pinned memory is not garbage-collected); safe to call twice."""
+        """Give back a buffer this memory allocated (pinned memory is not garbage-collected); safe to call twice."""
         allocation = buffer.allocation
-        if allocation is not None and allocation.handle and self._memory is not None:
+        if buffer.owner is self and allocation is not None and allocation.handle and self._memory is not None:
             self._memory.free(allocation)
             self.pinned_bytes -= len(buffer.array)
             self.pinned_buffers -= 1

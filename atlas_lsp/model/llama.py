@@ -394,7 +394,7 @@ class LlamaCppBackend:
             self._release(spare)
         if size <= 0 or size > self._parked.max_bytes:  # too large to keep: never allocated
             if buffer is not None:
-                self._states.release(buffer)
+                buffer.release()
             return None
         if buffer is None:
             room = min(size + size // 8, self._parked.max_bytes)  # an eighth more: the prompt grows as one types
@@ -403,13 +403,13 @@ class LlamaCppBackend:
                 logger.warning("no memory to set aside a prompt's cache state (%d bytes); it is not parked", size)
                 return None
         if int(llama_cpp.llama_state_seq_get_data(ctx, buffer.array, size, 0)) != size:
-            self._states.release(buffer)
+            buffer.release()
             return None
         return SavedState(buffer, size), len(buffer)
 
     def _release(self, state: SavedState) -> None:
         """A saved state's memory given back (pinned memory at once; ordinary memory with its last reference)."""
-        self._states.release(state.buffer)
+        state.buffer.release()  # through the memory that allocated it
 
     def _load_sequence(self, state: SavedState) -> bool:
         """Replace the KV cache's sequence with a saved one."""

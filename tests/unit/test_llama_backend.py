@@ -610,9 +610,9 @@ def test_parked_states_live_in_memory_that_ggml_allocates_and_are_freed(
         assert pinned is not None and backend._states.pinned  # the model on the GPU parks into pinned memory
     else:
         assert not backend._states.pinned  # on a CPU: ordinary memory
+    backend._parked.clear()  # the states held so far go back to the memory that allocated them
     states = StateMemory(memory, pinned or memory.cpu_buffer_type())
     monkeypatch.setattr(backend, "_states", states)
-    backend._parked.clear()  # the states held so far are in the other memory
     backend._keep_cache(0)
     sampled = _record_sampled(backend, monkeypatch)
     first = REPETITIVE_PROMPT * 2 + "# pinned\n"
@@ -639,6 +639,15 @@ def test_parked_states_live_in_memory_that_ggml_allocates_and_are_freed(
         backend._parked.clear()
         backend._keep_cache(0)
     assert states.pinned_buffers == 0 and states.pinned_bytes == 0
+    # a buffer goes back to the memory that allocated it, once (the GPU run of this test once released the
+    # backend's own pinned states through this test's memory: its count went below zero)
+    buffer, other = states.allocate(4096), StateMemory(memory, memory.cpu_buffer_type())
+    assert buffer is not None and buffer.owner is states
+    other.release(buffer)
+    assert (states.pinned_buffers, other.pinned_buffers) == (1, 0)
+    buffer.release()
+    buffer.release()
+    assert states.pinned_buffers == 0 and buffer.allocation is not None and buffer.allocation.handle == 0
     assert memory.allocate(memory.cpu_buffer_type(), 1 << 60) is None  # too much: refused, no crash
     capped = StateMemory(memory, memory.cpu_buffer_type(), max_pinned=1000).allocate(2000)
     assert capped is not None and capped.allocation is None and len(capped) == 2000  # over the cap: ordinary memory
