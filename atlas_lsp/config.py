@@ -66,7 +66,8 @@ class ModelSettings:
         "Prompts set aside from the model's KV cache (the in-process backend), so that going back to another"
         " file, or completing after a solve job, reuses its prompt instead of evaluating it again. Their cache"
         " states are copied to memory while the model is idle between requests (1 GiB at most in all; the least"
-        " recently used go first). 0 turns it off.",
+        " recently used go first; with the model on a GPU, into its pinned host memory, up to 512 MiB). 0 turns it"
+        " off.",
         minimum=0,
         maximum=8,
     )
