@@ -67,6 +67,17 @@ def test_the_commit_can_be_named_by_the_caller(monkeypatch: pytest.MonkeyPatch) 
     assert commit() not in ("abc1234", "")
 
 
+def test_the_report_shows_where_the_highest_ratio_went() -> None:
+    measured = _measured()
+    measured.ours, measured.raw, measured.overhead = [0.1, 0.3, 0.12], [0.1, 0.2, 0.1], [0.003, 0.009, 0.004]
+    measured.cold_generated = [10, 24, 12]
+    measured.model_phases = [{"decode": 1.0}, {"tokenize": 0.5, "arrange": 9.0, "first token": 90.0, "decode": 200.0}]
+    report = markdown(measured)
+    assert "its model time, ms: tokenize 0.50, arrange 9.00, first token 90.00, decode 200.00 | " in report
+    assert "| 300.00 / 200.00; 9.00; 24 | |" in report  # the second pair: 1.5, the highest
+    assert "highest ratio" not in markdown(measured, endpoint="http://127.0.0.1:8089/v1")  # no model phases there
+
+
 def test_the_report_splits_the_model_time_of_cold_requests_and_follow_ups() -> None:
     report = markdown(_measured())
     assert "cold: tokenize 0.10, arrange 2.50, first token 60.00, decode 30.00 |" in report
