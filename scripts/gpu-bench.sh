@@ -9,9 +9,10 @@
 #   2. device run carrying .gpu/build:   bash .gpu/build/build.sh        (llama-cpp-python with CUDA, ~4.5 min)
 #   3. device run carrying .gpu/m2, at once (the machine stays warm ~30 s):
 #        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
-# Budget (seventh session, H200): the build run took 215-285 s, this run 18 s plus the tests; a device session has
-# 15 minutes and no machine starts under 4 left, so one build + this run fits once: no second machine. The CUDA
-# build cannot be carried back for reuse (its lib is 202 MB, 116 MB as xz; a call returns at most 64 MiB).
+# Budget: a device session has 15 minutes, and no machine starts with under 4 left. The build run took 211-285 s
+# (seventh and eighth sessions, H200s), this run 49-75 s, a machine's start 30-40 s. The eighth session fitted two
+# machines (build + run, give_back, then build + run again after a change): 771 s in all. The CUDA build cannot be
+# carried back for reuse (its lib is 202 MB, 116 MB as xz; a call returns at most 64 MiB).
 # Always pass ATLAS_BENCH_COMMIT: the device's copy of .git reports a stale HEAD.
 # It writes $OUT/benchmarks-gpu.md: docs/benchmarks.md with its "-gpu" sections rewritten by this run, and
 # $OUT/gpu-tests.txt: the model's tests (tests/unit/test_llama_backend.py, those that use the loaded model) run

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -258,6 +258,22 @@ def _record_sampled(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -
     return sampled
 
 
+def _generate_all(
+    backend: LlamaCppBackend, max_tokens: int, sampled: list[int] | None = None
+) -> Callable[[str], GenerationStream]:
+    """A function that generates from a text to the end and returns the stream (for its stats); it clears
+    ``sampled`` (from `_record_sampled`) first, so that it holds that generation's tokens."""
+
+    def run(text: str) -> GenerationStream:
+        if sampled is not None:
+            sampled.clear()
+        stream = backend.generate(GenerationRequest(text, max_tokens=max_tokens), CancelToken())
+        list(stream)
+        return stream
+
+    return run
+
+
 def _free_steps(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> DraftTuner:
     """Make model steps of any size look equally cheap, so the backend checks every guess it finds."""
     tuner = DraftTuner(max_tokens=8)
@@ -314,11 +330,7 @@ def test_asking_again_at_nearly_the_same_prompt_guesses_from_the_last_output(
     _free_steps(backend, monkeypatch)
     monkeypatch.setattr(backend, "_recent", RecentOutputs())
     prompt = "Plan for the week:\n1. Monday: visit the museum and write a short report about the"
-
-    def run(text: str) -> GenerationStream:
-        stream = backend.generate(GenerationRequest(text, max_tokens=32), CancelToken())
-        list(stream)
-        return stream
+    run = _generate_all(backend, 32)
 
     first = run(prompt)
     assert first.stats.generated_tokens >= 20, first.stats.text
@@ -425,12 +437,7 @@ def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     sampled = _record_sampled(backend, monkeypatch)
     first = REPETITIVE_PROMPT * 2
     second = "".join(f"Chapter {n}: the travellers reached town number {n} and rested there.\n" for n in range(12))
-
-    def run(text: str) -> GenerationStream:
-        sampled.clear()
-        stream = backend.generate(GenerationRequest(text, max_tokens=12), CancelToken())
-        list(stream)
-        return stream
+    run = _generate_all(backend, 12, sampled)
 
     run(first)
     parked_before = backend._parked.parked
@@ -617,12 +624,7 @@ def test_parked_states_live_in_memory_that_ggml_allocates_and_are_freed(
     sampled = _record_sampled(backend, monkeypatch)
     first = REPETITIVE_PROMPT * 2 + "# pinned\n"
     second = "".join(f"Chapter {n}: a ferry crossed to island number {n} and waited.\n" for n in range(12))
-
-    def run(text: str) -> GenerationStream:
-        sampled.clear()
-        stream = backend.generate(GenerationRequest(text, max_tokens=8), CancelToken())
-        list(stream)
-        return stream
+    run = _generate_all(backend, 8, sampled)
 
     try:
         run(first)
