@@ -59,6 +59,7 @@ class CompletionBench:
     switch_back_evaluated: int = -1  # prompt tokens it evaluated
     switch_back_prompt: int = 0  # of its prompt's tokens
     switch_back_phases: dict[str, float] = field(default_factory=dict)  # its model time by part (ms)
+    switch_back_overhead: float = float("nan")  # its latency minus the server's model time (s)
     burst_requests: int = 0
     burst_generations: int = 0
     burst_skipped: int = 0
@@ -241,6 +242,7 @@ def _switch_back(
         bench.switch_back_evaluated = back["evaluatedTokens"]
         bench.switch_back_prompt = back["promptTokens"]
         bench.switch_back_phases = back.get("modelPhasesMs", {})
+        bench.switch_back_overhead = max(0.0, seconds - back["modelMs"] / 1000)
     return version
 
 
@@ -369,8 +371,9 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| back to the file after a request in another (its prompt set aside and brought back), ms; prompt tokens "
         f"evaluated of its {result.switch_back_prompt} | {result.switch_back * 1000:.2f}; "
         f"{result.switch_back_evaluated} | |",
-        f"| … its latency / the cold requests' median; its model time, ms: "
-        f"{_model_summary([result.switch_back_phases])} | {result.switch_back / median(result.ours):.2f} | |",
+        f"| … its latency / the cold requests' median; its server overhead, ms; its model time, ms: "
+        f"{_model_summary([result.switch_back_phases])} | {result.switch_back / median(result.ours):.2f}; "
+        f"{result.switch_back_overhead * 1000:.2f} | |",
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
         f"| … the same for the time to the first token (prompt evaluation and first sample), median / median | "
         f"{_first_token_ratio(result)} | |",

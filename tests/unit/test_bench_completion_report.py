@@ -37,6 +37,7 @@ def _measured() -> CompletionBench:
         switch_back_evaluated=2,
         switch_back_prompt=1500,
         switch_back_phases={"tokenize": 0.2, "arrange": 3.5, "first token": 2.0, "decode": 21.0},
+        switch_back_overhead=0.0045,
     )
 
 
@@ -48,8 +49,8 @@ def test_the_report_shows_tokens_per_step_and_decode_modes() -> None:
     assert "generated tokens per model step | 3.00 |" in report  # the follow-ups alone
     assert "cold and follow-up | guess 1, plain 1 |" in report
     assert "evaluated of its 1500 | 50.00; 2 |" in report
-    back = "cold requests' median; its model time, ms: tokenize 0.20, arrange 3.50, first token 2.00, decode 21.00"
-    assert f"{back} | 0.50 |" in report
+    back = "its model time, ms: tokenize 0.20, arrange 3.50, first token 2.00, decode 21.00"
+    assert f"cold requests' median; its server overhead, ms; {back} | 0.50; 4.50 |" in report
     assert "nan" not in report
 
 
