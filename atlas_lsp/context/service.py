@@ -7,7 +7,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from atlas_lsp.context.assemble import ContextPart, RecentEdit, completion_context, defined_and_imported, render
+from atlas_lsp.context.assemble import (
+    ContextPart,
+    RecentEdit,
+    completion_context,
+    defined_and_imported,
+    open_file_summary,
+    render,
+)
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
 from atlas_lsp.prompts.completion import ContextFile
 from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
@@ -42,11 +49,12 @@ class ContextService:
         self.documents[path] = SyntaxDocument(spec, text)
 
     def prepare(self, path: str) -> None:
-        """Compute what context assembly keeps per document (its defined and imported names) ahead of the first
-        completion in it."""
+        """Compute what context assembly keeps per document ahead of the first completion that needs it: its
+        defined and imported names (for completions in it), its skeleton and words (for those in other files)."""
         document = self.documents.get(path)
         if document is not None:
             defined_and_imported(document)
+            open_file_summary(document, path, document.spec.line_comment)
 
     def change(self, path: str, edits: list[TextEdit | str]) -> None:
         """Apply the client's edits in order; a plain string replaces the whole text."""
