@@ -141,12 +141,17 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
         }
         open_documents = {open_path: current, **others}
         current_lines = current.text.count("\n") + 1
-        assembly: list[float] = []
-        for _ in range(positions):
-            line = rng.randrange(current_lines)
-            started = time.perf_counter()
-            completion_context(current, open_path, line, 4, index, open_documents, [], budget=1024)
-            assembly.append(time.perf_counter() - started)
+
+        def assemble_at_random_lines() -> list[float]:
+            seconds: list[float] = []
+            for _ in range(positions):
+                line = rng.randrange(current_lines)
+                started = time.perf_counter()
+                completion_context(current, open_path, line, 4, index, open_documents, [], budget=1024)
+                seconds.append(time.perf_counter() - started)
+            return seconds
+
+        assembly = assemble_at_random_lines()
         # a user's editor often has a few large files open: each is another "open file" candidate, summarised
         # when it opens (ContextService.prepare), not on every request
         large_text = big_file(LARGE_OPEN_LINES)
@@ -155,12 +160,7 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
             large = SyntaxDocument(python, f"{large_text}\n# copy {number}\n")
             open_file_summary(large, path, python.line_comment)
             open_documents[path] = large
-        assembly_large_open: list[float] = []
-        for _ in range(positions):
-            line = rng.randrange(current_lines)
-            started = time.perf_counter()
-            completion_context(current, open_path, line, 4, index, open_documents, [], budget=1024)
-            assembly_large_open.append(time.perf_counter() - started)
+        assembly_large_open = assemble_at_random_lines()
     return ContextBench(
         reparse,
         reparse_clean,
