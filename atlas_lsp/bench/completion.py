@@ -28,6 +28,7 @@ from atlas_lsp.config import ModelSettings, Settings, merge_settings
 
 FILE_LINES = 2000
 POSITIONS = 12
+MORE_OPEN_FILES = 3  # opened at the end, for cold requests with other large files open
 
 
 @dataclass
@@ -60,6 +61,9 @@ class CompletionBench:
     switch_back_prompt: int = 0  # of its prompt's tokens
     switch_back_phases: dict[str, float] = field(default_factory=dict)  # its model time by part (ms)
     switch_back_overhead: float = float("nan")  # its latency minus the server's model time (s)
+    open_files: int = 0  # other files open for the requests below
+    open_files_overhead: list[float] = field(default_factory=list)  # their server overhead (s)
+    open_files_context: list[float] = field(default_factory=list)  # their context step (ms)
     burst_requests: int = 0
     burst_generations: int = 0
     burst_skipped: int = 0
@@ -208,6 +212,7 @@ def run(
         version = _switch_back(server, Path(folder), uri, (line, column + typed.get(line, 0)), version, bench)
         _burst(server, uri, text, bench, version)
         bench.first_after_open = _first_after_open(server, Path(folder), text)
+        _with_files_open(server, Path(folder), uri, text, bench)
         server.close()
     raw_backend.close()
     return bench
@@ -258,6 +263,29 @@ def _first_after_open(server: RawLspProcess, folder: Path, text: str) -> float:
     seconds, _ = _inline(server, uri, line, column)
     last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
     return max(0.0, seconds - last["modelMs"] / 1000) if last["prompt"] else float("nan")
+
+
+def _with_files_open(server: RawLspProcess, folder: Path, uri: str, text: str, bench: CompletionBench) -> None:
+    """Cold requests in the big file with more large files open, as an editor often has: each open file is a
+    candidate for the context (its skeleton, its similarity to the cursor's window)."""
+    other_text = "\n".join(source_file(2 * FILE_LINES).split("\n")[FILE_LINES:])
+    for number in range(MORE_OPEN_FILES):
+        path = folder / f"open{number}.py"
+        content = f"{other_text}\n# copy {number}\n"
+        path.write_text(content)
+        server.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": path.as_uri(), "languageId": "python", "version": 1, "text": content}},
+        )
+    time.sleep(1.0)  # opened, then typed in the big file
+    bench.open_files = len(list(folder.glob("*.py"))) - 1
+    used = set(positions(text, POSITIONS))
+    for line, column in [place for place in positions(text, 3 * POSITIONS) if place not in used][:3]:
+        seconds, _ = _inline(server, uri, line, column)
+        last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+        if last["prompt"] and not last["cached"]:
+            bench.open_files_overhead.append(max(0.0, seconds - last["modelMs"] / 1000))
+            bench.open_files_context.append(last["phasesMs"].get("context", 0.0))
 
 
 def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> None:
@@ -362,6 +390,10 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| server overhead (request latency minus the server's model time), p50 / p95 ms | "
         f"{summary_ms(result.overhead)} | p95 ≤ 5 ms |",
         f"| … where it goes, median ms: {_phase_summary(result)} | | |",
+        f"| … with {result.open_files} other files of about {FILE_LINES:,} lines open "
+        f"({len(result.open_files_overhead)} requests), p50 / p95 ms; their context step, median ms | "
+        f"{summary_ms(result.open_files_overhead)}; "
+        f"{median(result.open_files_context):.2f} | p95 ≤ 5 ms |",
         f"| … first request right after opening a file (its lines not yet tokenized), ms | "
         f"{result.first_after_open * 1000:.2f} | |",
         f"| … the model's time, median ms, cold: {_model_summary(result.model_phases)} | | |",
