@@ -155,7 +155,8 @@ def _open_file_parts(
         skeleton, words = open_file_summary(document, other_path, comment)
         if not skeleton:
             continue
-        similarity = len(near & words) / (len(near | words) or 1)
+        shared = len(near & words)  # Jaccard, without building the union of a large file's words
+        similarity = shared / ((len(near) + len(words) - shared) or 1)
         parts.append(
             ContextPart("open-file", other_path, skeleton, f"open file, similarity {similarity:.2f}", 20.0 * similarity)
         )
