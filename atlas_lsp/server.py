@@ -19,6 +19,7 @@ from atlas_lsp import __version__
 from atlas_lsp.completion.service import CompletionService
 from atlas_lsp.config import Settings, SettingsProblem, merge_settings
 from atlas_lsp.context.service import ContextService
+from atlas_lsp.idle_gc import IdleCollector
 from atlas_lsp.lsp import completion, documents, lifecycle, solve
 from atlas_lsp.lsp.client_log import ClientLogHandler
 from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
@@ -52,6 +53,9 @@ class AtlasLanguageServer(LanguageServer):
         self.solver = SolveService(self.context.registry, self.models.worker)
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.collector = IdleCollector()  # full garbage collections in quiet moments (installed once initialized)
+        if isinstance(self.protocol, AtlasProtocol):
+            self.protocol.on_message = self.collector.activity
         self._register()
 
     def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
@@ -173,6 +177,10 @@ class AtlasLanguageServer(LanguageServer):
         }
         worker = self.models.worker.counters
         report["worker"] = {"jobsRun": worker.jobs_run, "jobsSkippedStale": worker.jobs_skipped_stale}
+        report["memory"] = {
+            "fullCollections": self.collector.full_collections,
+            "lastFullCollectionMs": round(self.collector.last_full_ms, 2),
+        }
         return report
 
     # -- documents and requests -----------------------------------------------------------------------------

@@ -35,6 +35,8 @@ async def on_initialized(ls: AtlasLanguageServer, _params: types.InitializedPara
         await pull_configuration(ls, load_changes=False)
     ls.run_in_background(documents.build_index_with_progress(ls))
     ls.run_in_background(documents.watch_files(ls))
+    ls.collector.install()
+    ls.run_in_background(ls.collector.run())
     await load_model_with_progress(ls)
 
 

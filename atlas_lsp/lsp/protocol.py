@@ -10,6 +10,7 @@ lines instead of rewriting the whole text per keystroke; see atlas_lsp/lsp/text_
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
@@ -34,6 +35,8 @@ def _cause(error: BaseException) -> str:
 
 
 class AtlasProtocol(LanguageServerProtocol):
+    on_message: Callable[[], None] | None = None  # told of every message from the client (atlas_lsp/idle_gc.py)
+
     @property
     def _workspace(self) -> Workspace | None:
         return self.__dict__.get("_atlas_workspace")
@@ -45,6 +48,8 @@ class AtlasProtocol(LanguageServerProtocol):
         self.__dict__["_atlas_workspace"] = workspace
 
     def structure_message(self, data: Any) -> Any:
+        if self.on_message is not None:
+            self.on_message()
         try:
             return super().structure_message(data)
         except JsonRpcException as error:
