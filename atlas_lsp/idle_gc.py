@@ -7,9 +7,10 @@ while it runs nothing else in the process does: a keystroke's answer or a typing
 waited for it. Those pauses were the slow tail of the benchmarks' p95s.
 
 So the server turns automatic full collections off and runs them itself: when no message has come from the client
-for ``quiet_s``, at most every ``min_interval_s``; and, so that memory cannot grow without bound for a client that is
-never quiet, after ``max_interval_s`` whatever the traffic. Young collections (generations 0 and 1, about a
-millisecond) stay automatic, so short-lived cycles are freed as before.
+for ``quiet_s`` and the model has no job (a collection during a generation holds up its Python steps: 92-96 ms
+collections were measured that way), at most every ``min_interval_s``; and, so that memory cannot grow without
+bound for a client that is never quiet, after ``max_interval_s`` whatever the traffic. Young collections
+(generations 0 and 1, about a millisecond) stay automatic, so short-lived cycles are freed as before.
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ class IdleCollector:
         max_interval_s: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         collect: Callable[[], object] = lambda: gc.collect(2),
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.quiet_s = quiet_s
         self.min_interval_s = min_interval_s
         self.max_interval_s = max_interval_s
         self._clock = clock
         self._collect = collect
+        self._busy = busy  # whether work is running that a collection would hold up (the model's jobs)
         self.last_activity = clock()
         self.last_full = clock()
         self.full_collections = 0
@@ -68,7 +71,7 @@ class IdleCollector:
         since_full = now - self.last_full
         if since_full >= self.max_interval_s:
             return True
-        return since_full >= self.min_interval_s and now - self.last_activity >= self.quiet_s
+        return since_full >= self.min_interval_s and now - self.last_activity >= self.quiet_s and not self._busy()
 
     def maybe_collect(self) -> bool:
         """Run a full collection when one is due; whether it ran."""

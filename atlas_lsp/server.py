@@ -53,7 +53,8 @@ class AtlasLanguageServer(LanguageServer):
         self.solver = SolveService(self.context.registry, self.models.worker)
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
-        self.collector = IdleCollector()  # full garbage collections in quiet moments (installed once initialized)
+        # full garbage collections in quiet moments, not during a generation (installed once initialized)
+        self.collector = IdleCollector(busy=lambda: self.models.worker.busy)
         if isinstance(self.protocol, AtlasProtocol):
             self.protocol.on_message = self.collector.activity
         self._register()

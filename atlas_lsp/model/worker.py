@@ -46,12 +46,18 @@ class InferenceWorker:
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._backend: ModelBackend | None = None
         self.counters = WorkerCounters()
+        self._working = False  # a job or the backend's idle work is running
         self._thread = threading.Thread(target=self._loop, name="atlas-inference", daemon=True)
         self._thread.start()
 
     @property
     def backend(self) -> ModelBackend | None:
         return self._backend
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job (or the backend's idle work) is running or waiting."""
+        return self._working or not self._jobs.empty()
 
     def submit(self, use_model: Callable[[ModelBackend], T], cancel: CancelToken | None = None) -> Future[T]:
         """Queue ``use_model(backend)``; raises ModelError through the future when no model is loaded."""
@@ -99,6 +105,7 @@ class InferenceWorker:
             if not job.future.set_running_or_notify_cancel():
                 self.counters.jobs_skipped_stale += 1
                 continue
+            self._working = True
             try:
                 result = job.run()
             except BaseException as error:  # noqa: BLE001 - reported through the future
@@ -108,6 +115,8 @@ class InferenceWorker:
             else:
                 self.counters.jobs_run += 1
                 job.future.set_result(result)
+            finally:
+                self._working = False
 
     def _idle(self) -> None:
         """Let the backend do what it does between requests (after IDLE_AFTER_S without one; a request that comes
@@ -115,10 +124,13 @@ class InferenceWorker:
         idle = getattr(self._backend, "idle", None)
         if idle is None:
             return
+        self._working = True
         try:
             idle()
         except Exception as error:  # noqa: BLE001 - an optimisation: never the request's failure
             logger.debug("idle work failed: %s", error)
+        finally:
+            self._working = False
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the running job, drop the model, end the thread."""

@@ -41,6 +41,26 @@ def test_a_full_collection_runs_only_when_the_client_is_quiet_and_not_too_often(
     assert collector.full_collections == 1 and collector.last_full_ms >= 0
 
 
+def test_no_collection_while_the_model_works_unless_one_is_long_overdue() -> None:
+    clock, ran = FakeClock(), []
+    working = [True]
+    collector = IdleCollector(
+        quiet_s=1.0,
+        min_interval_s=20.0,
+        max_interval_s=120.0,
+        clock=clock,
+        collect=lambda: ran.append(clock.now),
+        busy=lambda: working[0],
+    )
+    clock.now += 30
+    assert not collector.maybe_collect()  # the client is quiet, but a generation (or a solve job) is running
+    working[0] = False
+    assert collector.maybe_collect()
+    working[0] = True
+    clock.now += 120
+    assert collector.maybe_collect()  # busy for two minutes: memory comes first
+
+
 def test_a_client_that_is_never_quiet_still_gets_collections() -> None:
     clock, ran = FakeClock(), []
     collector = _collector(clock, ran)

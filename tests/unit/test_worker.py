@@ -126,3 +126,21 @@ def test_idle_work_waits_for_a_quiet_moment(worker: InferenceWorker, monkeypatch
             break
         time.sleep(0.05)
     assert backend.idle_calls == ["atlas-inference"]  # once the quiet time passed
+
+
+def test_the_worker_says_when_it_is_busy(worker: InferenceWorker) -> None:
+    """The server's idle garbage collection waits while a job runs or waits (atlas_lsp/idle_gc.py)."""
+    worker.replace_backend(FakeBackend).result(timeout=5)
+    assert not worker.busy
+    gate = threading.Event()
+    started = threading.Event()
+    running = worker.submit(lambda b: started.set() or gate.wait(5))
+    queued = worker.submit(lambda b: 2)
+    assert started.wait(5) and worker.busy
+    gate.set()
+    running.result(timeout=5)
+    assert queued.result(timeout=5) == 2
+    deadline = time.monotonic() + 5
+    while worker.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not worker.busy
