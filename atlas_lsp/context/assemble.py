@@ -130,7 +130,7 @@ def open_file_summary(document: SyntaxDocument, path: str, comment: str) -> tupl
     """What a completion in another file takes from this open one: its definitions with their bodies collapsed
     (its methods too, unless there are 30 or more) and the words in it (for its similarity to the cursor's
     window). Kept per revision: with a few large files open, recomputing them took 4-21 ms a request (bench
-    scenario, 2,000-line files), and `ContextService.prepare` computes them when a file opens."""
+    scenario, 2,000-line files), and `ContextService.summarise` computes them soon after a file opens."""
 
     def skeleton() -> str:
         found = document.derived(

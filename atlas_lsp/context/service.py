@@ -49,11 +49,17 @@ class ContextService:
         self.documents[path] = SyntaxDocument(spec, text)
 
     def prepare(self, path: str) -> None:
-        """Compute what context assembly keeps per document ahead of the first completion that needs it: its
-        defined and imported names (for completions in it), its skeleton and words (for those in other files)."""
+        """Compute what context assembly keeps per document (its defined and imported names) ahead of the first
+        completion in it."""
         document = self.documents.get(path)
         if document is not None:
             defined_and_imported(document)
+
+    def summarise(self, path: str) -> None:
+        """Compute what completions in other files take from this one (its skeleton and words) ahead of them; a
+        few milliseconds for a large file, which a completion in the file just opened does not need."""
+        document = self.documents.get(path)
+        if document is not None:
             open_file_summary(document, path, document.spec.line_comment)
 
     def change(self, path: str, edits: list[TextEdit | str]) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
 
 logger = logging.getLogger(__name__)
+SUMMARY_DELAY_S = 0.5  # after opening a file, before summarising it for completions in other files
 
 
 def uri_to_path(uri: str) -> str:
@@ -29,9 +30,12 @@ def on_did_open(ls: AtlasLanguageServer, params: types.DidOpenTextDocumentParams
     path = uri_to_path(item.uri)
     ls.context.open(path, item.text, item.language_id)
     # get ready for the first completion in it: its lines tokenized (on a thread), its names collected (on the
-    # event loop, once the messages already waiting are handled)
+    # event loop, once the messages already waiting are handled); and, a moment later, for completions in other
+    # files (its skeleton and words), off the path of a completion asked for right after opening
     ls.models.prepare([item.text])
-    asyncio.get_running_loop().call_soon(ls.context.prepare, path)
+    loop = asyncio.get_running_loop()
+    loop.call_soon(ls.context.prepare, path)
+    loop.call_later(SUMMARY_DELAY_S, ls.context.summarise, path)
 
 
 def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentChangePartial) -> TextEdit:

@@ -1,11 +1,15 @@
+import asyncio
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
 
 from atlas_lsp.context import assemble
 from atlas_lsp.context.assemble import ContextPart, RecentEdit, approx_tokens, completion_context, fit_to_budget
 from atlas_lsp.context.index import WorkspaceIndex, workspace_files
 from atlas_lsp.context.service import ContextService
+from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, on_did_open, uri_to_path
+from atlas_lsp.server import build_server
 from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
 from atlas_lsp.syntax.registry import load_registry
 
@@ -117,12 +121,12 @@ def test_an_open_files_summary_is_computed_when_it_opens_and_again_only_when_it_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Completions elsewhere take an open file's skeleton and its words; with a few large files open, recomputing
-    them on every request took 4-21 ms. The service computes them when the file opens; a request then uses them as
-    they are, and an edit to that file makes the next request see the new text."""
+    them on every request took 4-21 ms. The service computes them soon after the file opens; a request then uses
+    them as they are, and an edit to that file makes the next request see the new text."""
     service = ContextService(REGISTRY)
     service.open("/w/main.py", MAIN)
     service.open("/w/shapes.py", SHAPES)
-    service.prepare("/w/shapes.py")
+    service.summarise("/w/shapes.py")
     split: list[str] = []
     words = assemble._words
     monkeypatch.setattr(assemble, "_words", lambda text: split.append(text) or words(text))
@@ -133,3 +137,25 @@ def test_an_open_files_summary_is_computed_when_it_opens_and_again_only_when_it_
     parts = service.for_completion("/w/main.py", 5, 4, budget=2000, visible_from_line=0).parts
     assert any("def perimeter(circle)" in p.text for p in parts if p.kind == "open-file")
     assert len(split) == 3  # twice the window, once the changed file
+
+
+def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_it() -> None:
+    """didOpen collects the file's names at once (a completion in it needs them) and its summary for other files
+    a moment later, off the path of a completion asked for right after opening."""
+    server = build_server()
+    uri = "file:///w/shapes.py"
+    params = types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, SHAPES))
+
+    async def main() -> tuple[bool, bool]:
+        on_did_open(server, params)
+        await asyncio.sleep(0.05)
+        document = server.context.documents[uri_to_path(uri)]
+        early = "words" in document._derived  # (peeking: `derived` would compute it)
+        await asyncio.sleep(SUMMARY_DELAY_S + 0.2)
+        return early, "words" in document._derived
+
+    try:
+        early, later = asyncio.run(main())
+    finally:
+        server.close_services()
+    assert not early and later
