@@ -4,7 +4,7 @@ CPython runs a full (generation 2) collection on its own once enough objects hav
 model loaded, documents parsed and token caches filled, a full collection walks hundreds of thousands of objects:
 14 and 38 ms in the server during a completion session here (measured with `gc.callbacks`, eighth session), and
 while it runs nothing else in the process does: a keystroke's answer or a typing-as-suggested hit, which take 1-3 ms,
-waited for it. Those pauses were the slow tail of the benchmarks' p95s.
+waited for it: a cause of the slow requests in the benchmarks' p95s (not the only one, it turned out).
 
 So the server turns automatic full collections off and runs them itself: when no message has come from the client
 for ``quiet_s`` and the model has no job (a collection during a generation holds up its Python steps: 92-96 ms

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
 
 logger = logging.getLogger(__name__)
-SUMMARY_DELAY_S = 0.5  # after opening a file, before summarising it for completions in other files
+SUMMARY_DELAY_S = 0.1  # after opening a file, before summarising it for completions in other files: by then a
+# completion asked for right after opening has usually reached the model, and the event loop is free while it runs
 
 
 def uri_to_path(uri: str) -> str:

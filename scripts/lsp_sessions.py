@@ -1,0 +1,134 @@
+"""Scripted LSP sessions against the real server and bundled model, for what `atlas-lsp bench completion` samples
+too thinly (a few requests per scenario). Each prints one line per request: latency, server overhead (latency
+minus the server's model time) and the server's own steps. Eighth-session notes in docs/benchmarks.md quote them.
+
+  python scripts/lsp_sessions.py switch      # back to a file after a request in another, three times
+  python scripts/lsp_sessions.py open N S    # N more 2,000-line files open, S seconds later ten cold requests
+  python scripts/lsp_sessions.py hits        # typing the suggestion after follow-ups: cache-hit latencies
+
+With PYTHONPATH=scripts/gc_probe the server also logs its garbage collections (see scripts/gc_probe).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from atlas_lsp.bench.completion import FILE_LINES, _change, _inline, _items, positions, source_file
+from atlas_lsp.bench.lsp_client import RawLspProcess
+
+OPTIONS = {
+    "completion": {"debounceMs": 0, "maxTokens": 4, "timeLimitMs": 60000},
+    "context": {"prefixLines": FILE_LINES, "budgetTokens": 1700},
+}
+
+
+def _start(folder: Path, text: str, max_tokens: int = 4) -> tuple[RawLspProcess, str]:
+    path = folder / "big.py"
+    path.write_text(text)
+    options: dict[str, Any] = {**OPTIONS, "completion": {**OPTIONS["completion"], "maxTokens": max_tokens}}
+    server = RawLspProcess([sys.executable, "-m", "atlas_lsp", "--log-level", "warning"], stderr=subprocess.DEVNULL)
+    server.initialize(options, folder.as_uri(), {"textDocument": {"inlineCompletion": {}}})
+    _open(server, path, text)
+    time.sleep(1.0)
+    return server, path.as_uri()
+
+
+def _open(server: RawLspProcess, path: Path, text: str) -> None:
+    path.write_text(text)
+    server.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": path.as_uri(), "languageId": "python", "version": 1, "text": text}},
+    )
+
+
+def _request(server: RawLspProcess, uri: str, line: int, column: int) -> tuple[float, dict[str, Any], Any]:
+    seconds, result = _inline(server, uri, line, column)
+    return seconds * 1000, server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"}), result
+
+
+def _show(label: str, ms: float, last: dict[str, Any]) -> None:
+    steps = {name: round(value, 2) for name, value in last.get("phasesMs", {}).items() if name != "model"}
+    sys.stdout.write(
+        f"{label}: {ms:.2f} ms, overhead {ms - last['modelMs']:.2f} ms, cached {last['cached']}, steps {steps}\n"
+    )
+
+
+def other_text(number: int) -> str:
+    return "\n".join(source_file(2 * FILE_LINES).split("\n")[FILE_LINES:]) + f"\n# copy {number}\n"
+
+
+def switch(folder: Path) -> None:
+    text = source_file(FILE_LINES)
+    server, uri = _start(folder, text)
+    line, column = positions(text, 12)[-1]
+    _request(server, uri, line, column)
+    version = 1
+    for number in range(3):
+        other = folder / f"other{number}.py"
+        _open(server, other, other_text(number))
+        other_line, other_column = positions(other_text(number), 1)[0]
+        _show("other file", *_request(server, other.as_uri(), other_line, other_column)[:2])
+        version += 1
+        server.notify("textDocument/didChange", _change(uri, version, line, column, " "))
+        column += 1
+        _show("back", *_request(server, uri, line, column)[:2])
+    server.close()
+
+
+def open_files(folder: Path, count: int, wait_s: float) -> None:
+    text = source_file(FILE_LINES)
+    server, uri = _start(folder, text)
+    for number in range(count):
+        _open(server, folder / f"open{number}.py", other_text(number))
+    time.sleep(wait_s)
+    for line, column in positions(text, 36)[:10]:
+        _show("cold", *_request(server, uri, line, column)[:2])
+    server.close()
+
+
+def hits(folder: Path) -> None:
+    text = source_file(FILE_LINES)
+    server, uri = _start(folder, text, max_tokens=24)
+    line, column = positions(text, 12)[-1]
+    _request(server, uri, line, column)
+    version = 1
+    for _ in range(8):
+        version += 1
+        server.notify("textDocument/didChange", _change(uri, version, line, column, " "))
+        column += 1
+        _, _, result = _request(server, uri, line, column)
+        items = _items(result)
+        suggestion = items[0]["insertText"] if items else ""
+        for character in suggestion[:8]:
+            version += 1
+            server.notify("textDocument/didChange", _change(uri, version, line, column, character))
+            column += 1
+            ms, last, _ = _request(server, uri, line, column)
+            _show("typed as suggested", ms, last)
+            if not last["cached"]:
+                break
+    server.close()
+
+
+def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        if argv[:1] == ["switch"]:
+            switch(folder)
+        elif argv[:1] == ["open"]:
+            open_files(folder, int(argv[1]) if len(argv) > 1 else 5, float(argv[2]) if len(argv) > 2 else 1.0)
+        elif argv[:1] == ["hits"]:
+            hits(folder)
+        else:
+            sys.stdout.write(__doc__ or "")
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
