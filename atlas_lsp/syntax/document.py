@@ -239,13 +239,18 @@ class SyntaxDocument:
         names, kinds, counts. With ``stale_edits``, a segment's value survives that many edits inside its lines
         (typing on a line; an edit that adds or removes lines always recomputes): for values that ranking can
         take a keystroke late, such as the names a file defines."""
+        return self.per_segment_span(key, lambda root, _start, _end: compute(root), stale_edits)
+
+    def per_segment_span(self, key: str, compute: Callable[[Node, int, int], T], stale_edits: int = 0) -> list[T]:
+        """`per_segment` with each segment's own bytes (start, end): the root of a class's piece parsed after its
+        header spans the header too, and so do the pieces between them."""
         values: list[T] = []
         for segment, tree in enumerate(self._current_trees()):
             remembered = self._segment_values[segment]
             known = remembered.get(key)
             edits = self._segment_edits[segment]
             if known is None or edits - known[0] > stale_edits:
-                known = (edits, compute(tree.root_node))
+                known = (edits, compute(tree.root_node, self._bounds[segment], self._end(segment)))
                 remembered[key] = known
             values.append(cast(T, known[1]))
         return values

@@ -10,6 +10,7 @@ from atlas_lsp.context.index import WorkspaceIndex, workspace_files
 from atlas_lsp.context.service import ContextService
 from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, on_did_open, uri_to_path
 from atlas_lsp.server import build_server
+from atlas_lsp.syntax import symbols
 from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
 from atlas_lsp.syntax.registry import load_registry
 
@@ -127,16 +128,94 @@ def test_an_open_files_summary_is_computed_when_it_opens_and_again_only_when_it_
     service.open("/w/main.py", MAIN)
     service.open("/w/shapes.py", SHAPES)
     service.summarise("/w/shapes.py")
-    split: list[str] = []
-    words = assemble._words
-    monkeypatch.setattr(assemble, "_words", lambda text: split.append(text) or words(text))
+    queried: list[str] = []
+    query = assemble.definitions
+    monkeypatch.setattr(
+        assemble,
+        "definitions",
+        lambda spec, roots, source, path, **span: queried.append(path) or query(spec, roots, source, path, **span),
+    )
     parts = service.for_completion("/w/main.py", 5, 4, budget=2000, visible_from_line=0).parts
     assert any("class Circle" in p.text for p in parts if p.kind == "open-file")
-    assert len(split) == 1 and SHAPES not in split  # only the cursor's window was split into words
+    assert "/w/shapes.py" not in queried  # its summary was kept
     service.change("/w/shapes.py", [TextEdit(9, 0, 9, 0, "\ndef perimeter(circle):\n    return 0\n")])
     parts = service.for_completion("/w/main.py", 5, 4, budget=2000, visible_from_line=0).parts
     assert any("def perimeter(circle)" in p.text for p in parts if p.kind == "open-file")
-    assert len(split) == 3  # twice the window, once the changed file
+    assert queried.count("/w/shapes.py") == 1  # summarised again, once
+    service.for_completion("/w/main.py", 5, 4, budget=2000, visible_from_line=0)
+    assert queried.count("/w/shapes.py") == 1
+
+
+def big_module(classes: int, methods: int, functions: int) -> str:
+    """Functions, then classes with docstrings and (decorated) methods: large enough to be cut into segments, and
+    its classes into pieces, at 256-byte segments."""
+    functions_text = "".join(
+        f'# helper {n}\ndef helper_{n}(items):\n    """Sum {n}."""\n    return sum(items) + {n}\n\n\n'
+        for n in range(functions)
+    )
+    classes_text = "".join(
+        f'class Shape{c}(object):\n    """Shape number {c}."""\n\n    sides = {c}\n\n'
+        + "".join(
+            ("    @property\n" if m % 3 == 0 else "")
+            + f'    def method_{m}(self, items):\n        """Area {m}."""\n        return sum(items) * {m}\n\n'
+            for m in range(methods)
+        )
+        + "\n\n"
+        for c in range(classes)
+    )
+    return f"import math\n\n\n{functions_text}{classes_text}def last():\n    return Shape0()\n"
+
+
+def whole_file_summary(text: str) -> tuple[str, frozenset[str]]:
+    """The summary from a whole-file parse (what open files' summaries were before they were kept per segment)."""
+    spec = REGISTRY.languages["python"]
+    source = text.encode()
+    found = symbols.definitions(spec, [spec.parser().parse(source).root_node], source, "/w/big.py")
+    skeleton = "\n".join(d.skeleton("#") for d in found if d.kind != "method" or len(found) < 30)
+    return skeleton, frozenset(assemble._WORD.findall(text))
+
+
+@pytest.mark.parametrize(("classes", "methods", "functions"), [(2, 8, 6), (1, 40, 3), (3, 15, 20)])
+def test_an_open_files_summary_kept_per_segment_is_the_whole_files_through_edits(
+    classes: int, methods: int, functions: int
+) -> None:
+    """Kept per segment (a class cut into pieces is summarised once, from its first piece), through typing inside
+    lines, new lines, deleted lines and an edit of a class's header; with fewer than 30 definitions, methods too."""
+    text = big_module(classes, methods, functions)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    assert document.segments > 5
+    assert assemble.open_file_summary(document, "/w/big.py", "#") == whole_file_summary(text)
+    rows = text.split("\n")
+    header = rows.index("class Shape0(object):")
+    method = rows.index("    def method_4(self, items):")
+    edits = [
+        TextEdit(method, 17, method, 17, "_renamed"),  # typing inside a line
+        TextEdit(method + 2, 0, method + 2, 0, "        extra = 1\n    def inserted(self):\n        pass\n"),
+        TextEdit(header, 6, header, 12, "Figure"),  # the class's header: its pieces merge
+        TextEdit(3, 0, 8, 0, ""),  # a function deleted
+        TextEdit(len(rows) - 2, 0, len(rows) - 2, 0, "def appended(x):\n    return x\n"),
+    ]
+    for edit in edits:
+        document.apply(edit)
+        expected = whole_file_summary(document.text)
+        assert assemble.open_file_summary(document, "/w/big.py", "#") == expected, edit
+
+
+def test_an_edit_summarises_only_the_edited_segment_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = big_module(2, 8, 40)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    queried: list[int] = []
+    query = assemble.definitions
+    monkeypatch.setattr(
+        assemble, "definitions", lambda spec, roots, *rest: queried.append(len(roots)) or query(spec, roots, *rest)
+    )
+    assemble.open_file_summary(document, "/w/big.py", "#")
+    assert len(queried) == document.segments > 10
+    line = text.split("\n").index("def helper_20(items):")
+    document.apply(TextEdit(line + 1, 7, line + 1, 7, "The "))  # in its docstring
+    queried.clear()
+    assert assemble.open_file_summary(document, "/w/big.py", "#") == whole_file_summary(document.text)
+    assert len(queried) == 1
 
 
 def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_it() -> None:
@@ -150,9 +229,10 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
         on_did_open(server, params)
         await asyncio.sleep(0.05)
         document = server.context.documents[uri_to_path(uri)]
-        early = "words" in document._derived  # (peeking: `derived` would compute it)
+        summarised = lambda: any(key.startswith("open-file-summary") for key in document._derived)  # noqa: E731
+        early = summarised()  # (peeking: `derived` would compute it)
         await asyncio.sleep(SUMMARY_DELAY_S + 0.2)
-        return early, "words" in document._derived
+        return early, summarised()
 
     try:
         early, later = asyncio.run(main())
