@@ -41,7 +41,9 @@ class ModelSettings:
     gpu_layers: int = _setting(
         -1, "Layers offloaded to the GPU: -1 all (when the build supports it), 0 CPU only.", minimum=-1
     )
-    threads: int = _setting(0, "CPU threads for generation; 0 picks one per physical core.", minimum=0)
+    threads: int = _setting(
+        0, "CPU threads for generation; 0 picks one per physical core the server may run on.", minimum=0
+    )
     weight_repacking: bool = _setting(
         False,
         "Let llama.cpp repack weights into CPU 'extra buffer types'. Off by default: with it, llama-cpp-python "

@@ -63,6 +63,7 @@ def collect(settings: ModelSettings) -> DoctorReport:
         model_path=info.path,
         architecture=info.architecture,
         device=info.device,
+        **({"threads": info.threads} if info.threads else {}),
         context_size=info.context_size,
         trained_context_size=info.trained_context_size,
         fim_tokens=None if info.fim is None else [info.fim.prefix, info.fim.suffix, info.fim.middle],

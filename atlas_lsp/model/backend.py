@@ -66,6 +66,7 @@ class ModelInfo:
     max_parallel: int = 1  # generations the backend serves at once (the in-process model: one)
     latency_ms: float | None = None  # round trip to a remote endpoint
     flash_attention: bool = False  # llama.cpp's flash attention is on (the in-process model)
+    threads: int = 0  # CPU threads generating (the in-process model; 0: not this process's to say)
 
 
 @dataclass(frozen=True)

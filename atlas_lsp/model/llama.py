@@ -31,6 +31,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
+from atlas_lsp.model.cores import physical_cores
 from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
 from atlas_lsp.model.host_memory import StateBuffer, StateMemory
 from atlas_lsp.model.parked import ParkedPrompts, common_prefix
@@ -251,7 +252,7 @@ class LlamaCppBackend:
         llama_cpp = import_llama_cpp()
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         gpu_layers = options.gpu_layers if offload else 0
-        threads = options.threads or max(1, (os.cpu_count() or 2) // 2)
+        threads = options.threads or physical_cores()
         flash_attention = options.flash_attention == "on" or (options.flash_attention == "auto" and gpu_layers != 0)
         started = time.perf_counter()
         _native_errors.clear()
@@ -297,6 +298,7 @@ class LlamaCppBackend:
             fim=read_fim_tokens(llama_cpp, llm._model),
             chat_template=metadata.get("tokenizer.chat_template"),
             flash_attention=flash_attention,
+            threads=threads,
         )
         logger.info("loaded %s (%s) on %s in %.2f s", name, architecture, device, load_seconds)
         slots = options.parked_prompts if can_park_prompts(llama_cpp, llm._model.model) else 0
