@@ -54,6 +54,8 @@ class CompletionBench:
     model_phases: list[dict[str, float]] = field(default_factory=list)  # where the model time went, cold (ms)
     follow_up_model_phases: list[dict[str, float]] = field(default_factory=list)  # the same, follow-ups
     follow_up_overhead: list[float] = field(default_factory=list)  # follow-up latency minus its model time
+    follow_up_phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, follow-ups
+    follow_up_protocol: list[float] = field(default_factory=list)  # follow-up latency minus the server's total
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
     switch_back: float = float("nan")  # a request back in the file after one in another file (s)
@@ -192,6 +194,8 @@ def run(
                 bench.follow_up_ratio.append(follow_seconds / seconds)
                 bench.follow_up_overhead.append(max(0.0, follow_seconds - follow["modelMs"] / 1000))
                 bench.follow_up_model_phases.append(follow.get("modelPhasesMs", {}))
+                bench.follow_up_phases.append(follow.get("phasesMs", {}))
+                bench.follow_up_protocol.append(max(0.0, follow_seconds - follow["totalMs"] / 1000))
                 bench.evaluated_follow_up.append(follow["evaluatedTokens"])
                 bench.generated.append(follow["generatedTokens"])
                 bench.steps.append(follow["decodeSteps"] + 1)
@@ -357,6 +361,21 @@ def _highest_ratio_row(result: CompletionBench) -> str:
     )
 
 
+def _slowest_follow_up_row(result: CompletionBench) -> str:
+    """Where the follow-up with the most server overhead spent it (what that p95 is made of)."""
+    if not result.follow_up_overhead:
+        return "| … the follow-up with the most server overhead | none measured | |"
+    at = max(range(len(result.follow_up_overhead)), key=result.follow_up_overhead.__getitem__)
+    phases = result.follow_up_phases[at] if at < len(result.follow_up_phases) else {}
+    steps = [f"{phase} {phases.get(phase, 0.0):.2f}" for phase in OVERHEAD_PHASES]
+    if at < len(result.follow_up_protocol):
+        steps.append(f"protocol {result.follow_up_protocol[at] * 1000:.2f}")
+    return (
+        f"| … the follow-up with the most server overhead, ms: {', '.join(steps)} | "
+        f"{result.follow_up_overhead[at] * 1000:.2f} | |"
+    )
+
+
 def _first_token_ratio(result: CompletionBench) -> str:
     """What KV reuse controls, without the decoding that a follow-up repeats in full."""
     cold = [p["first token"] for p in result.model_phases if "first token" in p]
@@ -400,6 +419,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| one-character follow-up on the same line, p50 / p95 ms | {summary_ms(result.follow_up)} | |",
         f"| … its server overhead, p50 / p95 ms; the model's time, median ms: "
         f"{_model_summary(result.follow_up_model_phases)} | {summary_ms(result.follow_up_overhead)} | |",
+        _slowest_follow_up_row(result),
         f"| back to the file after a request in another (its prompt set aside and brought back), ms; prompt tokens "
         f"evaluated of its {result.switch_back_prompt} | {result.switch_back * 1000:.2f}; "
         f"{result.switch_back_evaluated} | |",

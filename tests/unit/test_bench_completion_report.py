@@ -100,3 +100,13 @@ def test_a_gpu_section_says_so_and_names_the_gpu(monkeypatch: pytest.MonkeyPatch
     assert "- machine: NVIDIA H200 (driver 580.1); " in on_gpu
     on_cpu = header("Inline completion (`atlas-lsp bench completion`)", "m, cpu")
     assert on_cpu.startswith("## Inline completion (`atlas-lsp bench completion`)\n") and "H200" not in on_cpu
+
+
+def test_the_report_shows_where_the_slowest_follow_ups_overhead_went() -> None:
+    measured = _measured()
+    measured.follow_up_overhead = [0.003, 0.0083, 0.004]
+    measured.follow_up_phases = [{"context": 0.5}, {"context": 0.6, "queue": 5.1, "return": 0.3}, {"context": 0.7}]
+    measured.follow_up_protocol = [0.0005, 0.0012, 0.0006]
+    row = next(line for line in markdown(measured).split("\n") if "follow-up with the most server overhead" in line)
+    assert "cursor 0.00, policy 0.00, cache 0.00, context 0.60, queue 5.10, prompt 0.00, return 0.30" in row
+    assert row.endswith("clean 0.00, protocol 1.20 | 8.30 | |")
