@@ -4,7 +4,7 @@ minus the server's model time) and the server's own steps. Eighth-session notes 
 
   python scripts/lsp_sessions.py switch      # back to a file after a request in another, three times
   python scripts/lsp_sessions.py open N S    # N more 2,000-line files open, S seconds later ten cold requests
-  python scripts/lsp_sessions.py hits        # typing the suggestion after follow-ups: cache-hit latencies
+  python scripts/lsp_sessions.py hits        # follow-ups, each then typed as suggested: cache-hit latencies
 
 With PYTHONPATH=scripts/gc_probe the server also logs its garbage collections (see scripts/gc_probe).
 """
@@ -101,7 +101,8 @@ def hits(folder: Path) -> None:
         version += 1
         server.notify("textDocument/didChange", _change(uri, version, line, column, " "))
         column += 1
-        _, _, result = _request(server, uri, line, column)
+        ms, last, result = _request(server, uri, line, column)
+        _show("follow-up", ms, last)
         items = _items(result)
         suggestion = items[0]["insertText"] if items else ""
         for character in suggestion[:8]:
