@@ -361,19 +361,15 @@ def _highest_ratio_row(result: CompletionBench) -> str:
     )
 
 
-def _slowest_follow_up_row(result: CompletionBench) -> str:
-    """Where the follow-up with the most server overhead spent it (what that p95 is made of)."""
-    if not result.follow_up_overhead:
-        return "| … the follow-up with the most server overhead | none measured | |"
-    at = max(range(len(result.follow_up_overhead)), key=result.follow_up_overhead.__getitem__)
-    phases = result.follow_up_phases[at] if at < len(result.follow_up_phases) else {}
-    steps = [f"{phase} {phases.get(phase, 0.0):.2f}" for phase in OVERHEAD_PHASES]
-    if at < len(result.follow_up_protocol):
-        steps.append(f"protocol {result.follow_up_protocol[at] * 1000:.2f}")
-    return (
-        f"| … the follow-up with the most server overhead, ms: {', '.join(steps)} | "
-        f"{result.follow_up_overhead[at] * 1000:.2f} | |"
-    )
+def _slowest_row(what: str, overheads: list[float], phases: list[dict[str, float]], protocol: list[float]) -> str:
+    """Where the request with the most server overhead spent it, step by step (what a p95 of a few requests is)."""
+    if not overheads:
+        return f"| … the {what} with the most server overhead | none measured | |"
+    at = max(range(len(overheads)), key=overheads.__getitem__)
+    steps = [f"{phase} {(phases[at] if at < len(phases) else {}).get(phase, 0.0):.2f}" for phase in OVERHEAD_PHASES]
+    if at < len(protocol):
+        steps.append(f"protocol {protocol[at] * 1000:.2f}")
+    return f"| … the {what} with the most server overhead, ms: {', '.join(steps)} | {overheads[at] * 1000:.2f} | |"
 
 
 def _first_token_ratio(result: CompletionBench) -> str:
@@ -409,6 +405,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| server overhead (request latency minus the server's model time), p50 / p95 ms | "
         f"{summary_ms(result.overhead)} | p95 ≤ 5 ms |",
         f"| … where it goes, median ms: {_phase_summary(result)} | | |",
+        _slowest_row("cold request", result.overhead, result.phases, result.protocol),
         f"| … with {result.open_files} other files of about {FILE_LINES:,} lines open "
         f"({len(result.open_files_overhead)} requests), p50 / p95 ms; their context step, median ms | "
         f"{summary_ms(result.open_files_overhead)}; "
@@ -419,7 +416,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| one-character follow-up on the same line, p50 / p95 ms | {summary_ms(result.follow_up)} | |",
         f"| … its server overhead, p50 / p95 ms; the model's time, median ms: "
         f"{_model_summary(result.follow_up_model_phases)} | {summary_ms(result.follow_up_overhead)} | |",
-        _slowest_follow_up_row(result),
+        _slowest_row("follow-up", result.follow_up_overhead, result.follow_up_phases, result.follow_up_protocol),
         f"| back to the file after a request in another (its prompt set aside and brought back), ms; prompt tokens "
         f"evaluated of its {result.switch_back_prompt} | {result.switch_back * 1000:.2f}; "
         f"{result.switch_back_evaluated} | |",

@@ -110,3 +110,12 @@ def test_the_report_shows_where_the_slowest_follow_ups_overhead_went() -> None:
     row = next(line for line in markdown(measured).split("\n") if "follow-up with the most server overhead" in line)
     assert "cursor 0.00, policy 0.00, cache 0.00, context 0.60, queue 5.10, prompt 0.00, return 0.30" in row
     assert row.endswith("clean 0.00, protocol 1.20 | 8.30 | |")
+
+
+def test_the_report_shows_where_the_slowest_cold_requests_overhead_went() -> None:
+    measured = _measured()
+    measured.overhead = [0.003, 0.0062]
+    measured.phases = [{"context": 0.5}, {"context": 4.1, "prompt": 1.0}]
+    measured.protocol = [0.0005, 0.0004]
+    row = next(line for line in markdown(measured).split("\n") if "cold request with the most server overhead" in line)
+    assert "context 4.10, queue 0.00, prompt 1.00" in row and row.endswith("protocol 0.40 | 6.20 | |")
