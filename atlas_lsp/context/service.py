@@ -39,7 +39,6 @@ class ContextService:
         self.registry = registry or load_registry()
         self.index = WorkspaceIndex(self.registry)
         self.documents: dict[str, SyntaxDocument] = {}
-        self._summary_pending: set[str] = set()  # opened; left out of other files' context until summarised
         self.recent_edits: deque[RecentEdit] = deque(maxlen=16)
 
     def open(self, path: str, text: str, language_id: str | None = None) -> None:
@@ -56,17 +55,9 @@ class ContextService:
         if document is not None:
             defined_and_imported(document)
 
-    def defer_summary(self, path: str) -> None:
-        """Leave this just-opened file out of completions in other files until `summarise` has run (the caller
-        schedules it): a request there right after it opened would otherwise compute its summary on the spot, 8-11
-        ms for 2,000 lines (`scripts/lsp_sessions.py switch`, ninth session)."""
-        if path in self.documents:
-            self._summary_pending.add(path)
-
     def summarise(self, path: str) -> None:
         """Compute what completions in other files take from this one (its skeleton and words) ahead of them; a
         few milliseconds for a large file, which a completion in the file just opened does not need."""
-        self._summary_pending.discard(path)
         document = self.documents.get(path)
         if document is not None:
             open_file_summary(document, path, document.spec.line_comment)
@@ -99,19 +90,12 @@ class ContextService:
 
     def close(self, path: str) -> None:
         self.documents.pop(path, None)
-        self._summary_pending.discard(path)
 
     def saved(self, path: str) -> None:
         self.index.update_file(Path(path))
 
     def build_index(self, roots: list[Path], progress=None) -> IndexStats:  # type: ignore[no-untyped-def]
         return self.index.build(roots, progress)
-
-    def _summarised_documents(self, path: str) -> dict[str, SyntaxDocument]:
-        """The open documents a completion in ``path`` takes context from: all but those opened a moment ago."""
-        if not self._summary_pending:
-            return self.documents
-        return {p: d for p, d in self.documents.items() if p == path or p not in self._summary_pending}
 
     def for_completion(
         self, path: str, line: int, column: int, budget: int, visible_from_line: int
@@ -125,7 +109,7 @@ class ContextService:
             line,
             column,
             self.index if self.index.ready else None,
-            self._summarised_documents(path),
+            self.documents,
             list(self.recent_edits),
             budget,
             visible_from_line=visible_from_line,

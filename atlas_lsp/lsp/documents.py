@@ -36,7 +36,6 @@ def on_did_open(ls: AtlasLanguageServer, params: types.DidOpenTextDocumentParams
     ls.models.prepare([item.text])
     loop = asyncio.get_running_loop()
     loop.call_soon(ls.context.prepare, path)
-    ls.context.defer_summary(path)
     loop.call_later(SUMMARY_DELAY_S, ls.context.summarise, path)
 
 
