@@ -42,7 +42,9 @@ class ModelSettings:
         -1, "Layers offloaded to the GPU: -1 all (when the build supports it), 0 CPU only.", minimum=-1
     )
     threads: int = _setting(
-        0, "CPU threads for generation; 0 picks one per physical core the server may run on.", minimum=0
+        0,
+        "CPU threads for generation; 0 picks one per physical core the server may run on, within its CPU quota.",
+        minimum=0,
     )
     weight_repacking: bool = _setting(
         False,

@@ -1,11 +1,23 @@
-"""How many CPU threads generation uses by default: one per physical core this process may run on."""
+"""How many CPU threads generation uses by default: one per physical core this process may run on, and no more
+than its container's CPU quota allows."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 SYSFS_CPUS = Path("/sys/devices/system/cpu")
+CGROUPS = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
+
+
+def default_threads() -> int:
+    """One thread per physical core, capped by the CPU quota (a container limited to 2 CPUs on a 64-core host would
+    otherwise run 32 threads on 2 CPUs' worth of time)."""
+    cores = physical_cores()
+    quota = cpu_quota()
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 def physical_cores(cpus: set[int] | None = None, sysfs: Path = SYSFS_CPUS) -> int:
@@ -31,3 +43,35 @@ def physical_cores(cpus: set[int] | None = None, sysfs: Path = SYSFS_CPUS) -> in
     if cores:
         return len(cores)
     return max(1, (os.cpu_count() or 2) // 2)
+
+
+def cpu_quota(cgroups: Path = CGROUPS, proc_cgroup: Path = PROC_CGROUP) -> float | None:
+    """The CPUs' worth of time this process's cgroup may use (quota / period), or None when unlimited or unknown:
+    cgroup v2's ``cpu.max`` (the process's own group, then the root a container sees) or v1's CFS quota."""
+    own = ""
+    try:
+        for line in proc_cgroup.read_text().splitlines():
+            if line.startswith("0::"):
+                own = line[3:].strip().lstrip("/")
+    except OSError:
+        pass
+    for cpu_max in dict.fromkeys([cgroups / own / "cpu.max", cgroups / "cpu.max"]):
+        try:
+            quota, period = cpu_max.read_text().split()[:2]
+        except (OSError, ValueError):
+            continue
+        return None if quota == "max" else _ratio(quota, period)
+    try:
+        quota = (cgroups / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+        period = (cgroups / "cpu" / "cpu.cfs_period_us").read_text().strip()
+    except OSError:
+        return None
+    return _ratio(quota, period)
+
+
+def _ratio(quota: str, period: str) -> float | None:
+    try:
+        value = int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None  # v1 writes -1 for no quota

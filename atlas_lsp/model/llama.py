@@ -31,7 +31,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
-from atlas_lsp.model.cores import physical_cores
+from atlas_lsp.model.cores import default_threads
 from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
 from atlas_lsp.model.host_memory import StateBuffer, StateMemory
 from atlas_lsp.model.parked import ParkedPrompts, common_prefix
@@ -252,7 +252,7 @@ class LlamaCppBackend:
         llama_cpp = import_llama_cpp()
         offload = bool(llama_cpp.llama_supports_gpu_offload())
         gpu_layers = options.gpu_layers if offload else 0
-        threads = options.threads or physical_cores()
+        threads = options.threads or default_threads()
         flash_attention = options.flash_attention == "on" or (options.flash_attention == "auto" and gpu_layers != 0)
         started = time.perf_counter()
         _native_errors.clear()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from atlas_lsp.model.cores import physical_cores
+import pytest
+
+from atlas_lsp.model import cores
+from atlas_lsp.model.cores import cpu_quota, physical_cores
 
 
 def fake_sysfs(root: Path, cores: list[tuple[int, int]]) -> Path:
@@ -36,3 +39,42 @@ def test_without_a_readable_topology_half_the_logical_cpus(tmp_path: Path) -> No
 
 def test_this_machine() -> None:
     assert 1 <= physical_cores() <= (os.cpu_count() or 1)
+
+
+def cgroup_files(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_cgroup_v2_quota_of_the_process_group_or_the_containers_root(tmp_path: Path) -> None:
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("0::/user.slice/editor.scope\n")
+    own = cgroup_files(
+        tmp_path / "a", {"user.slice/editor.scope/cpu.max": "150000 100000\n", "cpu.max": "max 100000\n"}
+    )
+    assert cpu_quota(own, proc) == 1.5
+    root = cgroup_files(tmp_path / "b", {"cpu.max": "200000 100000\n"})  # a container sees its group as the root
+    assert cpu_quota(root, proc) == 2.0
+    unlimited = cgroup_files(tmp_path / "c", {"cpu.max": "max 100000\n"})
+    assert cpu_quota(unlimited, proc) is None
+
+
+def test_cgroup_v1_quota(tmp_path: Path) -> None:
+    proc = tmp_path / "none"
+    limited = cgroup_files(tmp_path / "a", {"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"})
+    assert cpu_quota(limited, proc) == 3.0
+    unlimited = cgroup_files(tmp_path / "b", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"})
+    assert cpu_quota(unlimited, proc) is None
+    assert cpu_quota(tmp_path / "missing", proc) is None
+
+
+def test_default_threads_are_the_physical_cores_within_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cores, "physical_cores", lambda: 32)
+    monkeypatch.setattr(cores, "cpu_quota", lambda: 2.5)
+    assert cores.default_threads() == 3
+    monkeypatch.setattr(cores, "cpu_quota", lambda: None)
+    assert cores.default_threads() == 32
+    monkeypatch.setattr(cores, "cpu_quota", lambda: 0.5)
+    assert cores.default_threads() == 1

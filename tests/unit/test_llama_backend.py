@@ -14,7 +14,7 @@ import pytest
 
 from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
-from atlas_lsp.model.cores import physical_cores
+from atlas_lsp.model.cores import default_threads
 from atlas_lsp.model.draft import DraftTuner, RecentOutputs
 from atlas_lsp.model.host_memory import HostMemory, StateMemory
 from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend
@@ -73,7 +73,7 @@ def test_model_info(backend: LlamaCppBackend) -> None:
     assert info.fim is None  # SmolLM2 declares no FIM tokens
     assert info.chat_template and "<|im_start|>" in info.chat_template
     assert not backend.weight_repacking
-    assert info.threads == physical_cores()  # the default: one per physical core (2 on the 2-core machine)
+    assert info.threads == default_threads()  # one per physical core, within the CPU quota (2 here)
 
 
 def test_generation_streams_and_reports_reuse(backend: LlamaCppBackend) -> None:
