@@ -13,11 +13,23 @@ PROC_CGROUP = Path("/proc/self/cgroup")
 
 
 def default_threads() -> int:
-    """One thread per physical core, capped by the CPU quota (a container limited to 2 CPUs on a 64-core host would
-    otherwise run 32 threads on 2 CPUs' worth of time)."""
-    cores = physical_cores()
+    """One thread per physical core, capped by the CPU quota (a container limited to 2 CPUs on a host with 32
+    physical cores would otherwise run 32 threads on 2 CPUs' worth of time)."""
+    return _within_quota(physical_cores())
+
+
+def batch_threads() -> int:
+    """Threads for evaluating a prompt (a batch): every logical CPU this process may run on, within the quota."""
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        logical = os.cpu_count() or 1
+    return _within_quota(max(1, logical))
+
+
+def _within_quota(threads: int) -> int:
     quota = cpu_quota()
-    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
+    return threads if quota is None else max(1, min(threads, math.ceil(quota)))
 
 
 def physical_cores(cpus: set[int] | None = None, sysfs: Path = SYSFS_CPUS) -> int:

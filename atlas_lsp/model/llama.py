@@ -9,7 +9,6 @@ import codecs
 import ctypes
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +30,7 @@ from atlas_lsp.model.backend import (
     ModelInfo,
     StopScanner,
 )
-from atlas_lsp.model.cores import default_threads
+from atlas_lsp.model.cores import batch_threads, default_threads
 from atlas_lsp.model.draft import FIXED_STEP_TOKENS, DecodeMode, DraftTuner, Guess, RecentOutputs, TokenHistory
 from atlas_lsp.model.host_memory import StateBuffer, StateMemory
 from atlas_lsp.model.parked import ParkedPrompts, common_prefix
@@ -265,7 +264,7 @@ class LlamaCppBackend:
                     n_gpu_layers=gpu_layers,
                     flash_attn=flash_attention,
                     n_threads=threads,
-                    n_threads_batch=max(threads, os.cpu_count() or 1),
+                    n_threads_batch=max(threads, batch_threads()),
                     seed=1234,
                     verbose=False,
                 )

@@ -78,3 +78,11 @@ def test_default_threads_are_the_physical_cores_within_the_quota(monkeypatch: py
     assert cores.default_threads() == 32
     monkeypatch.setattr(cores, "cpu_quota", lambda: 0.5)
     assert cores.default_threads() == 1
+
+
+def test_batch_threads_are_the_logical_cpus_within_the_quota(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cores.os, "sched_getaffinity", lambda _pid: set(range(64)))
+    monkeypatch.setattr(cores, "cpu_quota", lambda: None)
+    assert cores.batch_threads() == 64
+    monkeypatch.setattr(cores, "cpu_quota", lambda: 2.0)
+    assert cores.batch_threads() == 2
