@@ -19,8 +19,9 @@ import os
 import sys
 
 logger = logging.getLogger(__name__)
-OPENMP_SPIN_ROUNDS = "10000"  # libgomp's default is 300,000: ~10 ms of CPU after each step here, 1.7-2.4 ms with
-# 10,000, still enough for the barriers inside a step (an 8-token batch took as long as with the default)
+OPENMP_SPIN_ROUNDS = "3000"  # libgomp's default is 300,000: ~9 ms of CPU spun after each step here, ~2 ms with
+# 10,000, none measurable with 1,000 or 3,000; the barriers inside a step still spin enough (steps and 8-token batches
+# as fast in all four, three runs each); with no spinning at all (OMP_WAIT_POLICY=PASSIVE) a batch took 2.4x as long
 OPENMP_WAIT_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")  # a user who set either keeps their choice
 
 

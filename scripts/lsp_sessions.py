@@ -5,6 +5,8 @@ minus the server's model time) and the server's own steps. Eighth-session notes 
   python scripts/lsp_sessions.py switch      # back to a file after a request in another, three times
   python scripts/lsp_sessions.py open N S    # N more 2,000-line files open, S seconds later ten cold requests
   python scripts/lsp_sessions.py hits        # follow-ups, each then typed as suggested: cache-hit latencies
+  python scripts/lsp_sessions.py raw N T     # N follow-ups (T generation threads), a raw model call in this
+                                             # process between them, as the benchmark makes: protocol time each
 
 With PYTHONPATH=scripts/gc_probe the server also logs its garbage collections (see scripts/gc_probe).
 """
@@ -27,10 +29,14 @@ OPTIONS = {
 }
 
 
-def _start(folder: Path, text: str, max_tokens: int = 4) -> tuple[RawLspProcess, str]:
+def _start(
+    folder: Path, text: str, max_tokens: int = 4, model: dict[str, Any] | None = None
+) -> tuple[RawLspProcess, str]:
     path = folder / "big.py"
     path.write_text(text)
     options: dict[str, Any] = {**OPTIONS, "completion": {**OPTIONS["completion"], "maxTokens": max_tokens}}
+    if model:
+        options["model"] = model
     server = RawLspProcess([sys.executable, "-m", "atlas_lsp", "--log-level", "warning"], stderr=subprocess.DEVNULL)
     server.initialize(options, folder.as_uri(), {"textDocument": {"inlineCompletion": {}}})
     _open(server, path, text)
@@ -54,7 +60,8 @@ def _request(server: RawLspProcess, uri: str, line: int, column: int) -> tuple[f
 def _show(label: str, ms: float, last: dict[str, Any]) -> None:
     steps = {name: round(value, 2) for name, value in last.get("phasesMs", {}).items() if name != "model"}
     sys.stdout.write(
-        f"{label}: {ms:.2f} ms, overhead {ms - last['modelMs']:.2f} ms, cached {last['cached']}, steps {steps}\n"
+        f"{label}: {ms:.2f} ms, overhead {ms - last['modelMs']:.2f} ms, protocol {ms - last['totalMs']:.2f} ms, "
+        f"cached {last['cached']}, steps {steps}\n"
     )
 
 
@@ -116,6 +123,27 @@ def hits(folder: Path) -> None:
     server.close()
 
 
+def raw_calls(folder: Path, count: int, threads: int) -> None:
+    """Follow-ups with a raw model call in this process between them (the benchmark's pattern): the lines carry a
+    wall-clock time to match against scripts/gc_probe's logs of both processes."""
+    from atlas_lsp.bench.completion import model_settings
+    from atlas_lsp.model.service import load_backend
+
+    raw = load_backend(model_settings(None, {"model": {"threads": threads}}))
+    text = source_file(FILE_LINES)
+    server, uri = _start(folder, text, max_tokens=8, model={"threads": threads})
+    line, column = positions(text, 12)[-1]
+    _request(server, uri, line, column)
+    for version in range(2, count + 2):
+        server.notify("textDocument/didChange", _change(uri, version, line, column, " "))
+        column += 1
+        started = time.time()
+        _show(f"{started:.4f} follow-up", *_request(server, uri, line, column)[:2])
+        raw._llm.create_completion("def add(a, b):\n    return", max_tokens=16, temperature=0.0)  # type: ignore[attr-defined]
+    server.close()
+    raw.close()
+
+
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -125,6 +153,8 @@ def main(argv: list[str]) -> int:
             open_files(folder, int(argv[1]) if len(argv) > 1 else 5, float(argv[2]) if len(argv) > 2 else 1.0)
         elif argv[:1] == ["hits"]:
             hits(folder)
+        elif argv[:1] == ["raw"]:
+            raw_calls(folder, int(argv[1]) if len(argv) > 1 else 80, int(argv[2]) if len(argv) > 2 else 0)
         else:
             sys.stdout.write(__doc__ or "")
             return 2
