@@ -3,6 +3,7 @@ than its container's CPU quota allows."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -60,13 +61,11 @@ def physical_cores(cpus: set[int] | None = None, sysfs: Path = SYSFS_CPUS) -> in
 def cpu_quota(cgroups: Path = CGROUPS, proc_cgroup: Path = PROC_CGROUP) -> float | None:
     """The CPUs' worth of time this process's cgroup may use (quota / period), or None when unlimited or unknown:
     cgroup v2's ``cpu.max`` (the process's own group, then the root a container sees) or v1's CFS quota."""
-    own = ""
-    try:
-        for line in proc_cgroup.read_text().splitlines():
-            if line.startswith("0::"):
-                own = line[3:].strip().lstrip("/")
-    except OSError:
-        pass
+    own = ""  # the process's cgroup v2 path (none without /proc: the root's file is read)
+    with contextlib.suppress(OSError):
+        own = next(
+            (line[3:].strip().lstrip("/") for line in proc_cgroup.read_text().splitlines() if line[:3] == "0::"), ""
+        )
     for cpu_max in dict.fromkeys([cgroups / own / "cpu.max", cgroups / "cpu.max"]):
         try:
             quota, period = cpu_max.read_text().split()[:2]
