@@ -128,6 +128,14 @@ class ContextSettings:
 
     prefix_lines: int = _setting(200, "Most lines of the current file before the cursor.", minimum=1)
     suffix_lines: int = _setting(40, "Most lines of the current file after the cursor.", minimum=0)
+    step_lines: int = _setting(
+        32,
+        "The file's lines in the prompt start on a multiple of this many lines, and the other files' context is "
+        "chosen once per block of this many lines, so that a new line re-evaluates only the new text of the prompt "
+        "(the model's cache keeps the rest); 1 follows every line (whole prompt evaluated again on each new line).",
+        minimum=1,
+        maximum=1024,
+    )
     budget_tokens: int = _setting(
         0, "Prompt token budget; 0 derives it from the model's context size minus the generation.", minimum=0
     )

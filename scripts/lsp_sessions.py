@@ -5,6 +5,8 @@ minus the server's model time) and the server's own steps. Eighth-session notes 
   python scripts/lsp_sessions.py switch      # back to a file after a request in another, three times
   python scripts/lsp_sessions.py open N S    # N more 2,000-line files open, S seconds later ten cold requests
   python scripts/lsp_sessions.py hits        # follow-ups, each then typed as suggested: cache-hit latencies
+  python scripts/lsp_sessions.py lines N [default]  # N new lines typed below a cold position, a request at the end
+                                             # of each (default: the server's own context settings)
   python scripts/lsp_sessions.py raw N T     # N follow-ups (T generation threads), a raw model call in this
                                              # process between them, as the benchmark makes: protocol time each
 
@@ -29,12 +31,20 @@ OPTIONS = {
 }
 
 
+OPTIONS_DEFAULT = {"completion": {"debounceMs": 0, "timeLimitMs": 60000}}
+
+
 def _start(
-    folder: Path, text: str, max_tokens: int = 4, model: dict[str, Any] | None = None
+    folder: Path,
+    text: str,
+    max_tokens: int = 4,
+    model: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> tuple[RawLspProcess, str]:
     path = folder / "big.py"
     path.write_text(text)
-    options: dict[str, Any] = {**OPTIONS, "completion": {**OPTIONS["completion"], "maxTokens": max_tokens}}
+    options = options or OPTIONS
+    options = {**options, "completion": {**options["completion"], "maxTokens": max_tokens}}
     if model:
         options["model"] = model
     server = RawLspProcess([sys.executable, "-m", "atlas_lsp", "--log-level", "warning"], stderr=subprocess.DEVNULL)
@@ -123,6 +133,24 @@ def hits(folder: Path) -> None:
     server.close()
 
 
+def new_lines(folder: Path, count: int, defaults: bool) -> None:
+    """Press Enter at the end of a line, type a statement, ask: what each new line costs the model (tokens of the
+    prompt evaluated, of how many)."""
+    text = source_file(FILE_LINES)
+    server, uri = _start(folder, text, max_tokens=4, options=OPTIONS_DEFAULT if defaults else None)
+    line, column = positions(text, 12)[-1]
+    _show("cold", *_request(server, uri, line, column)[:2])
+    indent = " " * (len(text.split("\n")[line]) - len(text.split("\n")[line].lstrip()))
+    for version in range(2, count + 2):
+        statement = f"value_{version} = compute({version})"
+        server.notify("textDocument/didChange", _change(uri, version, line, column, "\n" + indent + statement))
+        line, column = line + 1, len(indent) + len(statement)
+        ms, last, _ = _request(server, uri, line, column)
+        evaluated = last["promptTokens"] - last["reusedTokens"]
+        sys.stdout.write(f"new line {version - 1}: {ms:.0f} ms, evaluated {evaluated} of {last['promptTokens']}\n")
+    server.close()
+
+
 def raw_calls(folder: Path, count: int, threads: int) -> None:
     """Follow-ups with a raw model call in this process between them (the benchmark's pattern): the lines carry a
     wall-clock time to match against scripts/gc_probe's logs of both processes."""
@@ -153,6 +181,8 @@ def main(argv: list[str]) -> int:
             open_files(folder, int(argv[1]) if len(argv) > 1 else 5, float(argv[2]) if len(argv) > 2 else 1.0)
         elif argv[:1] == ["hits"]:
             hits(folder)
+        elif argv[:1] == ["lines"]:
+            new_lines(folder, int(argv[1]) if len(argv) > 1 else 10, argv[2:3] == ["default"])
         elif argv[:1] == ["raw"]:
             raw_calls(folder, int(argv[1]) if len(argv) > 1 else 80, int(argv[2]) if len(argv) > 2 else 0)
         else:

@@ -56,6 +56,9 @@ class CompletionBench:
     follow_up_overhead: list[float] = field(default_factory=list)  # follow-up latency minus its model time
     follow_up_phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, follow-ups
     follow_up_protocol: list[float] = field(default_factory=list)  # follow-up latency minus the server's total
+    new_line: list[float] = field(default_factory=list)  # a request at the end of each new line written
+    new_line_evaluated: list[int] = field(default_factory=list)  # prompt tokens it evaluated
+    new_line_prompt: list[int] = field(default_factory=list)  # of its prompt's tokens
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
     switch_back: float = float("nan")  # a request back in the file after one in another file (s)
@@ -214,9 +217,10 @@ def run(
                     bench.cache_hits.append(hit_seconds)
         line, column = positions(text, count)[-1]
         version = _switch_back(server, Path(folder), uri, (line, column + typed.get(line, 0)), version, bench)
-        _burst(server, uri, text, bench, version)
+        version = _burst(server, uri, text, bench, version)
         bench.first_after_open = _first_after_open(server, Path(folder), text)
         _with_files_open(server, Path(folder), uri, text, bench)
+        _new_lines(server, uri, text, bench, version)
         server.close()
     raw_backend.close()
     return bench
@@ -283,8 +287,7 @@ def _with_files_open(server: RawLspProcess, folder: Path, uri: str, text: str, b
         )
     time.sleep(1.0)  # opened, then typed in the big file
     bench.open_files = len(list(folder.glob("*.py"))) - 1
-    used = set(positions(text, POSITIONS))
-    for line, column in [place for place in positions(text, 3 * POSITIONS) if place not in used][:3]:
+    for line, column in _unused_positions(text)[:3]:
         seconds, _ = _inline(server, uri, line, column)
         last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
         if last["prompt"] and not last["cached"]:
@@ -292,7 +295,36 @@ def _with_files_open(server: RawLspProcess, folder: Path, uri: str, text: str, b
             bench.open_files_context.append(last["phasesMs"].get("context", 0.0))
 
 
-def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> None:
+def _unused_positions(text: str) -> list[tuple[int, int]]:
+    """Positions whose lines the cold requests left as they were."""
+    used = set(positions(text, POSITIONS))
+    return [place for place in positions(text, 3 * POSITIONS) if place not in used]
+
+
+NEW_LINES = 8
+
+
+def _new_lines(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> None:
+    """Enter at the end of a line, a statement, a request at its end; NEW_LINES times (other large files open): the
+    prompt's start should stay, so that only the new text is evaluated (`context.stepLines`)."""
+    line, column = _unused_positions(text)[3]
+    row = text.split("\n")[line]
+    indent = row[: len(row) - len(row.lstrip())]
+    _inline(server, uri, line, column)  # the cursor comes here: a cold request
+    for number in range(NEW_LINES):
+        statement = f"{indent}value_{number} = compute({number})"
+        version += 1
+        server.notify("textDocument/didChange", _change(uri, version, line, column, "\n" + statement))
+        line, column = line + 1, len(statement)
+        seconds, _ = _inline(server, uri, line, column)
+        last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+        if last["prompt"] and not last["cached"]:
+            bench.new_line.append(seconds)
+            bench.new_line_evaluated.append(last["evaluatedTokens"])
+            bench.new_line_prompt.append(last["promptTokens"])
+
+
+def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> int:
     """50 requests/second of typing (a keystroke and a request every 20 ms, as a client without debounce)."""
     before = server.request("workspace/executeCommand", {"command": "atlas.status"})["completions"]
     rows = text.split("\n")
@@ -318,6 +350,7 @@ def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, v
     bench.burst_requests = len(sent)
     bench.burst_generations = after["generations"] - before["generations"]
     bench.burst_skipped = after["generationsSkipped"] - before["generationsSkipped"]
+    return version
 
 
 OVERHEAD_PHASES = ("cursor", "policy", "cache", "context", "queue", "prompt", "return", "clean")
@@ -381,6 +414,19 @@ def _first_token_ratio(result: CompletionBench) -> str:
     return f"{median(follow) / median(cold):.2f}"
 
 
+def _new_line_rows(result: CompletionBench) -> list[str]:
+    if not result.new_line:
+        return ["| a new line written: no request reached the model | | |"]
+    return [
+        f"| a new line written (Enter, a statement, a request at its end; {len(result.new_line)} lines), p50 / p95 "
+        f"ms; its latency / the cold requests' median | {summary_ms(result.new_line)}; "
+        f"{median(result.new_line) / median(result.ours):.2f} | |",
+        f"| … prompt tokens evaluated, median / most, of its prompt's (median) | "
+        f"{median([float(t) for t in result.new_line_evaluated]):.0f} / {max(result.new_line_evaluated)}, of "
+        f"{median([float(t) for t in result.new_line_prompt]):.0f} | |",
+    ]
+
+
 def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
     ratio = [ours / raw for ours, raw in zip(result.ours, result.raw, strict=False) if raw > 0]
     follow_p50 = median(result.follow_up_ratio) if result.follow_up_ratio else float("nan")
@@ -423,6 +469,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| … its latency / the cold requests' median; its server overhead, ms; its model time, ms: "
         f"{_model_summary([result.switch_back_phases])} | {result.switch_back / median(result.ours):.2f}; "
         f"{result.switch_back_overhead * 1000:.2f} | |",
+        *_new_line_rows(result),
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
         f"| … the same for the time to the first token (prompt evaluation and first sample), median / median | "
         f"{_first_token_ratio(result)} | |",

@@ -23,6 +23,7 @@ from atlas_lsp.prompts.completion import (
     build_completion_prompt,
     build_infill_prompt,
     split_at_cursor,
+    window_start,
 )
 from atlas_lsp.timing import PhaseClock
 
@@ -51,13 +52,13 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class _Fitted:
-    """A prompt fitted to a token limit, and how: lines kept above the cursor (None: all), context dropped."""
+    """A prompt fitted to a token limit, and how: lines above the cursor left out, context dropped."""
 
     prompt: CompletionPrompt
     cursor: CursorText
     context: AssembledContext
     tokens: int
-    trimmed: int | None
+    trimmed: bool
     dropped: bool
 
 
@@ -100,19 +101,27 @@ TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (se
 PINNED_TRIMS = 64  # cursor lines whose trim is remembered: going back to one rebuilds the same prompt start
 
 
-def _clip_before(cursor: CursorText, max_chars: int) -> CursorText:
+def _from_line(before: str, line: int, first: int) -> str:
+    """``before`` (the lines just above the cursor's ``line``, each with its newline) from line ``first`` on (all of
+    it when it starts there or later)."""
+    drop = first - (line - before.count("\n"))
+    return before.split("\n", drop)[drop] if drop > 0 else before
+
+
+def _aligned(before: str, line: int | None, step: int) -> str:
+    """``before`` without the first lines that `window_start` leaves out, so that the window starts on a multiple of
+    ``step`` (unchanged when the cursor's ``line`` is not known)."""
+    return before if line is None else _from_line(before, line, window_start(line, before.count("\n"), step))
+
+
+def _clip_before(cursor: CursorText, max_chars: int, line: int | None = None, step: int = 1) -> CursorText:
     """Whole lines nearest the cursor within ``max_chars``: a cheap cut before exact token counting, stable while
-    the user types on the cursor line (so the prompt's start, and the KV cache, stay the same)."""
+    the user types on the cursor line (so the prompt's start, and the KV cache, stay the same), and while they
+    write new lines below it (the start on a multiple of ``step``, when the cursor's ``line`` is known)."""
     if len(cursor.before_line) <= max_chars:
         return cursor
     clipped = cursor.before_line[-max_chars:]
-    return replace(cursor, before_line=clipped[clipped.find("\n") + 1 :])
-
-
-def _last_lines(text: str, count: int) -> str:
-    """The last ``count`` pieces of ``text`` split at newlines (as the trim in _fitted_prompt counts them)."""
-    pieces = text.split("\n")
-    return "\n".join(pieces[-count:]) if count < len(pieces) else text
+    return replace(cursor, before_line=_aligned(clipped[clipped.find("\n") + 1 :], line, step))
 
 
 def inside_identifier(cursor: CursorText) -> bool:
@@ -132,12 +141,14 @@ class CompletionService:
         self.last_context: AssembledContext | None = None
         self.last = LastCompletion()
         self._stable_counts: OrderedDict[str, int] = OrderedDict()
-        self._pinned: tuple[tuple[str, int], AssembledContext] | None = None
-        # the trim chosen for each recent cursor line: (lines kept above the cursor or None, context dropped)
+        self._pinned: tuple[tuple[object, ...], AssembledContext] | None = None
+        # the trim chosen for each recent cursor line: (the first file line kept, None when untrimmed; context dropped)
         self._pinned_trims: OrderedDict[tuple[str | None, int], tuple[int | None, bool]] = OrderedDict()
 
     def _cursor(self, text: str | Sequence[str], line: int, character: int, settings: Settings) -> CursorText:
-        return split_at_cursor(text, line, character, settings.context.prefix_lines, settings.context.suffix_lines)
+        options = settings.context
+        above = line - window_start(line, options.prefix_lines, options.step_lines)
+        return split_at_cursor(text, line, character, above, options.suffix_lines)
 
     def _in_identifier(self, path: str | None, cursor: CursorText, line: int, character: int) -> bool:
         document = self._context.documents.get(path) if self._context is not None and path else None
@@ -180,32 +191,36 @@ class CompletionService:
         get the same prompt start, so the model's KV cache still covers it, and so does coming back to the line
         after requests elsewhere (its parked prompt is brought back: `atlas_lsp/model/parked.py`); recomputing the
         trim could move the start by a line and re-evaluate the whole prompt. A first trim leaves TYPING_RESERVE
-        tokens of room for that typing.
+        tokens of room for that typing. Trims start the file's lines on a multiple of ``context.stepLines`` (when
+        ``where`` gives the cursor's line), so the next lines' prompts start where this one does.
         """
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
-        cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING)  # never tokenize far more than fits
+        line = where[1] if where is not None else None
+        step = settings.context.step_lines
+        cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING, line, step)  # never tokenize far more than fits
         pinned = self._pinned_trims.get(where) if where is not None else None
-        if pinned is not None:
-            keep, drop_context = pinned
-            kept = cursor if keep is None else replace(cursor, before_line=_last_lines(cursor.before_line, keep))
+        if pinned is not None and line is not None:
+            first, drop_context = pinned
+            kept = cursor if first is None else replace(cursor, before_line=_from_line(cursor.before_line, line, first))
             kept_context = AssembledContext([], "", [], context.repo, context.path) if drop_context else context
             prompt = self._build(info, kept, kept_context, settings)
             if self._count_tokens(backend, prompt) <= budget:
                 return prompt
-        fitted = self._trimmed(info, cursor, context, settings, budget, lambda p: self._count_tokens(backend, p))
+        fitted = self._trimmed(info, cursor, context, settings, budget, lambda p: self._count_tokens(backend, p), line)
         exact = getattr(backend, "count_tokens_exact", None)  # a backend whose counts are estimates (an endpoint)
         room = info.context_size - settings.completion.max_tokens - 8
         if exact is not None and fitted.tokens > EXACT_CHECK_SHARE * room:
             # near the context size an estimate's error could overflow it: fit by the tokenizer's exact count
-            again = self._trimmed(info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text))
+            again = self._trimmed(info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text), line)
             fitted = replace(
                 again,
-                trimmed=fitted.trimmed if again.trimmed is None else again.trimmed,
+                trimmed=fitted.trimmed or again.trimmed,
                 dropped=fitted.dropped or again.dropped,
             )
-        if where is not None:
-            self._pinned_trims[where] = (fitted.trimmed, fitted.dropped)
+        if where is not None and line is not None:
+            first = line - fitted.cursor.before_line.count("\n") if fitted.trimmed else None
+            self._pinned_trims[where] = (first, fitted.dropped)
             self._pinned_trims.move_to_end(where)
             while len(self._pinned_trims) > PINNED_TRIMS:
                 self._pinned_trims.popitem(last=False)
@@ -219,20 +234,22 @@ class CompletionService:
         settings: Settings,
         limit: int,
         count: Callable[[CompletionPrompt], int],
+        line: int | None = None,
     ) -> _Fitted:
         """The prompt within ``limit`` tokens (less TYPING_RESERVE) by ``count``: lines farthest above the cursor go
-        first, then the context."""
+        first (the first kept on a multiple of ``context.stepLines`` when the cursor's ``line`` is known), then the
+        context."""
         prompt = self._build(info, cursor, context, settings)
         tokens = count(prompt)
-        trimmed: int | None = None
-        dropped = False
+        trimmed = dropped = False
         while tokens > limit - TYPING_RESERVE and (cursor.before_line or context.parts):
             lines = cursor.before_line.split("\n")
             if len(lines) > 4 or not context.parts:
                 # keep the lines nearest the cursor, in proportion to the overshoot (plus a margin)
                 keep = max(1, int(len(lines) * (limit - 2 * TYPING_RESERVE) / tokens * 0.95))
-                cursor = replace(cursor, before_line="\n".join(lines[-keep:] if keep < len(lines) else lines[1:]))
-                trimmed = len(cursor.before_line.split("\n"))
+                kept = "\n".join(lines[-keep:] if keep < len(lines) else lines[1:])
+                cursor = replace(cursor, before_line=_aligned(kept, line, settings.context.step_lines))
+                trimmed = True
             else:
                 context = AssembledContext([], "", [], context.repo, context.path)
                 dropped = True
@@ -257,13 +274,20 @@ class CompletionService:
         info = self._models.info
         if self._context is None or path is None or info is None:
             return AssembledContext([], "")
-        if self._pinned is not None and self._pinned[0] == (path, line):
-            return self._pinned[1]  # same line as the last request: keep the prompt's start byte-identical (KV reuse)
+        step = settings.context.step_lines
+        visible_from = window_start(line, settings.context.prefix_lines, step)
+        # chosen once per block of lines, and again when the open files or the index change: typing on a line or
+        # writing the next lines keeps the prompt's start byte-identical, so the model's cache covers it. Where the
+        # file's window slides, its start (which moves once per step of lines) marks the block: the prompt is
+        # evaluated again then anyway
+        block = ("window", visible_from) if visible_from > 0 else ("lines", line // step)
+        key = (path, block, tuple(self._context.documents), self._context.index.ready)
+        if self._pinned is not None and self._pinned[0] == key:
+            return self._pinned[1]
         budget = self.prompt_budget(info.context_size, settings) // 3
-        visible_from = max(0, line - settings.context.prefix_lines)
         assembled = self._context.for_completion(path, line, character, budget, visible_from)
         self.last_context = assembled
-        self._pinned = ((path, line), assembled)
+        self._pinned = (key, assembled)
         return assembled
 
     @staticmethod

@@ -7,8 +7,10 @@ import subprocess
 from pathlib import Path
 from typing import IO
 
+from atlas_lsp.config import ContextSettings
 from atlas_lsp.context.service import ContextService
 from atlas_lsp.oneshot import parse_location
+from atlas_lsp.prompts.completion import window_start
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,9 @@ def print_context(location: str, root: str | None, budget: int, out: IO[str]) ->
     if str(path) not in service.documents:
         out.write(f"{path.name}: no grammar for this file type; completions use its plain text only\n")
         return 0
-    assembled = service.for_completion(str(path), line - 1, character, budget, visible_from_line=max(0, line - 201))
+    window = ContextSettings()  # the file lines the prompt itself shows, by the default settings
+    visible_from = window_start(line - 1, window.prefix_lines, window.step_lines)
+    assembled = service.for_completion(str(path), line - 1, character, budget, visible_from_line=visible_from)
     out.write(f"workspace {base}: {stats.files} files indexed, {stats.definitions} definitions\n")
     out.write(f"{len(assembled.parts)} parts, {sum(p.tokens for p in assembled.parts)} of {budget} tokens\n\n")
     for number, part in enumerate(assembled.parts, start=1):

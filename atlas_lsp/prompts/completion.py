@@ -56,6 +56,18 @@ def split_at_cursor(
     return CursorText(before, current[:column], current[column:], after)
 
 
+def window_start(line: int, most_lines: int, step: int) -> int:
+    """The first line of a window of at most ``most_lines`` lines above ``line``, on a multiple of ``step``: as the
+    cursor moves down (the user writes new lines) the window's start moves once per ``step`` lines, not with every
+    line, so the prompt's start and the model's cache of it stay the same. A window shorter than two steps is
+    aligned to a smaller step (half its length)."""
+    lowest = max(0, line - most_lines)
+    step = min(step, most_lines // 2)
+    if lowest == 0 or step <= 1:
+        return lowest
+    return -(-lowest // step) * step
+
+
 @dataclass(frozen=True)
 class ContextFile:
     """Other-file context for the prompt: a path (relative to the repository) and the text to show."""

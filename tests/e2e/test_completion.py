@@ -299,3 +299,43 @@ async def test_going_back_to_a_file_reuses_its_prompt_from_the_cache(
         return  # the endpoint keeps (or not) its own cache; what it reused is its business
     assert back["reusedTokens"] >= cold["promptTokens"] - 8, (back, cold)
     assert back["evaluatedTokens"] <= 8
+
+
+async def test_writing_new_lines_evaluates_only_the_new_text(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    """Pressing Enter and writing the next lines of a file longer than the prompt's window: the window's start
+    stays on its multiple of `context.stepLines` and the other files' context stays as chosen, so each new line's
+    request evaluates only what was added (the window slid with every line before, and the whole prompt was
+    evaluated again: seconds on a CPU)."""
+    options = {"completion": {"debounceMs": 0, "maxTokens": 4}, "context": {"prefixLines": 80, "stepLines": 16}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    open_document(client, tmp_path / "offset.py", _module("offset", 12))  # similar open file: context
+    text = _module("scale", 30)  # 150 lines
+    line = 97  # (97 - 80) % 16 == 1 and 97 % 16 == 1: the next lines keep the window's start and context block
+    assert text.split("\n")[line] == "    return total"
+    uri = open_document(client, tmp_path / "scale.py", text)
+    await client.text_document_inline_completion_async(inline_params(uri, line, 16))
+    cold = await last_completion(client)
+    assert "offset.py" in cold["prompt"] and cold["promptTokens"] > 400
+    for version in range(2, 5):
+        statement = f"    total_{version} = total * {version}"
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(start=types.Position(line, 16), end=types.Position(line, 16)),
+                        text="\n" + statement,
+                    )
+                ],
+            )
+        )
+        line += 1
+        await client.text_document_inline_completion_async(inline_params(uri, line, len(statement)))
+        last = await last_completion(client)
+        assert statement in last["prompt"] and last["prompt"].startswith(cold["prompt"][:200])
+        if model_backend == "openai":
+            continue  # the endpoint keeps (or not) its own cache; what it reused is its business
+        assert last["evaluatedTokens"] <= 24, (last["evaluatedTokens"], last["promptTokens"])

@@ -41,6 +41,9 @@ def _measured() -> CompletionBench:
         open_files=5,
         open_files_overhead=[0.003, 0.004, 0.0035],
         open_files_context=[1.0, 1.2, 0.9],
+        new_line=[0.02, 0.03, 0.2],
+        new_line_evaluated=[12, 10, 1400],
+        new_line_prompt=[1500, 1510, 1400],
     )
 
 
@@ -57,6 +60,16 @@ def test_the_report_shows_tokens_per_step_and_decode_modes() -> None:
     assert "| … with 5 other files of about 2,000 lines open (3 requests), p50 / p95 ms; their context step, " in report
     assert "median ms | 3.50 / 4.00; 1.00 | p95 ≤ 5 ms |" in report
     assert "nan" not in report
+
+
+def test_the_report_shows_what_new_lines_cost() -> None:
+    report = markdown(_measured())
+    assert "| a new line written (Enter, a statement, a request at its end; 3 lines), p50 / p95 ms; " in report
+    assert "its latency / the cold requests' median | 30.00 / 200.00; 0.30 |" in report
+    assert "| … prompt tokens evaluated, median / most, of its prompt's (median) | 12 / 1400, of 1500 |" in report
+    measured = _measured()
+    measured.new_line = []
+    assert "| a new line written: no request reached the model | | |" in markdown(measured)
 
 
 def test_an_endpoint_report_leaves_out_what_the_endpoint_does_not_report() -> None:

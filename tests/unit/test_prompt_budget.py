@@ -123,3 +123,26 @@ def test_a_budget_far_below_the_context_needs_no_exact_count() -> None:
     )
     assert backend.exact_calls == 0
     assert backend.count_tokens(prompt.text) <= 300 - TYPING_RESERVE
+
+
+def _first_lines_while_writing(step: int) -> list[int]:
+    """The first file line in the prompt at each of 32 new lines written below line 500 of a file that does not
+    fit the budget."""
+    settings = replace(SETTINGS, context=replace(SETTINGS.context, step_lines=step))
+    rows = [f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(532)]
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    firsts = []
+    for line in range(500, 532):
+        cursor = CursorText("".join(rows[:line]), "    result = ", "", "")
+        prompt = service._fitted_prompt(CountingBackend(), cursor, AssembledContext([], ""), settings, ("a.py", line))
+        assert CountingBackend().count_tokens(prompt.text) <= BUDGET - TYPING_RESERVE
+        firsts.append(int(prompt.text.split("_", 1)[1].split(" ", 1)[0]))
+    return firsts
+
+
+def test_writing_new_lines_keeps_the_trimmed_start_for_a_step_of_lines() -> None:
+    """Each new line gets a fresh trim (its own cursor line); the trims start on a multiple of
+    `context.stepLines`, so 32 new lines moved the prompt's start (and re-evaluated it whole) once, not 32 times."""
+    firsts = _first_lines_while_writing(32)
+    assert len(set(firsts)) <= 2 and all(first % 32 == 0 for first in firsts)
+    assert len(set(_first_lines_while_writing(1))) >= 16  # following every line: the start moves with the cursor

@@ -1,5 +1,7 @@
+import pytest
+
 from atlas_lsp.model.backend import FimTokens
-from atlas_lsp.prompts.completion import build_completion_prompt, split_at_cursor
+from atlas_lsp.prompts.completion import build_completion_prompt, split_at_cursor, window_start
 
 SOURCE = "import os\n\ndef add(a, b):\n    return a + b\n\nprint(add(1, 2))\n"
 FIM = FimTokens("<PRE>", "<SUF>", "<MID>")
@@ -58,3 +60,28 @@ def test_split_at_cursor_on_lines_gives_the_same_as_on_text() -> None:
         line, column = rng.randrange(len(rows) + 3), rng.randrange(12)
         before, after = rng.randrange(4), rng.randrange(4)
         assert split_at_cursor(lines, line, column, before, after) == split_at_cursor(text, line, column, before, after)
+
+
+@pytest.mark.parametrize(
+    ("line", "most", "step", "start"),
+    [
+        (10, 200, 32, 0),  # the whole file above fits: from its first line
+        (200, 200, 32, 0),
+        (201, 200, 32, 32),  # one line too many: the start moves a whole step
+        (232, 200, 32, 32),  # ... and stays there for the next 31 lines
+        (233, 200, 32, 64),
+        (500, 200, 1, 300),  # step 1: follows every line
+        (52, 10, 32, 45),  # a window shorter than two steps: half its length
+        (50, 1, 32, 49),  # one line: not aligned
+        (50, 0, 32, 50),  # no line at all
+    ],
+)
+def test_window_start(line: int, most: int, step: int, start: int) -> None:
+    assert window_start(line, most, step) == start
+    assert line - most <= start <= line
+
+
+def test_window_start_moves_once_per_step_while_new_lines_are_written() -> None:
+    starts = {window_start(line, 200, 32) for line in range(1000, 1032)}
+    assert len(starts) == 2  # 32 new lines: the start moved once (where the multiple of 32 was crossed)
+    assert len({window_start(line, 200, 1) for line in range(1000, 1032)}) == 32
