@@ -7,6 +7,9 @@ minus the server's model time) and the server's own steps. Eighth-session notes 
   python scripts/lsp_sessions.py hits        # follow-ups, each then typed as suggested: cache-hit latencies
   python scripts/lsp_sessions.py lines N [default]  # N new lines typed below a cold position, a request at the end
                                              # of each (default: the server's own context settings)
+  python scripts/lsp_sessions.py type N      # a function of N lines written a character at a time, three other
+                                             # files open, a request every 3 characters (default settings):
+                                             # every request that evaluated more than 64 prompt tokens
   python scripts/lsp_sessions.py raw N T     # N follow-ups (T generation threads), a raw model call in this
                                              # process between them, as the benchmark makes: protocol time each
 
@@ -151,6 +154,41 @@ def new_lines(folder: Path, count: int, defaults: bool) -> None:
     server.close()
 
 
+def typing(folder: Path, count: int) -> None:
+    """Write a function (lines of this package) into the middle of a 2,000-line file, as a user would, and show the
+    requests whose prompt was mostly evaluated again: what still defeats the model's cache while typing."""
+    text = source_file(FILE_LINES)
+    server, uri = _start(folder, text, max_tokens=4, options=OPTIONS_DEFAULT)
+    for number in range(3):
+        _open(server, folder / f"open{number}.py", other_text(number))
+    rows = text.split("\n")
+    line = next(n for n in range(FILE_LINES // 2, FILE_LINES) if rows[n] == "" and rows[n - 1] == "")
+    body = [row for row in other_text(0).split("\n")[400 : 400 + 4 * count] if row.strip()][:count]
+    version, column, requests, evaluated = 1, 0, 0, []
+    for row in body:
+        for character in row + "\n":
+            version += 1
+            server.notify("textDocument/didChange", _change(uri, version, line, column, character))
+            line, column = (line + 1, 0) if character == "\n" else (line, column + 1)
+            if version % 3 and character != "\n":
+                continue
+            ms, last, _ = _request(server, uri, line, column)
+            if not last["prompt"] or last["cached"]:
+                continue
+            requests += 1
+            evaluated.append(last["promptTokens"] - last["reusedTokens"])
+            if evaluated[-1] > 64:
+                sys.stdout.write(
+                    f"line {line} col {column}: evaluated {evaluated[-1]} of {last['promptTokens']}, {ms:.0f} ms\n"
+                )
+    evaluated.sort()
+    sys.stdout.write(
+        f"{requests} requests; evaluated tokens median {evaluated[len(evaluated) // 2]}, most {evaluated[-1]}, "
+        f"total {sum(evaluated)}\n"
+    )
+    server.close()
+
+
 def raw_calls(folder: Path, count: int, threads: int) -> None:
     """Follow-ups with a raw model call in this process between them (the benchmark's pattern): the lines carry a
     wall-clock time to match against scripts/gc_probe's logs of both processes."""
@@ -183,6 +221,8 @@ def main(argv: list[str]) -> int:
             hits(folder)
         elif argv[:1] == ["lines"]:
             new_lines(folder, int(argv[1]) if len(argv) > 1 else 10, argv[2:3] == ["default"])
+        elif argv[:1] == ["type"]:
+            typing(folder, int(argv[1]) if len(argv) > 1 else 12)
         elif argv[:1] == ["raw"]:
             raw_calls(folder, int(argv[1]) if len(argv) > 1 else 80, int(argv[2]) if len(argv) > 2 else 0)
         else:

@@ -301,18 +301,27 @@ def _unused_positions(text: str) -> list[tuple[int, int]]:
     return [place for place in positions(text, 3 * POSITIONS) if place not in used]
 
 
-NEW_LINES = 8
+NEW_LINES = (  # statements the model cannot foresee from the ones before (a foreseen one is a cache hit)
+    "total = 0",
+    "names = []",
+    "seen = set()",
+    "limit = 10",
+    "label = 'x'",
+    "ready = False",
+    "count = len(rows)",
+    "first = rows[0]",
+)
 
 
 def _new_lines(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> None:
-    """Enter at the end of a line, a statement, a request at its end; NEW_LINES times (other large files open): the
-    prompt's start should stay, so that only the new text is evaluated (`context.stepLines`)."""
+    """Enter at the end of a line, a statement, a request at its end, for each of NEW_LINES (other large files
+    open): the prompt's start should stay, so that only the new text is evaluated (`context.stepLines`)."""
     line, column = _unused_positions(text)[3]
     row = text.split("\n")[line]
     indent = row[: len(row) - len(row.lstrip())]
     _inline(server, uri, line, column)  # the cursor comes here: a cold request
-    for number in range(NEW_LINES):
-        statement = f"{indent}value_{number} = compute({number})"
+    for typed in NEW_LINES:
+        statement = indent + typed
         version += 1
         server.notify("textDocument/didChange", _change(uri, version, line, column, "\n" + statement))
         line, column = line + 1, len(statement)

@@ -242,19 +242,31 @@ class CompletionService:
         prompt = self._build(info, cursor, context, settings)
         tokens = count(prompt)
         trimmed = dropped = False
+        whole = cursor.before_line
+        step = settings.context.step_lines
         while tokens > limit - TYPING_RESERVE and (cursor.before_line or context.parts):
             lines = cursor.before_line.split("\n")
             if len(lines) > 4 or not context.parts:
                 # keep the lines nearest the cursor, in proportion to the overshoot (plus a margin)
                 keep = max(1, int(len(lines) * (limit - 2 * TYPING_RESERVE) / tokens * 0.95))
                 kept = "\n".join(lines[-keep:] if keep < len(lines) else lines[1:])
-                cursor = replace(cursor, before_line=_aligned(kept, line, settings.context.step_lines))
+                cursor = replace(cursor, before_line=_aligned(kept, line, step))
                 trimmed = True
             else:
                 context = AssembledContext([], "", [], context.repo, context.path)
                 dropped = True
             prompt = self._build(info, cursor, context, settings)
             tokens = count(prompt)
+        if trimmed and line is not None and step > 1:
+            # the estimate's margin and the start's rounding up left room: take back whole steps of lines that fit
+            lowest = line - whole.count("\n")
+            while (first := line - cursor.before_line.count("\n")) % step == 0 and first - step >= lowest:
+                wider = replace(cursor, before_line=_from_line(whole, line, first - step))
+                wider_prompt = self._build(info, wider, context, settings)
+                wider_tokens = count(wider_prompt)
+                if wider_tokens > limit - TYPING_RESERVE:
+                    break
+                cursor, prompt, tokens = wider, wider_prompt, wider_tokens
         return _Fitted(prompt, cursor, context, tokens, trimmed, dropped)
 
     def _count_tokens(self, backend: ModelBackend, prompt: CompletionPrompt) -> int:

@@ -146,3 +146,16 @@ def test_writing_new_lines_keeps_the_trimmed_start_for_a_step_of_lines() -> None
     firsts = _first_lines_while_writing(32)
     assert len(set(firsts)) <= 2 and all(first % 32 == 0 for first in firsts)
     assert len(set(_first_lines_while_writing(1))) >= 16  # following every line: the start moves with the cursor
+
+
+def test_a_trim_on_the_step_leaves_less_than_a_step_of_room_unused() -> None:
+    """Rounding the start up to the step costs at most one step of lines: the trim takes back the steps that fit."""
+    settings = SETTINGS
+    rows = [f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(600)]
+    for line in range(500, 600, 7):
+        step_tokens = CountingBackend().count_tokens("".join(rows[line - 32 : line]))  # a step of lines here
+        service = CompletionService(models=None)  # type: ignore[arg-type]
+        cursor = CursorText("".join(rows[:line]), "    result = ", "", "")
+        prompt = service._fitted_prompt(CountingBackend(), cursor, AssembledContext([], ""), settings, ("a.py", line))
+        tokens = CountingBackend().count_tokens(prompt.text)
+        assert BUDGET - TYPING_RESERVE - step_tokens < tokens <= BUDGET - TYPING_RESERVE, (line, tokens)
