@@ -46,6 +46,7 @@ class AtlasLanguageServer(LanguageServer):
         self._pending_problems: list[SettingsProblem] = []
         self._client_log: ClientLogHandler | None = None
         self._completion_tokens: dict[str, CancelToken] = {}
+        self.warm_up_token: CancelToken | None = None  # the pending or running warm-up (lsp/completion.py)
         self._background: set[asyncio.Task[Any]] = set()
         self.models = ModelService(on_status=self.publish_status, loader=loader)
         self.context = ContextService()
@@ -172,6 +173,9 @@ class AtlasLanguageServer(LanguageServer):
             "cancelled": counters.cancelled,
             "generationsCancelled": counters.generations_cancelled,
             "generationsSkipped": counters.generations_skipped,
+            "warmUps": counters.warm_ups,
+            "warmUpTokens": counters.warm_up_tokens,
+            "warmUpsStopped": counters.warm_ups_stopped,
             "cacheHits": counters.cache_hits,
             "skippedInIdentifier": counters.skipped_in_identifier,
             "empty": counters.empty,
@@ -206,7 +210,13 @@ class AtlasLanguageServer(LanguageServer):
     def deadline_from_now(milliseconds: int) -> float:
         return time.monotonic() + milliseconds / 1000
 
+    def cancel_warm_up(self) -> None:
+        if self.warm_up_token is not None:
+            self.warm_up_token.cancel()
+            self.warm_up_token = None
+
     def close_services(self) -> None:
+        self.cancel_warm_up()
         for token in self._completion_tokens.values():
             token.cancel()
         for job in self.solve_jobs.values():

@@ -2,8 +2,9 @@
 
 Measured in one run: cold requests at fixed positions of a real 2,000-line file (this package's own source), the
 raw `Llama.create_completion` on the prompts the server built (same token count, same KV-cache history), a
-one-character follow-up on the same line (KV reuse), typing the suggestion (cache), and a 50 requests/second
-burst of typing.
+one-character follow-up on the same line (KV reuse), typing the suggestion (cache), a 50 requests/second
+burst of typing, new lines written below a position (the prompt's start should stay), and the first request where
+the cursor rested after a code-action request (`completion.warmUp` on: its prompt's start evaluated ahead).
 
 The file is opened one second before the first request, as a user opens a file and then types: opening starts
 one-time work (its lines tokenized into the piece cache, its names collected). A request sent at the moment a
@@ -13,6 +14,7 @@ second file opens is measured separately ("first request right after opening a f
 from __future__ import annotations
 
 import dataclasses
+import math
 import subprocess
 import sys
 import tempfile
@@ -59,6 +61,10 @@ class CompletionBench:
     new_line: list[float] = field(default_factory=list)  # a request at the end of each new line written
     new_line_evaluated: list[int] = field(default_factory=list)  # prompt tokens it evaluated
     new_line_prompt: list[int] = field(default_factory=list)  # of its prompt's tokens
+    rested: float = float("nan")  # the first request where the cursor rested (its prompt's start warmed up)
+    rested_evaluated: int = 0
+    rested_prompt: int = 0
+    rested_warm_up_ms: float = float("nan")  # how long that warm-up took, from the code-action request
     protocol: list[float] = field(default_factory=list)  # client latency minus the server's own total, cold
     first_after_open: float = float("nan")  # overhead of a request sent as a file opens (s)
     switch_back: float = float("nan")  # a request back in the file after one in another file (s)
@@ -145,7 +151,7 @@ def run(
     text = source_file(lines)
     options = {
         "model": {"backend": "openai", "url": endpoint} if endpoint else ({"path": model} if model else {}),
-        "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000},
+        "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000, "warmUp": "on"},
         "context": {"prefixLines": lines, "budgetTokens": 1700},  # prompts of about 1,600 tokens
     }
     for section, values in (overrides or {}).items():
@@ -220,7 +226,8 @@ def run(
         version = _burst(server, uri, text, bench, version)
         bench.first_after_open = _first_after_open(server, Path(folder), text)
         _with_files_open(server, Path(folder), uri, text, bench)
-        _new_lines(server, uri, text, bench, version)
+        version = _new_lines(server, uri, text, bench, version)
+        _rested(server, uri, text, bench)
         server.close()
     raw_backend.close()
     return bench
@@ -313,7 +320,7 @@ NEW_LINES = (  # statements the model cannot foresee from the ones before (a for
 )
 
 
-def _new_lines(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> None:
+def _new_lines(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> int:
     """Enter at the end of a line, a statement, a request at its end, for each of NEW_LINES (other large files
     open): the prompt's start should stay, so that only the new text is evaluated (`context.stepLines`)."""
     line, column = _unused_positions(text)[3]
@@ -331,6 +338,35 @@ def _new_lines(server: RawLspProcess, uri: str, text: str, bench: CompletionBenc
             bench.new_line.append(seconds)
             bench.new_line_evaluated.append(last["evaluatedTokens"])
             bench.new_line_prompt.append(last["promptTokens"])
+    return version
+
+
+def _rested(server: RawLspProcess, uri: str, text: str, bench: CompletionBench) -> None:
+    """The cursor comes to a new place and rests there: the editor asks for code actions, the server warms up the
+    prompt's start (`completion.warmUp`), and the first request there evaluates only the rest."""
+    line, column = _unused_positions(text)[5]
+    before = server.request("workspace/executeCommand", {"command": "atlas.status"})["completions"]["warmUps"]
+    where = {"line": line, "character": column}
+    started = time.perf_counter()
+    server.request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": uri}, "range": {"start": where, "end": where}, "context": {"diagnostics": []}},
+    )
+    deadline = started + 120
+    while time.perf_counter() < deadline:
+        counters = server.request("workspace/executeCommand", {"command": "atlas.status"})["completions"]
+        if counters["warmUps"] > before:
+            bench.rested_warm_up_ms = (time.perf_counter() - started) * 1000
+            break
+        time.sleep(0.01)
+    else:
+        return  # no warm-up (an endpoint): no row to fill
+    seconds, _ = _inline(server, uri, line, column)
+    last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+    if last["prompt"] and not last["cached"]:
+        bench.rested = seconds
+        bench.rested_evaluated = last["evaluatedTokens"]
+        bench.rested_prompt = last["promptTokens"]
 
 
 def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> int:
@@ -423,6 +459,17 @@ def _first_token_ratio(result: CompletionBench) -> str:
     return f"{median(follow) / median(cold):.2f}"
 
 
+def _rested_rows(result: CompletionBench) -> list[str]:
+    if math.isnan(result.rested):
+        return ["| first request where the cursor rested: no warm-up (`completion.warmUp`) | | |"]
+    return [
+        f"| first request where the cursor rested (its prompt's start warmed up after the editor's code-action "
+        f"request, in {result.rested_warm_up_ms:.0f} ms), ms; its latency / the cold requests' median | "
+        f"{result.rested * 1000:.2f}; {result.rested / median(result.ours):.2f} | |",
+        f"| … prompt tokens it evaluated, of its prompt's | {result.rested_evaluated} of {result.rested_prompt} | |",
+    ]
+
+
 def _new_line_rows(result: CompletionBench) -> list[str]:
     if not result.new_line:
         return ["| a new line written: no request reached the model | | |"]
@@ -479,6 +526,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"{_model_summary([result.switch_back_phases])} | {result.switch_back / median(result.ours):.2f}; "
         f"{result.switch_back_overhead * 1000:.2f} | |",
         *_new_line_rows(result),
+        *_rested_rows(result),
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
         f"| … the same for the time to the first token (prompt evaluation and first sample), median / median | "
         f"{_first_token_ratio(result)} | |",

@@ -13,7 +13,14 @@ from atlas_lsp.completion.cache import CacheKey, SuggestionCache
 from atlas_lsp.completion.postprocess import clean_completion, is_complete
 from atlas_lsp.config import Settings
 from atlas_lsp.context.service import AssembledContext, ContextService
-from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStats, ModelBackend, ModelInfo
+from atlas_lsp.model.backend import (
+    CancelToken,
+    GenerationRequest,
+    GenerationStats,
+    ModelBackend,
+    ModelInfo,
+    PrefillResult,
+)
 from atlas_lsp.model.service import ModelService
 from atlas_lsp.prompts.chat import chat_prompt, code_from_reply
 from atlas_lsp.prompts.completion import (
@@ -74,6 +81,9 @@ class CompletionCounters:
     generations: int = 0  # requests that reached the model
     generations_cancelled: int = 0  # stopped mid-way by $/cancelRequest or a newer request (counted on the worker)
     generations_skipped: int = 0  # superseded while queued or debounced: never reached the model
+    warm_ups: int = 0  # prompt starts evaluated ahead where the cursor rested (see CompletionService.warm_up)
+    warm_up_tokens: int = 0  # prompt tokens they evaluated
+    warm_ups_stopped: int = 0  # of those, stopped early for a request (what they evaluated stays)
 
 
 @dataclass
@@ -301,6 +311,53 @@ class CompletionService:
         self.last_context = assembled
         self._pinned = (key, assembled)
         return assembled
+
+    async def warm_up(
+        self,
+        text: str | Sequence[str],
+        line: int,
+        character: int,
+        settings: Settings,
+        cancel: CancelToken,
+        path: str | None = None,
+    ) -> PrefillResult | None:
+        """Evaluate the start of the prompt that a request at (line, character) would send (all but the cursor
+        line's text) into the model's cache while it has nothing else to do; the request then evaluates only the
+        rest. The prompt is built as the request will build it (the same context and trim, kept for that line). It
+        yields to any job that comes (between chunks of the prompt) and to ``cancel``. None when the backend cannot
+        prefill (an endpoint), the prompt has no stable start (chat prompts) or something else came first."""
+        worker = self._models.worker
+        cursor = self._cursor(text, line, character, settings)
+        context = self._assemble_context(path, line, character, settings)
+
+        def stop() -> bool:
+            return cancel.should_stop() or worker.has_waiting_jobs()
+
+        def prefill_start(backend: ModelBackend) -> PrefillResult | None:
+            prefill = getattr(backend, "prefill", None)
+            if prefill is None or stop():
+                return None
+            prompt = self._fitted_prompt(backend, cursor, context, settings, (path, line))
+            if prompt.stable == 0 or not prompt.text[: prompt.stable].strip():
+                return None
+            result: PrefillResult = prefill(prompt.text[: prompt.stable], settings.completion.max_tokens, stop)
+            return result
+
+        result = await self._models.run(prefill_start, cancel)
+        if result is not None and result.evaluated_tokens:
+            self.counters.warm_ups += 1
+            self.counters.warm_up_tokens += result.evaluated_tokens
+            self.counters.warm_ups_stopped += int(result.stopped)
+            logger.debug(
+                "warm-up at %s:%d: %d prompt tokens evaluated (%d were cached)%s in %.0f ms",
+                path,
+                line + 1,
+                result.evaluated_tokens,
+                result.reused_tokens,
+                ", stopped for a request" if result.stopped else "",
+                result.seconds * 1000,
+            )
+        return result
 
     @staticmethod
     def _cache_key(cursor: CursorText, settings: Settings, path: str | None) -> CacheKey:

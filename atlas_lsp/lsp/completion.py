@@ -12,13 +12,14 @@ from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.completion.service import Suggestion
 from atlas_lsp.lsp.documents import uri_to_path
-from atlas_lsp.model.backend import ModelError
+from atlas_lsp.model.backend import CancelToken, ModelError
 
 if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
 
 logger = logging.getLogger(__name__)
 ACCEPT_COMMAND = "atlas.didAcceptCompletion"
+WARM_UP_DELAY_S = 0.3  # the cursor has rested this long (no newer request) before a warm-up starts
 
 
 def _with_selected_item(
@@ -57,6 +58,7 @@ async def suggest(
     if not ls.models.ready:
         logger.debug("completion before the model is ready (%s)", ls.models.status.state)
         return None
+    ls.cancel_warm_up()  # a request is here: a warm-up pending or running makes way
     cancel = ls.supersede_completion(uri)
     try:
         if settings.completion.debounce_ms:
@@ -81,6 +83,41 @@ async def suggest(
         return None
     finally:
         ls.forget_completion(uri, cancel)
+
+
+def schedule_warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position) -> None:
+    """The cursor is at ``position`` (the editor asked for code actions there): unless it moves on or a request
+    comes within WARM_UP_DELAY_S, evaluate the start of the prompt a suggestion there would need
+    (`completion.warmUp`; auto: only when the model runs on a GPU)."""
+    settings = ls.settings.completion
+    info = ls.models.info
+    if settings.warm_up == "off" or not settings.enabled or not ls.models.ready or info is None:
+        return
+    if settings.warm_up == "auto" and info.gpu_layers == 0:
+        return
+    ls.cancel_warm_up()
+    token = CancelToken()
+    ls.warm_up_token = token
+    ls.run_in_background(_warm_up(ls, uri, position, token))
+
+
+async def _warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position, token: CancelToken) -> None:
+    await asyncio.sleep(WARM_UP_DELAY_S)
+    document = ls.open_document(uri)
+    if token.cancelled or document is None or ls.models.worker.busy:
+        return  # moved on, closed, or the model is at work (a request, a solve job)
+    try:
+        cursor = document.position_from_client_units(position)
+        await ls.completions.warm_up(
+            document.lines, cursor.line, cursor.character, ls.settings, token, uri_to_path(uri)
+        )
+    except (ModelError, asyncio.CancelledError):
+        return
+    except Exception:
+        logger.exception("warm-up failed")
+    finally:
+        if ls.warm_up_token is token:
+            ls.warm_up_token = None
 
 
 def _accept_command(suggestion: Suggestion) -> types.Command:

@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
 
+from atlas_lsp.lsp.completion import schedule_warm_up
 from atlas_lsp.lsp.documents import uri_to_path
 from atlas_lsp.lsp.progress import BackgroundProgress
 from atlas_lsp.model.backend import CancelToken
@@ -44,8 +45,10 @@ class SolveJob:
 
 
 def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
-    """Cheap: a tree-sitter lookup, no model call. The command carries the document version and the function."""
+    """Cheap: a tree-sitter lookup, no model call. The command carries the document version and the function.
+    Editors ask where the cursor rests: a completion there may be warmed up (`completion.warmUp`)."""
     uri = params.text_document.uri
+    schedule_warm_up(ls, uri, params.range.end)
     path = uri_to_path(uri)
     document = ls.context.documents.get(path)
     lsp_document = ls.open_document(uri)

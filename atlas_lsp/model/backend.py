@@ -168,6 +168,17 @@ class GenerationStream:
             close()
 
 
+@dataclass(frozen=True)
+class PrefillResult:
+    """What `prefill` did: prompt tokens already in the cache, evaluated now, and whether it stopped early."""
+
+    prompt_tokens: int
+    reused_tokens: int
+    evaluated_tokens: int
+    stopped: bool
+    seconds: float
+
+
 class ModelError(Exception):
     """A model could not be found, downloaded, validated or loaded; the message says what to do."""
 

@@ -28,6 +28,7 @@ from atlas_lsp.model.backend import (
     GenerationStream,
     ModelError,
     ModelInfo,
+    PrefillResult,
     StopScanner,
 )
 from atlas_lsp.model.cores import batch_threads, default_threads
@@ -201,6 +202,11 @@ def _sample(sampler: Any, ctx: Any, row: int) -> int:
 
 
 PREPARE_MAX_CHARS = 1 << 20  # documents larger than this are not tokenized ahead of prompts
+# prompt tokens evaluated between two checks for a request waiting behind a prefill: what such a request may wait
+# (about 0.1 s on a 2-core CPU; a few ms on a GPU, where larger steps are cheaper per token)
+PREFILL_CHUNK_CPU = 32
+PREFILL_CHUNK_GPU = 256
+PREFILL_SEAM_TOKENS = 2  # a prefill's last tokens, left to its request (see prefill)
 
 
 class LlamaCppBackend:
@@ -380,6 +386,38 @@ class LlamaCppBackend:
         llm = self._llm
         if self._cached_prompt > 0:
             self._parked.set_aside(llm.input_ids[: llm.n_tokens], self._cached_prompt)
+
+    def prefill(self, prompt: str, max_tokens: int, should_stop: Callable[[], bool]) -> PrefillResult:
+        """Evaluate ``prompt`` (the start of a prompt that a request is expected to send soon) into the KV cache, a
+        chunk at a time, checking ``should_stop()`` between chunks: what was evaluated stays for that request, which
+        then evaluates only the rest. The prompt the cache held before is parked first, as a request would park it.
+        ``max_tokens``: the generation's room that the request will keep free in the context."""
+        started = time.perf_counter()
+        llm = self._llm
+        tokens = self._prompt_tokens(prompt, max_tokens)
+        if self._special is not None:
+            tokens = tokens[: len(tokens) - len(self._special[1])]  # the request's text goes on: no closing tokens
+        # the last tokens may merge with the text the request adds after them (a newline and the line's start):
+        # left to the request, so that every prefilled token is one its prompt starts with
+        tokens = tokens[: max(1, len(tokens) - PREFILL_SEAM_TOKENS)]
+        array = np.asarray(tokens, dtype=np.intc)
+        self._arrange_cache(array)
+        common = common_prefix(llm.input_ids[: llm.n_tokens], array)
+        if common >= len(tokens):  # all there already (what follows it too: a request's tail, its output)
+            return PrefillResult(len(tokens), common, 0, False, time.perf_counter() - started)
+        reused = self._drop_after(common)
+        self._cached_prompt = reused
+        chunk = PREFILL_CHUNK_GPU if self._info.gpu_layers > 0 else PREFILL_CHUNK_CPU
+        position = reused
+        stopped = False
+        while position < len(tokens):
+            if should_stop():
+                stopped = True
+                break
+            llm.eval(tokens[position : position + chunk])
+            position = min(len(tokens), position + chunk)
+            self._cached_prompt = position  # everything in the cache is prompt: worth parking as such
+        return PrefillResult(len(tokens), reused, position - reused, stopped, time.perf_counter() - started)
 
     def _save_sequence(self, spare: SavedState | None = None) -> tuple[SavedState, int] | None:
         """The KV cache's sequence copied out (its cells' K and V), with the bytes its buffer holds. ``spare`` (a

@@ -54,6 +54,10 @@ class InferenceWorker:
     def backend(self) -> ModelBackend | None:
         return self._backend
 
+    def has_waiting_jobs(self) -> bool:
+        """Whether a job waits in the queue (a low-priority job checks it to make way)."""
+        return not self._jobs.empty()
+
     @property
     def busy(self) -> bool:
         """Whether a job (or the backend's idle work) is running or waiting."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,83 @@ async def test_writing_new_lines_evaluates_only_the_new_text(
         if model_backend == "openai":
             continue  # the endpoint keeps (or not) its own cache; what it reused is its business
         assert last["evaluatedTokens"] <= 24, (last["evaluatedTokens"], last["promptTokens"])
+
+
+async def _code_action_at(client: LanguageClient, uri: str, line: int, character: int) -> None:
+    """What an editor sends where the cursor rests (VS Code's light bulb, lsp-mode's modeline)."""
+    where = types.Position(line=line, character=character)
+    await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=where, end=where),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+
+
+async def _completion_counters(client: LanguageClient, ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    for _ in range(600):
+        counters = (await status(client))["completions"]
+        if ready(counters):
+            return counters
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the counters never got there: {counters}")
+
+
+async def test_where_the_cursor_rests_the_prompt_is_evaluated_ahead(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    """`completion.warmUp: on`: the code-action request an editor sends where the cursor rests starts a warm-up of
+    the prompt's start; the first request there then evaluates only the cursor's line."""
+    options = {"completion": {"debounceMs": 0, "maxTokens": 4, "timeLimitMs": 60000, "warmUp": "on"}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    text = _module("scale", 30) + "def scale_all(values):\n    "
+    uri = open_document(client, tmp_path / "scale.py", text)
+    line = text.count("\n")
+    await _code_action_at(client, uri, line, 4)
+    if model_backend == "openai":  # an endpoint has no prefill: nothing is warmed up, nothing breaks
+        await asyncio.sleep(1.0)
+        assert (await status(client))["completions"]["warmUps"] == 0
+        return
+    counters = await _completion_counters(client, lambda c: c["warmUps"] >= 1)
+    assert counters["warmUpTokens"] > 300 and counters["warmUpsStopped"] == 0
+    await client.text_document_inline_completion_async(inline_params(uri, line, 4))
+    last = await last_completion(client)
+    assert last["promptTokens"] > 300 and last["evaluatedTokens"] <= 8, last
+
+
+async def test_a_request_stops_a_running_warm_up_and_reuses_what_it_evaluated(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    options = {
+        "completion": {"debounceMs": 0, "maxTokens": 4, "timeLimitMs": 60000, "warmUp": "on"},
+        "context": {"prefixLines": 400},
+    }
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    text = _module("scale", 70) + "def scale_all(values):\n    "  # a prompt of ~2,000 tokens: seconds on a CPU
+    uri = open_document(client, tmp_path / "scale.py", text)
+    line = text.count("\n")
+    await _code_action_at(client, uri, line, 4)
+    await asyncio.sleep(1.2)  # the warm-up starts after 0.3 s and is part-way through
+    if model_backend == "openai":  # (no prefill through an endpoint)
+        assert (await status(client))["completions"]["warmUps"] == 0
+        return
+    await client.text_document_inline_completion_async(inline_params(uri, line, 4))
+    last = await last_completion(client)
+    counters = await _completion_counters(client, lambda c: c["warmUps"] >= 1)
+    assert counters["warmUps"] == 1 and counters["warmUpsStopped"] == 1, counters
+    assert last["reusedTokens"] >= counters["warmUpTokens"] > 0, (last, counters)
+    assert last["evaluatedTokens"] > 0  # the rest was left to the request
+
+
+async def test_warm_up_auto_stays_off_on_a_cpu(client: LanguageClient, tmp_path: Path) -> None:
+    """The default (`auto`) warms up only a model on a GPU: on the CPU a warm-up costs seconds of the user's CPU."""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    text = _module("scale", 10) + "def scale_all(values):\n    "
+    uri = open_document(client, tmp_path / "scale.py", text)
+    await _code_action_at(client, uri, text.count("\n"), 4)
+    await asyncio.sleep(1.0)
+    assert (await status(client))["completions"]["warmUps"] == 0

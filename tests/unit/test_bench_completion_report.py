@@ -44,6 +44,10 @@ def _measured() -> CompletionBench:
         new_line=[0.02, 0.03, 0.2],
         new_line_evaluated=[12, 10, 1400],
         new_line_prompt=[1500, 1510, 1400],
+        rested=0.012,
+        rested_evaluated=6,
+        rested_prompt=1480,
+        rested_warm_up_ms=250.0,
     )
 
 
@@ -70,6 +74,15 @@ def test_the_report_shows_what_new_lines_cost() -> None:
     measured = _measured()
     measured.new_line = []
     assert "| a new line written: no request reached the model | | |" in markdown(measured)
+
+
+def test_the_report_shows_the_first_request_where_the_cursor_rested() -> None:
+    report = markdown(_measured())
+    assert "code-action request, in 250 ms), ms; its latency / the cold requests' median | 12.00; 0.12 |" in report
+    assert "| … prompt tokens it evaluated, of its prompt's | 6 of 1480 | |" in report
+    measured = _measured()
+    measured.rested = float("nan")
+    assert "| first request where the cursor rested: no warm-up (`completion.warmUp`) | | |" in markdown(measured)
 
 
 def test_an_endpoint_report_leaves_out_what_the_endpoint_does_not_report() -> None:

@@ -17,7 +17,13 @@ from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationSt
 from atlas_lsp.model.cores import default_threads
 from atlas_lsp.model.draft import DraftTuner, RecentOutputs
 from atlas_lsp.model.host_memory import HostMemory, StateMemory
-from atlas_lsp.model.llama import FIRST_STEP_TAIL, LlamaCppBackend
+from atlas_lsp.model.llama import (
+    FIRST_STEP_TAIL,
+    PREFILL_CHUNK_CPU,
+    PREFILL_CHUNK_GPU,
+    PREFILL_SEAM_TOKENS,
+    LlamaCppBackend,
+)
 from atlas_lsp.model.parked import MIN_PARK_TOKENS
 from atlas_lsp.model.service import load_backend
 
@@ -655,3 +661,55 @@ def test_parked_states_live_in_memory_that_ggml_allocates_and_are_freed(
     assert memory.allocate(memory.cpu_buffer_type(), 1 << 60) is None  # too much: refused, no crash
     capped = StateMemory(memory, memory.cpu_buffer_type(), max_pinned=1000).allocate(2000)
     assert capped is not None and capped.allocation is None and len(capped) == 2000  # over the cap: ordinary memory
+
+
+PREFILL_TEXT = "".join(f"def scale_{n}(values):\n    return [v * {n} for v in values]\n\n" for n in range(12))
+
+
+def test_a_prefilled_prompt_start_is_reused_by_the_request_that_follows(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up evaluates a prompt's start ahead of its request: the request then evaluates only its tail, and
+    what it generates over the prefilled cells is what the model chooses from a prompt evaluated from scratch."""
+    sampled = _record_sampled(backend, monkeypatch)
+    run = _generate_all(backend, 8, sampled)
+    run("import os\n")  # something else in the cache
+    done = backend.prefill(PREFILL_TEXT, 8, lambda: False)
+    whole = len(backend._prompt_tokens(PREFILL_TEXT, 8)) - len(backend._special[1] if backend._special else [])
+    start = whole - PREFILL_SEAM_TOKENS  # the seam's tokens are left to the request
+    assert done.prompt_tokens == start and done.evaluated_tokens >= start - 4 and not done.stopped
+    request = run(PREFILL_TEXT + "def scale_12(values):\n    return ")
+    assert request.stats.reused_tokens >= start, (request.stats.reused_tokens, start)
+    assert request.stats.evaluated_tokens <= 16
+    prompt = backend._prompt_tokens(PREFILL_TEXT + "def scale_12(values):\n    return ", 8)
+    margins = _margins(backend, prompt, list(sampled))
+    assert max(margins) < 1.0, margins
+
+
+def test_a_prefill_stops_between_chunks_and_keeps_what_it_evaluated(backend: LlamaCppBackend) -> None:
+    run = _generate_all(backend, 4)
+    run("import os\n")
+    checks: list[int] = []
+
+    def stop_after_one_chunk() -> bool:
+        checks.append(1)
+        return len(checks) > 1
+
+    text = PREFILL_TEXT * 4  # about 1,000 tokens: more than one chunk on either device
+    chunk = PREFILL_CHUNK_GPU if backend.info.gpu_layers > 0 else PREFILL_CHUNK_CPU
+    done = backend.prefill(text, 8, stop_after_one_chunk)
+    assert done.stopped and done.evaluated_tokens == chunk and len(checks) == 2
+    request = run(text)
+    assert request.stats.reused_tokens >= done.reused_tokens + chunk
+
+
+def test_prefilling_what_the_cache_holds_evaluates_nothing_and_keeps_the_rest(backend: LlamaCppBackend) -> None:
+    """A warm-up at the place of the last request: its start is cached, and so is the request's tail and output,
+    which the next keystroke's request reuses (the warm-up must not drop them)."""
+    run = _generate_all(backend, 4)
+    text = PREFILL_TEXT + "def scale_12(values):\n    return "
+    run(text)
+    done = backend.prefill(PREFILL_TEXT, 8, lambda: False)
+    assert done.evaluated_tokens == 0
+    again = run(text + "[")
+    assert again.stats.evaluated_tokens <= 2
