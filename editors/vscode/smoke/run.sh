@@ -31,7 +31,9 @@ printf 'from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n
 git init -q "$project"
 cat > "$work/data/User/settings.json" <<JSON
 {
-  "atlas.server.pythonPath": "$python",
+  "atlas.server.command": ["$python", "-m", "atlas_lsp", "--log-file", "$work/server.log"],
+  "atlas.server.logLevel": "debug",
+  "atlas.completion.warmUp": "on",
   "atlas.completion.debounceMs": 0,
   "atlas.completion.timeLimitMs": 60000,
   "atlas.solve.candidates": 4,
@@ -56,4 +58,5 @@ for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null &
 
 cp "$here/smoke.mjs" "$smoke/smoke.mjs"  # ES modules resolve puppeteer-core from their own folder
 SMOKE_URL="http://127.0.0.1:$port/?folder=$project" SMOKE_PROJECT="$project" SMOKE_SHOTS="$repo/docs/vscode-smoke" \
+  SMOKE_SERVER_LOG="$work/server.log" \
   "$node24" "$smoke/smoke.mjs"

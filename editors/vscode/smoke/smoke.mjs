@@ -1,6 +1,7 @@
 // Smoke test in real VS Code (code-server) driven by Chromium through puppeteer-core: ghost text, the light bulb's
 // solve action, its progress and the applied edit, with screenshots. Run by editors/vscode/smoke/run.sh.
-// Env: SMOKE_URL (code-server with the project folder), SMOKE_PROJECT, SMOKE_SHOTS (folder), CHROMIUM.
+// Env: SMOKE_URL (code-server with the project folder), SMOKE_PROJECT, SMOKE_SHOTS (folder), CHROMIUM,
+// SMOKE_SERVER_LOG (the server's log file, for the warm-up step).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import puppeteer from "puppeteer-core";
@@ -139,6 +140,10 @@ try {
   await sleep(1500);
   const solved = readFileSync(`${project}/calc.py`, "utf8");
   step("the saved function passes its tests' shape", !/\n    pass\n/.test(solved) && /def add/.test(solved), "");
+  // VS Code asks for code actions where the cursor rests; the server warms up the prompt there (warmUp: on)
+  const log = process.env.SMOKE_SERVER_LOG ? readFileSync(process.env.SMOKE_SERVER_LOG, "utf8") : "";
+  const warmUp = log.split("\n").find((line) => /warm-up at /.test(line)) || "";
+  step("the server warmed up a prompt where the cursor rested", warmUp !== "", warmUp.replace(/^.*DEBUG /, ""));
   result.calc = solved;
 } finally {
   await browser.close();
