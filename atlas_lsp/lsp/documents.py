@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,16 +56,33 @@ def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentC
 
 
 def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    path = uri_to_path(params.text_document.uri)
-    if path not in ls.context.documents:
-        return
-    edits: list[TextEdit | str] = []
-    for change in params.content_changes:
-        if isinstance(change, types.TextDocumentContentChangePartial):
-            edits.append(_edit(ls, path, change))
-            ls.context.change(path, edits[-1:])
-        else:
-            ls.context.change(path, [change.text])
+    from atlas_lsp.lsp.completion import schedule_warm_up  # (here: that module imports this one)
+
+    uri = params.text_document.uri
+    path = uri_to_path(uri)
+    if path in ls.context.documents:
+        edits: list[TextEdit | str] = []
+        for change in params.content_changes:
+            if isinstance(change, types.TextDocumentContentChangePartial):
+                edits.append(_edit(ls, path, change))
+                ls.context.change(path, edits[-1:])
+            else:
+                ls.context.change(path, [change.text])
+    last = params.content_changes[-1] if params.content_changes else None
+    document = ls.open_document(uri)
+    if isinstance(last, types.TextDocumentContentChangePartial) and document is not None:
+        cursor = _after_insert(last, document.position_codec.client_num_units)
+        schedule_warm_up(ls, uri, cursor)  # the cursor is where the user just typed
+
+
+def _after_insert(change: types.TextDocumentContentChangePartial, units: Callable[[str], int]) -> types.Position:
+    """Where the cursor is after ``change``, in the client's position units (``units`` counts a text's)."""
+    start = change.range.start
+    rows = change.text.split("\n")
+    width = units(rows[-1])
+    if len(rows) == 1:
+        return types.Position(line=start.line, character=start.character + width)
+    return types.Position(line=start.line + len(rows) - 1, character=width)
 
 
 def on_did_close(ls: AtlasLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

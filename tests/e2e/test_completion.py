@@ -420,3 +420,34 @@ async def test_warm_up_auto_stays_off_on_a_cpu(client: LanguageClient, tmp_path:
     await _code_action_at(client, uri, text.count("\n"), 4)
     await asyncio.sleep(1.0)
     assert (await status(client))["completions"]["warmUps"] == 0
+
+
+async def test_after_an_edit_the_prompt_where_the_user_types_is_evaluated_ahead(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    """`completion.warmUp: on`, a client that asks for completions only by hand (Eglot): an edit says where the
+    cursor is, and a quiet moment after it warms up the prompt there."""
+    options = {"completion": {"debounceMs": 0, "maxTokens": 4, "timeLimitMs": 60000, "warmUp": "on"}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    text = _module("scale", 30)
+    uri = open_document(client, tmp_path / "scale.py", text)
+    end = types.Position(line=text.count("\n"), character=0)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=end, end=end), text="def scale_all(values):\n    "
+                )
+            ],
+        )
+    )
+    if model_backend == "openai":
+        await asyncio.sleep(1.0)
+        assert (await status(client))["completions"]["warmUps"] == 0
+        return
+    await _completion_counters(client, lambda c: c["warmUps"] >= 1)
+    await client.text_document_inline_completion_async(inline_params(uri, end.line + 1, 4))
+    last = await last_completion(client)
+    assert last["promptTokens"] > 300 and last["evaluatedTokens"] <= 8, last
