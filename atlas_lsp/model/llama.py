@@ -390,7 +390,8 @@ class LlamaCppBackend:
     def prefill(self, prompt: str, max_tokens: int, should_stop: Callable[[], bool]) -> PrefillResult:
         """Evaluate ``prompt`` (the start of a prompt that a request is expected to send soon) into the KV cache, a
         chunk at a time, checking ``should_stop()`` between chunks: what was evaluated stays for that request, which
-        then evaluates only the rest. The prompt the cache held before is parked first, as a request would park it.
+        then evaluates only the rest. The prompt the cache held before is parked first, as a request would park it
+        (a prefill's own tokens never are).
         ``max_tokens``: the generation's room that the request will keep free in the context."""
         started = time.perf_counter()
         llm = self._llm
@@ -406,7 +407,10 @@ class LlamaCppBackend:
         if common >= len(tokens):  # all there already (what follows it too: a request's tail, its output)
             return PrefillResult(len(tokens), common, 0, False, time.perf_counter() - started)
         reused = self._drop_after(common)
-        self._cached_prompt = reused
+        # what is prefilled is a guess at a request: it is never parked (or copied out in idle time) as a prompt,
+        # so that warm-ups at places the user only looked at do not push the prompts of files they typed in out of
+        # the parked ones; the request that uses it makes it a prompt
+        self._cached_prompt = min(self._cached_prompt, reused)
         chunk = PREFILL_CHUNK_GPU if self._info.gpu_layers > 0 else PREFILL_CHUNK_CPU
         position = reused
         stopped = False
@@ -416,7 +420,6 @@ class LlamaCppBackend:
                 break
             llm.eval(tokens[position : position + chunk])
             position = min(len(tokens), position + chunk)
-            self._cached_prompt = position  # everything in the cache is prompt: worth parking as such
         return PrefillResult(len(tokens), reused, position - reused, stopped, time.perf_counter() - started)
 
     def _save_sequence(self, spare: SavedState | None = None) -> tuple[SavedState, int] | None:

@@ -713,3 +713,20 @@ def test_prefilling_what_the_cache_holds_evaluates_nothing_and_keeps_the_rest(ba
     assert done.evaluated_tokens == 0
     again = run(text + "[")
     assert again.stats.evaluated_tokens <= 2
+
+
+def test_warm_ups_elsewhere_leave_a_requests_parked_prompt_in_place(backend: LlamaCppBackend) -> None:
+    """Warm-ups at places the user only looked at park nothing of their own: the prompt of the file the user
+    typed in stays parked however many places they looked at, and going back to it reuses it whole."""
+    assert backend._parked.enabled
+    run = _generate_all(backend, 4)
+    typed_in = REPETITIVE_PROMPT * 2
+    run(typed_in)
+    for place in range(backend._parked.slots + 2):
+        looked_at = "".join(
+            f"# place {place}, note {n}: the value of item {n * place} is kept here\n" for n in range(12)
+        )
+        assert backend.prefill(looked_at, 8, lambda: False).evaluated_tokens > 0
+        backend.idle()  # what the worker runs between jobs (it copies the cache's prompt out ahead)
+    again = run(typed_in + "    settings.")
+    assert again.stats.reused_tokens >= len(backend._prompt_tokens(typed_in, 4)) - 2, again.stats.reused_tokens
