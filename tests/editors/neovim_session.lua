@@ -16,7 +16,10 @@ local function run()
   local ghost = require("atlas.ghost")
   atlas.setup({
     cmd = { os.getenv("ATLAS_PYTHON"), "-m", "atlas_lsp", "--log-file", project .. "/../server.log" },
-    settings = { completion = { debounceMs = 0, maxTokens = 24, timeLimitMs = 60000 }, solve = { candidates = 4, repairRounds = 1 } },
+    settings = {
+      completion = { debounceMs = 0, maxTokens = 24, timeLimitMs = 60000, warmUp = "on" },
+      solve = { candidates = 4, repairRounds = 1 },
+    },
   })
   out.version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor)
 
@@ -75,13 +78,46 @@ local function run()
   out.typing_line = vim.api.nvim_buf_get_lines(keys, 1, 2, false)[1]
   out.typing_expected = "    return " .. vim.split(typed or "", "\n", { plain = true })[1]
 
-  -- code actions inside and outside a function
   vim.cmd("edit " .. project .. "/calc.py")
   local calc = vim.api.nvim_get_current_buf()
   vim.wait(10000, function()
     return require("atlas.compat").client(calc) ~= nil
   end, 20)
   local client = require("atlas.compat").client(calc)
+  -- the cursor rests in normal mode (CursorHold): the plugin tells the server, which warms up the prompt there
+  local function warm_ups()
+    local count = nil
+    require("atlas.compat").request(require("atlas.compat").client(calc), "workspace/executeCommand",
+      { command = "atlas.status", arguments = {} }, function(_, result)
+        count = result and result.completions and result.completions.warmUps or -1
+      end, calc)
+    vim.wait(10000, function()
+      return count ~= nil
+    end, 20)
+    return count
+  end
+  -- the edits above (the accepted ghost text) start warm-ups of their own 0.3 s later: let them settle first
+  local warm_ups_before = warm_ups()
+  for _ = 1, 20 do
+    vim.wait(1000)
+    local now = warm_ups()
+    if now == warm_ups_before then
+      break
+    end
+    warm_ups_before = now
+  end
+  vim.api.nvim_win_set_cursor(0, { 9, 0 }) -- LIMIT = 3: the eight lines above, never evaluated yet
+  vim.api.nvim_exec_autocmds("CursorHold", { buffer = calc, modeline = false })
+  out.warm_ups = 0
+  for _ = 1, 100 do -- (not a vim.wait predicate: warm_ups() waits for its answer itself)
+    out.warm_ups = warm_ups() - warm_ups_before
+    if out.warm_ups > 0 then
+      break
+    end
+    vim.wait(300)
+  end
+
+  -- code actions inside and outside a function
   local function actions_at(row)
     vim.api.nvim_win_set_cursor(0, { row, 0 })
     local position = { line = row - 1, character = 0 }

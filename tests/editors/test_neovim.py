@@ -50,6 +50,8 @@ def test_plugin_in_a_real_neovim(editor: str, project: Path, tmp_path: Path) -> 
     # the insert-mode <Tab> mapping accepts it
     assert result["tab_mapped"] is True
     assert result["typing_line"] == result["typing_expected"] != "    return "
+    # the cursor resting in normal mode (CursorHold) warms up the prompt there (the server's warmUp is on)
+    assert result["warm_ups"] >= 1, result["warm_ups"]
     # the solve action: offered inside the function only; progress; the verified edit applied
     assert result["actions_inside"] == 1 and result["actions_outside"] == 0
     assert result["solved"] and result["job"]

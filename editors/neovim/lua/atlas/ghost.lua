@@ -95,6 +95,22 @@ function M.request(bufnr, on_done)
   end, bufnr)
 end
 
+--- Tell the server where the cursor rests (a code-action request; its answer is not used): with the server's
+--- `completion.warmUp`, the prompt there is evaluated ahead, and the first suggestion in insert mode comes sooner.
+function M.rest(bufnr)
+  local client = compat.client(bufnr)
+  if not client then
+    return
+  end
+  local position = compat.position_params(client).position
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = { start = position, ["end"] = position },
+    context = { diagnostics = {} },
+  }
+  compat.request(client, "textDocument/codeAction", params, function() end, bufnr)
+end
+
 --- Insert the ghost text at the cursor; false when there is none (or the buffer moved on).
 function M.accept()
   local state = current
@@ -162,6 +178,13 @@ function M.attach(bufnr, opts)
     end,
   })
   vim.api.nvim_create_autocmd({ "InsertLeave", "BufLeave" }, { group = group, buffer = bufnr, callback = M.clear })
+  vim.api.nvim_create_autocmd("CursorHold", { -- normal mode, 'updatetime' after the cursor stopped
+    group = group,
+    buffer = bufnr,
+    callback = function()
+      M.rest(bufnr)
+    end,
+  })
   local accept_key = options.accept_key
   vim.keymap.set("i", accept_key, function()
     if not M.accept() then
