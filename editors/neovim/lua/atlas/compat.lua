@@ -40,6 +40,16 @@ function M.position_params(client)
   return vim.lsp.util.make_position_params(0, client.offset_encoding or "utf-16")
 end
 
+--- Code-action params for the cursor of the current window in `bufnr` (an empty range there).
+function M.code_action_params(client, bufnr)
+  local position = M.position_params(client).position
+  return {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = { start = position, ["end"] = position },
+    context = { diagnostics = {} },
+  }
+end
+
 --- The byte column of `character` (in the client's position encoding) on `line`.
 function M.byte_column(line, character, encoding)
   encoding = encoding or "utf-16"

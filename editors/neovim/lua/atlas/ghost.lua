@@ -102,13 +102,7 @@ function M.rest(bufnr)
   if not client then
     return
   end
-  local position = compat.position_params(client).position
-  local params = {
-    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-    range = { start = position, ["end"] = position },
-    context = { diagnostics = {} },
-  }
-  compat.request(client, "textDocument/codeAction", params, function() end, bufnr)
+  compat.request(client, "textDocument/codeAction", compat.code_action_params(client, bufnr), function() end, bufnr)
 end
 
 --- Insert the ghost text at the cursor; false when there is none (or the buffer moved on).

@@ -181,12 +181,7 @@ function M.solve(callback)
   if not client then
     return
   end
-  local position = compat.position_params(client).position
-  local params = {
-    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-    range = { start = position, ["end"] = position },
-    context = { diagnostics = {} },
-  }
+  local params = compat.code_action_params(client, bufnr)
   compat.request(client, "textDocument/codeAction", params, function(err, actions)
     if err then
       echo("code actions failed: " .. tostring(err.message or err), "ErrorMsg")
