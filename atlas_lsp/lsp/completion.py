@@ -85,15 +85,20 @@ async def suggest(
         ls.forget_completion(uri, cancel)
 
 
-def schedule_warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position) -> None:
-    """The cursor is at ``position`` (the editor asked for code actions there): unless it moves on or a request
-    comes within WARM_UP_DELAY_S, evaluate the start of the prompt a suggestion there would need
-    (`completion.warmUp`; auto: only when the model runs on a GPU)."""
+def warm_up_enabled(ls: AtlasLanguageServer) -> bool:
+    """`completion.warmUp` applies now (auto: only when the model runs on a GPU). Cheap: checked per keystroke."""
     settings = ls.settings.completion
     info = ls.models.info
     if settings.warm_up == "off" or not settings.enabled or not ls.models.ready or info is None:
-        return
-    if settings.warm_up == "auto" and info.gpu_layers == 0:
+        return False
+    return settings.warm_up == "on" or info.gpu_layers > 0
+
+
+def schedule_warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position) -> None:
+    """The cursor is at ``position`` (the editor asked for code actions there, or the user just typed there):
+    unless it moves on or a request comes within WARM_UP_DELAY_S, evaluate the start of the prompt a suggestion
+    there would need (when `warm_up_enabled`)."""
+    if not warm_up_enabled(ls):
         return
     ls.cancel_warm_up()
     token = CancelToken()

@@ -56,7 +56,7 @@ def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentC
 
 
 def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    from atlas_lsp.lsp.completion import schedule_warm_up  # (here: that module imports this one)
+    from atlas_lsp.lsp.completion import schedule_warm_up, warm_up_enabled  # (here: that module imports this one)
 
     uri = params.text_document.uri
     path = uri_to_path(uri)
@@ -68,6 +68,8 @@ def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentPa
                 ls.context.change(path, edits[-1:])
             else:
                 ls.context.change(path, [change.text])
+    if not warm_up_enabled(ls):  # (off, or auto on a CPU: nothing more per keystroke)
+        return
     last = params.content_changes[-1] if params.content_changes else None
     document = ls.open_document(uri)
     if isinstance(last, types.TextDocumentContentChangePartial) and document is not None:
