@@ -126,6 +126,13 @@ class CompletionSettings:
         "prompt's start while the model is idle, so that the first suggestion there evaluates only its last line. "
         "auto: when the model runs on a GPU; on: on the CPU too (it costs seconds of CPU at each new place).",
     )
+    speculate: Literal["auto", "on", "off"] = _setting(
+        "auto",
+        "Once a suggestion is shown, compute the one that follows it while the model is idle, so that after "
+        "accepting it the next suggestion comes from memory. It makes way for any request that needs the model (a "
+        "keystroke waits up to one model step). auto: the in-process model on a GPU, or on a CPU where a model step "
+        "takes at most 30 ms; on: also through an endpoint (a shared server's time).",
+    )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class AtlasLanguageServer(LanguageServer):
         self._client_log: ClientLogHandler | None = None
         self._completion_tokens: dict[str, CancelToken] = {}
         self.warm_up_token: CancelToken | None = None  # the pending or running warm-up (lsp/completion.py)
+        self.speculations_pending = 0  # scheduled or running speculations (lsp/completion.py)
         self._background: set[asyncio.Task[Any]] = set()
         self.models = ModelService(on_status=self.publish_status, loader=loader)
         self.context = ContextService()
@@ -176,6 +177,10 @@ class AtlasLanguageServer(LanguageServer):
             "warmUps": counters.warm_ups,
             "warmUpTokens": counters.warm_up_tokens,
             "warmUpsStopped": counters.warm_ups_stopped,
+            "speculations": counters.speculations,
+            "speculationsStopped": counters.speculations_stopped,
+            "speculationHits": counters.speculation_hits,
+            "speculating": self.speculations_pending > 0,
             "cacheHits": counters.cache_hits,
             "skippedInIdentifier": counters.skipped_in_identifier,
             "empty": counters.empty,
@@ -217,6 +222,7 @@ class AtlasLanguageServer(LanguageServer):
 
     def close_services(self) -> None:
         self.cancel_warm_up()
+        self.completions.stop_speculation()
         for token in self._completion_tokens.values():
             token.cancel()
         for job in self.solve_jobs.values():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
 from atlas_lsp.completion.postprocess import clean_completion, is_complete
+from atlas_lsp.completion.speculation import Speculation, StepTimer, auto_speculates, with_inserted
 from atlas_lsp.config import Settings
 from atlas_lsp.context.service import AssembledContext, ContextService
 from atlas_lsp.model.backend import (
@@ -84,6 +85,9 @@ class CompletionCounters:
     warm_ups: int = 0  # prompt starts evaluated ahead where the cursor rested (see CompletionService.warm_up)
     warm_up_tokens: int = 0  # prompt tokens they evaluated
     warm_ups_stopped: int = 0  # of those, stopped early for a request (what they evaluated stays)
+    speculations: int = 0  # suggestions computed ahead for the text after accepting a shown one (and cached)
+    speculations_stopped: int = 0  # made way for a request, superseded or past the time cap: nothing cached
+    speculation_hits: int = 0  # requests answered by a speculation (the user accepted what it followed)
 
 
 @dataclass
@@ -154,6 +158,8 @@ class CompletionService:
         self._pinned: tuple[tuple[object, ...], AssembledContext] | None = None
         # the trim chosen for each recent cursor line: (the first file line kept, None when untrimmed; context dropped)
         self._pinned_trims: OrderedDict[tuple[str | None, int], tuple[int | None, bool]] = OrderedDict()
+        self._speculation: Speculation | None = None  # the one in flight (see speculate())
+        self.step_time = StepTimer()  # seconds per model step after the first token, on average
 
     def _cursor(self, text: str | Sequence[str], line: int, character: int, settings: Settings) -> CursorText:
         options = settings.context
@@ -359,6 +365,131 @@ class CompletionService:
             )
         return result
 
+    def _generate(
+        self,
+        backend: ModelBackend,
+        cursor: CursorText,
+        context: AssembledContext,
+        settings: Settings,
+        cancel: CancelToken,
+        where: tuple[str | None, int],
+        made: list[CompletionPrompt],
+        lap: PhaseClock | None = None,
+    ) -> GenerationStats:
+        """On the model's thread: the prompt for ``cursor`` (appended to ``made``), and the model's continuation,
+        stopped where the filters would cut it. A request's generation (``lap`` given) is counted in the counters;
+        a speculation's is not."""
+        options = settings.completion
+        prompt = self._fitted_prompt(backend, cursor, context, settings, where)
+        made.append(prompt)
+        if lap is not None:
+            lap("prompt")  # built and fitted to the token budget
+        if not prompt.text.strip() and not prompt.messages:
+            return GenerationStats()  # an empty file with no context: nothing to continue, no model call
+        if lap is not None:
+            self.counters.generations += 1  # counted when it really reaches the model
+        request = GenerationRequest(
+            prompt=prompt.text,
+            max_tokens=options.max_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            stop=prompt.stop,
+            messages=prompt.messages if backend.info.chat_messages else None,
+            infill=prompt.infill,
+        )
+        stream = backend.generate(request, cancel)
+        so_far = ""
+        try:
+            for piece in stream:
+                so_far += piece
+                if prompt.kind != "chat" and is_complete(so_far, cursor, options.max_lines):
+                    break  # the filters would cut whatever comes next
+        finally:
+            stream.close()
+        stats = stream.stats
+        self.step_time.add(stats.phases.get("decode", 0.0), stats.decode_steps)
+        if lap is not None:
+            if stats.stop_reason == "cancelled":
+                self.counters.generations_cancelled += 1
+            lap("model")
+        return stats
+
+    def stop_speculation(self) -> None:
+        """Stop the speculation in flight, if any (shutting down)."""
+        if self._speculation is not None:
+            self._speculation.cancel.cancel()
+
+    def speculation_pays(self) -> bool:
+        """`completion.speculate: auto` applies to the loaded model (see `auto_speculates`)."""
+        info = self._models.info
+        return info is not None and auto_speculates(info, self.step_time.seconds)
+
+    async def speculate(
+        self,
+        text: str | Sequence[str],
+        line: int,
+        character: int,
+        shown: str,
+        settings: Settings,
+        path: str | None = None,
+        yield_to: Callable[[], bool] | None = None,
+    ) -> bool:
+        """``shown`` was just suggested at (line, character) of ``text``: compute the suggestion that a request at
+        its end will want once the user accepts it, and keep it in the cache (an empty one too), so that request is
+        answered from memory. It stops, caching nothing, when ``yield_to()`` says other work waits for the model,
+        when a newer speculation starts, or at the per-request time cap. True when it cached a suggestion; False
+        when it was not needed (already cached or in flight, greedy decoding off, inside a word) or stopped."""
+        options = settings.completion
+        if options.temperature > 0 or not shown:
+            return False  # the cache serves greedy suggestions only
+        lines, end_line, end_character = with_inserted(text, line, character, shown)
+        cursor = self._cursor(lines, end_line, end_character, settings)
+        key = self._cache_key(cursor, settings, path)
+        running = self._speculation
+        if key in self.cache or (running is not None and running.key == key) or inside_identifier(cursor):
+            return False
+        if running is not None:
+            running.cancel.cancel()  # the user moved on from what it followed
+        cancel = CancelToken(deadline=time.monotonic() + options.time_limit_ms / 1000, yield_to=yield_to)
+        current = Speculation(key, cancel)
+        self._speculation = current
+        try:
+            context = self._assemble_context(path, end_line, end_character, settings)
+            made: list[CompletionPrompt] = []
+
+            def generate(backend: ModelBackend) -> GenerationStats:
+                return self._generate(backend, cursor, context, settings, cancel, (path, end_line), made)
+
+            try:
+                stats = await self._models.run(generate, cancel)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                stats = None  # it made way while it waited for the model's thread
+            if stats is None or stats.stop_reason in ("cancelled", "time_limit", "error"):
+                self.counters.speculations_stopped += 1
+                return False
+            raw = code_from_reply(stats.text) if made and made[0].kind == "chat" else stats.text
+            cleaned = clean_completion(raw, cursor, options.max_lines)
+            self.cache.put(key, cleaned, speculated=True)
+            self.counters.speculations += 1
+            logger.debug(
+                "speculation at %s:%d: %d prompt tokens (%d evaluated), %d generated, %d characters kept, %.0f ms",
+                path,
+                end_line + 1,
+                stats.prompt_tokens,
+                stats.evaluated_tokens,
+                stats.generated_tokens,
+                len(cleaned),
+                stats.seconds * 1000,
+            )
+            return True
+        finally:
+            current.finished.set()
+            if self._speculation is current:
+                self._speculation = None
+
     @staticmethod
     def _cache_key(cursor: CursorText, settings: Settings, path: str | None) -> CacheKey:
         options = settings.completion
@@ -389,11 +520,22 @@ class CompletionService:
         key = self._cache_key(cursor, settings, path)
         cached = self.cache.get(key) if settings.completion.temperature == 0 else None
         lap("cache")
+        running = self._speculation
+        if cached is None and running is not None and running.key == key:
+            await running.finished.wait()  # the user accepted before its speculation ended: it has the answer
+            if cancel.cancelled:
+                return None  # superseded meanwhile
+            cached = self.cache.get(key)
+            lap("speculation")
         if cached is not None:
             self.counters.cache_hits += 1
-            self.counters.shown += 1
+            self.counters.speculation_hits = self.cache.speculation_hits
             seconds = time.perf_counter() - started
             self.last = LastCompletion(cached=True, total_seconds=seconds, phases=phases)
+            if not cached:  # a speculation found nothing worth showing here
+                self.counters.empty += 1
+                return None
+            self.counters.shown += 1
             return Suggestion(cached, "cache", 0, 0, 0, "cache", 0.0, seconds, cached=True)
         if self._in_identifier(path, cursor, line, character):
             self.counters.skipped_in_identifier += 1
@@ -406,34 +548,7 @@ class CompletionService:
 
         def generate(backend: ModelBackend) -> GenerationStats:
             lap("queue")  # waiting for the model's thread
-            prompt = self._fitted_prompt(backend, cursor, context, settings, (path, line))
-            made.append(prompt)
-            lap("prompt")  # built and fitted to the token budget
-            if not prompt.text.strip() and not prompt.messages:
-                return GenerationStats()  # an empty file with no context: nothing to continue, no model call
-            self.counters.generations += 1  # counted when it really reaches the model
-            request = GenerationRequest(
-                prompt=prompt.text,
-                max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                top_p=options.top_p,
-                stop=prompt.stop,
-                messages=prompt.messages if backend.info.chat_messages else None,
-                infill=prompt.infill,
-            )
-            stream = backend.generate(request, cancel)
-            so_far = ""
-            try:
-                for piece in stream:
-                    so_far += piece
-                    if prompt.kind != "chat" and is_complete(so_far, cursor, options.max_lines):
-                        break  # the filters would cut whatever comes next
-            finally:
-                stream.close()
-            if stream.stats.stop_reason == "cancelled":
-                self.counters.generations_cancelled += 1
-            lap("model")
-            return stream.stats
+            return self._generate(backend, cursor, context, settings, cancel, (path, line), made, lap)
 
         if cancel.cancelled:
             self.counters.generations_skipped += 1

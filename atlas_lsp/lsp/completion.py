@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 ACCEPT_COMMAND = "atlas.didAcceptCompletion"
 WARM_UP_DELAY_S = 0.3  # the cursor has rested this long (no newer request) before a warm-up starts
+SPECULATE_AFTER_S = 0.05  # after answering, before a speculation starts: the answer's thread and the client's first
 
 
 def _with_selected_item(
@@ -71,7 +72,11 @@ async def suggest(
             lines = list(document.lines)
             text, line, column = _with_selected_item(document.source, lines, document.position_codec, selected)
         path = uri_to_path(uri)
-        return await ls.completions.complete(text, line, column, settings, cancel, path)
+        version = document.version
+        suggestion = await ls.completions.complete(text, line, column, settings, cancel, path)
+        if suggestion is not None and selected is None:
+            schedule_speculation(ls, uri, version, text, line, column, suggestion.text)
+        return suggestion
     except asyncio.CancelledError:
         cancel.cancel()  # $/cancelRequest: stop the generation at its next token
         raise
@@ -123,6 +128,56 @@ async def _warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position, 
     finally:
         if ls.warm_up_token is token:
             ls.warm_up_token = None
+
+
+def speculation_enabled(ls: AtlasLanguageServer) -> bool:
+    """`completion.speculate` applies now (auto: see `atlas_lsp/completion/speculation.py`)."""
+    settings = ls.settings.completion
+    if settings.speculate == "off" or not settings.enabled or settings.temperature > 0 or not ls.models.ready:
+        return False
+    return settings.speculate == "on" or ls.completions.speculation_pays()
+
+
+def schedule_speculation(
+    ls: AtlasLanguageServer,
+    uri: str,
+    version: int | None,
+    text: str | Sequence[str],
+    line: int,
+    column: int,
+    shown: str,
+) -> None:
+    """``shown`` was suggested at (line, column) of ``text``, version ``version`` of ``uri``: a moment after the
+    answer, unless the document changed meanwhile, compute the suggestion that follows it once accepted (when
+    `speculation_enabled`)."""
+    if speculation_enabled(ls):
+        ls.run_in_background(_speculate(ls, uri, version, text, line, column, shown))
+
+
+async def _speculate(
+    ls: AtlasLanguageServer,
+    uri: str,
+    version: int | None,
+    text: str | Sequence[str],
+    line: int,
+    column: int,
+    shown: str,
+) -> None:
+    ls.speculations_pending += 1
+    try:
+        await asyncio.sleep(SPECULATE_AFTER_S)
+        document = ls.open_document(uri)
+        if document is None or document.version != version:
+            return  # closed, or typed on (typing the suggestion's start asks again, and speculates from there)
+        await ls.completions.speculate(
+            text, line, column, shown, ls.settings, uri_to_path(uri), ls.models.worker.has_waiting_jobs
+        )
+    except (ModelError, asyncio.CancelledError):
+        return
+    except Exception:
+        logger.exception("speculation failed")
+    finally:
+        ls.speculations_pending -= 1
 
 
 def _accept_command(suggestion: Suggestion) -> types.Command:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -12,20 +12,31 @@ StopReason = Literal["eos", "stop", "length", "cancelled", "time_limit", "error"
 
 
 class CancelToken:
-    """A flag that a generation checks after every token; also carries an optional deadline."""
+    """A flag that a generation checks after every token; also carries an optional deadline.
 
-    def __init__(self, deadline: float | None = None, parent: CancelToken | None = None) -> None:
+    ``yield_to`` makes low-priority work (a speculation) stop as if cancelled while it returns True (other work
+    waits for the model)."""
+
+    def __init__(
+        self,
+        deadline: float | None = None,
+        parent: CancelToken | None = None,
+        yield_to: Callable[[], bool] | None = None,
+    ) -> None:
         self._event = threading.Event()
         self.deadline = deadline
         self._parent = parent
+        self._yield_to = yield_to
 
     def cancel(self) -> None:
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
-        """Cancelled itself, or through the token it was derived from."""
-        return self._event.is_set() or (self._parent is not None and self._parent.cancelled)
+        """Cancelled itself, or through the token it was derived from, or making way (``yield_to``)."""
+        if self._event.is_set() or (self._parent is not None and self._parent.cancelled):
+            return True
+        return self._yield_to is not None and self._yield_to()
 
     @property
     def expired(self) -> bool:

@@ -451,3 +451,60 @@ async def test_after_an_edit_the_prompt_where_the_user_types_is_evaluated_ahead(
     await client.text_document_inline_completion_async(inline_params(uri, end.line + 1, 4))
     last = await last_completion(client)
     assert last["promptTokens"] > 300 and last["evaluatedTokens"] <= 8, last
+
+
+def _insert(client: LanguageClient, uri: str, version: int, line: int, character: int, text: str) -> None:
+    at = types.Position(line=line, character=character)
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)],
+        )
+    )
+
+
+def _end_of(line: int, character: int, inserted: str) -> tuple[int, int]:
+    rows = inserted.split("\n")
+    return line + len(rows) - 1, (character if len(rows) == 1 else 0) + len(rows[-1])
+
+
+async def test_accepting_a_suggestion_is_answered_from_its_speculation(client: LanguageClient, tmp_path: Path) -> None:
+    """`completion.speculate: on`: while the user reads a suggestion, the server computes the one that follows it;
+    accepting it (the edit, then the editor's request at its end) is answered from memory, without the model."""
+    options = {"completion": {"debounceMs": 0, "timeLimitMs": 60000, "speculate": "on"}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "rev.py", "def reverse(text):\n    return ")
+    shown = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    assert shown is not None and shown.items
+    suggestion = shown.items[0].insert_text
+    assert isinstance(suggestion, str) and suggestion
+    counters = await _completion_counters(client, lambda c: c["speculations"] >= 1 and not c["speculating"])
+    assert counters["speculationsStopped"] == 0 and counters["generations"] == 1, counters
+    _insert(client, uri, 2, 1, 11, suggestion)  # the user accepts it
+    end_line, end_character = _end_of(1, 11, suggestion)
+    await client.text_document_inline_completion_async(inline_params(uri, end_line, end_character))
+    assert (await last_completion(client))["cached"] is True
+    counters = (await status(client))["completions"]
+    assert counters["speculationHits"] == 1 and counters["generations"] == 1, counters
+
+
+async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp_path: Path) -> None:
+    """A keystroke that does not accept the suggestion needs the model: the speculation makes way at its next token
+    and caches nothing."""
+    options = {
+        "completion": {"debounceMs": 0, "maxTokens": 160, "maxLines": 50, "timeLimitMs": 60000, "speculate": "on"}
+    }
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "n.py", LONG_LINE)
+    shown = await client.text_document_inline_completion_async(inline_params(uri, 0, len(LONG_LINE)))
+    assert shown is not None and shown.items
+    await _completion_counters(client, lambda c: c["speculating"])
+    await asyncio.sleep(0.5)  # it is generating by now (SmolLM2 counts on for hundreds of tokens)
+    assert (await status(client))["completions"]["speculations"] == 0
+    _insert(client, uri, 2, 0, len(LONG_LINE), "#")  # not what was suggested
+    await client.text_document_inline_completion_async(inline_params(uri, 0, len(LONG_LINE) + 1))
+    assert (await last_completion(client))["cached"] is False
+    counters = await _completion_counters(client, lambda c: c["speculationsStopped"] >= 1)
+    assert counters["speculationHits"] == 0 and counters["generations"] == 2, counters
