@@ -3,8 +3,11 @@
 Measured in one run: cold requests at fixed positions of a real 2,000-line file (this package's own source), the
 raw `Llama.create_completion` on the prompts the server built (same token count, same KV-cache history), a
 one-character follow-up on the same line (KV reuse), typing the suggestion (cache), a 50 requests/second
-burst of typing, new lines written below a position (the prompt's start should stay), and the first request where
-the cursor rested after a code-action request (`completion.warmUp` on: its prompt's start evaluated ahead).
+burst of typing, new lines written below a position (the prompt's start should stay), the first request where
+the cursor rested after a code-action request (`completion.warmUp` on: its prompt's start evaluated ahead), and
+accepting a suggestion (`completion.speculate` on: the next one computed while the user read it), with what a
+keystroke that does not accept it waits for a running speculation. Every other measurement starts with no
+speculation running (`_settle`), so that the raw call and the cold requests have the CPU to themselves.
 
 The file is opened one second before the first request, as a user opens a file and then types: opening starts
 one-time work (its lines tokenized into the piece cache, its names collected). A request sent at the moment a
@@ -31,6 +34,7 @@ from atlas_lsp.config import ModelSettings, Settings, merge_settings
 FILE_LINES = 2000
 POSITIONS = 12
 MORE_OPEN_FILES = 3  # opened at the end, for cold requests with other large files open
+ACCEPTED = 4  # suggestions accepted (their text inserted, then a request at its end)
 
 
 @dataclass
@@ -75,6 +79,11 @@ class CompletionBench:
     open_files: int = 0  # other files open for the requests below
     open_files_overhead: list[float] = field(default_factory=list)  # their server overhead (s)
     open_files_context: list[float] = field(default_factory=list)  # their context step (ms)
+    accepted: list[float] = field(default_factory=list)  # the request after accepting a suggestion (s)
+    accepted_from_speculation: int = 0  # of those, answered by the speculation
+    speculation_ms: list[float] = field(default_factory=list)  # from the answer to its speculation's end
+    keystroke_wait: list[float] = field(default_factory=list)  # a request's wait for the model, a speculation running
+    follow_up_wait: list[float] = field(default_factory=list)  # the same for the follow-ups (none running: settled)
     burst_requests: int = 0
     burst_generations: int = 0
     burst_skipped: int = 0
@@ -151,7 +160,7 @@ def run(
     text = source_file(lines)
     options = {
         "model": {"backend": "openai", "url": endpoint} if endpoint else ({"path": model} if model else {}),
-        "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000, "warmUp": "on"},
+        "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000, "warmUp": "on", "speculate": "on"},
         "context": {"prefixLines": lines, "budgetTokens": 1700},  # prompts of about 1,600 tokens
     }
     for section, values in (overrides or {}).items():
@@ -174,10 +183,12 @@ def run(
         time.sleep(1.0)  # a user opens a file, then types (see the module's docstring)
         typed: dict[int, int] = {}  # characters typed at the end of each position's line
         for line, column in positions(text, count):
+            _settle(server)
             seconds, _ = _inline(server, uri, line, column)
             last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
             if not last["prompt"]:
                 continue
+            _settle(server)  # the raw call gets the CPU to itself
             bench.ours.append(seconds)
             bench.overhead.append(max(0.0, seconds - last["modelMs"] / 1000))
             bench.phases.append(last["phasesMs"])
@@ -205,6 +216,7 @@ def run(
                 bench.follow_up_model_phases.append(follow.get("modelPhasesMs", {}))
                 bench.follow_up_phases.append(follow.get("phasesMs", {}))
                 bench.follow_up_protocol.append(max(0.0, follow_seconds - follow["totalMs"] / 1000))
+                bench.follow_up_wait.append(follow.get("phasesMs", {}).get("queue", 0.0))
                 bench.evaluated_follow_up.append(follow["evaluatedTokens"])
                 bench.generated.append(follow["generatedTokens"])
                 bench.steps.append(follow["decodeSteps"] + 1)
@@ -222,12 +234,18 @@ def run(
                 if server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})["cached"]:
                     bench.cache_hits.append(hit_seconds)
         line, column = positions(text, count)[-1]
+        _settle(server)
         version = _switch_back(server, Path(folder), uri, (line, column + typed.get(line, 0)), version, bench)
+        _settle(server)
         version = _burst(server, uri, text, bench, version)
+        _settle(server)
         bench.first_after_open = _first_after_open(server, Path(folder), text)
+        _settle(server)
         _with_files_open(server, Path(folder), uri, text, bench)
         version = _new_lines(server, uri, text, bench, version)
+        _settle(server)
         _rested(server, uri, text, bench)
+        version = _accepted(server, uri, text, bench, version)
         server.close()
     raw_backend.close()
     return bench
@@ -295,6 +313,7 @@ def _with_files_open(server: RawLspProcess, folder: Path, uri: str, text: str, b
     time.sleep(1.0)  # opened, then typed in the big file
     bench.open_files = len(list(folder.glob("*.py"))) - 1
     for line, column in _unused_positions(text)[:3]:
+        _settle(server)
         seconds, _ = _inline(server, uri, line, column)
         last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
         if last["prompt"] and not last["cached"]:
@@ -367,6 +386,73 @@ def _rested(server: RawLspProcess, uri: str, text: str, bench: CompletionBench) 
         bench.rested = seconds
         bench.rested_evaluated = last["evaluatedTokens"]
         bench.rested_prompt = last["promptTokens"]
+
+
+def _status(server: RawLspProcess) -> dict[str, Any]:
+    completions: dict[str, Any] = server.request("workspace/executeCommand", {"command": "atlas.status"})["completions"]
+    return completions
+
+
+def _settle(server: RawLspProcess, timeout: float = 120.0) -> float:
+    """Wait until no speculation is scheduled or running (`completion.speculate`); the seconds it took."""
+    started = time.perf_counter()
+    while _status(server).get("speculating") and time.perf_counter() - started < timeout:
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def _suggestion(result: Any) -> str:
+    items = _items(result)
+    text = items[0].get("insertText", "") if items else ""
+    return text if isinstance(text, str) else ""
+
+
+def _end_of(line: int, column: int, inserted: str) -> tuple[int, int]:
+    rows = inserted.split("\n")
+    return line + len(rows) - 1, (column if len(rows) == 1 else 0) + len(rows[-1])
+
+
+def _accepted(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> int:
+    """At fresh positions: a cold request; 0.1 s later (the user reads; its speculation runs) a character that
+    is not the suggestion's typed, and a request (what it waits for the model is what the speculation cost it);
+    once that request's own speculation has ended, its suggestion accepted and a request at its end (answered from
+    memory when the speculation had it). Each position's edits are undone after it. Stops at ACCEPTED accepted."""
+    for line, column in _unused_positions(text)[6 : 6 + 3 * ACCEPTED]:
+        if len(bench.accepted) >= ACCEPTED:
+            break
+        _settle(server)
+        _, result = _inline(server, uri, line, column)
+        shown = _suggestion(result)
+        if not shown:
+            continue
+        time.sleep(0.1)
+        speculating = bool(_status(server).get("speculating"))
+        typed = "#" if shown.startswith(" ") else " "
+        version += 1
+        server.notify("textDocument/didChange", _change(uri, version, line, column, typed))
+        _, result = _inline(server, uri, line, column + 1)
+        last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+        if speculating and last["prompt"] and not last["cached"]:
+            bench.keystroke_wait.append(last.get("phasesMs", {}).get("queue", 0.0))
+        inserted = typed
+        following = _suggestion(result)
+        if following:
+            bench.speculation_ms.append(_settle(server) * 1000)
+            version += 1
+            server.notify("textDocument/didChange", _change(uri, version, line, column + 1, following))
+            hits = _status(server)["speculationHits"]
+            seconds, _ = _inline(server, uri, *_end_of(line, column + 1, following))
+            bench.accepted.append(seconds)
+            bench.accepted_from_speculation += _status(server)["speculationHits"] - hits
+            inserted += following
+        version += 1
+        end_line, end_column = _end_of(line, column, inserted)
+        undo = {"start": {"line": line, "character": column}, "end": {"line": end_line, "character": end_column}}
+        server.notify(
+            "textDocument/didChange",
+            {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": undo, "text": ""}]},
+        )
+    return version
 
 
 def _burst(server: RawLspProcess, uri: str, text: str, bench: CompletionBench, version: int) -> int:
@@ -483,6 +569,24 @@ def _new_line_rows(result: CompletionBench) -> list[str]:
     ]
 
 
+def _speculation_rows(result: CompletionBench) -> list[str]:
+    if not result.accepted:
+        return ["| after accepting a suggestion: none accepted (no suggestion at the positions tried) | | |"]
+    follow = median(result.follow_up) if result.follow_up else float("nan")
+    waits = result.keystroke_wait
+    return [
+        f"| after accepting a suggestion (its text inserted, a request at its end; {len(result.accepted)} accepted), "
+        f"p50 / p95 ms; answered from its speculation (`completion.speculate`) | {summary_ms(result.accepted)}; "
+        f"{result.accepted_from_speculation} of {len(result.accepted)} | |",
+        f"| … its latency / the one-character follow-up's median; the speculation, from the answer to its end, "
+        f"median ms | {median(result.accepted) / follow:.3f}; {median(result.speculation_ms):.0f} | |",
+        f"| a keystroke that does not accept the suggestion while its speculation runs ({len(waits)} requests): "
+        f"the request's wait for the model, median / most ms (the follow-ups, none running: median) | "
+        + (f"{median(waits):.2f} / {max(waits):.2f}" if waits else "none measured")
+        + f" ({median(result.follow_up_wait) if result.follow_up_wait else float('nan'):.2f}) | |",
+    ]
+
+
 def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
     ratio = [ours / raw for ours, raw in zip(result.ours, result.raw, strict=False) if raw > 0]
     follow_p50 = median(result.follow_up_ratio) if result.follow_up_ratio else float("nan")
@@ -527,6 +631,7 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"{result.switch_back_overhead * 1000:.2f} | |",
         *_new_line_rows(result),
         *_rested_rows(result),
+        *_speculation_rows(result),
         f"| follow-up / cold latency, median | {follow_p50:.2f} | ≤ 0.30 |",
         f"| … the same for the time to the first token (prompt evaluation and first sample), median / median | "
         f"{_first_token_ratio(result)} | |",

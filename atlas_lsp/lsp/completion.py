@@ -151,6 +151,7 @@ def schedule_speculation(
     answer, unless the document changed meanwhile, compute the suggestion that follows it once accepted (when
     `speculation_enabled`)."""
     if speculation_enabled(ls):
+        ls.speculations_pending += 1  # now: a status request right after the answer sees it (benchmarks wait on it)
         ls.run_in_background(_speculate(ls, uri, version, text, line, column, shown))
 
 
@@ -163,7 +164,6 @@ async def _speculate(
     column: int,
     shown: str,
 ) -> None:
-    ls.speculations_pending += 1
     try:
         await asyncio.sleep(SPECULATE_AFTER_S)
         document = ls.open_document(uri)

@@ -17,7 +17,7 @@ local function run()
   atlas.setup({
     cmd = { os.getenv("ATLAS_PYTHON"), "-m", "atlas_lsp", "--log-file", project .. "/../server.log" },
     settings = {
-      completion = { debounceMs = 0, maxTokens = 24, timeLimitMs = 60000, warmUp = "on" },
+      completion = { debounceMs = 0, maxTokens = 24, timeLimitMs = 60000, warmUp = "on", speculate = "on" },
       solve = { candidates = 4, repairRounds = 1 },
     },
   })
@@ -47,9 +47,39 @@ local function run()
   end, 20)
   out.ghost_text = shown and shown.text or vim.NIL
   out.ghost_marks = #vim.api.nvim_buf_get_extmarks(bufnr, vim.api.nvim_create_namespace("atlas_ghost"), 0, -1, {})
+  local function completions(buffer)
+    local counts = nil
+    local compat = require("atlas.compat")
+    compat.request(compat.client(buffer), "workspace/executeCommand", { command = "atlas.status", arguments = {} },
+      function(_, result)
+        counts = result and result.completions or {}
+      end, buffer)
+    vim.wait(10000, function()
+      return counts ~= nil
+    end, 20)
+    return counts or {}
+  end
+  -- while the user reads it, the server computes what follows it (completion.speculate)
+  for _ = 1, 200 do -- (not a vim.wait predicate: completions() waits for its answer itself)
+    if (completions(bufnr).speculations or 0) > 0 then
+      break
+    end
+    vim.wait(100)
+  end
   out.accepted = ghost.accept()
   out.after_accept = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
   out.cursor_after_accept = vim.api.nvim_win_get_cursor(0)
+  -- the request that typing (TextChangedI) sends after the accepted text is answered from that speculation
+  local next_answered = false
+  ghost.request(bufnr, function()
+    next_answered = true
+  end)
+  vim.wait(60000, function()
+    return next_answered
+  end, 20)
+  local counts = completions(bufnr)
+  out.speculations = counts.speculations
+  out.speculation_hits = counts.speculationHits
 
   -- the <Tab> mapping the plugin sets in insert mode accepts the ghost text (called as the key would call it)
   vim.cmd("edit " .. project .. "/keys.py")

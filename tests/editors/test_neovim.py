@@ -47,6 +47,8 @@ def test_plugin_in_a_real_neovim(editor: str, project: Path, tmp_path: Path) -> 
     assert result["ghost_marks"] == 1
     assert result["accepted"] is True
     assert result["after_accept"][1] == "    return " + ghost.split("\n")[0]
+    # what followed it was computed while it was on screen, and answered the request after accepting it
+    assert result["speculations"] >= 1 and result["speculation_hits"] == 1, result
     # the insert-mode <Tab> mapping accepts it
     assert result["tab_mapped"] is True
     assert result["typing_line"] == result["typing_expected"] != "    return "

@@ -48,6 +48,11 @@ def _measured() -> CompletionBench:
         rested_evaluated=6,
         rested_prompt=1480,
         rested_warm_up_ms=250.0,
+        accepted=[0.001, 0.0012, 0.3],
+        accepted_from_speculation=2,
+        speculation_ms=[300.0, 250.0],
+        keystroke_wait=[4.0, 12.0],
+        follow_up_wait=[0.2, 0.3],
     )
 
 
@@ -145,3 +150,18 @@ def test_the_report_shows_where_the_slowest_cold_requests_overhead_went() -> Non
     measured.protocol = [0.0005, 0.0004]
     row = next(line for line in markdown(measured).split("\n") if "cold request with the most server overhead" in line)
     assert "context 4.10, queue 0.00, prompt 1.00" in row and row.endswith("protocol 0.40 | 6.20 | |")
+
+
+def test_the_report_shows_what_accepting_a_suggestion_costs_with_its_speculation() -> None:
+    report = markdown(_measured())
+    assert "(its text inserted, a request at its end; 3 accepted), p50 / p95 ms; answered from its speculation" in report
+    assert "| 1.20 / 270.12; 2 of 3 |" in report
+    assert "median ms | 0.060; 275 |" in report  # 1.2 ms / the follow-up's 20 ms; the speculations' median
+    assert "(2 requests): the request's wait for the model, median / most ms" in report
+    assert "| 8.00 / 12.00 (0.25) |" in report
+
+
+def test_no_accepted_suggestion_is_said_so() -> None:
+    bench = _measured()
+    bench.accepted = []
+    assert "| after accepting a suggestion: none accepted (no suggestion at the positions tried) | | |" in markdown(bench)
