@@ -154,8 +154,8 @@ def test_the_report_shows_where_the_slowest_cold_requests_overhead_went() -> Non
 
 def test_the_report_shows_what_accepting_a_suggestion_costs_with_its_speculation() -> None:
     report = markdown(_measured())
-    assert "(its text inserted, a request at its end; 3 accepted), p50 / p95 ms; answered from its speculation" in report
-    assert "| 1.20 / 270.12; 2 of 3 |" in report
+    assert "(its text inserted, a request at its end; 3 accepted), p50 / p95 ms; answered from its" in report
+    assert "| 1.20 / 300.00; 2 of 3 |" in report
     assert "median ms | 0.060; 275 |" in report  # 1.2 ms / the follow-up's 20 ms; the speculations' median
     assert "(2 requests): the request's wait for the model, median / most ms" in report
     assert "| 8.00 / 12.00 (0.25) |" in report
@@ -164,4 +164,4 @@ def test_the_report_shows_what_accepting_a_suggestion_costs_with_its_speculation
 def test_no_accepted_suggestion_is_said_so() -> None:
     bench = _measured()
     bench.accepted = []
-    assert "| after accepting a suggestion: none accepted (no suggestion at the positions tried) | | |" in markdown(bench)
+    assert "| after accepting a suggestion: none accepted (no suggestion at the positions tried) |" in markdown(bench)
