@@ -529,7 +529,9 @@ class CompletionService:
             lap("speculation")
         if cached is not None:
             self.counters.cache_hits += 1
-            self.counters.speculation_hits = self.cache.speculation_hits
+            if self.cache.speculation_hits > self.counters.speculation_hits:
+                self.counters.speculation_hits = self.cache.speculation_hits
+                logger.debug("completion: answered by a speculation (%d characters)", len(cached))
             seconds = time.perf_counter() - started
             self.last = LastCompletion(cached=True, total_seconds=seconds, phases=phases)
             if not cached:  # a speculation found nothing worth showing here

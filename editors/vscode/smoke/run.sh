@@ -34,6 +34,7 @@ cat > "$work/data/User/settings.json" <<JSON
   "atlas.server.command": ["$python", "-m", "atlas_lsp", "--log-file", "$work/server.log"],
   "atlas.server.logLevel": "debug",
   "atlas.completion.warmUp": "on",
+  "atlas.completion.speculate": "on",
   "atlas.completion.debounceMs": 0,
   "atlas.completion.timeLimitMs": 60000,
   "atlas.solve.candidates": 4,

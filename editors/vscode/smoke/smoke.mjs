@@ -1,7 +1,7 @@
 // Smoke test in real VS Code (code-server) driven by Chromium through puppeteer-core: ghost text, the light bulb's
 // solve action, its progress and the applied edit, with screenshots. Run by editors/vscode/smoke/run.sh.
 // Env: SMOKE_URL (code-server with the project folder), SMOKE_PROJECT, SMOKE_SHOTS (folder), CHROMIUM,
-// SMOKE_SERVER_LOG (the server's log file, for the warm-up step).
+// SMOKE_SERVER_LOG (the server's log file, for the warm-up and speculation steps).
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import puppeteer from "puppeteer-core";
@@ -144,6 +144,11 @@ try {
   const log = process.env.SMOKE_SERVER_LOG ? readFileSync(process.env.SMOKE_SERVER_LOG, "utf8") : "";
   const warmUp = log.split("\n").find((line) => /warm-up at /.test(line)) || "";
   step("the server warmed up a prompt where the cursor rested", warmUp !== "", warmUp.replace(/^.*DEBUG /, ""));
+  // while the ghost text was shown the server computed what follows it; VS Code's request after Tab got that
+  const speculation = log.split("\n").find((line) => /speculation at /.test(line)) || "";
+  const answered = log.split("\n").find((line) => /answered by a speculation/.test(line)) || "";
+  step("the request after Tab was answered by the speculation", speculation !== "" && answered !== "",
+    `${speculation.replace(/^.*DEBUG /, "")} / ${answered.replace(/^.*DEBUG /, "")}`);
   result.calc = solved;
 } finally {
   await browser.close();
