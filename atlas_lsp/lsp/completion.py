@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
@@ -75,7 +76,7 @@ async def suggest(
         version = document.version
         suggestion = await ls.completions.complete(text, line, column, settings, cancel, path)
         if suggestion is not None and selected is None:
-            schedule_speculation(ls, uri, version, text, line, column, suggestion.text)
+            schedule_speculation(ls, ShownSuggestion(uri, version, text, line, column, suggestion.text))
         return suggestion
     except asyncio.CancelledError:
         cancel.cancel()  # $/cancelRequest: stop the generation at its next token
@@ -138,39 +139,41 @@ def speculation_enabled(ls: AtlasLanguageServer) -> bool:
     return settings.speculate == "on" or ls.completions.speculation_pays()
 
 
-def schedule_speculation(
-    ls: AtlasLanguageServer,
-    uri: str,
-    version: int | None,
-    text: str | Sequence[str],
-    line: int,
-    column: int,
-    shown: str,
-) -> None:
-    """``shown`` was suggested at (line, column) of ``text``, version ``version`` of ``uri``: a moment after the
-    answer, unless the document changed meanwhile, compute the suggestion that follows it once accepted (when
-    `speculation_enabled`)."""
+@dataclass(frozen=True)
+class ShownSuggestion:
+    """A suggestion just answered: ``text`` (the document's text or lines it was made for, version ``version``) at
+    (line, column), code points."""
+
+    uri: str
+    version: int | None
+    text: str | Sequence[str]
+    line: int
+    column: int
+    suggestion: str
+
+
+def schedule_speculation(ls: AtlasLanguageServer, shown: ShownSuggestion) -> None:
+    """A moment after the answer, unless the document changed meanwhile, compute the suggestion that follows
+    ``shown`` once it is accepted (when `speculation_enabled`)."""
     if speculation_enabled(ls):
         ls.speculations_pending += 1  # now: a status request right after the answer sees it (benchmarks wait on it)
-        ls.run_in_background(_speculate(ls, uri, version, text, line, column, shown))
+        ls.run_in_background(_speculate(ls, shown))
 
 
-async def _speculate(
-    ls: AtlasLanguageServer,
-    uri: str,
-    version: int | None,
-    text: str | Sequence[str],
-    line: int,
-    column: int,
-    shown: str,
-) -> None:
+async def _speculate(ls: AtlasLanguageServer, shown: ShownSuggestion) -> None:
     try:
         await asyncio.sleep(SPECULATE_AFTER_S)
-        document = ls.open_document(uri)
-        if document is None or document.version != version:
+        document = ls.open_document(shown.uri)
+        if document is None or document.version != shown.version:
             return  # closed, or typed on (typing the suggestion's start asks again, and speculates from there)
         await ls.completions.speculate(
-            text, line, column, shown, ls.settings, uri_to_path(uri), ls.models.worker.has_waiting_jobs
+            shown.text,
+            shown.line,
+            shown.column,
+            shown.suggestion,
+            ls.settings,
+            uri_to_path(shown.uri),
+            ls.models.worker.has_waiting_jobs,
         )
     except (ModelError, asyncio.CancelledError):
         return
