@@ -83,6 +83,7 @@ class CompletionBench:
     accepted_from_speculation: int = 0  # of those, answered by the speculation
     speculation_ms: list[float] = field(default_factory=list)  # from the answer to its speculation's end
     keystroke_wait: list[float] = field(default_factory=list)  # a request's wait for the model, a speculation running
+    keystroke_overhead: list[float] = field(default_factory=list)  # those requests' latency minus their model time (s)
     follow_up_wait: list[float] = field(default_factory=list)  # the same for the follow-ups (none running: settled)
     burst_requests: int = 0
     burst_generations: int = 0
@@ -430,10 +431,11 @@ def _accepted(server: RawLspProcess, uri: str, text: str, bench: CompletionBench
         typed = "#" if shown.startswith(" ") else " "
         version += 1
         server.notify("textDocument/didChange", _change(uri, version, line, column, typed))
-        _, result = _inline(server, uri, line, column + 1)
+        seconds, result = _inline(server, uri, line, column + 1)
         last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
         if speculating and last["prompt"] and not last["cached"]:
             bench.keystroke_wait.append(last.get("phasesMs", {}).get("queue", 0.0))
+            bench.keystroke_overhead.append(max(0.0, seconds - last["modelMs"] / 1000))
         inserted = typed
         following = _suggestion(result)
         if following:
@@ -581,9 +583,16 @@ def _speculation_rows(result: CompletionBench) -> list[str]:
         f"| … its latency / the one-character follow-up's median; the speculation, from the answer to its end, "
         f"median ms | {median(result.accepted) / follow:.3f}; {median(result.speculation_ms):.0f} | |",
         f"| a keystroke that does not accept the suggestion while its speculation runs ({len(waits)} requests): "
-        f"the request's wait for the model, median / most ms (the follow-ups, none running: median) | "
+        f"the request's wait for the model, median / most ms (the follow-ups, none running: median); its server "
+        f"overhead, median / most ms | "
         + (f"{median(waits):.2f} / {max(waits):.2f}" if waits else "none measured")
-        + f" ({median(result.follow_up_wait) if result.follow_up_wait else float('nan'):.2f}) | |",
+        + f" ({median(result.follow_up_wait) if result.follow_up_wait else float('nan'):.2f}); "
+        + (
+            f"{median(result.keystroke_overhead) * 1000:.2f} / {max(result.keystroke_overhead) * 1000:.2f}"
+            if result.keystroke_overhead
+            else "none measured"
+        )
+        + " | |",
     ]
 
 

@@ -52,6 +52,7 @@ def _measured() -> CompletionBench:
         accepted_from_speculation=2,
         speculation_ms=[300.0, 250.0],
         keystroke_wait=[4.0, 12.0],
+        keystroke_overhead=[0.008, 0.015],
         follow_up_wait=[0.2, 0.3],
     )
 
@@ -158,7 +159,7 @@ def test_the_report_shows_what_accepting_a_suggestion_costs_with_its_speculation
     assert "| 1.20 / 300.00; 2 of 3 |" in report
     assert "median ms | 0.060; 275 |" in report  # 1.2 ms / the follow-up's 20 ms; the speculations' median
     assert "(2 requests): the request's wait for the model, median / most ms" in report
-    assert "| 8.00 / 12.00 (0.25) |" in report
+    assert "| 8.00 / 12.00 (0.25); 11.50 / 15.00 |" in report
 
 
 def test_no_accepted_suggestion_is_said_so() -> None:
