@@ -165,7 +165,7 @@ class AtlasLanguageServer(LanguageServer):
 
     def status_report(self) -> dict[str, Any]:
         counters = self.completions.counters
-        step = self.completions.step_time.seconds
+        step = self.completions.model_step_seconds()
         report = self.models.status.to_json()
         report["completions"] = {
             "requests": counters.requests,
@@ -182,7 +182,7 @@ class AtlasLanguageServer(LanguageServer):
             "speculationsStopped": counters.speculations_stopped,
             "speculationHits": counters.speculation_hits,
             "speculating": self.speculations_pending > 0,
-            # milliseconds per model step after the first token, on average (`completion.speculate: auto` reads it)
+            # what a one-token model step costs, on average (`completion.speculate: auto` decides by it)
             "stepMs": None if step is None else round(step * 1000, 2),
             "cacheHits": counters.cache_hits,
             "skippedInIdentifier": counters.skipped_in_identifier,

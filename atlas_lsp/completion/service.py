@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
 from atlas_lsp.completion.postprocess import clean_completion, is_complete
-from atlas_lsp.completion.speculation import Speculation, StepTimer, auto_speculates, with_inserted
+from atlas_lsp.completion.speculation import Speculation, auto_speculates, with_inserted
 from atlas_lsp.config import Settings
 from atlas_lsp.context.service import AssembledContext, ContextService
 from atlas_lsp.model.backend import (
@@ -159,7 +159,6 @@ class CompletionService:
         # the trim chosen for each recent cursor line: (the first file line kept, None when untrimmed; context dropped)
         self._pinned_trims: OrderedDict[tuple[str | None, int], tuple[int | None, bool]] = OrderedDict()
         self._speculation: Speculation | None = None  # the one in flight (see speculate())
-        self.step_time = StepTimer()  # seconds per model step after the first token, on average
 
     def _cursor(self, text: str | Sequence[str], line: int, character: int, settings: Settings) -> CursorText:
         options = settings.context
@@ -407,7 +406,6 @@ class CompletionService:
         finally:
             stream.close()
         stats = stream.stats
-        self.step_time.add(stats.phases.get("decode", 0.0), stats.decode_steps)
         if lap is not None:
             if stats.stop_reason == "cancelled":
                 self.counters.generations_cancelled += 1
@@ -422,7 +420,12 @@ class CompletionService:
     def speculation_pays(self) -> bool:
         """`completion.speculate: auto` applies to the loaded model (see `auto_speculates`)."""
         info = self._models.info
-        return info is not None and auto_speculates(info, self.step_time.seconds)
+        return info is not None and auto_speculates(info, self.model_step_seconds())
+
+    def model_step_seconds(self) -> float | None:
+        """What a one-token model step costs, where the backend measures it (the in-process model)."""
+        step = getattr(self._models.worker.backend, "step_seconds", None)
+        return step if isinstance(step, float) else None
 
     async def speculate(
         self,

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from atlas_lsp.completion.cache import CacheKey
 from atlas_lsp.model.backend import CancelToken, ModelInfo
 
-# `completion.speculate: auto` speculates with the in-process model when one model step takes at most this long: a
-# keystroke whose request needs the model waits up to one step for a running speculation to make way
+# `completion.speculate: auto` speculates with the in-process model when a one-token model step takes at most this
+# long: a keystroke whose request needs the model waits for a running speculation's step to end
 AUTO_MAX_STEP_S = 0.03
-STEP_AVERAGE_WEIGHT = 0.3  # weight of the newest generation's step time in the running average
 
 
 @dataclass
@@ -31,25 +30,9 @@ class Speculation:
     finished: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class StepTimer:
-    """A running average of the seconds per model step after the first token (what a request may wait for)."""
-
-    def __init__(self) -> None:
-        self.seconds: float | None = None
-
-    def add(self, decode_seconds: float, steps: int) -> None:
-        if steps <= 0 or decode_seconds <= 0:
-            return
-        latest = decode_seconds / steps
-        if self.seconds is None:
-            self.seconds = latest
-        else:
-            self.seconds += STEP_AVERAGE_WEIGHT * (latest - self.seconds)
-
-
 def auto_speculates(info: ModelInfo, step_seconds: float | None) -> bool:
-    """`completion.speculate: auto`: the in-process model on a GPU, or on a CPU where a step is quick (measured on
-    the generations so far). Not through an endpoint: a team server's time is shared."""
+    """`completion.speculate: auto`: the in-process model on a GPU, or on a CPU where a one-token step is quick
+    (``step_seconds``, measured as generations ran). Not through an endpoint: a team server's time is shared."""
     if info.backend != "llama-cpp":
         return False
     if info.gpu_layers > 0:

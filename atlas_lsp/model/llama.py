@@ -319,6 +319,14 @@ class LlamaCppBackend:
         return self._tuner.max_tokens
 
     @property
+    def step_seconds(self) -> float | None:
+        """What a model step of one token costs on this device, on average (measured as generations run; None
+        until two were): a request that comes while a speculation runs waits about that long for it to stop."""
+        if self._tuner.steps_seen.get(1, 0) < 2:
+            return None
+        return self._tuner.step_seconds.get(1)
+
+    @property
     def parked_prompts(self) -> int:
         """How many prompts can be set aside from the KV cache (0: this model cannot, or it is off)."""
         return self._parked.slots

@@ -97,6 +97,13 @@ def test_generation_streams_and_reports_reuse(backend: LlamaCppBackend) -> None:
         assert sum(stats.phases.values()) == pytest.approx(stats.seconds, abs=0.002)
 
 
+def test_a_one_token_step_is_measured_as_generations_run(backend: LlamaCppBackend) -> None:
+    """What `completion.speculate: auto` decides by, and what a request waits for a running speculation."""
+    list(backend.generate(GenerationRequest("# count: 1 2 3 4 5", max_tokens=16), CancelToken()))
+    step = backend.step_seconds
+    assert step is not None and 0 < step < 5
+
+
 def test_cancel_stops_within_one_token(backend: LlamaCppBackend) -> None:
     token = CancelToken()
     stream = backend.generate(GenerationRequest("Once upon a time", max_tokens=200, temperature=0.8), token)

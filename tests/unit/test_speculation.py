@@ -16,7 +16,7 @@ import pytest
 
 from atlas_lsp.completion.cache import CacheKey, SuggestionCache
 from atlas_lsp.completion.service import CompletionService
-from atlas_lsp.completion.speculation import AUTO_MAX_STEP_S, StepTimer, auto_speculates, with_inserted
+from atlas_lsp.completion.speculation import AUTO_MAX_STEP_S, auto_speculates, with_inserted
 from atlas_lsp.config import Settings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStats, GenerationStream, ModelInfo
 from atlas_lsp.model.worker import InferenceWorker
@@ -55,16 +55,6 @@ def test_auto_speculates_on_a_gpu_or_where_a_step_is_quick() -> None:
     assert auto_speculates(INFO, AUTO_MAX_STEP_S)
     assert not auto_speculates(INFO, AUTO_MAX_STEP_S * 1.5)
     assert not auto_speculates(replace(gpu, backend="openai"), 0.001)  # a team server's time is shared
-
-
-def test_the_step_time_is_a_running_average_of_measured_steps() -> None:
-    timer = StepTimer()
-    timer.add(0.0, 0)  # a one-token generation has no steps after the first token
-    assert timer.seconds is None
-    timer.add(0.2, 10)
-    assert timer.seconds == pytest.approx(0.02)
-    timer.add(1.0, 10)  # one slow generation moves the average part of the way
-    assert 0.02 < timer.seconds < 0.1
 
 
 def test_a_speculated_entry_counts_one_hit_and_leaves_with_eviction() -> None:
