@@ -18,8 +18,8 @@
 # $OUT/gpu-tests.txt: the model's tests (tests/unit/test_llama_backend.py, those that use the loaded model) run
 # with every layer on the GPU: fixed-shape steps, flash attention and parked prompts checked on CUDA; and
 # $OUT/doctor-debug.txt: llama.cpp's debug log of one doctor run (CUDA graph capture and reuse); and, in
-# $OUT/variants/, `bench completion` printed (not recorded) twice more (the machine's spread) and once without parked
-# prompts. (The eighth session also ran one CPU thread, no guesses and CUDA graphs off, GGML_CUDA_DISABLE_GRAPHS:
+# $OUT/variants/, `bench completion` printed (not recorded) twice more (the machine's spread), once without parked
+# prompts and once without speculation (the request after accepting a suggestion then goes to the model). (The eighth session also ran one CPU thread, no guesses and CUDA graphs off, GGML_CUDA_DISABLE_GRAPHS:
 # no change beyond the spread; see its note on issue 3.) Each variant has a time cap, so a slow one leaves the
 # others' files; the device returns what $OUT holds.
 set -euo pipefail
@@ -47,9 +47,10 @@ variant() {  # variant NAME [ENV=VALUE ...] -- bench ARGS: one benchmark printed
   shift
   env "${env[@]}" timeout 120 python3 -m atlas_lsp bench "$@" --model /tmp/model.gguf --output - \
     > "$variants/$name.txt" 2>&1 || echo "variant $name failed or timed out: see variants/$name.txt"
-  grep -E "overhead ratio|follow-up / cold|server overhead \(|cost of a model step|model's time, median" "$variants/$name.txt" \
+  grep -E "overhead ratio|follow-up / cold|server overhead \(|cost of a model step|model's time, median|after accepting|keystroke" "$variants/$name.txt" \
     | sed "s/^/$name: /" || true
 }
 variant completion-again -- completion
 variant completion-third -- completion
 variant completion-no-parking -- completion --set model.parkedPrompts=0
+variant completion-no-speculation -- completion --set completion.speculate=off
