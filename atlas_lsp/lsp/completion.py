@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 ACCEPT_COMMAND = "atlas.didAcceptCompletion"
 WARM_UP_DELAY_S = 0.3  # the cursor has rested this long (no newer request) before a warm-up starts
-SPECULATE_AFTER_S = 0.05  # after answering, before a speculation starts: the answer's thread and the client's first
+SPECULATE_AFTER_S = 0.05  # after answering, before a speculation starts: the answer's delivery has the CPU first
 
 
 def _with_selected_item(

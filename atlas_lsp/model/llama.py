@@ -321,7 +321,8 @@ class LlamaCppBackend:
     @property
     def step_seconds(self) -> float | None:
         """What a model step of one token costs on this device, on average (measured as generations run; None
-        until two were): a request that comes while a speculation runs waits about that long for it to stop."""
+        until two were): a request that comes while a speculation runs waits for the rest of its current step
+        (longer than this when the step checks guessed tokens)."""
         if self._tuner.steps_seen.get(1, 0) < 2:
             return None
         return self._tuner.step_seconds.get(1)
