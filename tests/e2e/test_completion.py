@@ -512,3 +512,27 @@ async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp
     assert (await last_completion(client))["cached"] is False
     counters = await _completion_counters(client, lambda c: c["speculationsStopped"] >= 1)
     assert counters["speculationHits"] == 0 and counters["generations"] == 2, counters
+
+
+async def test_accepting_before_the_speculation_ends_waits_for_it(client: LanguageClient, tmp_path: Path) -> None:
+    """The user accepts while the speculation is still generating: the request at the end of the accepted text takes
+    its answer when it ends, instead of stopping it and generating the same again."""
+    options = {
+        "completion": {"debounceMs": 0, "maxTokens": 160, "maxLines": 50, "timeLimitMs": 60000, "speculate": "on"}
+    }
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "n.py", LONG_LINE)
+    shown = await client.text_document_inline_completion_async(inline_params(uri, 0, len(LONG_LINE)))
+    assert shown is not None and shown.items
+    suggestion = shown.items[0].insert_text
+    assert isinstance(suggestion, str) and suggestion
+    await asyncio.sleep(0.3)  # it started 50 ms after the answer, and counts on (SmolLM2: hundreds of tokens)
+    assert (await status(client))["completions"]["speculations"] == 0
+    _insert(client, uri, 2, 0, len(LONG_LINE), suggestion)
+    end_line, end_character = _end_of(0, len(LONG_LINE), suggestion)
+    await client.text_document_inline_completion_async(inline_params(uri, end_line, end_character))
+    assert (await last_completion(client))["cached"] is True
+    counters = (await status(client))["completions"]
+    assert counters["speculations"] == 1 and counters["speculationHits"] == 1, counters
+    assert counters["speculationsStopped"] == 0 and counters["generations"] == 1, counters
