@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import IO, Any
 
+from atlas_lsp.completion.speculation import auto_speculates
 from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, ModelError
 from atlas_lsp.model.service import load_backend
@@ -89,6 +90,9 @@ def collect(settings: ModelSettings) -> DoctorReport:
             checks["model_steps"] = stream.stats.decode_steps + 1 if tokens else 0
             checks["parked_prompts"] = getattr(backend, "parked_prompts", 0)
             checks["flash_attention"] = info.flash_attention
+            step = getattr(backend, "step_seconds", None)  # a one-token step: what `completion.speculate: auto` uses
+            checks["step_ms"] = None if step is None else round(step * 1000, 2)
+            checks["speculate_auto"] = "on" if auto_speculates(info, step) else "off"
         checks["sample"] = (SPEED_PROMPT + text)[:120]
         if tokens == 0:
             report.problems.append("the model generated nothing for a simple prompt")

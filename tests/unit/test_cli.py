@@ -28,6 +28,8 @@ def test_doctor_reports_a_working_setup() -> None:
     assert checks["tokens_per_second"] > 0 and checks["load_seconds"] > 0
     assert checks["draft_tokens"] == 8 and 0 < checks["model_steps"] <= checks["generated_tokens"]
     assert checks["parked_prompts"] == 3
+    # a one-token model step, measured by the sample's generation; `completion.speculate: auto` decides by it
+    assert checks["step_ms"] > 0 and checks["speculate_auto"] == ("on" if checks["step_ms"] <= 30 else "off")
     assert checks["prompt_tokenization"] == "before-newline"  # the bundled vocabulary passes the piece check
     assert isinstance(checks["gpu_offload_supported"], bool)
     assert checks["llama-cpp-python"].startswith("0.3")
