@@ -241,10 +241,12 @@ evidence (\"2/2 selected tests pass: ...\")."
   (interactive)
   (let* ((report (atlas-lsp--execute "atlas.status"))
          (counts (plist-get report :completions)))
-    (message "atlas: %s — %s\n  model %s on %s (backend %s)\n  completions: %s shown, %s accepted, %s from cache"
+    (message (concat "atlas: %s — %s\n  model %s on %s (backend %s)\n  completions: %s shown, %s accepted, "
+                     "%s from cache (%s computed ahead while the one before was shown)")
              (plist-get report :state) (plist-get report :message) (plist-get report :model)
              (plist-get report :device) (plist-get report :backend)
-             (plist-get counts :shown) (plist-get counts :accepted) (plist-get counts :cacheHits))))
+             (plist-get counts :shown) (plist-get counts :accepted) (plist-get counts :cacheHits)
+             (plist-get counts :speculationHits))))
 
 ;;;###autoload
 (defun atlas-lsp-setup ()

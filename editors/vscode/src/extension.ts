@@ -136,7 +136,8 @@ async function showStatus(output: vscode.LogOutputChannel): Promise<void> {
   const detail = [
     `model: ${report.model} on ${report.device} (backend ${report.backend})`,
     `context: ${report.contextSize} tokens, fill-in-the-middle: ${report.fim}`,
-    `completions: ${counts.shown} shown, ${counts.accepted} accepted, ${counts.cacheHits} from cache`,
+    `completions: ${counts.shown} shown, ${counts.accepted} accepted, ${counts.cacheHits} from cache ` +
+      `(${counts.speculationHits} computed ahead while the one before was shown)`,
   ].join("\n");
   const choice = await vscode.window.showInformationMessage(
     `atlas: ${report.state}: ${report.message}`,

@@ -255,11 +255,12 @@ function M.show_status()
         tostring(report.fim)
       ),
       string.format(
-        "  completions: %s shown, %s accepted, %s cancelled, %s from cache",
+        "  completions: %s shown, %s accepted, %s cancelled, %s from cache (%s computed ahead while the one before was shown)",
         tostring(counts.shown),
         tostring(counts.accepted),
         tostring(counts.cancelled),
-        tostring(counts.cacheHits)
+        tostring(counts.cacheHits),
+        tostring(counts.speculationHits)
       ),
     }
     vim.api.nvim_echo({ { table.concat(lines, "\n") } }, true, {})
