@@ -493,9 +493,9 @@ async def test_accepting_a_suggestion_is_answered_from_its_speculation(
         assert counters["stepMs"] > 0, counters
 
 
-async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp_path: Path) -> None:
-    """A keystroke that does not accept the suggestion needs the model: the speculation makes way at its next token
-    and caches nothing."""
+async def _long_suggestion_shown(client: LanguageClient, tmp_path: Path) -> tuple[str, str]:
+    """A session with `speculate: on` and long generations, and a suggestion shown at the end of LONG_LINE (its
+    speculation then counts on for seconds on a CPU): the document's uri and the suggestion."""
     options = {
         "completion": {"debounceMs": 0, "maxTokens": 160, "maxLines": 50, "timeLimitMs": 60000, "speculate": "on"}
     }
@@ -504,7 +504,16 @@ async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp
     uri = open_document(client, tmp_path / "n.py", LONG_LINE)
     shown = await client.text_document_inline_completion_async(inline_params(uri, 0, len(LONG_LINE)))
     assert shown is not None and shown.items
+    suggestion = shown.items[0].insert_text
+    assert isinstance(suggestion, str) and suggestion
     await _completion_counters(client, lambda c: c["speculating"])
+    return uri, suggestion
+
+
+async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp_path: Path) -> None:
+    """A keystroke that does not accept the suggestion needs the model: the speculation makes way at its next token
+    and caches nothing."""
+    uri, _ = await _long_suggestion_shown(client, tmp_path)
     await asyncio.sleep(0.5)  # it is generating by now (SmolLM2 counts on for hundreds of tokens)
     assert (await status(client))["completions"]["speculations"] == 0
     _insert(client, uri, 2, 0, len(LONG_LINE), "#")  # not what was suggested
@@ -517,16 +526,7 @@ async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp
 async def test_accepting_before_the_speculation_ends_waits_for_it(client: LanguageClient, tmp_path: Path) -> None:
     """The user accepts while the speculation is still generating: the request at the end of the accepted text takes
     its answer when it ends, instead of stopping it and generating the same again."""
-    options = {
-        "completion": {"debounceMs": 0, "maxTokens": 160, "maxLines": 50, "timeLimitMs": 60000, "speculate": "on"}
-    }
-    await start_session(client, tmp_path, options=options)
-    await wait_for_status(client, {"ready"})
-    uri = open_document(client, tmp_path / "n.py", LONG_LINE)
-    shown = await client.text_document_inline_completion_async(inline_params(uri, 0, len(LONG_LINE)))
-    assert shown is not None and shown.items
-    suggestion = shown.items[0].insert_text
-    assert isinstance(suggestion, str) and suggestion
+    uri, suggestion = await _long_suggestion_shown(client, tmp_path)
     await asyncio.sleep(0.3)  # it started 50 ms after the answer, and counts on (SmolLM2: hundreds of tokens)
     assert (await status(client))["completions"]["speculations"] == 0
     _insert(client, uri, 2, 0, len(LONG_LINE), suggestion)
