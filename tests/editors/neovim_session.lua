@@ -116,15 +116,7 @@ local function run()
   local client = require("atlas.compat").client(calc)
   -- the cursor rests in normal mode (CursorHold): the plugin tells the server, which warms up the prompt there
   local function warm_ups()
-    local count = nil
-    require("atlas.compat").request(require("atlas.compat").client(calc), "workspace/executeCommand",
-      { command = "atlas.status", arguments = {} }, function(_, result)
-        count = result and result.completions and result.completions.warmUps or -1
-      end, calc)
-    vim.wait(10000, function()
-      return count ~= nil
-    end, 20)
-    return count
+    return completions(calc).warmUps or -1
   end
   -- the edits above (the accepted ghost text) start warm-ups of their own 0.3 s later: let them settle first
   local warm_ups_before = warm_ups()

@@ -161,14 +161,22 @@ async def test_accepting_a_suggestion_is_answered_from_its_speculation() -> None
         models.worker.stop()
 
 
+async def _generating(
+    service: CompletionService, backend: ScriptedBackend, models: WorkerModels, settings: Settings
+) -> asyncio.Future[bool]:
+    """A speculation after AFTER was shown, started and returned once the model generates for it."""
+    speculation = asyncio.ensure_future(
+        service.speculate(TEXT, 2, 4, AFTER, settings, yield_to=models.worker.has_waiting_jobs)
+    )
+    await asyncio.to_thread(backend.started.wait, 5)
+    return speculation
+
+
 async def test_a_speculation_makes_way_for_a_request_and_caches_nothing() -> None:
     service, backend, models = _service({"    " + AFTER: "a b c d e f g h i j k l m n o p"}, step_s=0.05)
     settings = _settings()
     try:
-        speculation = asyncio.ensure_future(
-            service.speculate(TEXT, 2, 4, AFTER, settings, yield_to=models.worker.has_waiting_jobs)
-        )
-        await asyncio.to_thread(backend.started.wait, 5)
+        speculation = await _generating(service, backend, models, settings)
         started = time.perf_counter()
         request = await models.run(lambda _: time.perf_counter())  # any job that needs the model
         assert await speculation is False
@@ -185,10 +193,7 @@ async def test_a_request_for_what_is_being_speculated_waits_for_it() -> None:
     service, backend, models = _service({"    " + AFTER: "a b c d"}, step_s=0.05)
     settings = _settings()
     try:
-        speculation = asyncio.ensure_future(
-            service.speculate(TEXT, 2, 4, AFTER, settings, yield_to=models.worker.has_waiting_jobs)
-        )
-        await asyncio.to_thread(backend.started.wait, 5)
+        speculation = await _generating(service, backend, models, settings)
         after = await service.complete(TEXT + AFTER, 2, 4 + len(AFTER), settings, CancelToken())
         assert await speculation is True
         assert after is not None and after.cached and after.text == "a b c d"
