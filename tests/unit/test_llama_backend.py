@@ -97,11 +97,20 @@ def test_generation_streams_and_reports_reuse(backend: LlamaCppBackend) -> None:
         assert sum(stats.phases.values()) == pytest.approx(stats.seconds, abs=0.002)
 
 
-def test_a_one_token_step_is_measured_as_generations_run(backend: LlamaCppBackend) -> None:
-    """What `completion.speculate: auto` decides by, and what a request waits for a running speculation."""
+@pytest.mark.parametrize("mode", ["guess", "fixed"])
+def test_a_model_step_is_measured_as_generations_run(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """What `completion.speculate: auto` decides by, and what a request waits for a running speculation: a one-token
+    step. A GPU's first generations run in fixed-shape steps only; then the smallest step measured stands for it."""
+    tuner = DraftTuner(max_tokens=8, fixed_step=4 if mode == "fixed" else 0)
+    monkeypatch.setattr(tuner, "plan_generation", lambda: mode)
+    monkeypatch.setattr(backend, "_tuner", tuner)
+    assert backend.step_seconds is None
     list(backend.generate(GenerationRequest("# count: 1 2 3 4 5", max_tokens=16), CancelToken()))
     step = backend.step_seconds
     assert step is not None and 0 < step < 5
+    assert step == tuner.step_seconds[1 if mode == "guess" else 4]
 
 
 def test_cancel_stops_within_one_token(backend: LlamaCppBackend) -> None:
