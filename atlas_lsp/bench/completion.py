@@ -76,6 +76,8 @@ class CompletionBench:
     switch_back_prompt: int = 0  # of its prompt's tokens
     switch_back_phases: dict[str, float] = field(default_factory=dict)  # its model time by part (ms)
     switch_back_overhead: float = float("nan")  # its latency minus the server's model time (s)
+    switch_back_steps: dict[str, float] = field(default_factory=dict)  # its server overhead by step (ms)
+    switch_back_protocol: float = float("nan")  # its latency minus the server's own total (s)
     open_files: int = 0  # other files open for the requests below
     open_files_overhead: list[float] = field(default_factory=list)  # their server overhead (s)
     open_files_context: list[float] = field(default_factory=list)  # their context step (ms)
@@ -282,6 +284,8 @@ def _switch_back(
         bench.switch_back_prompt = back["promptTokens"]
         bench.switch_back_phases = back.get("modelPhasesMs", {})
         bench.switch_back_overhead = max(0.0, seconds - back["modelMs"] / 1000)
+        bench.switch_back_steps = back.get("phasesMs", {})
+        bench.switch_back_protocol = max(0.0, seconds - back["totalMs"] / 1000)
     return version
 
 
@@ -532,10 +536,16 @@ def _slowest_row(what: str, overheads: list[float], phases: list[dict[str, float
     if not overheads:
         return f"| … the {what} with the most server overhead | none measured | |"
     at = max(range(len(overheads)), key=overheads.__getitem__)
-    steps = [f"{phase} {(phases[at] if at < len(phases) else {}).get(phase, 0.0):.2f}" for phase in OVERHEAD_PHASES]
-    if at < len(protocol):
-        steps.append(f"protocol {protocol[at] * 1000:.2f}")
-    return f"| … the {what} with the most server overhead, ms: {', '.join(steps)} | {overheads[at] * 1000:.2f} | |"
+    steps = _overhead_steps(phases[at] if at < len(phases) else {}, protocol[at] if at < len(protocol) else None)
+    return f"| … the {what} with the most server overhead, ms: {steps} | {overheads[at] * 1000:.2f} | |"
+
+
+def _overhead_steps(phases: dict[str, float], protocol: float | None) -> str:
+    """One request's server overhead by step (ms), and its protocol time (seconds; None: not measured)."""
+    steps = [f"{phase} {phases.get(phase, 0.0):.2f}" for phase in OVERHEAD_PHASES]
+    if protocol is not None and not math.isnan(protocol):
+        steps.append(f"protocol {protocol * 1000:.2f}")
+    return ", ".join(steps)
 
 
 def _first_token_ratio(result: CompletionBench) -> str:
@@ -638,6 +648,8 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"| … its latency / the cold requests' median; its server overhead, ms; its model time, ms: "
         f"{_model_summary([result.switch_back_phases])} | {result.switch_back / median(result.ours):.2f}; "
         f"{result.switch_back_overhead * 1000:.2f} | |",
+        f"| … its server overhead by step, ms: "
+        f"{_overhead_steps(result.switch_back_steps, result.switch_back_protocol)} | | |",
         *_new_line_rows(result),
         *_rested_rows(result),
         *_speculation_rows(result),

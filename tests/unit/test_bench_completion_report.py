@@ -38,6 +38,8 @@ def _measured() -> CompletionBench:
         switch_back_prompt=1500,
         switch_back_phases={"tokenize": 0.2, "arrange": 3.5, "first token": 2.0, "decode": 21.0},
         switch_back_overhead=0.0045,
+        switch_back_steps={"queue": 2.5, "context": 1.0},
+        switch_back_protocol=0.0007,
         open_files=5,
         open_files_overhead=[0.003, 0.004, 0.0035],
         open_files_context=[1.0, 1.2, 0.9],
@@ -67,6 +69,8 @@ def test_the_report_shows_tokens_per_step_and_decode_modes() -> None:
     assert "evaluated of its 1500 | 50.00; 2 |" in report
     back = "its model time, ms: tokenize 0.20, arrange 3.50, first token 2.00, decode 21.00"
     assert f"cold requests' median; its server overhead, ms; {back} | 0.50; 4.50 |" in report
+    steps = "cursor 0.00, policy 0.00, cache 0.00, context 1.00, queue 2.50, prompt 0.00, return 0.00, clean 0.00"
+    assert f"| … its server overhead by step, ms: {steps}, protocol 0.70 | | |" in report
     assert "| … with 5 other files of about 2,000 lines open (3 requests), p50 / p95 ms; their context step, " in report
     assert "median ms | 3.50 / 4.00; 1.00 | p95 ≤ 5 ms |" in report
     assert "nan" not in report
