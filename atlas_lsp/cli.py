@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--output", default="docs/benchmarks.md", help="markdown file to update ('-' prints only)")
     _add_model_args(measure)
     measure.add_argument("--files", type=int, default=2000, help="workspace size for `context`")
+    measure.add_argument(
+        "--server-log",
+        metavar="FILE",
+        help="`completion`: the server's debug log goes to FILE (to see what it did; its timings then include the "
+        "logging, so the run is printed, not recorded: use with --output -)",
+    )
     measure.add_argument("--tasks", type=int, default=10, help="HumanEval tasks for `solve`")
     measure.add_argument("--k", type=int, default=4, help="candidates per task for `solve`")
     measure.add_argument("--rounds", type=int, default=2, help="repair rounds for `solve`")

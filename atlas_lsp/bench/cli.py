@@ -48,6 +48,9 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     overrides = parse_overrides(getattr(args, "overrides", None) or [])
     if overrides and args.suite not in SETTABLE_SUITES:
         raise SystemExit(f"--set applies to bench {' and '.join(SETTABLE_SUITES)}, not {args.suite}")
+    server_log = getattr(args, "server_log", None)
+    if server_log and (args.suite != "completion" or args.output != "-"):
+        raise SystemExit("--server-log applies to bench completion printed only (--output -): logging costs time")
     on_gpu = False
     if args.suite == "context":
         from atlas_lsp.bench import context
@@ -69,7 +72,7 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     else:
         from atlas_lsp.bench import completion
 
-        result = completion.run(model=args.model, endpoint=endpoint, overrides=overrides)
+        result = completion.run(model=args.model, endpoint=endpoint, overrides=overrides, server_log=server_log)
         on_gpu = result.device.startswith("gpu")
         body = completion.markdown(result, endpoint)
     if overrides:

@@ -92,6 +92,12 @@ class CompletionBench:
     burst_skipped: int = 0
 
 
+def server_command(server_log: str | None = None) -> list[str]:
+    """The measured server: quiet, or logging at debug level to ``server_log``."""
+    logging = ["--log-level", "debug", "--log-file", server_log] if server_log else ["--log-level", "warning"]
+    return [sys.executable, "-m", "atlas_lsp", *logging]
+
+
 def source_file(lines: int) -> str:
     """A real Python file of about ``lines`` lines: this package's modules, concatenated."""
     package = Path(__file__).resolve().parents[1]
@@ -152,11 +158,12 @@ def run(
     count: int = POSITIONS,
     endpoint: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    server_log: str | None = None,
 ) -> CompletionBench:
     """With ``endpoint``, the server uses that OpenAI-compatible endpoint and the raw baseline stays the in-process
     model (serve the same GGUF there): the ratio is then the HTTP path's whole cost over the raw call.
     ``overrides`` (a settings object) goes to the server on top of the benchmark's own settings; its ``model``
-    section also to the raw baseline's model."""
+    section also to the raw baseline's model. ``server_log``: a file for the server's debug log."""
     from atlas_lsp.model.service import load_backend
 
     bench = CompletionBench()
@@ -175,7 +182,7 @@ def run(
         path = Path(folder) / "big.py"
         path.write_text(text)
         uri = path.as_uri()
-        server = RawLspProcess([sys.executable, "-m", "atlas_lsp", "--log-level", "warning"], stderr=subprocess.DEVNULL)
+        server = RawLspProcess(server_command(server_log), stderr=subprocess.DEVNULL)
         capabilities = {"textDocument": {"inlineCompletion": {}}}
         server.initialize(options, Path(folder).as_uri(), capabilities)
         version = 1

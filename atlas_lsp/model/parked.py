@@ -188,6 +188,7 @@ class ParkedPrompts:
                 self._spare = None
                 continue
             oldest = min(left_behind or self._parked, key=lambda entry: entry.last_used)
+            logger.debug("dropped a parked prompt of %d tokens (the least recently used)", len(oldest.tokens))
             self._parked.remove(oldest)
             self._let_go(oldest)
             self.dropped += 1
@@ -204,6 +205,7 @@ class ParkedPrompts:
         entry = _Parked(current.copy(), state, size, self._clock)
         self._parked.append(entry)
         self.parked += 1
+        logger.debug("parked a prompt of %d tokens (%d parked)", len(current), len(self._parked))
         return entry
 
     def _let_go(self, entry: _Parked) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from atlas_lsp.bench.cli import describe_overrides, parse_overrides, run_bench
-from atlas_lsp.bench.completion import model_settings
+from atlas_lsp.bench.completion import model_settings, server_command
+from atlas_lsp.bench.lsp_client import RawLspProcess
 from atlas_lsp.bench.report import with_settings
 
 
@@ -36,6 +39,25 @@ def test_suites_without_settings_refuse_them() -> None:
     args = argparse.Namespace(suite="context", overrides=["model.threads=1"], output="-", files=10)
     with pytest.raises(SystemExit, match="completion and decode"):
         run_bench(args, io.StringIO())
+
+
+@pytest.mark.parametrize(("suite", "output"), [("completion", "docs/benchmarks.md"), ("decode", "-")])
+def test_a_server_log_is_for_printed_completion_runs_only(suite: str, output: str) -> None:
+    """Debug logging costs the server time: such a run is not recorded."""
+    args = argparse.Namespace(suite=suite, overrides=[], output=output, server_log="/tmp/x.log")
+    with pytest.raises(SystemExit, match="--server-log applies to bench completion printed only"):
+        run_bench(args, io.StringIO())
+
+
+def test_the_measured_server_writes_its_debug_log_where_asked(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    assert server_command()[-2:] == ["--log-level", "warning"]
+    server = RawLspProcess(server_command(str(log)), stderr=subprocess.DEVNULL)
+    try:
+        server.initialize({}, tmp_path.as_uri(), {})
+    finally:
+        server.close()
+    assert " DEBUG " in log.read_text()
 
 
 def test_the_model_section_reaches_the_in_process_model() -> None:
