@@ -32,6 +32,11 @@ class CancelToken:
         self._event.set()
 
     @property
+    def yields(self) -> bool:
+        """Whether this is low-priority work that makes way for other work (``yield_to``, here or in a parent)."""
+        return self._yield_to is not None or (self._parent is not None and self._parent.yields)
+
+    @property
     def cancelled(self) -> bool:
         """Cancelled itself, or through the token it was derived from, or making way (``yield_to``)."""
         if self._event.is_set() or (self._parent is not None and self._parent.cancelled):

@@ -630,7 +630,10 @@ class LlamaCppBackend:
             if len(tokens) - stats.reused_tokens <= FIRST_STEP_TAIL:  # a keystroke's request: the prompt is cached
                 tail = tokens[stats.reused_tokens :]
             else:
-                llm.eval(tokens[stats.reused_tokens :])
+                stopped = self._evaluate_tail(tokens, stats.reused_tokens, cancel)
+                if stopped is not None:
+                    stats.stop_reason = stopped
+                    return
             self._cached_prompt = len(tokens)
             produced = self._sampled_tokens(pick, history, request.max_tokens, stats, tail)
             for token, row in produced:
@@ -675,6 +678,24 @@ class LlamaCppBackend:
         rest = scanner.flush()
         if rest:
             yield rest
+
+    def _evaluate_tail(self, tokens: list[int], start: int, cancel: CancelToken) -> str | None:
+        """Evaluate ``tokens[start:]`` into the cache. Low-priority work (a speculation, whose prompt is all new where
+        its text moved the file's window) goes a chunk at a time and stops between chunks when other work waits or
+        its time is up, so a request waits for one chunk, not a whole prompt; what it evaluated stays, a prefix of
+        a prompt (not parked as one). A request's own prompt goes in one call. Why it stopped, or None."""
+        llm = self._llm
+        if not cancel.yields:
+            llm.eval(tokens[start:])
+            return None
+        chunk = PREFILL_CHUNK_GPU if self._info.gpu_layers > 0 else PREFILL_CHUNK_CPU
+        for position in range(start, len(tokens), chunk):
+            if cancel.cancelled:
+                return "cancelled"
+            if cancel.expired:
+                return "time_limit"
+            llm.eval(tokens[position : position + chunk])
+        return None
 
     def _is_end(self, token: int) -> bool:
         """End of generation: EOS, EOT or any other token the vocabulary marks as ending a turn."""

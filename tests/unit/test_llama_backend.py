@@ -113,6 +113,32 @@ def test_a_model_step_is_measured_as_generations_run(
     assert step == tuner.step_seconds[1 if mode == "guess" else 4]
 
 
+def test_work_that_makes_way_stops_between_chunks_of_its_prompt(backend: LlamaCppBackend) -> None:
+    """A speculation whose prompt is mostly new evaluates it a chunk at a time: a request that comes meanwhile waits
+    for one chunk, not the whole prompt. What it evaluated stays in the cache, and the next request reuses it."""
+    checks: list[bool] = []
+
+    def other_work_waits() -> bool:  # after the first chunk
+        checks.append(len(checks) >= 1)
+        return checks[-1]
+
+    text = "".join(f"value_{number} = {number * 7} + offset\n" for number in range(80))
+    tokens = backend._prompt_tokens(text, 8)
+    chunk = PREFILL_CHUNK_GPU if backend.info.gpu_layers > 0 else PREFILL_CHUNK_CPU
+    assert len(tokens) > 2 * chunk
+    stream = backend.generate(GenerationRequest(text, max_tokens=8), CancelToken(yield_to=other_work_waits))
+    assert list(stream) == [] and stream.stats.stop_reason == "cancelled"
+    llm = backend._llm
+    kept = llm.n_tokens
+    assert stream.stats.reused_tokens < kept == stream.stats.reused_tokens + chunk < len(tokens)
+    assert list(llm.input_ids[:kept]) == tokens[:kept]
+    again = backend.generate(GenerationRequest(text, max_tokens=8), CancelToken())
+    list(again)
+    assert again.stats.reused_tokens >= kept and again.stats.stop_reason in ("length", "eos")
+    # a request's own prompt goes in one call: its token does not make way
+    assert not CancelToken().yields and CancelToken(parent=CancelToken(yield_to=lambda: False)).yields
+
+
 def test_cancel_stops_within_one_token(backend: LlamaCppBackend) -> None:
     token = CancelToken()
     stream = backend.generate(GenerationRequest("Once upon a time", max_tokens=200, temperature=0.8), token)
