@@ -100,6 +100,7 @@ class PieceCachedTokenizer:
         self.rule = rule
         self._split = SPLIT_RULES[rule] if rule is not None else None
         self._pieces: OrderedDict[str, tuple[int, ...]] = OrderedDict()
+        self._lengths: dict[str, int] = {}  # the same pieces' token counts, for counting (read without the lock)
         self._max_pieces = max_pieces
         self._lock = threading.Lock()
         self.pieces_tokenized = 0
@@ -113,7 +114,11 @@ class PieceCachedTokenizer:
         """How many tokens ``text`` is (no token list is built: prompts are counted several times while fitted)."""
         if self._split is None:
             return len(self._tokenize(text))
-        return sum(len(self._piece(piece)) for piece in self._split(text))
+        pieces = self._split(text)
+        try:  # every piece known (a prompt is counted several times while it is fitted): one C-level pass
+            return sum(map(self._lengths.__getitem__, pieces))
+        except KeyError:
+            return sum(len(self._piece(piece)) for piece in pieces)
 
     def _piece(self, piece: str) -> tuple[int, ...]:
         with self._lock:
@@ -125,9 +130,11 @@ class PieceCachedTokenizer:
         known = tuple(self._tokenize(piece))
         with self._lock:
             self._pieces[piece] = known
+            self._lengths[piece] = len(known)
             self.pieces_tokenized += 1
             if len(self._pieces) > self._max_pieces:
-                self._pieces.popitem(last=False)
+                oldest, _ = self._pieces.popitem(last=False)
+                self._lengths.pop(oldest, None)
         return known
 
     def tokenize(self, text: str) -> list[int]:

@@ -66,7 +66,26 @@ def test_pieces_come_from_the_cache_and_join_to_the_whole_tokens() -> None:
 def test_the_cache_is_bounded() -> None:
     tokenizer = PieceCachedTokenizer(bpe_like, "before-newline", max_pieces=10)
     tokenizer.tokenize("".join(f"line{n}\n" for n in range(100)))
-    assert len(tokenizer._pieces) <= 10
+    assert len(tokenizer._pieces) <= 10 and set(tokenizer._lengths) == set(tokenizer._pieces)
+
+
+def test_counts_match_the_tokens_with_pieces_known_unknown_and_let_go() -> None:
+    """Counting reads the known pieces' lengths in one pass; a piece not known (new, or let go) is tokenized."""
+    calls: list[str] = []
+
+    def counted(text: str) -> list[int]:
+        calls.append(text)
+        return bpe_like(text)
+
+    tokenizer = PieceCachedTokenizer(counted, "before-newline", max_pieces=12)
+    text = "".join(f"    value_{n} = compute({n})\n" for n in range(10))
+    assert tokenizer.count(text) == len(bpe_like(text))  # all new
+    tokenized = len(calls)
+    assert tokenizer.count(text) == len(bpe_like(text)) and len(calls) == tokenized  # all known: no tokenizing
+    longer = text + "".join(f"extra_{n} = {n}\n" for n in range(10))  # some known, some new, some let go
+    assert tokenizer.count(longer) == len(bpe_like(longer))
+    assert tokenizer.count(text) == len(bpe_like(text))
+    assert set(tokenizer._lengths) == set(tokenizer._pieces) and len(tokenizer._pieces) <= 12
 
 
 def test_the_fast_newline_split_matches_its_regex() -> None:
