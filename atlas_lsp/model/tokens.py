@@ -115,10 +115,15 @@ class PieceCachedTokenizer:
         if self._split is None:
             return len(self._tokenize(text))
         pieces = self._split(text)
+        lengths = self._lengths
         try:  # every piece known (a prompt is counted several times while it is fitted): one C-level pass
-            return sum(map(self._lengths.__getitem__, pieces))
-        except KeyError:
-            return sum(len(self._piece(piece)) for piece in pieces)
+            return sum(map(lengths.__getitem__, pieces))
+        except KeyError:  # some are new (a cold request's context): only those are tokenized
+            total = 0
+            for piece in pieces:
+                known = lengths.get(piece)
+                total += known if known is not None else len(self._piece(piece))
+            return total
 
     def _piece(self, piece: str) -> tuple[int, ...]:
         with self._lock:
