@@ -130,9 +130,9 @@ class CompletionSettings:
         "auto",
         "Once a suggestion is shown, compute the one that follows it while the model is idle, so that after "
         "accepting it the next suggestion comes from memory. It makes way for any request that needs the model (a "
-        "keystroke waits up to one model step). auto: the in-process model on a GPU, or on a CPU where a one-token "
-        "model step takes at most 30 ms (`stepMs` in atlas.status); on: also through an endpoint (a shared server's "
-        "time).",
+        "keystroke waits for part of a model step with the in-process model on a CPU, up to one step elsewhere). "
+        "auto: the in-process model on a GPU, or on a CPU where a one-token model step takes at most 30 ms "
+        "(`stepMs` in atlas.status); on: also through an endpoint (a shared server's time).",
     )
 
 

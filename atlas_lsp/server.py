@@ -184,6 +184,8 @@ class AtlasLanguageServer(LanguageServer):
             "speculating": self.speculations_pending > 0,
             # what a one-token model step costs, on average (`completion.speculate: auto` decides by it)
             "stepMs": None if step is None else round(step * 1000, 2),
+            # model steps of speculations and warm-ups stopped part-way because a request needed the model
+            "stepsCutShort": self.completions.model_steps_cut_short(),
             "cacheHits": counters.cache_hits,
             "skippedInIdentifier": counters.skipped_in_identifier,
             "empty": counters.empty,

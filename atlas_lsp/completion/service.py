@@ -427,6 +427,11 @@ class CompletionService:
         step = getattr(self._models.worker.backend, "step_seconds", None)
         return step if isinstance(step, float) else None
 
+    def model_steps_cut_short(self) -> int:
+        """Model steps of low-priority work (speculations, warm-ups) stopped part-way for a request (in-process)."""
+        count = getattr(self._models.worker.backend, "steps_aborted", 0)
+        return count if isinstance(count, int) else 0
+
     async def speculate(
         self,
         text: str | Sequence[str],

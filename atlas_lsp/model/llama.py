@@ -209,6 +209,10 @@ PREFILL_CHUNK_GPU = 256
 PREFILL_SEAM_TOKENS = 2  # a prefill's last tokens, left to its request (see prefill)
 
 
+class _StepAborted(Exception):
+    """A model step stopped part-way by llama.cpp's abort callback; the cache holds what it held before the step."""
+
+
 class LlamaCppBackend:
     """A llama.cpp model in this process. Build it with `LlamaCppBackend.load` from the worker thread."""
 
@@ -231,6 +235,13 @@ class LlamaCppBackend:
         self._is_end_of_generation = lambda token: llama_cpp.llama_vocab_is_eog(vocab, token)
         self._prepare_lock = threading.Lock()
         self._closed = False
+        # low-priority work (a speculation, a warm-up) stops part-way through a model step when a request waits
+        # (see _abortable): llama.cpp asks this callback between a step's operations (on a CPU; a GPU's steps are
+        # short and are not asked)
+        self._abort_when: Callable[[], bool] | None = None
+        self._abort_fired = False
+        self._abort_callback = llama_cpp.ggml_abort_callback(self._should_abort)  # kept alive with the backend
+        self.steps_aborted = 0  # model steps cut short so far (status, tests)
         self._pieces = PieceCachedTokenizer(self._tokenize_whole, choose_split(self._tokenize_whole))
         self._special = self._special_tokens()
         if self._pieces.rule is not None and self._special is not None:
@@ -423,12 +434,18 @@ class LlamaCppBackend:
         chunk = PREFILL_CHUNK_GPU if self._info.gpu_layers > 0 else PREFILL_CHUNK_CPU
         position = reused
         stopped = False
-        while position < len(tokens):
-            if should_stop():
-                stopped = True
-                break
-            llm.eval(tokens[position : position + chunk])
-            position = min(len(tokens), position + chunk)
+        with self._abortable(should_stop):
+            while position < len(tokens):
+                if should_stop():
+                    stopped = True
+                    break
+                try:
+                    self._decoded(partial(llm.eval, tokens[position : position + chunk]))
+                except _StepAborted:
+                    stopped = True
+                    position = llm.n_tokens  # the chunk's whole steps before the stopped one stay
+                    break
+                position = min(len(tokens), position + chunk)
         return PrefillResult(len(tokens), reused, position - reused, stopped, time.perf_counter() - started)
 
     def _save_sequence(self, spare: SavedState | None = None) -> tuple[SavedState, int] | None:
@@ -487,6 +504,47 @@ class LlamaCppBackend:
         llm.n_tokens = reused
         return reused
 
+    def _should_abort(self, _data: Any) -> bool:
+        check = self._abort_when
+        if check is not None and check():
+            self._abort_fired = True
+            return True
+        return False
+
+    @contextmanager
+    def _abortable(self, check: Callable[[], bool] | None) -> Iterator[None]:
+        """Model steps run in this block stop part-way when ``check()`` turns true (None: not checked), raising
+        _StepAborted: a request that comes while a speculation or a warm-up runs waits for a part of a step, not
+        the rest of it (a step checking guessed tokens took up to 30 ms on a 2-core CPU). llama.cpp drops the
+        stopped step's positions from the cache."""
+        if check is None:
+            yield
+            return
+        llama_cpp = self._llama_cpp
+        ctx = self._llm._ctx.ctx
+        self._abort_when, self._abort_fired = check, False
+        llama_cpp.llama_set_abort_callback(ctx, self._abort_callback, None)
+        try:
+            yield
+        finally:
+            llama_cpp.llama_set_abort_callback(ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None)
+            self._abort_when = None
+
+    def _decoded(self, decode: Callable[[], None]) -> None:
+        """Run ``decode`` (one llama_decode or llm.eval); a step the abort callback stopped raises _StepAborted,
+        with the cache as it was before that step."""
+        try:
+            decode()
+        except RuntimeError:
+            if not self._abort_fired:
+                raise
+            self._abort_fired = False
+            self.steps_aborted += 1
+            llm = self._llm
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # (llama.cpp dropped the stopped part: anything after)
+            llm._requires_eval = True
+            raise _StepAborted from None
+
     def _decode_step(self, tokens: list[int], logits_from: int = 0) -> None:
         """Evaluate ``tokens`` after the cache's contents, with logits at every position from ``logits_from`` on
         (to sample there and check guesses)."""
@@ -495,7 +553,7 @@ class LlamaCppBackend:
         llm._batch.set_batch(batch=tokens, n_past=start, logits_all=True)
         for row in range(min(logits_from, len(tokens) - 1)):
             llm._batch.batch.logits[row] = False  # a prompt's tail: only its last row is sampled from
-        llm._ctx.decode(llm._batch)
+        self._decoded(partial(llm._ctx.decode, llm._batch))
         llm.input_ids[start : start + len(tokens)] = tokens
         llm.n_tokens = start + len(tokens)
 
@@ -598,6 +656,11 @@ class LlamaCppBackend:
         return GenerationStream(self._stream(request, cancel, stats), stats)
 
     def _stream(self, request: GenerationRequest, cancel: CancelToken, stats: GenerationStats) -> Iterator[str]:
+        # low-priority work (its token makes way) also stops part-way through a model step
+        with self._abortable(cancel.should_stop if cancel.yields else None):
+            yield from self._generated(request, cancel, stats)
+
+    def _generated(self, request: GenerationRequest, cancel: CancelToken, stats: GenerationStats) -> Iterator[str]:
         started = time.perf_counter()
         llm = self._llm
         tokens = self._prompt_tokens(request.prompt, request.max_tokens)
@@ -661,6 +724,8 @@ class LlamaCppBackend:
                 if cancel.expired:
                     stats.stop_reason = "time_limit"
                     break
+        except _StepAborted:  # (low-priority work only: see _stream)
+            stats.stop_reason = "cancelled" if cancel.cancelled else "time_limit"
         except GeneratorExit:
             stats.stop_reason = "stop"  # the consumer closed the stream: it has what it needs
             raise
@@ -694,7 +759,10 @@ class LlamaCppBackend:
                 return "cancelled"
             if cancel.expired:
                 return "time_limit"
-            llm.eval(tokens[position : position + chunk])
+            try:
+                self._decoded(partial(llm.eval, tokens[position : position + chunk]))
+            except _StepAborted:
+                return "cancelled" if cancel.cancelled else "time_limit"
         return None
 
     def _is_end(self, token: int) -> bool:

@@ -117,7 +117,9 @@ class PieceCachedTokenizer:
         pieces = self._split(text)
         lengths = self._lengths
         try:  # every piece known (a prompt is counted several times while it is fitted): one C-level pass
-            return sum(map(lengths.__getitem__, pieces))
+            total = sum(map(lengths.__getitem__, pieces))
+            self.pieces_reused += len(pieces)
+            return total
         except KeyError:  # some are new (a cold request's context): only those are tokenized
             total = 0
             for piece in pieces:

@@ -491,6 +491,7 @@ async def test_accepting_a_suggestion_is_answered_from_its_speculation(
     assert counters["speculationHits"] == 1 and counters["generations"] == 1, counters
     if model_backend == "llama-cpp":  # what `auto` decides by: the in-process model's measured step time
         assert counters["stepMs"] > 0, counters
+    assert counters["stepsCutShort"] == 0, counters  # nothing needed the model while it speculated
 
 
 async def _long_suggestion_shown(client: LanguageClient, tmp_path: Path) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -113,9 +114,13 @@ def test_a_model_step_is_measured_as_generations_run(
     assert step == tuner.step_seconds[1 if mode == "guess" else 4]
 
 
-def test_work_that_makes_way_stops_between_chunks_of_its_prompt(backend: LlamaCppBackend) -> None:
+def test_work_that_makes_way_stops_between_chunks_of_its_prompt(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A speculation whose prompt is mostly new evaluates it a chunk at a time: a request that comes meanwhile waits
-    for one chunk, not the whole prompt. What it evaluated stays in the cache, and the next request reuses it."""
+    for one chunk, not the whole prompt (on a GPU, whose steps are not stopped part-way; here made so). What it
+    evaluated stays in the cache, and the next request reuses it."""
+    monkeypatch.setattr(backend, "_abortable", lambda check: contextlib.nullcontext())
     checks: list[bool] = []
 
     def other_work_waits() -> bool:  # after the first chunk
@@ -137,6 +142,37 @@ def test_work_that_makes_way_stops_between_chunks_of_its_prompt(backend: LlamaCp
     assert again.stats.reused_tokens >= kept and again.stats.stop_reason in ("length", "eos")
     # a request's own prompt goes in one call: its token does not make way
     assert not CancelToken().yields and CancelToken(parent=CancelToken(yield_to=lambda: False)).yields
+
+
+def test_work_that_makes_way_stops_part_way_through_a_model_step(backend: LlamaCppBackend) -> None:
+    """On a CPU a speculation's model step stops part-way when a request waits (llama.cpp's abort callback, asked
+    between the step's operations): the request waits for a part of a step, not the rest of it. The cache keeps the
+    tokens before that step, and the next generation there writes what it would have written on a fresh cache."""
+    prompt = "def fibonacci(n):\n    "
+    calls: list[int] = []
+    waits_after = [1 << 30]  # other work arrives once the check has been asked this many times
+
+    def other_work_waits() -> bool:
+        calls.append(1)
+        return len(calls) > waits_after[0]
+
+    backend._drop_after(0)
+    whole = backend.generate(GenerationRequest(prompt, max_tokens=16), CancelToken())
+    assert "".join(whole) and whole.stats.generated_tokens == 16
+    backend._drop_after(0)
+    aborted_before = backend.steps_aborted
+    stopped = backend.generate(GenerationRequest(prompt, max_tokens=16), CancelToken(yield_to=other_work_waits))
+    for count, _ in enumerate(stopped, start=1):
+        if count == 4:  # after the 4th piece: a token-boundary check, then the next step's operations ask it
+            waits_after[0] = len(calls) + 20
+    assert stopped.stats.stop_reason == "cancelled" and 4 <= stopped.stats.generated_tokens < 16
+    if backend.info.gpu_layers == 0:  # (a GPU's steps are not asked: there it stops between tokens)
+        assert backend.steps_aborted == aborted_before + 1
+    llm = backend._llm
+    tokens = backend._prompt_tokens(prompt, 16)
+    assert llm.n_tokens >= len(tokens) and list(llm.input_ids[: len(tokens)]) == tokens
+    after = backend.generate(GenerationRequest(prompt, max_tokens=16), CancelToken())
+    assert "".join(after) == whole.stats.text and after.stats.reused_tokens >= len(tokens) - 1
 
 
 def test_cancel_stops_within_one_token(backend: LlamaCppBackend) -> None:
@@ -728,7 +764,11 @@ def test_a_prefilled_prompt_start_is_reused_by_the_request_that_follows(
     assert max(margins) < 1.0, margins
 
 
-def test_a_prefill_stops_between_chunks_and_keeps_what_it_evaluated(backend: LlamaCppBackend) -> None:
+def test_a_prefill_stops_between_chunks_and_keeps_what_it_evaluated(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between chunks, as on a GPU, whose steps are not stopped part-way (here made so: see the next test)."""
+    monkeypatch.setattr(backend, "_abortable", lambda check: contextlib.nullcontext())
     run = _generate_all(backend, 4)
     run("import os\n")
     checks: list[int] = []
@@ -743,6 +783,34 @@ def test_a_prefill_stops_between_chunks_and_keeps_what_it_evaluated(backend: Lla
     assert done.stopped and done.evaluated_tokens == chunk and len(checks) == 2
     request = run(text)
     assert request.stats.reused_tokens >= done.reused_tokens + chunk
+
+
+def test_a_prefill_stops_part_way_through_a_chunk_and_keeps_its_whole_steps(backend: LlamaCppBackend) -> None:
+    """On a CPU a warm-up's chunk stops part-way when a request waits (llama.cpp's abort callback); the tokens of
+    the chunks before it stay, and the request after it reuses them."""
+    run = _generate_all(backend, 4)
+    run("import os\n")
+    calls: list[int] = []
+
+    def waits_during_the_second_chunk() -> bool:
+        calls.append(1)
+        return len(calls) > chunk_calls + chunk_calls // 2
+
+    text = "# a warm-up stopped part-way\n" + PREFILL_TEXT * 4  # (a start no earlier test's prompt has)
+    chunk = PREFILL_CHUNK_GPU if backend.info.gpu_layers > 0 else PREFILL_CHUNK_CPU
+    chunk_calls = 1 << 30
+    whole = backend.prefill(text, 8, waits_during_the_second_chunk)  # never stops: how often a chunk asks
+    chunks = -(-whole.evaluated_tokens // chunk)
+    chunk_calls = len(calls) // chunks  # (each chunk: once before it, and its steps' operations)
+    run("import os\n")
+    calls.clear()
+    aborted_before = backend.steps_aborted
+    done = backend.prefill(text, 8, waits_during_the_second_chunk)
+    assert done.stopped
+    if backend.info.gpu_layers == 0:  # (a GPU's steps are not asked: there it stops between chunks)
+        assert backend.steps_aborted == aborted_before + 1 and done.evaluated_tokens == chunk
+    request = run(text)
+    assert request.stats.reused_tokens >= done.reused_tokens + done.evaluated_tokens
 
 
 def test_prefilling_what_the_cache_holds_evaluates_nothing_and_keeps_the_rest(backend: LlamaCppBackend) -> None:
