@@ -517,11 +517,12 @@ class LlamaCppBackend:
         _StepAborted: a request that comes while a speculation or a warm-up runs waits for a part of a step, not
         the rest of it (a step checking guessed tokens took up to 30 ms on a 2-core CPU). llama.cpp drops the
         stopped step's positions from the cache."""
-        if check is None:
-            yield
+        llm = self._llm
+        if check is None or getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False):
+            yield  # (a recurrent model's state cannot drop a stopped step's positions)
             return
         llama_cpp = self._llama_cpp
-        ctx = self._llm._ctx.ctx
+        ctx = llm._ctx.ctx
         self._abort_when, self._abort_fired = check, False
         llama_cpp.llama_set_abort_callback(ctx, self._abort_callback, None)
         try:
