@@ -140,8 +140,6 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
             for n in (1, 2, 3)
         }
         open_documents = {open_path: current, **others}
-        for path, document in others.items():  # summarised a moment after they opened, as the server does
-            open_file_summary(document, path, python.line_comment)
         current_lines = current.text.count("\n") + 1
 
         def assemble_at_random_lines() -> list[float]:

@@ -131,10 +131,6 @@ def _definition_parts(
 SegmentSummary = tuple[tuple[tuple[str, str], ...], frozenset[str]]  # (kind, skeleton) of its definitions; its words
 
 
-def _summary_key(path: str, comment: str) -> str:
-    return f"open-file-summary:{path}:{comment}"
-
-
 def open_file_summary(document: SyntaxDocument, path: str, comment: str) -> tuple[str, frozenset[str]]:
     """What a completion in another file takes from this open one: its definitions with their bodies collapsed
     (its methods too, unless there are 30 or more) and the words in it (for its similarity to the cursor's
@@ -151,12 +147,12 @@ def open_file_summary(document: SyntaxDocument, path: str, comment: str) -> tupl
         return tuple((d.kind, d.skeleton(comment)) for d in own), words
 
     def joined() -> tuple[str, frozenset[str]]:
-        pieces = document.per_segment_span(_summary_key(path, comment), summarise_segment)
+        pieces = document.per_segment_span(f"open-file-summary:{path}:{comment}", summarise_segment)
         found = [item for skeletons, _ in pieces for item in skeletons]
         skeleton = "\n".join(text for kind, text in found if kind != "method" or len(found) < 30)
         return skeleton, frozenset().union(*(words for _, words in pieces))
 
-    return document.derived(_summary_key(path, comment), joined)
+    return document.derived(f"open-file-summary:{path}:{comment}", joined)
 
 
 def _open_file_parts(
@@ -165,10 +161,7 @@ def _open_file_parts(
     near = _words(window)
     parts: list[ContextPart] = []
     for other_path, document in open_documents.items():
-        if other_path == path or not document.has_derived(_summary_key(other_path, document.spec.line_comment)):
-            # a file opened a moment ago is summarised soon after (`ContextService.summarise`, in its own comment
-            # syntax), not on the path of a request in another file (a 2,000-line file: 11-22 ms of that request,
-            # on a CPU); once it was, a file in another language takes it in its own comment syntax
+        if other_path == path:
             continue
         skeleton, words = open_file_summary(document, other_path, comment)
         if not skeleton:

@@ -294,10 +294,6 @@ class SyntaxDocument:
 
     # -- derived values ------------------------------------------------------------------------------------------
 
-    def has_derived(self, key: str) -> bool:
-        """Whether ``derived(key, ...)`` has been computed for any revision of this document (it may be stale)."""
-        return key in self._derived
-
     def derived(self, key: str, compute: Callable[[], T], stale_edits: int = 0) -> T:
         """``compute()``'s value for this text, computed once per revision (definitions, imports, ...).
 

@@ -11,7 +11,6 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from atlas_lsp.lsp.documents import SUMMARY_DELAY_S
 from tests.e2e.conftest import open_document, start_session, wait_for_status
 from tests.support.openai_server import OpenAIServer
 from tests.support.tiny_fim_model import FIM_TOKENS, build
@@ -314,7 +313,6 @@ async def test_writing_new_lines_evaluates_only_the_new_text(
     await start_session(client, tmp_path, options=options)
     await wait_for_status(client, {"ready"})
     open_document(client, tmp_path / "offset.py", _module("offset", 12))  # similar open file: context
-    await asyncio.sleep(5 * SUMMARY_DELAY_S)  # opened, then the user types: it has been summarised by then
     text = _module("scale", 30)  # 150 lines
     line = 97  # (97 - 80) % 16 == 1 and 97 % 16 == 1: the next lines keep the window's start and context block
     assert text.split("\n")[line] == "    return total"

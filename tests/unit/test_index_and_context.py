@@ -5,14 +5,7 @@ import pytest
 from lsprotocol import types
 
 from atlas_lsp.context import assemble
-from atlas_lsp.context.assemble import (
-    ContextPart,
-    RecentEdit,
-    approx_tokens,
-    completion_context,
-    fit_to_budget,
-    open_file_summary,
-)
+from atlas_lsp.context.assemble import ContextPart, RecentEdit, approx_tokens, completion_context, fit_to_budget
 from atlas_lsp.context.index import WorkspaceIndex, workspace_files
 from atlas_lsp.context.service import ContextService
 from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, on_did_open, uri_to_path
@@ -109,9 +102,6 @@ def test_open_files_and_recent_edits_are_ranked_and_budgeted(tmp_path: Path) -> 
     other = SyntaxDocument(REGISTRY.languages["python"], "def area_of(circles):\n    return 0\n")
     edits = [RecentEdit("/elsewhere.py", 3, "TOTAL = compute()\n")]
     parts = completion_context(main, "main.py", 5, 4, None, {"main.py": main, "o.py": other}, edits, budget=500)
-    assert "open-file" not in [p.kind for p in parts]  # not summarised yet (just opened): not on this path
-    open_file_summary(other, "o.py", "#")  # what `ContextService.summarise` does a moment after it opens
-    parts = completion_context(main, "main.py", 5, 4, None, {"main.py": main, "o.py": other}, edits, budget=500)
     kinds = [p.kind for p in parts]
     assert "open-file" in kinds and "recent-edit" in kinds
     tiny = completion_context(main, "main.py", 5, 4, None, {"main.py": main, "o.py": other}, edits, budget=8)
@@ -154,24 +144,6 @@ def test_an_open_files_summary_is_computed_when_it_opens_and_again_only_when_it_
     assert queried.count("/w/shapes.py") == 1  # summarised again, once
     service.for_completion("/w/main.py", 5, 4, budget=2000, visible_from_line=0)
     assert queried.count("/w/shapes.py") == 1
-
-
-def test_a_file_opened_a_moment_ago_waits_for_its_summary_also_in_another_language() -> None:
-    """A request in one file right after another opens does not summarise the new one on its path (11-22 ms for a
-    2,000-line file, a CPU): the service does, a moment after opening, in that file's comment syntax; a request in
-    a file of another language then takes it too."""
-    service = ContextService(REGISTRY)
-    service.open("/w/main.py", MAIN)
-    service.open("/w/shapes.ts", "export class Circle {\n  radius = 1;\n  area(): number { return 3; }\n}\n")
-
-    def open_files() -> list[str]:
-        parts = service.for_completion("/w/main.py", 5, 4, budget=2000, visible_from_line=0).parts
-        return [p.text for p in parts if p.kind == "open-file"]
-
-    assert open_files() == []
-    service.summarise("/w/shapes.ts")
-    shown = open_files()
-    assert len(shown) == 1 and "class Circle" in shown[0]
 
 
 def big_module(classes: int, methods: int, functions: int) -> str:
