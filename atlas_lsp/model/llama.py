@@ -46,6 +46,9 @@ _PARAMS_LOCK = threading.Lock()
 # mostly tuning notes ("n_ctx < n_ctx_train"), so they are logged as info; errors stay errors.
 _NATIVE_LEVELS = {0: logging.DEBUG, 1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.ERROR}
 _native_callback: Any = None
+# set while a model step stops because the abort callback said so: llama.cpp reports that as a failed decode
+# (three error lines and a warning), which is expected then and is logged at debug level
+_STEP_ABORTING = threading.Event()
 _native_errors: list[str] = []  # the latest error lines from llama.cpp, to explain a failed load
 
 
@@ -77,6 +80,8 @@ def _route_native_logs(llama_cpp: Any) -> None:
     @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
     def callback(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
         python_level = last_level[0] if level == 5 else _NATIVE_LEVELS.get(level, logging.DEBUG)
+        if _STEP_ABORTING.is_set():
+            python_level = logging.DEBUG
         last_level[0] = python_level
         message = text.decode("utf-8", errors="replace").rstrip()
         if message:
@@ -508,6 +513,7 @@ class LlamaCppBackend:
         check = self._abort_when
         if check is not None and check():
             self._abort_fired = True
+            _STEP_ABORTING.set()
             return True
         return False
 
@@ -545,6 +551,8 @@ class LlamaCppBackend:
             llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)  # (llama.cpp dropped the stopped part: anything after)
             llm._requires_eval = True
             raise _StepAborted from None
+        finally:
+            _STEP_ABORTING.clear()
 
     def _decode_step(self, tokens: list[int], logits_from: int = 0) -> None:
         """Evaluate ``tokens`` after the cache's contents, with logits at every position from ``logits_from`` on
