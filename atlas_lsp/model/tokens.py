@@ -116,7 +116,7 @@ class PieceCachedTokenizer:
             return len(self._tokenize(text))
         pieces = self._split(text)
         lengths = self._lengths
-        try:  # every piece known (a prompt is counted several times while it is fitted): one C-level pass
+        try:  # every piece known (a prompt is counted several times while it is fitted): one loop, in C
             total = sum(map(lengths.__getitem__, pieces))
             self.pieces_reused += len(pieces)
             return total
