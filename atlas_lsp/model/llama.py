@@ -337,9 +337,10 @@ class LlamaCppBackend:
     @property
     def step_seconds(self) -> float | None:
         """What a model step of one token costs on this device, on average (measured as generations run; None
-        until two were): a request that comes while a speculation runs waits for the rest of its current step
-        (longer than this when the step checks guessed tokens). Where generations have run only in fixed-shape
-        steps (a GPU's first ones), the smallest step measured twice stands for it: what a request waits for."""
+        until two were): what `completion.speculate: auto` decides by on a CPU. Where generations have run only in
+        fixed-shape steps (a GPU's first ones), the smallest step measured twice stands for it: there a request
+        that comes while a speculation runs waits for the rest of its current step (on a CPU the step stops
+        part-way: `_abortable`)."""
         smallest = min(self._tuner.step_seconds, default=None)  # (a size is averaged from its second step on)
         return None if smallest is None else self._tuner.step_seconds[smallest]
 
