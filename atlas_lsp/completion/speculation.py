@@ -4,7 +4,8 @@ Accepting a suggestion (Tab) moves the cursor to its end, and the editor asks ag
 reads the suggestion the model is idle: `CompletionService.speculate` computes the next suggestion for the text as
 it will be after accepting, and keeps it in the suggestion cache, so the request after the Tab is answered from
 memory (Copilot's "speculative request for the state after accept", llama.vim's speculative FIM). It makes way
-for any request that needs the model (within one model step) and is stopped when it is no longer wanted.
+for any request that needs the model (part-way through a model step with the in-process model on a CPU, at the end
+of the step elsewhere) and is stopped when it is no longer wanted.
 """
 
 from __future__ import annotations

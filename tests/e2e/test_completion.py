@@ -512,8 +512,8 @@ async def _long_suggestion_shown(client: LanguageClient, tmp_path: Path) -> tupl
 
 
 async def test_a_request_stops_a_running_speculation(client: LanguageClient, tmp_path: Path) -> None:
-    """A keystroke that does not accept the suggestion needs the model: the speculation makes way at the end of its
-    current model step and caches nothing."""
+    """A keystroke that does not accept the suggestion needs the model: the speculation makes way (part-way through
+    its current model step on a CPU) and caches nothing."""
     uri, _ = await _long_suggestion_shown(client, tmp_path)
     await asyncio.sleep(0.5)  # it is generating by now (SmolLM2 counts on for hundreds of tokens)
     assert (await status(client))["completions"]["speculations"] == 0
