@@ -10,7 +10,9 @@
 #   3. device run carrying .gpu/m2, at once (the machine stays warm ~30 s):
 #        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
 # Budget: a device session has 15 minutes, and no machine starts with under 4 left. The build run took 211-285 s
-# (seventh and eighth sessions, H200s), this run 49-75 s, a machine's start 30-40 s. The eighth session fitted two
+# (seventh and eighth sessions, H200s) and 291-303 s (twelfth), this run 49-75 s (82 s with its four variants,
+# twelfth), a machine's start 30-40 s. The twelfth session fitted build + run, then build + the model tests alone
+# (8 s) on a second machine: 771 s. The eighth session fitted two
 # machines (build + run, give_back, then build + run again after a change): 771 s in all. The CUDA build cannot be
 # carried back for reuse (its lib is 202 MB, 116 MB as xz; a call returns at most 64 MiB).
 # Always pass ATLAS_BENCH_COMMIT: the device's copy of .git reports a stale HEAD.
