@@ -112,6 +112,7 @@ class LastCompletion:
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
 EXACT_CHECK_SHARE = 0.75  # an estimating backend's prompt above this share of the context is counted exactly
 TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (see _fitted_prompt)
+PINNED_CONTEXTS = 16  # (file, block) context choices kept: see _assemble_context
 PINNED_TRIMS = 64  # cursor lines whose trim is remembered: going back to one rebuilds the same prompt start
 
 
@@ -155,7 +156,8 @@ class CompletionService:
         self.last_context: AssembledContext | None = None
         self.last = LastCompletion()
         self._stable_counts: OrderedDict[str, int] = OrderedDict()
-        self._pinned: tuple[tuple[object, ...], AssembledContext] | None = None
+        # the context chosen for each recent (file, block of lines): see _assemble_context
+        self._pinned_contexts: OrderedDict[tuple[object, ...], AssembledContext] = OrderedDict()
         # the trim chosen for each recent cursor line: (the first file line kept, None when untrimmed; context dropped)
         self._pinned_trims: OrderedDict[tuple[str | None, int], tuple[int | None, bool]] = OrderedDict()
         self._speculation: Speculation | None = None  # the one in flight (see speculate())
@@ -303,18 +305,24 @@ class CompletionService:
             return AssembledContext([], "")
         step = settings.context.step_lines
         visible_from = window_start(line, settings.context.prefix_lines, step)
-        # chosen once per block of lines, and again when the open files or the index change: typing on a line or
-        # writing the next lines keeps the prompt's start byte-identical, so the model's cache covers it. Where the
-        # file's window slides, its start (which moves once per step of lines) marks the block: the prompt is
-        # evaluated again then anyway
+        # chosen once per block of lines (and again once the workspace index is ready), and kept per file: typing
+        # on a line, writing the next lines, or coming back from another file keeps the prompt's start
+        # byte-identical, so the model's cache (or a parked prompt) covers it. Where the file's window slides, its
+        # start (which moves once per step of lines) marks the block: the prompt is evaluated again then anyway. A
+        # file opened meanwhile joins at the next block: the context comes first in the prompt, so taking it at once
+        # meant evaluating the whole prompt again at the next keystroke (6.5 s for 1,645 tokens on a 2-core CPU)
         block = ("window", visible_from) if visible_from > 0 else ("lines", line // step)
-        key = (path, block, tuple(self._context.documents), self._context.index.ready)
-        if self._pinned is not None and self._pinned[0] == key:
-            return self._pinned[1]
+        key = (path, block, self._context.index.ready)
+        pinned = self._pinned_contexts.get(key)
+        if pinned is not None:
+            self._pinned_contexts.move_to_end(key)
+            return pinned
         budget = self.prompt_budget(info.context_size, settings) // 3
         assembled = self._context.for_completion(path, line, character, budget, visible_from)
         self.last_context = assembled
-        self._pinned = (key, assembled)
+        self._pinned_contexts[key] = assembled
+        while len(self._pinned_contexts) > PINNED_CONTEXTS:
+            self._pinned_contexts.popitem(last=False)
         return assembled
 
     async def warm_up(
