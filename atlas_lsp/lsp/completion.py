@@ -13,6 +13,7 @@ from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.completion.service import Suggestion
 from atlas_lsp.lsp.documents import uri_to_path
+from atlas_lsp.lsp.text_document import cursor_position
 from atlas_lsp.model.backend import CancelToken, ModelError
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ def _with_selected_item(
 ) -> tuple[str, int, int]:
     """The text as it will be once the completion item selected in the editor's popup is accepted, and the cursor
     after it (inline suggestions must extend that item, LSP 3.18 `selectedCompletionInfo`)."""
-    start = codec.position_from_client_units(lines, selected.range.start)
-    end = codec.position_from_client_units(lines, selected.range.end)
+    start = cursor_position(codec, lines, selected.range.start)
+    end = cursor_position(codec, lines, selected.range.end)
     rows = text.split("\n")
 
     def offset(line: int, column: int) -> int:

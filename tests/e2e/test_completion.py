@@ -216,6 +216,20 @@ async def test_an_empty_file_gets_no_suggestion_and_no_error(client: LanguageCli
     assert not [m for m in client.log_messages if m.type == types.MessageType.Error]
 
 
+async def test_the_empty_last_line_of_a_file_is_where_the_suggestion_goes(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """After Enter at the end of a file (VS Code's cursor on the empty line after the final newline), the prompt
+    ends with that newline: the model writes the next line, not more of the line above (pygls's conversion put the
+    cursor at the end of the line before)."""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "add.py", "def add(a, b):\n    return a + b\n\n")
+    await client.text_document_inline_completion_async(inline_params(uri, 3, 0))
+    last = await last_completion(client)
+    assert last["prompt"].endswith("    return a + b\n\n"), last["prompt"][-40:]
+
+
 def _items(result: Any) -> list[Any]:
     return result.items if isinstance(result, types.InlineCompletionList) else list(result)
 

@@ -37,8 +37,11 @@ def test_random_edits_give_pygls_text(encoding: types.PositionEncodingKind) -> N
         ours.apply_change(change(start, end, text))
         assert ours.source == theirs.source
         assert list(ours.lines) == list(theirs.lines)
-    position = types.Position(1, 3)
-    assert ours.position_from_client_units(position) == theirs.position_from_client_units(position)
+    for row, line in enumerate(ours.lines):  # positions inside a line: pygls's conversion (ends: see below)
+        visible = line.rstrip("\r\n")
+        for character in range(ours.position_codec.client_num_units(visible)):
+            position = types.Position(row, character)
+            assert ours.position_from_client_units(position) == theirs.position_from_client_units(position)
 
 
 def test_a_full_change_and_an_empty_document() -> None:
@@ -69,3 +72,29 @@ def test_the_server_workspace_builds_buffered_documents() -> None:
     )
     assert document.source.startswith("def g(x):")
     server.close_services()
+
+
+@pytest.mark.parametrize("encoding", [types.PositionEncodingKind.Utf16, types.PositionEncodingKind.Utf8])
+def test_the_cursor_stays_where_the_editor_shows_it(encoding: types.PositionEncodingKind) -> None:
+    """A cursor on the empty line after a final line ending is on that line (pygls puts it at the end of the line
+    before, where the model would continue the wrong line); a character past a line's end is its end."""
+    codec = PositionCodec(encoding)
+    wide = 2 if encoding == types.PositionEncodingKind.Utf16 else 4  # 😋 in the client's units
+
+    def cursor(text: str, line: int, character: int) -> tuple[int, int]:
+        document = BufferedTextDocument("file:///t.py", text, position_codec=codec)
+        found = document.position_from_client_units(types.Position(line, character))
+        return found.line, found.character
+
+    assert cursor("x = 1\n", 1, 0) == (1, 0)
+    assert cursor("x = 1\r\n", 1, 0) == (1, 0)
+    assert cursor("x = 1\n", 7, 3) == (1, 0)  # past the last line: the empty last line
+    assert cursor("x = 1", 7, 3) == (0, 5)  # no final ending: the end of the text
+    assert cursor("x = 1", 0, 9) == (0, 5)  # pygls: (0, 4)
+    assert cursor("x = 1\ny", 0, 9) == (0, 5)
+    assert cursor("s = '😋'\n", 0, 5 + wide) == (0, 6)  # inside the line: pygls's conversion
+    assert cursor("s = '😋'\n", 0, 6 + wide) == (0, 7)  # its end
+    assert cursor("", 0, 0) == (0, 0)
+    position = types.Position(0, 9)
+    BufferedTextDocument("file:///t.py", "x = 1", position_codec=codec).position_from_client_units(position)
+    assert position == types.Position(0, 9)  # the caller's position is left as it was
