@@ -114,6 +114,7 @@ EXACT_CHECK_SHARE = 0.75  # an estimating backend's prompt above this share of t
 TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (see _fitted_prompt)
 PINNED_CONTEXTS = 16  # (file, block) context choices kept: see _assemble_context
 PINNED_TRIMS = 64  # cursor lines whose trim is remembered: going back to one rebuilds the same prompt start
+LINE_CUT_STEP = 256  # the cursor's line, cut, starts on a multiple of this many characters: stable while typing
 
 
 def _from_line(before: str, line: int, first: int) -> str:
@@ -132,17 +133,50 @@ def _aligned(before: str, line: int | None, step: int) -> str:
 def _clip_before(cursor: CursorText, max_chars: int, line: int | None = None, step: int = 1) -> CursorText:
     """Whole lines nearest the cursor within ``max_chars``: a cheap cut before exact token counting, stable while
     the user types on the cursor line (so the prompt's start, and the KV cache, stay the same), and while they
-    write new lines below it (the start on a multiple of ``step``, when the cursor's ``line`` is known)."""
-    if len(cursor.before_line) <= max_chars:
-        return cursor
-    clipped = cursor.before_line[-max_chars:]
-    return replace(cursor, before_line=_aligned(clipped[clipped.find("\n") + 1 :], line, step))
+    write new lines below it (the start on a multiple of ``step``, when the cursor's ``line`` is known). The
+    cursor's line and the text after it are cut to ``max_chars`` each too (a minified file's one line)."""
+    if len(cursor.before_line) > max_chars:
+        clipped = cursor.before_line[-max_chars:]
+        cursor = replace(cursor, before_line=_aligned(clipped[clipped.find("\n") + 1 :], line, step))
+    if max(len(cursor.line_prefix), len(cursor.line_suffix), len(cursor.after_line)) > max_chars:
+        cursor = replace(
+            cursor,
+            line_prefix=_line_end(cursor.line_prefix, max_chars),
+            line_suffix=cursor.line_suffix[:max_chars],
+            after_line=cursor.after_line[:max_chars],
+        )
+    return cursor
+
+
+def _line_end(prefix: str, keep: int) -> str:
+    """The end of the cursor's line up to the cursor, about ``keep`` characters of it, starting on a multiple of
+    LINE_CUT_STEP (so it starts at the same place while the user types on, for the KV cache)."""
+    if len(prefix) <= keep:
+        return prefix
+    start = len(prefix) - keep
+    aligned = -(-start // LINE_CUT_STEP) * LINE_CUT_STEP
+    return prefix[aligned if aligned < len(prefix) else start :]
 
 
 def inside_identifier(cursor: CursorText) -> bool:
     """The cursor splits a word: completing there would only fight the user's typing."""
     before, after = cursor.line_prefix[-1:], cursor.line_suffix[:1]
     return bool(before) and bool(after) and (before.isalnum() or before == "_") and (after.isalnum() or after == "_")
+
+
+_AROUND_PARTS = ("after_line", "line_suffix", "line_prefix")  # cut in this order when nothing else is left
+
+
+def _cut_around(cursor: CursorText, part: str, share: float) -> CursorText:
+    """``cursor`` with ``part`` (one of _AROUND_PARTS) cut to about ``share`` of its length, the text nearest the
+    cursor kept: the lines after the cursor's line (at a line's end), the rest of its line, or its start."""
+    text: str = getattr(cursor, part)
+    if part == "line_prefix":
+        return replace(cursor, line_prefix=_line_end(text, int(len(text) * share)))
+    kept = text[: int(len(text) * share)]
+    if part == "after_line" and "\n" in kept:
+        kept = kept[: kept.rfind("\n")]
+    return replace(cursor, **{part: kept})
 
 
 class CompletionService:
@@ -260,18 +294,28 @@ class CompletionService:
         tokens = count(prompt)
         trimmed = dropped = False
         whole = cursor.before_line
+        last_cut: tuple[str, int] | None = None
         step = settings.context.step_lines
-        while tokens > limit - TYPING_RESERVE and (cursor.before_line or context.parts):
+        while tokens > limit - TYPING_RESERVE:
+            share = max(0.0, (limit - 2 * TYPING_RESERVE) / tokens * 0.95)  # in proportion to the overshoot
             lines = cursor.before_line.split("\n")
-            if len(lines) > 4 or not context.parts:
-                # keep the lines nearest the cursor, in proportion to the overshoot (plus a margin)
-                keep = max(1, int(len(lines) * (limit - 2 * TYPING_RESERVE) / tokens * 0.95))
+            if cursor.before_line and (len(lines) > 4 or not context.parts):
+                # keep the lines nearest the cursor
+                keep = max(1, int(len(lines) * share))
                 kept = "\n".join(lines[-keep:] if keep < len(lines) else lines[1:])
                 cursor = replace(cursor, before_line=_aligned(kept, line, step))
                 trimmed = True
-            else:
+            elif context.parts:
                 context = AssembledContext([], "", [], context.repo, context.path)
                 dropped = True
+            else:  # the cursor's line, or the text after it, is longer than the budget on its own
+                part = next((name for name in _AROUND_PARTS if getattr(cursor, name)), None)
+                if part is None:
+                    break
+                if last_cut == (part, tokens):
+                    share = 0.0  # cutting it changed nothing: this prompt leaves it out (a prefix prompt's suffix)
+                last_cut = (part, tokens)
+                cursor = _cut_around(cursor, part, share)
             prompt = self._build(info, cursor, context, settings)
             tokens = count(prompt)
         if trimmed and line is not None and step > 1:

@@ -230,6 +230,39 @@ async def test_the_empty_last_line_of_a_file_is_where_the_suggestion_goes(
     assert last["prompt"].endswith("    return a + b\n\n"), last["prompt"][-40:]
 
 
+async def test_a_line_longer_than_the_budget_is_cut_near_the_cursor(
+    client: LanguageClient, tmp_path: Path, model_backend: str
+) -> None:
+    """A minified file's one line: the prompt is the line's end before the cursor, within the token budget (the
+    whole line used to reach the model, which kept the last tokens of a prompt far over its context: seconds of
+    tokenizing and a full context evaluated per keystroke), and typing on evaluates only what was typed."""
+    options = {"completion": {"debounceMs": 0, "timeLimitMs": 60000}, "context": {"budgetTokens": 300}}
+    await start_session(client, tmp_path, options=options)
+    await wait_for_status(client, {"ready"})
+    line = "DATA = [" + ", ".join(str(n % 10) for n in range(30_000))  # 90,000 characters
+    uri = open_document(client, tmp_path / "data.py", line + "]\n")
+    await client.text_document_inline_completion_async(inline_params(uri, 0, len(line)))
+    cold = await last_completion(client)
+    assert cold["promptTokens"] <= 300 and 0 < len(cold["prompt"]) < 3_000
+    assert line.endswith(cold["prompt"])
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(0, len(line)), end=types.Position(0, len(line))),
+                    text=", 8, 8",
+                )
+            ],
+        )
+    )
+    await client.text_document_inline_completion_async(inline_params(uri, 0, len(line) + 6))
+    typed = await last_completion(client)
+    assert not typed["cached"] and typed["prompt"] == cold["prompt"] + ", 8, 8"  # the same start: the cache covers it
+    if model_backend != "openai":
+        assert typed["evaluatedTokens"] <= 4
+
+
 def _items(result: Any) -> list[Any]:
     return result.items if isinstance(result, types.InlineCompletionList) else list(result)
 

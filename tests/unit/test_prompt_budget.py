@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from atlas_lsp.completion.service import TYPING_RESERVE, CompletionService
+from atlas_lsp.completion.service import LINE_CUT_STEP, TYPING_RESERVE, CompletionService
 from atlas_lsp.config import CompletionSettings, Settings
 from atlas_lsp.context.service import AssembledContext
-from atlas_lsp.model.backend import ModelInfo
+from atlas_lsp.model.backend import FimTokens, ModelInfo
 from atlas_lsp.prompts.completion import CursorText
 
 
@@ -159,3 +159,49 @@ def test_a_trim_on_the_step_leaves_less_than_a_step_of_room_unused() -> None:
         prompt = service._fitted_prompt(CountingBackend(), cursor, AssembledContext([], ""), settings, ("a.py", line))
         tokens = CountingBackend().count_tokens(prompt.text)
         assert BUDGET - TYPING_RESERVE - step_tokens < tokens <= BUDGET - TYPING_RESERVE, (line, tokens)
+
+
+class FimBackend(CountingBackend):
+    """The same counts, with a vocabulary that has FIM tokens: the text after the cursor is in the prompt."""
+
+    info = replace(CountingBackend.info, fim=FimTokens("<PRE>", "<SUF>", "<MID>"))
+
+
+MINIFIED = "var a=[" + ",".join(str(n) for n in range(20_000)) + "];"  # one line of ~110,000 characters
+
+
+def test_a_cursor_line_longer_than_the_budget_keeps_its_end_and_fits() -> None:
+    """A minified file's one line: the prompt keeps the line's end up to the cursor, within the budget (it used to
+    go whole to the model, which kept the last tokens of a prompt of ~30,000: seconds of tokenizing, a full
+    context evaluated on every keystroke)."""
+    cursor = CursorText("", MINIFIED[:80_000], MINIFIED[80_000:], "x = 1\n" * 40)
+    for backend in (CountingBackend(), FimBackend()):
+        service = CompletionService(models=None)  # type: ignore[arg-type]
+        prompt = service._fitted_prompt(backend, cursor, AssembledContext([], ""), SETTINGS, ("a.js", 0))
+        tokens = backend.count_tokens(prompt.text)
+        assert BUDGET / 2 < tokens <= BUDGET - TYPING_RESERVE, tokens
+        kept = prompt.text.split("<MID>")[-1]  # (FIM: the cursor's line goes after the middle token)
+        assert MINIFIED[:80_000].endswith(kept)
+        assert (80_000 - len(kept)) % LINE_CUT_STEP == 0  # cut on the step: the same start while typing on
+        # typing on: the prompt starts where it did (the model's cache covers it)
+        typed = service._fitted_prompt(
+            backend,
+            replace(cursor, line_prefix=cursor.line_prefix + "9"),
+            AssembledContext([], ""),
+            SETTINGS,
+            ("a.js", 0),
+        )
+        assert typed.text == prompt.text + "9"
+
+
+def test_text_after_the_cursor_is_cut_before_the_cursor_line() -> None:
+    """With FIM, the lines after the cursor go first, then the rest of the cursor's line; the text before the
+    cursor on its line stays whole when that fits."""
+    after = "".join(f"call_{n}(argument_{n})\n" for n in range(3_000))  # ~16,000 tokens
+    cursor = CursorText("", "    total = ", " + 1" * 2_000, after)
+    prompt = CompletionService(models=None)._fitted_prompt(  # type: ignore[arg-type]
+        FimBackend(), cursor, AssembledContext([], ""), SETTINGS, ("a.py", 0)
+    )
+    assert FimBackend().count_tokens(prompt.text) <= BUDGET - TYPING_RESERVE
+    assert "    total = " in prompt.text and "call_0(argument_0)" not in prompt.text
+    assert "<SUF> + 1 + 1" in prompt.text  # the start of the rest of the line is kept
