@@ -3,6 +3,10 @@
 pygls 2.1 raises while decoding such a request and never answers it, so the client waits forever. Here the
 request gets a JSON-RPC error naming the method and the problem, and the server reads on.
 
+Document text with a lone UTF-16 surrogate (valid JSON, `"\\ud800"`, but no character; a JavaScript editor can hold
+one) has each such surrogate replaced by U+FFFD, one code unit for another, so positions still match: Python
+cannot encode it, and parsing, tokenizing and every completion in that file failed.
+
 The workspace pygls builds at `initialize` is made a BufferedWorkspace (its documents splice edits into a list of
 lines instead of rewriting the whole text per keystroke; see atlas_lsp/lsp/text_document.py).
 """
@@ -10,6 +14,7 @@ lines instead of rewriting the whole text per keystroke; see atlas_lsp/lsp/text_
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +28,35 @@ from atlas_lsp.lsp.text_document import BufferedWorkspace
 
 logger = logging.getLogger(__name__)
 REJECTED_NOTIFICATION = "atlas/internal/rejectedRequest"
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: Any) -> Any:
+    """``text`` with lone surrogates replaced by U+FFFD (anything but a string as it is)."""
+    if not isinstance(text, str) or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def _clean_text(data: Any) -> None:
+    """Make the document text a message carries encodable, in place (see the module's docstring)."""
+    method, params = data.get("method"), data.get("params")
+    if not isinstance(params, dict):
+        return
+    if method == types.TEXT_DOCUMENT_DID_OPEN and isinstance(params.get("textDocument"), dict):
+        params["textDocument"]["text"] = _encodable(params["textDocument"].get("text"))
+    elif method == types.TEXT_DOCUMENT_DID_CHANGE and isinstance(params.get("contentChanges"), list):
+        for change in params["contentChanges"]:
+            if isinstance(change, dict):
+                change["text"] = _encodable(change.get("text"))
+    elif method == types.TEXT_DOCUMENT_INLINE_COMPLETION and isinstance(params.get("context"), dict):
+        selected = params["context"].get("selectedCompletionInfo")
+        if isinstance(selected, dict):
+            selected["text"] = _encodable(selected.get("text"))
 
 
 def _cause(error: BaseException) -> str:
@@ -50,6 +84,8 @@ class AtlasProtocol(LanguageServerProtocol):
     def structure_message(self, data: Any) -> Any:
         if self.on_message is not None:
             self.on_message()
+        if isinstance(data, dict) and "method" in data:
+            _clean_text(data)
         try:
             return super().structure_message(data)
         except JsonRpcException as error:

@@ -49,3 +49,25 @@ def test_malformed_messages_get_errors_and_the_server_keeps_answering(tmp_path: 
     answer = server.response(4)
     assert "result" in answer  # a list of items or null: an answer either way
     assert server.close() == 0
+
+
+def test_a_lone_surrogate_in_the_text_does_not_break_the_file(tmp_path: Path) -> None:
+    """JSON can carry a lone UTF-16 surrogate (a JavaScript editor's string can hold one); Python cannot encode it.
+    It stands as U+FFFD, so the file still parses and completes, and positions after it still match."""
+    server = RawLspProcess(SERVER)
+    server.initialize({"completion": {"debounceMs": 0, "timeLimitMs": 60000}}, capabilities={})
+    uri = (tmp_path / "s.py").as_uri()
+    text = "mark = '\ud800'\ndef add(a, b):\n    "
+    server.notify(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}}
+    )
+    change = {"range": {"start": {"line": 0, "character": 9}, "end": {"line": 0, "character": 9}}, "text": "\udc00"}
+    server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [change]})
+    position = {"line": 2, "character": 4}
+    server.request(
+        "textDocument/inlineCompletion",
+        {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 1}},
+    )
+    last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+    assert last["prompt"].endswith("mark = '\ufffd\ufffd'\ndef add(a, b):\n    ")
+    assert server.close() == 0
