@@ -13,7 +13,7 @@ from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.completion.service import Suggestion
 from atlas_lsp.lsp.documents import uri_to_path
-from atlas_lsp.lsp.text_document import cursor_position
+from atlas_lsp.lsp.positions import cursor_position
 from atlas_lsp.model.backend import CancelToken, ModelError
 
 if TYPE_CHECKING:

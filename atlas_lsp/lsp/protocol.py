@@ -8,7 +8,8 @@ one) has each such surrogate replaced by U+FFFD, one code unit for another, so p
 cannot encode it, and parsing, tokenizing and every completion in that file failed.
 
 The workspace pygls builds at `initialize` is made a BufferedWorkspace (its documents splice edits into a list of
-lines instead of rewriting the whole text per keystroke; see atlas_lsp/lsp/text_document.py).
+lines instead of rewriting the whole text per keystroke; see atlas_lsp/lsp/text_document.py), and its position
+codec a FastPositionCodec (atlas_lsp/lsp/positions.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
 from pygls.workspace import Workspace
 
+from atlas_lsp.lsp.positions import make_fast
 from atlas_lsp.lsp.text_document import BufferedWorkspace
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class AtlasProtocol(LanguageServerProtocol):
     def _workspace(self, workspace: Workspace | None) -> None:
         if type(workspace) is Workspace:
             workspace.__class__ = BufferedWorkspace  # same state; only how it builds documents differs
+            make_fast(workspace.position_codec)  # (its documents share it)
         self.__dict__["_atlas_workspace"] = workspace
 
     def structure_message(self, data: Any) -> Any:

@@ -12,43 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lsprotocol import types
-from pygls.workspace import PositionCodec, ServerTextPosition, TextDocument, Workspace
+from pygls.workspace import ServerTextPosition, TextDocument, Workspace
 
-_ENDINGS = ("\r\n", "\n", "\r")
+from atlas_lsp.lsp.positions import cursor_position
 
 
 def split_lines(text: str) -> list[str]:
     """``text`` as lines with their endings, as pygls splits them (``str.splitlines(keepends=True)``)."""
     return text.splitlines(True)
-
-
-def _visible(line: str) -> str:
-    """``line`` without its line ending."""
-    for ending in _ENDINGS:
-        if line.endswith(ending):
-            return line[: -len(ending)]
-    return line
-
-
-def cursor_position(codec: PositionCodec, lines: Sequence[str], position: types.Position) -> ServerTextPosition:
-    """``position`` (the client's units) as (line, code-point column), for a cursor.
-
-    Where pygls's conversion puts a cursor elsewhere, this keeps it where the editor shows it: on the empty last
-    line after a final line ending (VS Code's cursor after Enter at the end of a file; pygls moves it to the end of
-    the line before, so the model would continue that line), and at the end of its line when ``character`` is past
-    it (pygls moves it one character back on a last line without an ending, and changes the caller's Position).
-    """
-    count = len(lines)
-    if count == 0:
-        return ServerTextPosition(0, 0)
-    if position.line >= count:
-        if lines[-1].endswith(_ENDINGS):
-            return ServerTextPosition(count, 0)  # the empty line after the last ending
-        return ServerTextPosition(count - 1, len(lines[-1]))
-    visible = _visible(lines[position.line])
-    if position.character >= codec.client_num_units(visible):
-        return ServerTextPosition(position.line, len(visible))
-    return codec.position_from_client_units(lines, types.Position(position.line, position.character))
 
 
 class BufferedTextDocument(TextDocument):
