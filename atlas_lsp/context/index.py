@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from atlas_lsp.syntax.document import LONGEST_PARSED_LINE, has_overlong_line
 from atlas_lsp.syntax.registry import LanguageRegistry
 from atlas_lsp.syntax.symbols import Definition, definitions
 
@@ -65,7 +66,7 @@ def workspace_files(root: Path, suffixes: set[str]) -> list[Path]:
 
 
 def read_source(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str | None:
-    """The file's text, or None (logged) when it is huge, binary or not UTF-8."""
+    """The file's text, or None (logged) when it is huge, binary, not UTF-8 or minified."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -79,10 +80,14 @@ def read_source(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str | None:
         logger.info("index: skipped %s (binary)", path)
         return None
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         logger.info("index: skipped %s (not UTF-8)", path)
         return None
+    if has_overlong_line(text):
+        logger.info("index: skipped %s (a line over %d characters: minified)", path, LONGEST_PARSED_LINE)
+        return None
+    return text
 
 
 class WorkspaceIndex:

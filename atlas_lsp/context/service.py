@@ -17,7 +17,7 @@ from atlas_lsp.context.assemble import (
 )
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
 from atlas_lsp.prompts.completion import ContextFile
-from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
+from atlas_lsp.syntax.document import LONGEST_PARSED_LINE, SyntaxDocument, TextEdit, has_overlong_line
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ class ContextService:
         if spec is None:
             self.documents.pop(path, None)
             return  # unknown language: plain-text context only
+        if has_overlong_line(text):
+            self.documents.pop(path, None)
+            logger.info("not parsed (a line over %d characters, plain-text context): %s", LONGEST_PARSED_LINE, path)
+            return
         self.documents[path] = SyntaxDocument(spec, text)
 
     def prepare(self, path: str) -> None:
@@ -69,6 +73,9 @@ class ContextService:
             return
         for edit in edits:
             if isinstance(edit, str):
+                if has_overlong_line(edit):
+                    self.open(path, edit)  # not parsed any more (see open)
+                    return
                 document.replace_all(edit)
                 continue
             document.apply(edit)

@@ -11,7 +11,7 @@ from atlas_lsp.context.service import ContextService
 from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, on_did_open, uri_to_path
 from atlas_lsp.server import build_server
 from atlas_lsp.syntax import symbols
-from atlas_lsp.syntax.document import SyntaxDocument, TextEdit
+from atlas_lsp.syntax.document import LONGEST_PARSED_LINE, SyntaxDocument, TextEdit
 from atlas_lsp.syntax.registry import load_registry
 
 REGISTRY = load_registry()
@@ -48,6 +48,7 @@ def make_workspace(root: Path) -> None:
     (root / "blob.py").write_bytes(b"\x00\x01binary")
     (root / "latin1.py").write_bytes("x = 'caf\xe9'\n".encode("latin-1"))
     (root / "huge.py").write_text("x = 1\n" * 200_000)
+    (root / "bundle.min.js").write_text("var a=[" + ",".join(["1"] * 15_000) + "];function minified(){}\n")
 
 
 def test_workspace_files_skip_vendored_and_virtualenv(tmp_path: Path) -> None:
@@ -61,7 +62,8 @@ def test_index_build_lookup_and_refresh(tmp_path: Path) -> None:
     make_workspace(tmp_path)
     index = WorkspaceIndex(REGISTRY)
     stats = index.build([tmp_path])
-    assert stats.skipped == 3  # binary, undecodable, over the size cap
+    assert stats.skipped == 4  # binary, undecodable, over the size cap, minified (a line of 30,000 characters)
+    assert index.lookup("minified") == []
     (circle,) = index.lookup("Circle")
     assert circle.kind == "class" and circle.path.endswith("shapes.py") and "circle" in circle.doc
     assert index.lookup("greet")[0].signature.startswith("export function greet") or index.lookup("greet")
@@ -72,6 +74,24 @@ def test_index_build_lookup_and_refresh(tmp_path: Path) -> None:
     (tmp_path / "geometry" / "shapes.py").unlink()
     index.update_file(tmp_path / "geometry" / "shapes.py")
     assert index.lookup("Square") == []
+
+
+def test_a_minified_file_is_not_parsed_and_a_normal_one_is() -> None:
+    """A line over LONGEST_PARSED_LINE characters: the file gets plain-text context (its one statement took 0.15 s
+    to reparse per keystroke); a whole-text change that brings such a line drops the trees, one that takes it away
+    brings them back at the next open."""
+    service = ContextService(REGISTRY)
+    minified = "data = [" + ", ".join(["1"] * (LONGEST_PARSED_LINE // 2)) + "]\n"
+    service.open("/w/data.py", minified, "python")
+    assert "/w/data.py" not in service.documents
+    service.change("/w/data.py", [TextEdit(0, 3, 0, 3, "x")])  # (edits of an unparsed file are no-ops here)
+    service.open("/w/main.py", MAIN, "python")
+    assert "/w/main.py" in service.documents
+    service.change("/w/main.py", [minified])
+    assert "/w/main.py" not in service.documents
+    long_but_lines = "x = 1\n" * (LONGEST_PARSED_LINE // 2)  # a long file of short lines is parsed
+    service.open("/w/long.py", long_but_lines, "python")
+    assert "/w/long.py" in service.documents
 
 
 def test_completion_context_resolves_names_from_other_files(tmp_path: Path) -> None:
