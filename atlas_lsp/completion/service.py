@@ -70,6 +70,26 @@ class _Fitted:
     dropped: bool
 
 
+@dataclass(frozen=True)
+class _Trim:
+    """How a cursor line's prompt was fitted, kept for the keystrokes that follow on that line."""
+
+    first: int | None  # the first file line kept (None: none left out)
+    dropped: bool  # the context left out
+    line_cut: int = 0  # characters of the cursor's line left out before the cursor (a line over the budget)
+    suffix_kept: int | None = None  # characters of the rest of the line kept (None: all of it)
+    after_kept: int | None = None  # characters of the lines after the cursor's kept (None: all of them)
+
+    def applied(self, cursor: CursorText, whole: CursorText, line: int) -> CursorText:
+        """The same trim of ``whole`` (the cursor's text now, on its ``line``); ``cursor``: it clipped to a size."""
+        return CursorText(
+            before_line=cursor.before_line if self.first is None else _from_line(cursor.before_line, line, self.first),
+            line_prefix=whole.line_prefix[self.line_cut :] if self.line_cut else cursor.line_prefix,
+            line_suffix=cursor.line_suffix if self.suffix_kept is None else whole.line_suffix[: self.suffix_kept],
+            after_line=cursor.after_line if self.after_kept is None else whole.after_line[: self.after_kept],
+        )
+
+
 @dataclass
 class CompletionCounters:
     requests: int = 0
@@ -164,6 +184,11 @@ def inside_identifier(cursor: CursorText) -> bool:
     return bool(before) and bool(after) and (before.isalnum() or before == "_") and (after.isalnum() or after == "_")
 
 
+def _kept_length(kept: str, whole: str) -> int | None:
+    """How much of ``whole`` the fitted prompt kept (None: all of it)."""
+    return len(kept) if len(kept) < len(whole) else None
+
+
 _AROUND_PARTS = ("after_line", "line_suffix", "line_prefix")  # cut in this order when nothing else is left
 
 
@@ -193,7 +218,7 @@ class CompletionService:
         # the context chosen for each recent (file, block of lines): see _assemble_context
         self._pinned_contexts: OrderedDict[tuple[object, ...], AssembledContext] = OrderedDict()
         # the trim chosen for each recent cursor line: (the first file line kept, None when untrimmed; context dropped)
-        self._pinned_trims: OrderedDict[tuple[str | None, int], tuple[int | None, bool]] = OrderedDict()
+        self._pinned_trims: OrderedDict[tuple[str | None, int], _Trim] = OrderedDict()
         self._speculation: Speculation | None = None  # the one in flight (see speculate())
 
     def _cursor(self, text: str | Sequence[str], line: int, character: int, settings: Settings) -> CursorText:
@@ -249,12 +274,12 @@ class CompletionService:
         budget = self.prompt_budget(info.context_size, settings)
         line = where[1] if where is not None else None
         step = settings.context.step_lines
+        whole = cursor
         cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING, line, step)  # never tokenize far more than fits
         pinned = self._pinned_trims.get(where) if where is not None else None
-        if pinned is not None and line is not None:
-            first, drop_context = pinned
-            kept = cursor if first is None else replace(cursor, before_line=_from_line(cursor.before_line, line, first))
-            kept_context = AssembledContext([], "", [], context.repo, context.path) if drop_context else context
+        if pinned is not None and line is not None and pinned.line_cut < max(1, len(whole.line_prefix)):
+            kept = pinned.applied(cursor, whole, line)
+            kept_context = AssembledContext([], "", [], context.repo, context.path) if pinned.dropped else context
             prompt = self._build(info, kept, kept_context, settings)
             if self._count_tokens(backend, prompt) <= budget:
                 return prompt
@@ -270,8 +295,14 @@ class CompletionService:
                 dropped=fitted.dropped or again.dropped,
             )
         if where is not None and line is not None:
-            first = line - fitted.cursor.before_line.count("\n") if fitted.trimmed else None
-            self._pinned_trims[where] = (first, fitted.dropped)
+            fitted_cursor = fitted.cursor
+            self._pinned_trims[where] = _Trim(
+                first=line - fitted_cursor.before_line.count("\n") if fitted.trimmed else None,
+                dropped=fitted.dropped,
+                line_cut=len(whole.line_prefix) - len(fitted_cursor.line_prefix),
+                suffix_kept=_kept_length(fitted_cursor.line_suffix, whole.line_suffix),
+                after_kept=_kept_length(fitted_cursor.after_line, whole.after_line),
+            )
             self._pinned_trims.move_to_end(where)
             while len(self._pinned_trims) > PINNED_TRIMS:
                 self._pinned_trims.popitem(last=False)

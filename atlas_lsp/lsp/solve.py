@@ -87,12 +87,15 @@ def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
 
 
 def cancel_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
-    """`atlas.cancelSolve {job}` (or no argument: every job)."""
+    """`atlas.cancelSolve {job}` (or the job id alone; no argument: every job). Anything else cancels nothing."""
     ls = cast("AtlasLanguageServer", server)
     raw = args[0] if len(args) == 1 and isinstance(args[0], list | tuple) else args
-    spec = raw[0] if raw else {}
-    spec = spec._asdict() if hasattr(spec, "_asdict") else spec
-    wanted = spec.get("job") if isinstance(spec, dict) else None
+    wanted: str | None = None  # every job
+    if raw:
+        spec = raw[0]._asdict() if hasattr(raw[0], "_asdict") else raw[0]
+        wanted = spec.get("job") if isinstance(spec, dict) else spec
+        if not isinstance(wanted, str):
+            return {"cancelled": [], "message": "expected {job}, a job id or no argument"}
     cancelled = [job.id for job in ls.solve_jobs.values() if wanted in (None, job.id)]
     for job_id in cancelled:
         ls.solve_jobs[job_id].cancel.cancel()

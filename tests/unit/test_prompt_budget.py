@@ -183,15 +183,15 @@ def test_a_cursor_line_longer_than_the_budget_keeps_its_end_and_fits() -> None:
         kept = prompt.text.split("<MID>")[-1]  # (FIM: the cursor's line goes after the middle token)
         assert MINIFIED[:80_000].endswith(kept)
         assert (80_000 - len(kept)) % LINE_CUT_STEP == 0  # cut on the step: the same start while typing on
-        # typing on: the prompt starts where it did (the model's cache covers it)
-        typed = service._fitted_prompt(
-            backend,
-            replace(cursor, line_prefix=cursor.line_prefix + "9"),
-            AssembledContext([], ""),
-            SETTINGS,
-            ("a.js", 0),
-        )
-        assert typed.text == prompt.text + "9"
+
+    # typing on: the prompt starts where it did (the model's cache covers it), also where a fresh cut would move
+    for backend in (CountingBackend(), FimBackend(), EstimatingBackend()):
+        service = CompletionService(models=None)  # type: ignore[arg-type]
+        prompt = service._fitted_prompt(backend, cursor, AssembledContext([], ""), SETTINGS, ("a.js", 0))
+        for typed in (",1" * n for n in range(1, 60)):
+            grown = replace(cursor, line_prefix=cursor.line_prefix + typed)
+            again = service._fitted_prompt(backend, grown, AssembledContext([], ""), SETTINGS, ("a.js", 0))
+            assert again.text == prompt.text + typed
 
 
 def test_text_after_the_cursor_is_cut_before_the_cursor_line() -> None:
