@@ -71,3 +71,11 @@ def test_a_lone_surrogate_in_the_text_does_not_break_the_file(tmp_path: Path) ->
     last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
     assert last["prompt"].endswith("mark = '\ufffd\ufffd'\ndef add(a, b):\n    ")
     assert server.close() == 0
+
+
+def test_exit_without_shutdown_is_status_1() -> None:
+    """LSP: `exit` before `shutdown` (a client that crashed or gave up) ends the server with status 1."""
+    server = RawLspProcess(SERVER)
+    server.initialize({})
+    server.send({"method": "exit"})
+    assert server.process.wait(timeout=30) == 1
