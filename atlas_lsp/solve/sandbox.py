@@ -18,11 +18,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from atlas_lsp.context.index import SKIPPED_DIRS
 from atlas_lsp.model.backend import CancelToken
@@ -33,6 +35,34 @@ MAX_COPY_BYTES = 5 * 1024 * 1024  # single files larger than this are not copied
 # server; the server then kills the whole process group and reports the candidate as failed. Inline code, so it
 # needs nothing importable by the (possibly unprivileged) sandbox user.
 GUARD = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+OUTPUT_TAIL_BYTES = 64 * 1024  # of the test run's console output, the end kept (shown when there is no report)
+
+
+class _OutputTail:
+    """Reads a test run's console output as it comes, on a thread, keeping its last OUTPUT_TAIL_BYTES: the pipe
+    never fills (a run whose failing test printed more than a pipe holds, 64 KiB, used to block on its write until
+    the wall-clock limit killed it, and was reported as timed out), and a run that prints without end costs no
+    memory."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._tail = bytearray()
+        self._thread = threading.Thread(target=self._read, name="sandbox-output", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            while chunk := self._stream.read1(OUTPUT_TAIL_BYTES):
+                self._tail += chunk
+                if len(self._tail) > 2 * OUTPUT_TAIL_BYTES:
+                    del self._tail[:-OUTPUT_TAIL_BYTES]
+        except (OSError, ValueError):
+            pass
+
+    def text(self, wait_s: float = 5.0) -> bytes:
+        """The output's end, once the pipe is closed (every writer gone), or what came within ``wait_s``."""
+        self._thread.join(wait_s)
+        return bytes(self._tail[-OUTPUT_TAIL_BYTES:])
 
 
 @dataclass(frozen=True)
@@ -214,6 +244,8 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
         start_new_session=True,
         preexec_fn=_limit(limits),
     )
+    assert process.stdout is not None
+    output_tail = _OutputTail(process.stdout)  # type: ignore[arg-type]
     problem = ""
     try:
         while True:
@@ -232,7 +264,9 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
             os.killpg(process.pid, signal.SIGKILL)  # the whole group: forks, grandchildren, orphans
         except ProcessLookupError:
             pass
-        output = process.communicate()[0] or b""
+        process.wait()
+        output = output_tail.text()
+        process.stdout.close()
     seconds = time.monotonic() - started
     if not problem and process.returncode not in (0, 1):
         killed = process.returncode in (-9, 137, 128 + 15, -15)

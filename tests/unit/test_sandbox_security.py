@@ -129,3 +129,12 @@ def test_killing_every_process_it_can_see_leaves_the_server_alive(project: Path)
     )
     report = run(project, hostile)
     assert not report.all_passed  # type: ignore[attr-defined]
+
+
+def test_a_failing_test_that_prints_much_is_reported_with_its_failure(project: Path) -> None:
+    """pytest shows a failing test's captured output: more than a pipe holds (64 KiB) used to block the run on its
+    write until the wall-clock limit, and the candidate failed as "timed out", with no assertion to repair from."""
+    loud = "def f():\n    print('x' * 300_000)\n    return 2\n"
+    report = run(project, loud, wall=15)
+    assert not report.all_passed and not report.problem  # type: ignore[attr-defined]  (not timed out)
+    assert "assert 2 == 1" in report.failure_text()  # type: ignore[attr-defined]
