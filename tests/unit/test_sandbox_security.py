@@ -136,5 +136,5 @@ def test_a_failing_test_that_prints_much_is_reported_with_its_failure(project: P
     write until the wall-clock limit, and the candidate failed as "timed out", with no assertion to repair from."""
     loud = "def f():\n    print('x' * 300_000)\n    return 2\n"
     report = run(project, loud, wall=15)
-    assert not report.all_passed and not report.problem  # type: ignore[attr-defined]  (not timed out)
+    assert not report.all_passed and not report.problem  # type: ignore[attr-defined]  # not timed out
     assert "assert 2 == 1" in report.failure_text()  # type: ignore[attr-defined]
