@@ -137,6 +137,12 @@ PINNED_TRIMS = 64  # cursor lines whose trim is remembered: going back to one re
 LINE_CUT_STEP = 256  # the cursor's line, cut, starts on a multiple of this many characters: stable while typing
 
 
+def generation_tokens(context_size: int, settings: Settings) -> int:
+    """``completion.maxTokens``, but at most half the model's context: the prompt keeps the other half (a
+    `maxTokens` at or over the context size left no room for any prompt)."""
+    return max(1, min(settings.completion.max_tokens, context_size // 2))
+
+
 def _from_line(before: str, line: int, first: int) -> str:
     """``before`` (the lines just above the cursor's ``line``, each with its newline) from line ``first`` on (all of
     it when it starts there or later)."""
@@ -238,7 +244,7 @@ class CompletionService:
 
     @staticmethod
     def prompt_budget(context_size: int, settings: Settings) -> int:
-        room = context_size - settings.completion.max_tokens - 8
+        room = context_size - generation_tokens(context_size, settings) - 8
         return min(settings.context.budget_tokens or room, room)
 
     @staticmethod
@@ -285,7 +291,7 @@ class CompletionService:
                 return prompt
         fitted = self._trimmed(info, cursor, context, settings, budget, lambda p: self._count_tokens(backend, p), line)
         exact = getattr(backend, "count_tokens_exact", None)  # a backend whose counts are estimates (an endpoint)
-        room = info.context_size - settings.completion.max_tokens - 8
+        room = info.context_size - generation_tokens(info.context_size, settings) - 8
         if exact is not None and fitted.tokens > EXACT_CHECK_SHARE * room:
             # near the context size an estimate's error could overflow it: fit by the tokenizer's exact count
             again = self._trimmed(info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text), line)
@@ -328,7 +334,7 @@ class CompletionService:
         last_cut: tuple[str, int] | None = None
         step = settings.context.step_lines
         while tokens > limit - TYPING_RESERVE:
-            share = max(0.0, (limit - 2 * TYPING_RESERVE) / tokens * 0.95)  # in proportion to the overshoot
+            share = max(0.0, (limit - 2 * TYPING_RESERVE) / max(tokens, 1) * 0.95)  # in proportion to the overshoot
             lines = cursor.before_line.split("\n")
             if cursor.before_line and (len(lines) > 4 or not context.parts):
                 # keep the lines nearest the cursor
@@ -428,7 +434,8 @@ class CompletionService:
             prompt = self._fitted_prompt(backend, cursor, context, settings, (path, line))
             if prompt.stable == 0 or not prompt.text[: prompt.stable].strip():
                 return None
-            result: PrefillResult = prefill(prompt.text[: prompt.stable], settings.completion.max_tokens, stop)
+            room = generation_tokens(backend.info.context_size, settings)
+            result: PrefillResult = prefill(prompt.text[: prompt.stable], room, stop)
             return result
 
         result = await self._models.run(prefill_start, cancel)
@@ -472,7 +479,7 @@ class CompletionService:
             self.counters.generations += 1  # counted when it really reaches the model
         request = GenerationRequest(
             prompt=prompt.text,
-            max_tokens=options.max_tokens,
+            max_tokens=generation_tokens(backend.info.context_size, settings),
             temperature=options.temperature,
             top_p=options.top_p,
             stop=prompt.stop,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from atlas_lsp.completion.service import LINE_CUT_STEP, TYPING_RESERVE, CompletionService
+from atlas_lsp.completion.service import LINE_CUT_STEP, TYPING_RESERVE, CompletionService, generation_tokens
 from atlas_lsp.config import CompletionSettings, Settings
 from atlas_lsp.context.service import AssembledContext
 from atlas_lsp.model.backend import FimTokens, ModelInfo
@@ -205,3 +205,26 @@ def test_text_after_the_cursor_is_cut_before_the_cursor_line() -> None:
     assert FimBackend().count_tokens(prompt.text) <= BUDGET - TYPING_RESERVE
     assert "    total = " in prompt.text and "call_0(argument_0)" not in prompt.text
     assert "<SUF> + 1 + 1" in prompt.text  # the start of the rest of the line is kept
+
+
+def test_max_tokens_over_the_context_leaves_half_of_it_for_the_prompt() -> None:
+    """`completion.maxTokens` of 1,024 with a context of 1,000: the generation gets half the context and the prompt
+    the rest (the budget was negative: no prompt at all, and a division by zero while trimming)."""
+    settings = replace(SETTINGS, completion=replace(SETTINGS.completion, max_tokens=1024))
+    assert generation_tokens(1000, settings) == 500
+    before = "".join(f"value_{n} = compute({n})\n" for n in range(500))
+    cursor = CursorText(before, "    result = ", "", "")
+    prompt = CompletionService(models=None)._fitted_prompt(  # type: ignore[arg-type]
+        CountingBackend(), cursor, AssembledContext([], ""), settings, ("a.py", 500)
+    )
+    assert 200 < CountingBackend().count_tokens(prompt.text) <= 1000 - 500 - 8
+    assert prompt.text.endswith("value_499 = compute(499)\n    result = ")
+
+
+def test_a_budget_smaller_than_the_typing_reserve_leaves_no_prompt_and_raises_nothing() -> None:
+    settings = replace(SETTINGS, context=replace(SETTINGS.context, budget_tokens=10))
+    cursor = CursorText("x = 1\n" * 50, "    result = ", "", "")
+    prompt = CompletionService(models=None)._fitted_prompt(  # type: ignore[arg-type]
+        CountingBackend(), cursor, AssembledContext([], ""), settings, ("a.py", 50)
+    )
+    assert prompt.text == ""  # nothing fits: no model call (the service skips an empty prompt)
