@@ -389,7 +389,9 @@ class LlamaCppBackend:
             if bos < 0:
                 raise ModelError("the prompt is empty and this model has no beginning-of-text token")
             tokens = [bos]
-        room = self._info.context_size - max_tokens - 1
+        # the generation's room, at most half the context (the rest for the prompt; a generation that reaches the
+        # context's end stops there: see _generated)
+        room = self._info.context_size - min(max_tokens, self._info.context_size // 2) - 1
         if len(tokens) > room:
             logger.warning("prompt of %d tokens exceeds the context; keeping its last %d", len(tokens), room)
             tokens = tokens[-room:]
@@ -708,7 +710,8 @@ class LlamaCppBackend:
                     stats.stop_reason = stopped
                     return
             self._cached_prompt = len(tokens)
-            produced = self._sampled_tokens(pick, history, request.max_tokens, stats, tail)
+            budget = min(request.max_tokens, self._info.context_size - len(tokens) - 1)  # up to the context's end
+            produced = self._sampled_tokens(pick, history, budget, stats, tail)
             for token, row in produced:
                 if not output and "first token" not in stats.phases:
                     lap("first token")
@@ -725,7 +728,7 @@ class LlamaCppBackend:
                 if scanner.stopped:
                     stats.stop_reason = "stop"
                     break
-                if stats.generated_tokens >= request.max_tokens:
+                if stats.generated_tokens >= budget:
                     stats.stop_reason = "length"
                     break
                 if cancel.cancelled:

@@ -497,6 +497,24 @@ def test_a_context_size_that_llama_cpp_rounds_up_still_fits_its_prompts() -> Non
         odd.close()
 
 
+def test_max_tokens_over_the_context_keeps_half_for_the_prompt_and_stops_at_its_end() -> None:
+    """A generation asked for more tokens than the context holds (solve's 512 with a context of 256): the prompt
+    keeps half the context and the generation stops where the context ends (the prompt was cut to a negative
+    length, and llama.cpp failed with "NULL pointer access")."""
+    small = load_backend(ModelSettings(gpu_layers=0, context_size=256))
+    assert isinstance(small, LlamaCppBackend)
+    try:
+        text = REPETITIVE_PROMPT * 8
+        stream = small.generate(GenerationRequest(text, max_tokens=512), CancelToken())
+        list(stream)
+        stats = stream.stats
+        assert stats.prompt_tokens == 256 - 128 - 1
+        assert stats.generated_tokens == 256 - stats.prompt_tokens - 1 or stats.stop_reason == "eos"
+        assert small._llm.n_tokens <= 256
+    finally:
+        small.close()
+
+
 def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     """A prompt that fills its room (the context less the generation's tokens) is not cut to make space for a
     fixed step's extra positions (a cut start would break the next request's cache prefix): the last steps are
