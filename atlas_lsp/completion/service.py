@@ -80,8 +80,11 @@ class _Trim:
     suffix_kept: int | None = None  # characters of the rest of the line kept (None: all of it)
     after_kept: int | None = None  # characters of the lines after the cursor's kept (None: all of them)
 
-    def applied(self, cursor: CursorText, whole: CursorText, line: int) -> CursorText:
-        """The same trim of ``whole`` (the cursor's text now, on its ``line``); ``cursor``: it clipped to a size."""
+    def applied(self, cursor: CursorText, whole: CursorText, line: int) -> CursorText | None:
+        """The same trim of ``whole`` (the cursor's text now, on its ``line``; ``cursor``: it clipped to a size), or
+        None when the cursor's line is now no longer than its cut (the user deleted it)."""
+        if self.line_cut and self.line_cut >= len(whole.line_prefix):
+            return None
         return CursorText(
             before_line=cursor.before_line if self.first is None else _from_line(cursor.before_line, line, self.first),
             line_prefix=whole.line_prefix[self.line_cut :] if self.line_cut else cursor.line_prefix,
@@ -223,7 +226,7 @@ class CompletionService:
         self._stable_counts: OrderedDict[str, int] = OrderedDict()
         # the context chosen for each recent (file, block of lines): see _assemble_context
         self._pinned_contexts: OrderedDict[tuple[object, ...], AssembledContext] = OrderedDict()
-        # the trim chosen for each recent cursor line: (the first file line kept, None when untrimmed; context dropped)
+        # the trim chosen for each recent cursor line (see _Trim)
         self._pinned_trims: OrderedDict[tuple[str | None, int], _Trim] = OrderedDict()
         self._speculation: Speculation | None = None  # the one in flight (see speculate())
 
@@ -274,7 +277,9 @@ class CompletionService:
         after requests elsewhere (its parked prompt is brought back: `atlas_lsp/model/parked.py`); recomputing the
         trim could move the start by a line and re-evaluate the whole prompt. A first trim leaves TYPING_RESERVE
         tokens of room for that typing. Trims start the file's lines on a multiple of ``context.stepLines`` (when
-        ``where`` gives the cursor's line), so the next lines' prompts start where this one does.
+        ``where`` gives the cursor's line), so the next lines' prompts start where this one does. When nothing above
+        the cursor's line is left, the text after it is cut, then the cursor's line itself, to its end nearest the
+        cursor from a multiple of LINE_CUT_STEP characters (a minified file's line); those cuts are kept too.
         """
         info = backend.info
         budget = self.prompt_budget(info.context_size, settings)
@@ -283,8 +288,8 @@ class CompletionService:
         whole = cursor
         cursor = _clip_before(cursor, budget * CHARS_PER_TOKEN_CEILING, line, step)  # never tokenize far more than fits
         pinned = self._pinned_trims.get(where) if where is not None else None
-        if pinned is not None and line is not None and pinned.line_cut < max(1, len(whole.line_prefix)):
-            kept = pinned.applied(cursor, whole, line)
+        kept = pinned.applied(cursor, whole, line) if pinned is not None and line is not None else None
+        if pinned is not None and kept is not None:
             kept_context = AssembledContext([], "", [], context.repo, context.path) if pinned.dropped else context
             prompt = self._build(info, kept, kept_context, settings)
             if self._count_tokens(backend, prompt) <= budget:

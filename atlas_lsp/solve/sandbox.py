@@ -41,8 +41,8 @@ OUTPUT_TAIL_BYTES = 64 * 1024  # of the test run's console output, the end kept 
 class _OutputTail:
     """Reads a test run's console output as it comes, on a thread, keeping its last OUTPUT_TAIL_BYTES: the pipe
     never fills (a run whose failing test printed more than a pipe holds, 64 KiB, used to block on its write until
-    the wall-clock limit killed it, and was reported as timed out), and a run that prints without end costs no
-    memory."""
+    the wall-clock limit killed it, and was reported as timed out), and a run that prints without end costs at
+    most twice that memory."""
 
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
@@ -59,7 +59,7 @@ class _OutputTail:
         except (OSError, ValueError):
             pass
 
-    def text(self, wait_s: float = 5.0) -> bytes:
+    def tail(self, wait_s: float = 5.0) -> bytes:
         """The output's end, once the pipe is closed (every writer gone), or what came within ``wait_s``."""
         self._thread.join(wait_s)
         return bytes(self._tail[-OUTPUT_TAIL_BYTES:])
@@ -265,7 +265,7 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
         except ProcessLookupError:
             pass
         process.wait()
-        output = output_tail.text()
+        output = output_tail.tail()
         process.stdout.close()
     seconds = time.monotonic() - started
     if not problem and process.returncode not in (0, 1):
