@@ -69,7 +69,8 @@ def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> l
 
 
 def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
-    """`atlas.solveFunction {uri, version, name, line}`: answers at once with a job id; the job runs on."""
+    """`atlas.solveFunction {uri, version, name, line}`: answers at once with a job id; the job runs on. Asked
+    again for a function that a job is solving, it answers with that job's id."""
     ls = cast("AtlasLanguageServer", server)
     raw = args[0] if len(args) == 1 and isinstance(args[0], list | tuple) else args
     spec = raw[0] if raw else None
@@ -80,7 +81,14 @@ def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
     document = ls.open_document(uri)
     if document is None:
         return {"status": "error", "message": f"{uri} is not open"}
-    job = SolveJob(uuid.uuid4().hex[:8], uri, int(spec.get("version") or document.version or 0), str(spec.get("name")))
+    name = str(spec.get("name"))
+    running = next((job for job in ls.solve_jobs.values() if (job.uri, job.name) == (uri, name)), None)
+    if running is not None and not running.cancel.cancelled:  # asked again (the menu chosen twice): one job
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Info, message=f"atlas: already solving {name}")
+        )
+        return {"status": "running", "job": running.id}
+    job = SolveJob(uuid.uuid4().hex[:8], uri, int(spec.get("version") or document.version or 0), name)
     ls.solve_jobs[job.id] = job
     job.task = ls.run_in_background(run_job(ls, job, spec.get("line")))
     return {"status": "started", "job": job.id}

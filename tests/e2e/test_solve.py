@@ -133,6 +133,12 @@ async def test_cancel_kills_the_work(client: LanguageClient, tmp_path: Path) -> 
         if any("running" in (getattr(r, "message", "") or "") for r in reports):
             break
         await asyncio.sleep(0.1)
+    again = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
+        )
+    )
+    assert again == {"status": "running", "job": answer["job"]}  # asked twice: one job
     # a malformed argument cancels nothing (it used to cancel every job)
     for malformed in ([42], [{"job": 7}], [None], [{}]):
         result = await client.workspace_execute_command_async(
