@@ -25,6 +25,11 @@ SKIPPED_DIRS = frozenset(
     }
 )  # fmt: skip
 MAX_FILE_BYTES = 512 * 1024
+# A workspace folder that is a home directory or `/` (an editor that falls back to its working directory): at most
+# this many source files are indexed, the shallowest first, and a walk outside git stops after seeing this many
+# files, so indexing cannot take the machine for minutes
+MAX_INDEXED_FILES = 20_000
+MAX_WALKED_FILES = 200_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class IndexStats:
     definitions: int
     seconds: float
     skipped: int
+    left_out: int = 0  # source files over MAX_INDEXED_FILES, not indexed
 
 
 def _git_files(root: Path) -> list[Path] | None:
@@ -48,10 +54,15 @@ def _git_files(root: Path) -> list[Path] | None:
 
 
 def _walk(root: Path) -> Iterator[Path]:
+    seen = 0
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info")]
         for name in files:
             yield Path(folder) / name
+        seen += len(files)
+        if seen >= MAX_WALKED_FILES:
+            logger.warning("index: stopped walking %s after %d files (no git repository there)", root, seen)
+            return
 
 
 def workspace_files(root: Path, suffixes: set[str]) -> list[Path]:
@@ -118,6 +129,10 @@ class WorkspaceIndex:
         started = time.perf_counter()
         self.roots = roots
         files = [path for root in roots for path in workspace_files(root, self._registry.suffixes)]
+        left_out = max(0, len(files) - MAX_INDEXED_FILES)
+        if left_out:
+            files = sorted(files, key=lambda path: (len(path.parts), path))[:MAX_INDEXED_FILES]
+            logger.warning("index: %d source files; the %d deepest are not indexed", len(files) + left_out, left_out)
         by_file: dict[str, list[Definition]] = {}
         skipped = 0
         for number, path in enumerate(files, start=1):
@@ -138,7 +153,7 @@ class WorkspaceIndex:
         seconds = time.perf_counter() - started
         count = sum(len(found) for found in by_file.values())
         logger.info("index: %d files, %d definitions in %.2f s (%d skipped)", len(by_file), count, seconds, skipped)
-        return IndexStats(len(by_file), count, seconds, skipped)
+        return IndexStats(len(by_file), count, seconds, skipped, left_out)
 
     def update_file(self, path: Path, text: str | None = None) -> None:
         """Re-index one file (after a save or a watched-file change); a deleted file is dropped."""

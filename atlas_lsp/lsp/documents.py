@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from atlas_lsp.context.index import MAX_INDEXED_FILES
 from atlas_lsp.lsp.progress import BackgroundProgress
 from atlas_lsp.syntax.document import TextEdit
 
@@ -121,6 +122,8 @@ async def build_index_with_progress(ls: AtlasLanguageServer) -> None:
     try:
         stats = await asyncio.to_thread(ls.context.build_index, roots, progress)
         message = f"{stats.files} files, {stats.definitions} definitions in {stats.seconds:.1f} s"
+        if stats.left_out:
+            message += f" ({stats.left_out} more not indexed: over {MAX_INDEXED_FILES} files)"
     except Exception as error:
         logger.exception("indexing failed")
         message = f"indexing failed: {error}"

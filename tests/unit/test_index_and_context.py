@@ -76,6 +76,28 @@ def test_index_build_lookup_and_refresh(tmp_path: Path) -> None:
     assert index.lookup("Square") == []
 
 
+def test_a_huge_workspace_indexes_its_shallowest_files_up_to_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workspace folder like a home directory: the shallowest files are indexed up to the cap, the rest counted
+    (and shown in the progress message); a walk outside git stops after MAX_WALKED_FILES files."""
+    from atlas_lsp.context import index as index_module
+
+    for depth in range(4):
+        folder = tmp_path.joinpath(*(["deeper"] * depth))
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(3):
+            (folder / f"mod_{depth}_{number}.py").write_text(f"def level_{depth}_{number}():\n    pass\n")
+    monkeypatch.setattr(index_module, "MAX_INDEXED_FILES", 5)
+    index = WorkspaceIndex(REGISTRY)
+    stats = index.build([tmp_path])
+    assert (stats.files, stats.left_out) == (5, 7)
+    assert all(index.lookup(f"level_0_{number}") for number in range(3))  # the top level first
+    assert index.lookup("level_1_0") and not index.lookup("level_3_0")
+    monkeypatch.setattr(index_module, "MAX_WALKED_FILES", 4)
+    assert len(workspace_files(tmp_path, REGISTRY.suffixes)) < 12
+
+
 def test_a_minified_file_is_not_parsed_and_a_normal_one_is() -> None:
     """A line over LONGEST_PARSED_LINE characters: the file gets plain-text context (its one statement took 0.15 s
     to reparse per keystroke); a whole-text change that brings such a line drops the trees, one that takes it away
