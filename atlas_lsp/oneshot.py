@@ -29,7 +29,10 @@ async def complete_at(location: str, model_settings: ModelSettings, out: IO[str]
     try:
         path, line, column = parse_location(location)
         text = path.read_text(encoding="utf-8")
-    except (ValueError, OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError:
+        logger.error("%s is not UTF-8 text", path)
+        return 2
+    except (ValueError, OSError) as error:
         logger.error("%s", error)
         return 2
     lines = text.split("\n")

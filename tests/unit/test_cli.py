@@ -51,6 +51,8 @@ def test_complete_rejects_a_bad_location() -> None:
     assert run("complete", "examples/demo.py:999").returncode == 2
     assert run("complete", "no-such-file.py:1").returncode == 2
     assert run("complete", "examples/demo.py").returncode == 2
+    binary = run("complete", f"{sys.executable}:1")
+    assert binary.returncode == 2 and "is not UTF-8 text" in binary.stderr
 
 
 def test_serves_over_tcp() -> None:
