@@ -101,6 +101,17 @@ def extract_function(reply: str, spec: LanguageSpec, name: str, indent: str) -> 
     return "\n".join([lines[0], *[(indent + line) if line.strip() else "" for line in body]]), ""
 
 
+def keep_signature(code: str, target: FunctionTarget, spec: LanguageSpec) -> str:
+    """``code`` with the function's own signature in place of the model's: the signature is the contract that the
+    tests and callers use (SmolLM2 dropped an `async`; models add annotations or rename parameters)."""
+    if not code:
+        return code
+    found = find_function(SyntaxDocument(spec, code), "<candidate>", name=target.name)
+    if found is None or found.signature == target.signature or not code.startswith(found.signature):
+        return code
+    return target.signature + code[len(found.signature) :]
+
+
 def keep_docstring(code: str, target: FunctionTarget, spec: LanguageSpec) -> str:
     """``code`` with the function's original docstring put back when the model's version dropped it."""
     inside = target.doc and target.doc in target.text[len(target.signature) :]
@@ -150,7 +161,7 @@ class SolveLoop:
             result.model_calls += 1
         text, likelihood = (reply.text, reply.mean_logprob) if isinstance(reply, Reply) else (reply, None)
         code, problem = extract_function(text, self._language, result.target.name, result.target.indent)
-        code = keep_docstring(code, result.target, self._language)
+        code = keep_docstring(keep_signature(code, result.target, self._language), result.target, self._language)
         changed = sum(1 for line in difflib.ndiff(result.target.text.split("\n"), code.split("\n")) if line[:1] in "+-")
         return Candidate(code, origin, lines_changed=changed, order=order, invalid=problem, likelihood=likelihood)
 

@@ -10,7 +10,7 @@ from atlas_lsp.config import SolveSettings
 from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
-from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, replace_function
+from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, keep_signature, replace_function
 from atlas_lsp.solve.sandbox import Limits, Sandbox
 from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService
 from atlas_lsp.solve.target import docstring_examples, find_function
@@ -237,3 +237,26 @@ def test_the_original_docstring_is_kept_when_the_model_drops_it() -> None:
     assert target.doc in kept
     again = keep_docstring(kept, target, PYTHON)
     assert again == kept  # a candidate that has a docstring keeps its own
+
+
+def test_the_functions_own_signature_is_kept() -> None:
+    """The model's signature gives way to the user's: a dropped `async`, added annotations, renamed or reflowed
+    parameters (the tests call the function as the user declared it)."""
+    source = "class Box:\n    async def total(self, items, *, start=0):\n        pass\n"
+    target = find_function(SyntaxDocument(PYTHON, source), "shop.py", name="total")
+    assert target is not None
+    for header in (
+        "def total(self, items, *, start=0):",
+        "async def total(self, items: list[int], *, start: int = 0) -> int:",
+        "def total(\n    self,\n    values,\n    start=0,\n):",
+    ):
+        code, problem = extract_function(
+            f"```python\n{header}\n    return sum(items) + start\n```", PYTHON, "total", "    "
+        )
+        assert not problem
+        assert keep_signature(code, target, PYTHON) == (
+            "async def total(self, items, *, start=0):\n        return sum(items) + start"
+        )
+    same, _ = extract_function("async def total(self, items, *, start=0):\n    return 1\n", PYTHON, "total", "    ")
+    assert keep_signature(same, target, PYTHON) == same
+    assert keep_signature("", target, PYTHON) == ""
