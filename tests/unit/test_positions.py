@@ -9,7 +9,6 @@ from lsprotocol import types
 from pygls.workspace import PositionCodec
 
 from atlas_lsp.lsp.positions import FastPositionCodec, make_fast
-from atlas_lsp.server import build_server
 
 PIECES = ["a", "b ", "é", "😋", "中", "\t", "\r\n", "\n", "\r", "ߐ", "🇫🇷"]
 ENCODINGS = [types.PositionEncodingKind.Utf16, types.PositionEncodingKind.Utf8, types.PositionEncodingKind.Utf32]
@@ -62,12 +61,3 @@ def test_a_column_far_into_a_long_line_converts_without_walking_it(encoding: typ
     assert ours.position_to_client_units(lines, types.Position(0, 450_000)) == (
         theirs.position_to_client_units(lines, types.Position(0, 450_000))
     )
-
-
-def test_the_server_workspace_converts_with_the_fast_codec() -> None:
-    server = build_server()
-    params = types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=None)
-    steps = server.protocol.lsp_initialize(params)
-    next(steps)  # pygls has built the workspace and is about to call our initialize handler
-    steps.close()
-    assert isinstance(server.workspace.position_codec, FastPositionCodec)

@@ -8,6 +8,7 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import PositionCodec, TextDocument
 
+from atlas_lsp.lsp.positions import FastPositionCodec
 from atlas_lsp.lsp.text_document import BufferedTextDocument, BufferedWorkspace
 from atlas_lsp.server import build_server
 
@@ -55,13 +56,15 @@ def test_a_full_change_and_an_empty_document() -> None:
 
 
 def test_the_server_workspace_builds_buffered_documents() -> None:
-    """pygls builds the workspace in its own `initialize` handler; the protocol makes it a BufferedWorkspace."""
+    """pygls builds the workspace in its own `initialize` handler; the protocol makes it a BufferedWorkspace, with a
+    FastPositionCodec."""
     server = build_server()
     params = types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=None)
     steps = server.protocol.lsp_initialize(params)
     next(steps)  # pygls has built the workspace and is about to call our initialize handler
     steps.close()
     assert isinstance(server.workspace, BufferedWorkspace)
+    assert isinstance(server.workspace.position_codec, FastPositionCodec)
     server.workspace.put_text_document(
         types.TextDocumentItem(uri="file:///t.py", language_id="python", version=1, text=START)
     )
