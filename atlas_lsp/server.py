@@ -55,6 +55,7 @@ class AtlasLanguageServer(LanguageServer):
         self.solver = SolveService(self.context.registry, self.models.worker)
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.index_builds = asyncio.Lock()  # one workspace index build at a time (lsp/documents.py)
         # full garbage collections in quiet moments, not during a generation (installed once initialized)
         self.collector = IdleCollector(busy=lambda: self.models.worker.busy)
         if isinstance(self.protocol, AtlasProtocol):
@@ -88,6 +89,7 @@ class AtlasLanguageServer(LanguageServer):
         self.feature(types.TEXT_DOCUMENT_DID_CLOSE)(documents.on_did_close)
         self.feature(types.TEXT_DOCUMENT_DID_SAVE)(documents.on_did_save)
         self.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(documents.on_watched_files)
+        self.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(documents.on_workspace_folders)
         self.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
             completion.on_inline_completion
         )

@@ -109,10 +109,23 @@ def workspace_roots(ls: AtlasLanguageServer) -> list[Path]:
     return [root for root in roots if root.is_dir()]
 
 
+def on_workspace_folders(ls: AtlasLanguageServer, _params: types.DidChangeWorkspaceFoldersParams) -> None:
+    """Folders added or removed (pygls has updated the workspace's): the index is built again for the new set."""
+    ls.run_in_background(build_index_with_progress(ls))
+
+
 async def build_index_with_progress(ls: AtlasLanguageServer) -> None:
-    """Index the workspace on a worker thread, with work-done progress where the client supports it."""
+    """Index the workspace on a worker thread, with work-done progress where the client supports it (one build at a
+    time: a build for changed folders waits for the one running, so the last folders set wins)."""
+    async with ls.index_builds:
+        await _build_index(ls)
+
+
+async def _build_index(ls: AtlasLanguageServer) -> None:
     roots = workspace_roots(ls)
     if not roots:
+        if ls.context.index.roots:
+            ls.context.index.build([])  # the last folder removed: nothing left indexed
         return
     progress_bar = BackgroundProgress(ls, f"atlas-index-{uuid.uuid4().hex[:8]}", "atlas: indexing", percentage=0)
 

@@ -78,3 +78,43 @@ async def test_edits_keep_the_tree_current(client: LanguageClient, tmp_path: Pat
     )
     parts = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastContext"))
     assert any("def helper(x):" in p["text"] for p in parts), parts
+
+
+async def test_a_folder_added_to_the_workspace_is_indexed(client: LanguageClient, tmp_path: Path) -> None:
+    """VS Code's "Add Folder to Workspace": the index is built again with the new folder (it kept the first set)."""
+    first, second = tmp_path / "app", tmp_path / "lib"
+    (first).mkdir()
+    (first / "main.py").write_text(MAIN)
+    (second / "geometry").mkdir(parents=True)
+    (second / "geometry" / "shapes.py").write_text(SHAPES)
+    await start_session(client, first)
+    await wait_for_status(client, {"ready"})
+
+    async def index_messages(count: int) -> list[str]:
+        for _ in range(200):
+            ended = [
+                reports[-1].message or ""
+                for token, reports in client.progress_reports.items()
+                if str(token).startswith("atlas-index") and type(reports[-1]).__name__ == "WorkDoneProgressEnd"
+            ]
+            if len(ended) >= count:
+                return ended
+            await asyncio.sleep(0.1)
+        raise AssertionError("no index build ended")
+
+    assert (await index_messages(1))[0].startswith("1 files")
+    folder = types.WorkspaceFolder(uri=second.as_uri(), name="lib")
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(added=[folder], removed=[]))
+    )
+    assert (await index_messages(2))[1].startswith("2 files")
+    uri = open_document(client, first / "main.py", MAIN)
+    await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=5, character=18),
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+        )
+    )
+    parts = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastContext"))
+    assert [p for p in parts if "class Circle" in p["text"]], parts
