@@ -42,6 +42,7 @@ class SolveJob:
     name: str
     cancel: CancelToken = field(default_factory=CancelToken)
     task: asyncio.Task[None] | None = None
+    solving: bool = True  # False once it proposes its result (it may wait on the user's answer from then on)
 
 
 def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
@@ -82,7 +83,10 @@ def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
     if document is None:
         return {"status": "error", "message": f"{uri} is not open"}
     name = str(spec.get("name"))
-    running = next((job for job in ls.solve_jobs.values() if (job.uri, job.name) == (uri, name)), None)
+    running = next(
+        (job for job in ls.solve_jobs.values() if (job.uri, job.name) == (uri, name) and job.solving),
+        None,
+    )
     if running is not None and not running.cancel.cancelled:  # asked again (the menu chosen twice): one job
         ls.window_show_message(
             types.ShowMessageParams(type=types.MessageType.Info, message=f"atlas: already solving {name}")
@@ -150,6 +154,7 @@ async def _solve_and_propose(ls: AtlasLanguageServer, job: SolveJob, line: Any, 
     result = await asyncio.to_thread(
         ls.solver.solve, request, ls.settings.solve, report, job.cancel, info.chat_template if info else None
     )
+    job.solving = False
     if result.cancelled:
         return "cancelled"
     _publish_diagnostics(ls, job.uri, result)
