@@ -17,7 +17,7 @@ from atlas_lsp.context.assemble import (
 )
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
 from atlas_lsp.prompts.completion import ContextFile
-from atlas_lsp.syntax.document import LONGEST_PARSED_LINE, SyntaxDocument, TextEdit, has_overlong_line
+from atlas_lsp.syntax.document import SyntaxDocument, TextEdit, has_lone_carriage_return, unparsed_reason
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,10 @@ class ContextService:
         if spec is None:
             self.documents.pop(path, None)
             return  # unknown language: plain-text context only
-        if has_overlong_line(text):
+        reason = unparsed_reason(text)
+        if reason is not None:
             self.documents.pop(path, None)
-            logger.info("not parsed (a line over %d characters, plain-text context): %s", LONGEST_PARSED_LINE, path)
+            logger.info("not parsed (%s; plain-text context): %s", reason, path)
             return
         self.documents[path] = SyntaxDocument(spec, text)
 
@@ -73,12 +74,17 @@ class ContextService:
             return
         for edit in edits:
             if isinstance(edit, str):
-                if has_overlong_line(edit):
+                if unparsed_reason(edit) is not None:
                     self.open(path, edit)  # not parsed any more (see open)
                     return
                 document.replace_all(edit)
                 continue
             document.apply(edit)
+            # (LSP positions cannot split "\r\n": only an edit's own text can bring a carriage return alone)
+            if "\r" in edit.new_text and has_lone_carriage_return(document.source):
+                self.documents.pop(path, None)
+                logger.info("not parsed any more (a carriage return without a line feed): %s", path)
+                return
             if edit.new_text.strip():
                 start, _ = document.point(max(0, edit.start_line - 2), 0)
                 end, _ = document.point(edit.start_line + 3, 0)

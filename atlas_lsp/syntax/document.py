@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar, cast
@@ -41,9 +42,27 @@ SEGMENT_BYTES = 4096  # target segment size: a keystroke reparses about this muc
 LONGEST_PARSED_LINE = 20_000
 
 
+_LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
+
+
 def has_overlong_line(text: str) -> bool:
     """``text`` has a line longer than LONGEST_PARSED_LINE characters."""
     return len(text) > LONGEST_PARSED_LINE and max(map(len, text.split("\n"))) > LONGEST_PARSED_LINE
+
+
+def has_lone_carriage_return(source: bytes) -> bool:
+    """``source`` has a carriage return without a line feed after it: a line break to the editor (LSP counts
+    "\r" alone as one), not to tree-sitter, so every line after it would be numbered differently here."""
+    return b"\r" in source and _LONE_CARRIAGE_RETURN.search(source) is not None
+
+
+def unparsed_reason(text: str) -> str | None:
+    """Why ``text`` is given plain-text context instead of syntax trees, or None."""
+    if has_overlong_line(text):
+        return f"a line over {LONGEST_PARSED_LINE} characters"
+    if "\r" in text and has_lone_carriage_return(text.encode("utf-8")):
+        return "a carriage return without a line feed"
+    return None
 
 
 @dataclass(frozen=True)

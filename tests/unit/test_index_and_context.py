@@ -116,6 +116,26 @@ def test_a_minified_file_is_not_parsed_and_a_normal_one_is() -> None:
     assert "/w/long.py" in service.documents
 
 
+def test_a_lone_carriage_return_leaves_the_file_unparsed() -> None:
+    """LSP counts a carriage return alone as a line break, tree-sitter does not: every line after one would be
+    numbered differently, and a solve's edit would land elsewhere. Such a file gets plain-text context; CRLF is
+    parsed; an edit that brings a carriage return alone drops the trees."""
+    service = ContextService(REGISTRY)
+    service.open("/w/mac.py", "import os\rdef add(a, b):\r    pass\r", "python")
+    assert "/w/mac.py" not in service.documents
+    service.open("/w/dos.py", "import os\r\ndef add(a, b):\r\n    pass\r\n", "python")
+    assert "/w/dos.py" in service.documents
+    service.change("/w/dos.py", [TextEdit(0, 9, 0, 9, "  # fine\r\n")])
+    assert "/w/dos.py" in service.documents
+    service.change("/w/dos.py", [TextEdit(1, 0, 2, 0, "\r")])  # a line break replaced by a carriage return alone
+    assert "/w/dos.py" not in service.documents
+    service.open("/w/typed.py", "x = 1\n", "python")
+    service.change("/w/typed.py", [TextEdit(0, 5, 0, 5, "\r")])  # before the line feed: CRLF, still parsed
+    assert "/w/typed.py" in service.documents
+    service.change("/w/typed.py", [TextEdit(0, 1, 0, 1, "\r")])
+    assert "/w/typed.py" not in service.documents
+
+
 def test_completion_context_resolves_names_from_other_files(tmp_path: Path) -> None:
     make_workspace(tmp_path)
     index = WorkspaceIndex(REGISTRY)
