@@ -56,8 +56,8 @@ class _OutputTail:
                 self._tail += chunk
                 if len(self._tail) > 2 * OUTPUT_TAIL_BYTES:
                     del self._tail[:-OUTPUT_TAIL_BYTES]
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError):  # the stream closed under it (after a join that timed out): what came stays
+            return
 
     def tail(self, wait_s: float = 5.0) -> bytes:
         """The output's end, once the pipe is closed (every writer gone), or what came within ``wait_s``."""

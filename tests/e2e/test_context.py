@@ -23,21 +23,22 @@ SHAPES = '''class Circle:
 MAIN = "from geometry.shapes import Circle\n\n\ndef unit_area():\n    circle = Circle(1.0)\n    return circle."
 
 
-async def test_completion_prompt_includes_a_class_from_an_unopened_file(client: LanguageClient, tmp_path: Path) -> None:
-    (tmp_path / "geometry").mkdir()
-    (tmp_path / "geometry" / "shapes.py").write_text(SHAPES)
-    (tmp_path / "main.py").write_text(MAIN)
-    await start_session(client, tmp_path)
-    await wait_for_status(client, {"ready"})
-    for _ in range(100):  # the index builds in the background, with progress
-        reports = [r for t, r in client.progress_reports.items() if str(t).startswith("atlas-index")]
-        if reports and type(reports[0][-1]).__name__ == "WorkDoneProgressEnd":
-            break
+async def index_messages(client: LanguageClient, count: int) -> list[str]:
+    """The end messages of the first ``count`` index builds (the index builds in the background, with progress)."""
+    for _ in range(200):
+        ended = [
+            reports[-1].message or ""
+            for token, reports in client.progress_reports.items()
+            if str(token).startswith("atlas-index") and type(reports[-1]).__name__ == "WorkDoneProgressEnd"
+        ]
+        if len(ended) >= count:
+            return ended
         await asyncio.sleep(0.1)
-    assert reports and "2 files" in (reports[0][-1].message or "")
-    watched = [r for r in client.registrations if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES]  # type: ignore[attr-defined]
-    assert watched, "the server asks to be told about file changes, to refresh the index"
-    uri = open_document(client, tmp_path / "main.py", MAIN)
+    raise AssertionError("no index build ended")
+
+
+async def context_after_circle_dot(client: LanguageClient, uri: str) -> list[dict[str, str]]:
+    """The context parts of a completion after `circle.` in MAIN."""
     await client.text_document_inline_completion_async(
         types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
@@ -45,7 +46,23 @@ async def test_completion_prompt_includes_a_class_from_an_unopened_file(client: 
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
         )
     )
-    parts = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastContext"))
+    parts: list[dict[str, str]] = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="atlas.lastContext")
+    )
+    return parts
+
+
+async def test_completion_prompt_includes_a_class_from_an_unopened_file(client: LanguageClient, tmp_path: Path) -> None:
+    (tmp_path / "geometry").mkdir()
+    (tmp_path / "geometry" / "shapes.py").write_text(SHAPES)
+    (tmp_path / "main.py").write_text(MAIN)
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    assert (await index_messages(client, 1))[0].startswith("2 files")
+    watched = [r for r in client.registrations if r.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES]  # type: ignore[attr-defined]
+    assert watched, "the server asks to be told about file changes, to refresh the index"
+    uri = open_document(client, tmp_path / "main.py", MAIN)
+    parts = await context_after_circle_dot(client, uri)
     circle = [p for p in parts if "class Circle" in p["text"]]
     assert circle, parts
     assert circle[0]["file"].endswith("shapes.py")
@@ -90,31 +107,12 @@ async def test_a_folder_added_to_the_workspace_is_indexed(client: LanguageClient
     await start_session(client, first)
     await wait_for_status(client, {"ready"})
 
-    async def index_messages(count: int) -> list[str]:
-        for _ in range(200):
-            ended = [
-                reports[-1].message or ""
-                for token, reports in client.progress_reports.items()
-                if str(token).startswith("atlas-index") and type(reports[-1]).__name__ == "WorkDoneProgressEnd"
-            ]
-            if len(ended) >= count:
-                return ended
-            await asyncio.sleep(0.1)
-        raise AssertionError("no index build ended")
-
-    assert (await index_messages(1))[0].startswith("1 files")
+    assert (await index_messages(client, 1))[0].startswith("1 files")
     folder = types.WorkspaceFolder(uri=second.as_uri(), name="lib")
     client.workspace_did_change_workspace_folders(
         types.DidChangeWorkspaceFoldersParams(event=types.WorkspaceFoldersChangeEvent(added=[folder], removed=[]))
     )
-    assert (await index_messages(2))[1].startswith("2 files")
+    assert (await index_messages(client, 2))[1].startswith("2 files")
     uri = open_document(client, first / "main.py", MAIN)
-    await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=5, character=18),
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
-        )
-    )
-    parts = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.lastContext"))
+    parts = await context_after_circle_dot(client, uri)
     assert [p for p in parts if "class Circle" in p["text"]], parts
