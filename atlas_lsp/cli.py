@@ -58,7 +58,7 @@ def serve(args: argparse.Namespace) -> int:
         protocol_out = _take_stdout_for_protocol()
         server.start_io(sys.stdin.buffer, protocol_out)  # type: ignore[arg-type]
     # LSP: exit status 0 after a `shutdown` request, 1 when the client exits (or its pipe closes) without one
-    return 0 if server.protocol._shutdown else 1
+    return 0 if server.shutdown_requested else 1
 
 
 def _model_settings(args: argparse.Namespace) -> Any:

@@ -56,6 +56,7 @@ class AtlasLanguageServer(LanguageServer):
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
         self.index_builds = asyncio.Lock()  # one workspace index build at a time (lsp/documents.py)
+        self.shutdown_requested = False  # the client sent `shutdown` (the exit status: cli.serve)
         # full garbage collections in quiet moments, not during a generation (installed once initialized)
         self.collector = IdleCollector(busy=lambda: self.models.worker.busy)
         if isinstance(self.protocol, AtlasProtocol):

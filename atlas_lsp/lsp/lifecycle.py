@@ -79,6 +79,7 @@ async def load_model_with_progress(ls: AtlasLanguageServer) -> None:
 
 def on_shutdown(ls: AtlasLanguageServer, _params: None) -> None:
     logger.info("shutting down")
+    ls.shutdown_requested = True
     ls.close_services()
 
 
