@@ -20,13 +20,14 @@ from atlas_lsp.completion.service import CompletionService
 from atlas_lsp.config import Settings, SettingsProblem, merge_settings
 from atlas_lsp.context.service import ContextService
 from atlas_lsp.idle_gc import IdleCollector
-from atlas_lsp.lsp import completion, documents, lifecycle, solve
+from atlas_lsp.lsp import completion, documents, lifecycle, notebooks, solve
 from atlas_lsp.lsp.client_log import ClientLogHandler
 from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
 from atlas_lsp.lsp.stdio import FrameReader
 from atlas_lsp.model.backend import CancelToken, ModelBackend
 from atlas_lsp.model.service import ModelService, ModelStatus, load_backend
 from atlas_lsp.solve.service import SolveService
+from atlas_lsp.syntax.registry import load_registry
 
 logger = logging.getLogger(__name__)
 STATUS_NOTIFICATION = "atlas/status"
@@ -36,10 +37,12 @@ class AtlasLanguageServer(LanguageServer):
     """atlas-lsp: settings, the warm model and the services that use it."""
 
     def __init__(self, loader: Any = load_backend) -> None:
+        registry = load_registry()
         super().__init__(
             name="atlas-lsp",
             version=__version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            notebook_document_sync=notebooks.notebook_sync_options(registry),
             protocol_cls=AtlasProtocol,
         )
         self.settings = Settings()
@@ -50,7 +53,7 @@ class AtlasLanguageServer(LanguageServer):
         self.speculations_pending = 0  # scheduled or running speculations (lsp/completion.py)
         self._background: set[asyncio.Task[Any]] = set()
         self.models = ModelService(on_status=self.publish_status, loader=loader)
-        self.context = ContextService()
+        self.context = ContextService(registry)
         self.completions = CompletionService(self.models, self.context)
         self.solver = SolveService(self.context.registry, self.models.worker)
         self.solve_jobs: dict[str, solve.SolveJob] = {}
@@ -91,6 +94,9 @@ class AtlasLanguageServer(LanguageServer):
         self.feature(types.TEXT_DOCUMENT_DID_SAVE)(documents.on_did_save)
         self.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(documents.on_watched_files)
         self.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(documents.on_workspace_folders)
+        self.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)(notebooks.on_did_open_notebook)
+        self.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)(notebooks.on_did_change_notebook)
+        self.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)(notebooks.on_did_close_notebook)
         self.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(
             completion.on_inline_completion
         )

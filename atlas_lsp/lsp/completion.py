@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from atlas_lsp.completion.service import Suggestion
-from atlas_lsp.lsp.documents import uri_to_path
+from atlas_lsp.lsp.notebooks import completion_source
 from atlas_lsp.lsp.positions import cursor_position
 from atlas_lsp.model.backend import CancelToken, ModelError
 
@@ -68,16 +68,18 @@ async def suggest(
             await asyncio.sleep(settings.completion.debounce_ms / 1000)
         cancel.deadline = ls.deadline_from_now(settings.completion.time_limit_ms)
         cursor = document.position_from_client_units(position)
-        text: str | Sequence[str] = document.lines  # split at the cursor without joining the whole text
-        line, column = cursor.line, cursor.character
+        source = completion_source(ls, uri, document)  # the document, or a code cell's whole notebook
+        text = source.text()  # (a document's lines: split at the cursor without joining the whole text)
+        line, column = source.line(cursor.line), cursor.character
         if selected is not None:
             lines = list(document.lines)
-            text, line, column = _with_selected_item(document.source, lines, document.position_codec, selected)
-        path = uri_to_path(uri)
+            own, own_line, column = _with_selected_item(document.source, lines, document.position_codec, selected)
+            text, line = source.text(own), source.line(own_line)
         version = document.version
-        suggestion = await ls.completions.complete(text, line, column, settings, cancel, path)
+        suggestion = await ls.completions.complete(text, line, column, settings, cancel, source.path)
         if suggestion is not None and selected is None:
-            schedule_speculation(ls, ShownSuggestion(uri, version, text, line, column, suggestion.text))
+            shown = ShownSuggestion(uri, version, source.path, text, line, column, suggestion.text)
+            schedule_speculation(ls, shown)
         return suggestion
     except asyncio.CancelledError:
         cancel.cancel()  # $/cancelRequest: stop the generation at its next token
@@ -101,6 +103,27 @@ def warm_up_enabled(ls: AtlasLanguageServer) -> bool:
     return settings.warm_up == "on" or info.gpu_layers > 0
 
 
+def schedule_warm_up_after(
+    ls: AtlasLanguageServer, uri: str, change: types.TextDocumentContentChangeEvent | None
+) -> None:
+    """The user just made ``change`` (the last of an edit) in ``uri``: a warm-up where it leaves the cursor."""
+    if not warm_up_enabled(ls):  # (off, or auto on a CPU: nothing more per keystroke)
+        return
+    document = ls.open_document(uri)
+    if isinstance(change, types.TextDocumentContentChangePartial) and document is not None:
+        schedule_warm_up(ls, uri, _after_insert(change, document.position_codec.client_num_units))
+
+
+def _after_insert(change: types.TextDocumentContentChangePartial, units: Callable[[str], int]) -> types.Position:
+    """Where the cursor is after ``change``, in the client's position units (``units`` counts a text's)."""
+    start = change.range.start
+    rows = change.text.split("\n")
+    width = units(rows[-1])
+    if len(rows) == 1:
+        return types.Position(line=start.line, character=start.character + width)
+    return types.Position(line=start.line + len(rows) - 1, character=width)
+
+
 def schedule_warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position) -> None:
     """The cursor is at ``position`` (the editor asked for code actions there, or the user just typed there):
     unless it moves on or a request comes within WARM_UP_DELAY_S, evaluate the start of the prompt a suggestion
@@ -120,8 +143,9 @@ async def _warm_up(ls: AtlasLanguageServer, uri: str, position: types.Position, 
         return  # moved on, closed, or the model is at work (a request, a solve job)
     try:
         cursor = document.position_from_client_units(position)
+        source = completion_source(ls, uri, document)
         await ls.completions.warm_up(
-            document.lines, cursor.line, cursor.character, ls.settings, token, uri_to_path(uri)
+            source.text(), source.line(cursor.line), cursor.character, ls.settings, token, source.path
         )
     except (ModelError, asyncio.CancelledError):
         return
@@ -142,11 +166,12 @@ def speculation_enabled(ls: AtlasLanguageServer) -> bool:
 
 @dataclass(frozen=True)
 class ShownSuggestion:
-    """A suggestion just answered: ``text`` (the document's text or lines it was made for, version ``version``) at
-    (line, column), code points."""
+    """A suggestion just answered: ``text`` (the text or lines it was made for: document ``uri``'s at version
+    ``version``, or its notebook's) at (line, column), code points; ``path`` the context service's key for it."""
 
     uri: str
     version: int | None
+    path: str
     text: str | Sequence[str]
     line: int
     column: int
@@ -173,7 +198,7 @@ async def _speculate(ls: AtlasLanguageServer, shown: ShownSuggestion) -> None:
             shown.column,
             shown.suggestion,
             ls.settings,
-            uri_to_path(shown.uri),
+            shown.path,
             ls.models.worker.has_waiting_jobs,
         )
     except (ModelError, asyncio.CancelledError):

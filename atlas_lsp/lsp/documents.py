@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,51 +40,36 @@ def on_did_open(ls: AtlasLanguageServer, params: types.DidOpenTextDocumentParams
     loop.call_later(SUMMARY_DELAY_S, ls.context.summarise, path)
 
 
-def _edit(ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentChangePartial) -> TextEdit:
-    """An LSP range in the client's position encoding -> (line, code-point column) edit on our copy."""
+def edit_from_change(
+    ls: AtlasLanguageServer, path: str, change: types.TextDocumentContentChangePartial, first_line: int = 0
+) -> TextEdit:
+    """An LSP range in the client's position encoding -> (line, code-point column) edit on our copy of ``path``;
+    the client's line 0 is our line ``first_line`` (a notebook cell's, see atlas_lsp/lsp/notebooks.py)."""
     document = ls.context.documents[path]
     codec = ls.workspace.position_codec
 
     def column(position: types.Position) -> int:
-        line = document.line_text(position.line)  # only the edited lines: this runs on every keystroke
+        line = document.line_text(first_line + position.line)  # only the edited lines: this runs per keystroke
         if line is None:
             return 0
         return codec.position_from_client_units([line], types.Position(0, position.character)).character
 
     start, end = change.range.start, change.range.end
-    return TextEdit(start.line, column(start), end.line, column(end), change.text)
+    return TextEdit(first_line + start.line, column(start), first_line + end.line, column(end), change.text)
 
 
 def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    from atlas_lsp.lsp.completion import schedule_warm_up, warm_up_enabled  # (here: that module imports this one)
+    from atlas_lsp.lsp.completion import schedule_warm_up_after  # (here: that module imports this one)
 
     uri = params.text_document.uri
     path = uri_to_path(uri)
     if path in ls.context.documents:
-        edits: list[TextEdit | str] = []
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
-                edits.append(_edit(ls, path, change))
-                ls.context.change(path, edits[-1:])
+                ls.context.change(path, [edit_from_change(ls, path, change)])
             else:
                 ls.context.change(path, [change.text])
-    if not warm_up_enabled(ls):  # (off, or auto on a CPU: nothing more per keystroke)
-        return
-    last = params.content_changes[-1] if params.content_changes else None
-    document = ls.open_document(uri)
-    if isinstance(last, types.TextDocumentContentChangePartial) and document is not None:
-        cursor = _after_insert(last, document.position_codec.client_num_units)
-        schedule_warm_up(ls, uri, cursor)  # the cursor is where the user just typed
-
-
-def _after_insert(change: types.TextDocumentContentChangePartial, units: Callable[[str], int]) -> types.Position:
-    """Where the cursor is after ``change``, in the client's position units (``units`` counts a text's)."""
-    start = change.range.start
-    rows = change.text.split("\n")
-    width = units(rows[-1])
-    if len(rows) == 1:
-        return types.Position(line=start.line, character=start.character + width)
-    return types.Position(line=start.line + len(rows) - 1, character=width)
+    schedule_warm_up_after(ls, uri, params.content_changes[-1] if params.content_changes else None)
 
 
 def on_did_close(ls: AtlasLanguageServer, params: types.DidCloseTextDocumentParams) -> None:

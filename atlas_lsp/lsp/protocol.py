@@ -51,14 +51,30 @@ def _clean_text(data: Any) -> None:
         return
     if method == types.TEXT_DOCUMENT_DID_OPEN and isinstance(params.get("textDocument"), dict):
         params["textDocument"]["text"] = _encodable(params["textDocument"].get("text"))
-    elif method == types.TEXT_DOCUMENT_DID_CHANGE and isinstance(params.get("contentChanges"), list):
-        for change in params["contentChanges"]:
-            if isinstance(change, dict):
-                change["text"] = _encodable(change.get("text"))
+    elif method == types.TEXT_DOCUMENT_DID_CHANGE:
+        _clean_items(params.get("contentChanges"))
     elif method == types.TEXT_DOCUMENT_INLINE_COMPLETION and isinstance(params.get("context"), dict):
         selected = params["context"].get("selectedCompletionInfo")
         if isinstance(selected, dict):
             selected["text"] = _encodable(selected.get("text"))
+    elif method == types.NOTEBOOK_DOCUMENT_DID_OPEN:
+        _clean_items(params.get("cellTextDocuments"))
+    elif method == types.NOTEBOOK_DOCUMENT_DID_CHANGE:
+        change = params.get("change")
+        cells = change.get("cells") if isinstance(change, dict) else None
+        if isinstance(cells, dict):
+            structure = cells.get("structure")
+            _clean_items(structure.get("didOpen") if isinstance(structure, dict) else None)
+            contents = cells.get("textContent")
+            for content in contents if isinstance(contents, list) else []:
+                _clean_items(content.get("changes") if isinstance(content, dict) else None)
+
+
+def _clean_items(items: Any) -> None:
+    """Each dict's "text" in ``items`` (a list, or anything else, left as it is) made encodable."""
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and "text" in item:
+            item["text"] = _encodable(item["text"])
 
 
 def _cause(error: BaseException) -> str:

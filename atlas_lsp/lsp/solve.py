@@ -45,11 +45,18 @@ class SolveJob:
     solving: bool = True  # False once it proposes its result (it may wait on the user's answer from then on)
 
 
+def is_file(uri: str) -> bool:
+    """``uri`` names a file (not an unsaved buffer, ``untitled:``, nor a notebook cell)."""
+    return uri.startswith("file:")
+
+
 def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     """Cheap: a tree-sitter lookup, no model call. The command carries the document version and the function.
     Editors ask where the cursor rests: a completion there may be warmed up (`completion.warmUp`)."""
     uri = params.text_document.uri
     schedule_warm_up(ls, uri, params.range.end)
+    if not is_file(uri):
+        return None  # an unsaved buffer or a notebook cell: no project file to test (see solve_command)
     path = uri_to_path(uri)
     document = ls.context.documents.get(path)
     lsp_document = ls.open_document(uri)
@@ -82,6 +89,8 @@ def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
     document = ls.open_document(uri)
     if document is None:
         return {"status": "error", "message": f"{uri} is not open"}
+    if not is_file(uri):
+        return {"status": "error", "message": f"solving runs the project's tests on a saved file; {uri} is not one"}
     name = str(spec.get("name"))
     running = next(
         (job for job in ls.solve_jobs.values() if (job.uri, job.name) == (uri, name) and job.solving),

@@ -66,13 +66,19 @@ def make_client() -> LanguageClient:
     return client
 
 
-def capabilities(profile: str = "visual-studio-code", inline: bool = True) -> types.ClientCapabilities:
-    """A stored client profile; LSP 3.18 inline completion is set by hand (the profiles predate it)."""
+def capabilities(
+    profile: str = "visual-studio-code", inline: bool = True, notebooks: bool = False
+) -> types.ClientCapabilities:
+    """A stored client profile; LSP 3.18 inline completion and 3.17 notebook sync (as VS Code announces them) are
+    set by hand (the stored profiles predate them)."""
     caps = client_capabilities(profile)
     if inline:
         document = caps.text_document or types.TextDocumentClientCapabilities()
         document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
         caps.text_document = document
+    if notebooks:
+        sync = types.NotebookDocumentSyncClientCapabilities(dynamic_registration=True, execution_summary_support=True)
+        caps.notebook_document = types.NotebookDocumentClientCapabilities(synchronization=sync)
     return caps
 
 
@@ -94,13 +100,14 @@ async def start_session(
     options: dict[str, Any] | None = None,
     profile: str = "visual-studio-code",
     inline: bool = True,
-) -> None:
+    notebooks: bool = False,
+) -> types.InitializeResult:
     options = dict(options) if options is not None else {"completion": {"debounceMs": 0, "timeLimitMs": 60000}}
     if BACKEND_OPTIONS:
         options["model"] = {**BACKEND_OPTIONS, **options.get("model", {})}
-    await lsp_client.initialize_session(
+    return await lsp_client.initialize_session(
         types.InitializeParams(
-            capabilities=capabilities(profile, inline),
+            capabilities=capabilities(profile, inline, notebooks),
             root_uri=root.as_uri(),
             workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
             initialization_options=options,

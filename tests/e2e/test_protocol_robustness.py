@@ -79,3 +79,45 @@ def test_exit_without_shutdown_is_status_1() -> None:
     server.initialize({})
     server.send({"method": "exit"})
     assert server.process.wait(timeout=30) == 1
+
+
+def test_notebook_cells_with_lone_surrogates_and_changes_of_unknown_notebooks(tmp_path: Path) -> None:
+    """The same for the text of notebook cells (opened, and typed into); a change of a notebook that was never
+    opened is logged and the server answers on."""
+    server = RawLspProcess(SERVER)
+    notebook_sync = {"notebookDocument": {"synchronization": {}}}
+    server.initialize({"completion": {"debounceMs": 0, "timeLimitMs": 60000}}, capabilities=notebook_sync)
+    notebook, cell = (tmp_path / "n.ipynb").as_uri(), f"vscode-notebook-cell:{tmp_path}/n.ipynb#a"
+    server.notify(
+        "notebookDocument/didOpen",
+        {
+            "notebookDocument": {
+                "uri": notebook,
+                "notebookType": "jupyter-notebook",
+                "version": 1,
+                "cells": [{"kind": 2, "document": cell}],
+            },
+            "cellTextDocuments": [{"uri": cell, "languageId": "python", "version": 1, "text": "mark = '\ud800'\n"}],
+        },
+    )
+    typed = {
+        "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 0}},
+        "text": "x = '\udc00'",
+    }
+    cells = {"textContent": [{"document": {"uri": cell, "version": 2}, "changes": [typed]}]}
+    server.notify(
+        "notebookDocument/didChange", {"notebookDocument": {"uri": notebook, "version": 2}, "change": {"cells": cells}}
+    )
+    stranger = {
+        "notebookDocument": {"uri": (tmp_path / "never.ipynb").as_uri(), "version": 2},
+        "change": {"cells": cells},
+    }
+    server.notify("notebookDocument/didChange", stranger)
+    position = {"line": 1, "character": 8}
+    server.request(
+        "textDocument/inlineCompletion",
+        {"textDocument": {"uri": cell}, "position": position, "context": {"triggerKind": 1}},
+    )
+    last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+    assert last["prompt"].endswith("# %%\nmark = '\ufffd'\nx = '\ufffd'")
+    assert server.close() == 0

@@ -6,7 +6,7 @@ import pytest
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from atlas_lsp.lsp.documents import _after_insert
+from atlas_lsp.lsp.completion import _after_insert
 
 
 def _change(line: int, character: int, end_character: int, text: str) -> types.TextDocumentContentChangePartial:

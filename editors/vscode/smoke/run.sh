@@ -28,6 +28,17 @@ mkdir -p "$project/tests" "$work/data/User" "$repo/docs/vscode-smoke"
 printf 'import time\n\n\ndef add(a, b):\n    """Return the sum of a and b."""\n    pass\n\n\nLIMIT = 3\n' > "$project/calc.py"
 printf 'def reverse(text):\n    return \n' > "$project/rev.py"
 printf 'from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_add_negative():\n    assert add(-1, 1) == 0\n' > "$project/tests/test_calc.py"
+"$python" - "$project/geometry.ipynb" <<'PY'
+import json, sys
+cells = [("markdown", "# Geometry\nHelpers for circles."),
+         ("code", "import math\n\ndef circle_area(r):\n    return math.pi * r * r"),
+         ("code", "def add(a, b):\n    return ")]
+notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"language_info": {"name": "python"}},
+            "cells": [{"cell_type": kind, "metadata": {}, "source": text.splitlines(True), "id": f"c{n}",
+                       **({"outputs": [], "execution_count": None} if kind == "code" else {})}
+                      for n, (kind, text) in enumerate(cells)]}
+open(sys.argv[1], "w").write(json.dumps(notebook, indent=1))
+PY
 git init -q "$project"
 cat > "$work/data/User/settings.json" <<JSON
 {

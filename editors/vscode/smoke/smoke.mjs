@@ -150,6 +150,30 @@ try {
   step("the request after Tab was answered by the speculation", speculation !== "" && answered !== "",
     `${speculation.replace(/^.*DEBUG /, "")} / ${answered.replace(/^.*DEBUG /, "")}`);
   result.calc = solved;
+
+  // a Jupyter notebook: ghost text in its last code cell, made in the whole notebook (the server's notebook sync)
+  await openFile(page, "geometry.ipynb");
+  const cells = await waitFor(page, () => document.querySelectorAll(".cell-editor-container .monaco-editor").length >= 2,
+    60000);
+  step("the notebook opens in the notebook editor", cells);
+  const editors = await page.$$(".cell-editor-container .monaco-editor .view-lines");
+  if (editors.length >= 2) {
+    await editors[editors.length - 1].click();
+    await sleep(500);
+    await page.keyboard.down("Control");
+    await page.keyboard.press("End");
+    await page.keyboard.up("Control");
+    await sleep(500);
+    await command(page, "Trigger Inline Suggestion");
+  }
+  const cellGhost = await waitFor(page, () => !!document.querySelector(
+    ".notebook-editor .ghost-text-decoration, .notebook-editor .ghost-text"), 60000);
+  await page.screenshot({ path: `${shots}/vscode-notebook.png` });
+  const after = process.env.SMOKE_SERVER_LOG ? readFileSync(process.env.SMOKE_SERVER_LOG, "utf8") : "";
+  const opened = after.split("\n").find((line) => /notebook opened: /.test(line)) || "";
+  const inCell = after.split("\n").find((line) => /completion in notebook cell /.test(line)) || "";
+  step("ghost text in a notebook cell, made in the whole notebook", cellGhost && opened !== "" && inCell !== "",
+    `${opened.replace(/^.*DEBUG /, "")} / ${inCell.replace(/^.*DEBUG /, "")}`);
 } finally {
   await browser.close();
 }

@@ -8,9 +8,11 @@ import {
   AtlasStatus,
   CodeActionLike,
   describeSolveStart,
+  documentSelector,
   findSolveCommand,
   serverCommand,
   serverSettings,
+  solveUnavailable,
   statusBarView,
 } from "./logic";
 
@@ -46,7 +48,7 @@ function createClient(output: vscode.LogOutputChannel, item: vscode.StatusBarIte
   );
   const serverOptions: ServerOptions = { command, args, transport: TransportKind.stdio };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: LANGUAGES.map((language) => ({ scheme: "file", language })),
+    documentSelector: documentSelector(LANGUAGES),
     initializationOptions: serverSettings(atlasConfiguration()),
     synchronize: { configurationSection: "atlas" },
     outputChannel: output,
@@ -88,6 +90,11 @@ async function solveAtCursor(): Promise<void> {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !client) {
     vscode.window.showWarningMessage("atlas: open a file of a supported language first");
+    return;
+  }
+  const unavailable = solveUnavailable(editor.document.uri.scheme);
+  if (unavailable) {
+    vscode.window.showInformationMessage(unavailable);
     return;
   }
   const position = editor.selection.active;

@@ -123,3 +123,24 @@ export function describeSolveStart(result: unknown, name: string): { ok: boolean
   }
   return { ok: false, message: `atlas: the solve did not start: ${answer.message ?? "no answer from the server"}` };
 }
+
+/** Where the server is asked for completions: files, unsaved ("untitled") editors and notebook cells, in the
+ * languages it has grammars for. A notebook's cells reach the server through LSP notebook sync (the server asks for
+ * it), so a completion in a cell sees the notebook's other cells. */
+export function documentSelector(languages: string[]): { scheme: string; language: string }[] {
+  return ["file", "untitled", "vscode-notebook-cell"].flatMap((scheme) =>
+    languages.map((language) => ({ scheme, language })),
+  );
+}
+
+/** Why "solve this function" cannot run in a document of this URI scheme (it tests a saved file of the project),
+ * or undefined when it can. */
+export function solveUnavailable(scheme: string): string | undefined {
+  if (scheme === "file") {
+    return undefined;
+  }
+  if (scheme === "vscode-notebook-cell") {
+    return "atlas: solving runs your project's tests on a function in a saved file, not in a notebook cell";
+  }
+  return "atlas: solving runs your project's tests on a function in a saved file: save this one first";
+}

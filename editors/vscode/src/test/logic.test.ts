@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { describeSolveStart, findSolveCommand, serverCommand, serverSettings, statusBarView } from "../logic";
+import {
+  describeSolveStart,
+  documentSelector,
+  findSolveCommand,
+  serverCommand,
+  serverSettings,
+  solveUnavailable,
+  statusBarView,
+} from "../logic";
 
 test("status bar shows each state with the model and the cause", () => {
   assert.equal(statusBarView(undefined).text, "$(circle-outline) atlas");
@@ -60,4 +68,22 @@ test("the solve's answer is explained", () => {
   const refused = describeSolveStart({ status: "error", message: "file:///x.py is not open" }, "add");
   assert.equal(refused.ok, false);
   assert.match(refused.message, /is not open/);
+});
+
+test("completions in files, unsaved editors and notebook cells of each language", () => {
+  const selector = documentSelector(["python", "go"]);
+  assert.deepEqual(selector, [
+    { scheme: "file", language: "python" },
+    { scheme: "file", language: "go" },
+    { scheme: "untitled", language: "python" },
+    { scheme: "untitled", language: "go" },
+    { scheme: "vscode-notebook-cell", language: "python" },
+    { scheme: "vscode-notebook-cell", language: "go" },
+  ]);
+});
+
+test("solving is offered in saved files only, and says why elsewhere", () => {
+  assert.equal(solveUnavailable("file"), undefined);
+  assert.match(solveUnavailable("untitled") ?? "", /save this one first/);
+  assert.match(solveUnavailable("vscode-notebook-cell") ?? "", /not in a notebook cell/);
 });
