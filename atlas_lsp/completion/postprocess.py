@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from atlas_lsp.prompts.completion import CursorText
@@ -108,6 +109,36 @@ def drop_existing_closers(text: str, line_suffix: str) -> str:
     return stripped
 
 
+def indent_step(cursor: CursorText) -> int:
+    """The file's indentation step in spaces: the greatest common divisor of the widths of the nearest lines above
+    the cursor indented with spaces (1 says nothing), else the cursor's own indentation when it is 2, 4 or 8 spaces
+    (the first indented line of a file); 0 when nothing tells."""
+    widths = []
+    for line in cursor.before_line[-4096:].split("\n")[-40:]:
+        if line.startswith(" ") and line.strip():
+            widths.append(len(line) - len(line.lstrip(" ")))
+    if widths:
+        return math.gcd(*widths)
+    prefix = cursor.line_prefix
+    return len(prefix) if len(prefix) in (2, 4, 8) and not prefix.strip(" ") else 0
+
+
+def snap_first_line_indent(text: str, cursor: CursorText) -> str:
+    """On a line holding only the cursor's indentation, a first line that adds a few spaces of its own (the model's
+    token began with one: ``"    " + " return"``) starts on the file's indentation step instead."""
+    prefix = cursor.line_prefix
+    if not prefix or prefix.strip(" ") or cursor.line_suffix.strip():
+        return text
+    first = text.split("\n", 1)[0]
+    lead = len(first) - len(first.lstrip(" "))
+    if lead == 0 or not first.strip():
+        return text
+    step = indent_step(cursor)
+    if step <= 1:
+        return text
+    return text[min((len(prefix) + lead) % step, lead) :]
+
+
 def strip_trailing_whitespace(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).rstrip("\n")
 
@@ -138,7 +169,7 @@ def file_indent_unit(cursor: CursorText) -> str:
 def clean_completion(raw: str, cursor: CursorText, max_lines: int) -> str:
     """All filters in order; an empty string means 'show nothing'."""
     policy = line_policy(cursor, max_lines)
-    text = strip_markdown_fences(raw)
+    text = snap_first_line_indent(strip_markdown_fences(raw), cursor)
     if not policy.multiline:
         text = single_line(text)
         text = drop_existing_closers(text, cursor.line_suffix)

@@ -10,9 +10,11 @@ from atlas_lsp.completion.postprocess import (
     drop_existing_closers,
     drop_repeated_lines,
     drop_repeated_next_line,
+    indent_step,
     is_complete,
     line_policy,
     normalize_indentation,
+    snap_first_line_indent,
     strip_markdown_fences,
     strip_trailing_whitespace,
 )
@@ -108,11 +110,44 @@ def cursor(prefix: str, suffix: str = "", before: str = "def f():\n", after: str
 @pytest.mark.parametrize(
     ("raw", "where", "expected"),
     [
+        (" return a + b", cursor("    "), "return a + b"),  # "    " + " return": five spaces otherwise
+        ("  return a", cursor("    "), "return a"),
+        ("     return a", cursor("    "), "    return a"),  # one level deeper, plus the stray space: the level
+        ("    return a", cursor("    "), "    return a"),  # a whole level deeper: as it is
+        ("return a", cursor("    "), "return a"),
+        (" x = 1", cursor("  ", before="function f() {\n  if (a) {\n    b();\n  }\n"), "x = 1"),  # two-space file
+        ("  x = 1", cursor("  ", before="function f() {\n  if (a) {\n    b();\n  }\n"), "  x = 1"),
+        (" y", cursor("    ", before="f(a,\n  b)\n"), "y"),  # a step of 2 (the line above): 4, not 5
+        (" y", cursor("   ", before="def f():\n"), " y"),  # 3 spaces, nothing indented above: no step known
+        (" y", cursor("   ", before="class A:\n    x = 1\n"), " y"),  # 3 + 1: the step of 4 above
+        ("  y", cursor("  ", before="class A:\n    x = 1\n        y = 2\n"), "  y"),  # 2 + 2 = 4: as it is
+        (" = 1", cursor("x"), " = 1"),  # not an indentation: the space belongs to the text
+        (" y", cursor("    ", "z"), " y"),  # text after the cursor
+        ("", cursor("    "), ""),
+        ("  \n    b", cursor("    "), "  \n    b"),  # a blank first line: left to the other filters
+    ],
+)
+def test_snap_first_line_indent(raw: str, where: CursorText, expected: str) -> None:
+    assert snap_first_line_indent(raw, where) == expected
+
+
+def test_indent_step() -> None:
+    assert indent_step(cursor("    ", before="class A:\n    def f(self):\n        pass\n")) == 4
+    assert indent_step(cursor("", before="x = 1\n")) == 0
+    assert indent_step(cursor("  ", before="x = 1\n")) == 2  # nothing above: the cursor's own
+    aligned = "if (a) {\n      b(a,\n        c)\n         d\n"  # a continuation aligned on a bracket
+    assert indent_step(cursor("  ", before=aligned)) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "where", "expected"),
+    [
         ("a + b\n    more", cursor("    return "), "a + b\n    more"),
         ("a + b)\nnext", cursor("    f(", ")"), "a + b"),  # text after the cursor: one line, no doubled bracket
         ("   \n  ", cursor("    "), ""),  # whitespace only: nothing to show
         ("```\n```", cursor("    "), ""),
         ("x = 1\n    y = 2\nprint(x)", cursor("    "), "x = 1\n    y = 2"),  # stops where the body ends
+        (" return a\n    b", cursor("    "), "return a\n    b"),  # the stray space of the first line
     ],
 )
 def test_clean_completion(raw: str, where: CursorText, expected: str) -> None:
