@@ -213,10 +213,23 @@ def _accept_command(suggestion: Suggestion) -> types.Command:
     return types.Command(title="accepted", command=ACCEPT_COMMAND, arguments=[{"chars": len(suggestion.text)}])
 
 
+def _in_document(lines: Sequence[str], span: types.Range) -> bool:
+    """``span`` is a range of the document ``lines``: in order, on its lines (or at the start of the line after
+    the last, where a final newline leaves the cursor)."""
+    start, end = span.start, span.end
+    if (start.line, start.character) > (end.line, end.character):
+        return False
+    return end.line < len(lines) or (end.line == len(lines) and end.character == 0)
+
+
 async def on_inline_completion(
     ls: AtlasLanguageServer, params: types.InlineCompletionParams
 ) -> types.InlineCompletionList | None:
     selected = params.context.selected_completion_info if params.context else None
+    document = ls.open_document(params.text_document.uri)
+    if selected is not None and document is not None and not _in_document(document.lines, selected.range):
+        logger.info("selectedCompletionInfo with a range outside the document ignored: %s", selected.range)
+        selected = None  # (answering with it would hand the editor that range to replace)
     suggestion = await suggest(ls, params.text_document.uri, params.position, selected)
     if suggestion is None:
         return None

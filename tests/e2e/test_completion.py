@@ -201,6 +201,28 @@ async def test_selected_completion_item_is_extended(client: LanguageClient, tmp_
     assert last["prompt"].endswith("    return text")  # the prompt saw the selected item already applied
 
 
+async def test_a_selected_item_outside_the_document_is_ignored(client: LanguageClient, tmp_path: Path) -> None:
+    """A selectedCompletionInfo whose range is not in the document (a client's bug) is not echoed back for the
+    editor to replace: the suggestion goes at the cursor."""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "sel.py", "def reverse(text):\n    return ")
+    bogus = types.Range(start=types.Position(9, 0), end=types.Position(9, 4))
+    result = await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=1, character=11),
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic,
+                selected_completion_info=types.SelectedCompletionInfo(range=bogus, text="zzz"),
+            ),
+        )
+    )
+    assert result is not None and result.items
+    assert result.items[0].range == types.Range(start=types.Position(1, 11), end=types.Position(1, 11))
+    assert "zzz" not in (await last_completion(client))["prompt"]
+
+
 async def test_an_empty_file_gets_no_suggestion_and_no_error(client: LanguageClient, tmp_path: Path) -> None:
     """Nothing to continue (no text, no context): no model call, no error in the editor's log. (The empty prompt
     used to reach llama.cpp, whose sampler asserted, and every such request logged an error.)"""
