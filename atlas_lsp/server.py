@@ -58,6 +58,7 @@ class AtlasLanguageServer(LanguageServer):
         self.solver = SolveService(self.context.registry, self.models.worker)
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.stale_notebooks: set[str] = set()  # to be laid out again before their next completion (lsp/notebooks.py)
         self.index_builds = asyncio.Lock()  # one workspace index build at a time (lsp/documents.py)
         self.shutdown_requested = False  # the client sent `shutdown` (the exit status: cli.serve)
         # full garbage collections in quiet moments, not during a generation (installed once initialized)

@@ -5,7 +5,7 @@ context service as one text (atlas_lsp/context/notebook.py: its cells in order a
 notebook's path, and a completion in a code cell is made in that text: the model sees the cells above (imports,
 data, helpers) and below the cursor's cell, and its syntax tree is the notebook's. A keystroke in a code cell is the
 same edit some lines further down that text; a change of the notebook's cells (added, removed, moved, another kind)
-or of a markdown cell lays the text out again.
+lays the text out again, and so does the next completion after typing in a markdown cell.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class CompletionSource:
 def completion_source(ls: AtlasLanguageServer, uri: str, document: TextDocument) -> CompletionSource:
     notebook = ls.workspace.get_notebook_document(cell_uri=uri)
     if notebook is not None:
+        if uri_to_path(notebook.uri) in ls.stale_notebooks:
+            _lay_out_again(ls, notebook)  # a markdown cell was edited since: now the code cells below moved
         placement = notebook_layout(ls, notebook).placement(uri)
         if placement is not None:
             logger.debug("completion in notebook cell %s: its line 0 is line %d", uri, placement.first_line)
@@ -87,6 +89,7 @@ def completion_source(ls: AtlasLanguageServer, uri: str, document: TextDocument)
 def _lay_out_again(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> str:
     """Put the notebook's whole text into the context service (parsed anew); its path there."""
     path = uri_to_path(notebook.uri)
+    ls.stale_notebooks.discard(path)
     layout = notebook_layout(ls, notebook)
     if layout.language is None:
         ls.context.close(path)  # no code cell: nothing to complete in
@@ -108,16 +111,24 @@ def on_did_open_notebook(ls: AtlasLanguageServer, params: types.DidOpenNotebookD
 
 
 def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
-    """pygls has applied the change to its copy of the notebook and cells; the same change goes into ours."""
+    """pygls has applied the change to its copy of the notebook and cells; the same change goes into ours: typing
+    in a code cell as an edit of our text; cells added, removed, moved or changed in kind by laying it out again;
+    typing in a markdown cell (or in several cells at once) by laying it out again when it is next needed, so that
+    writing prose costs no parse per keystroke."""
     from atlas_lsp.lsp.completion import schedule_warm_up_after  # (here: that module imports this one)
 
     notebook = ls.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri)
     cells = params.change.cells
     if notebook is None or cells is None:
         return  # unknown, or only the notebook's metadata changed
-    contents = cells.text_content or []
     path = uri_to_path(notebook.uri)
-    if cells.structure is None and not cells.data and len(contents) == 1 and path in ls.context.documents:
+    if cells.structure is not None or cells.data:
+        _lay_out_again(ls, notebook)
+        return
+    contents = cells.text_content or []
+    if not contents or path in ls.stale_notebooks or path not in ls.context.documents:
+        return  # (not parsed: see ContextService.open; a completion reads pygls's cells all the same)
+    if len(contents) == 1:
         cell_uri = contents[0].document.uri
         placement = notebook_layout(ls, notebook).placement(cell_uri)
         changes = contents[0].changes
@@ -127,9 +138,10 @@ def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNoteb
                 ls.context.change(path, [edit_from_change(ls, path, change, placement.first_line)])
             schedule_warm_up_after(ls, cell_uri, changes[-1] if changes else None)
             return
-    if cells.structure is not None or cells.data or contents:
-        _lay_out_again(ls, notebook)
+    ls.stale_notebooks.add(path)
 
 
 def on_did_close_notebook(ls: AtlasLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
-    ls.context.close(uri_to_path(params.notebook_document.uri))
+    path = uri_to_path(params.notebook_document.uri)
+    ls.context.close(path)
+    ls.stale_notebooks.discard(path)

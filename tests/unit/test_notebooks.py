@@ -168,10 +168,22 @@ async def test_every_change_of_a_notebook_keeps_the_servers_copy_equal_to_its_ce
         assert_in_sync(server)
     assert server.context.documents[PATH].full_parses == parses  # each was an edit of the tree
 
-    # a markdown cell edited, a cell added, one removed, two swapped: laid out again
-    version += 1
-    change(server, version, text_edit(cell_uri(0), version, 1, 0, 1, 3, "Add"))
+    # typing in a markdown cell: laid out again when next needed, once (the code cells below it moved)
+    typed_into = server.context.documents[PATH]
+    for column in range(3):
+        version += 1
+        change(server, version, text_edit(cell_uri(0), version, 1, column, 1, column, "+"))
+        assert PATH in server.stale_notebooks
+        version += 1
+        change(server, version, text_edit(cell_uri(1), version, 0, 0, 0, 0, "#"))  # (then in a code cell)
+    assert server.context.documents[PATH].full_parses == parses  # no parse per keystroke
+    assert "+++" not in server.context.documents[PATH].text
+    notebooks.completion_source(server, cell_uri(2), server.workspace.get_text_document(cell_uri(2)))
+    assert PATH not in server.stale_notebooks and "# +++Sum the *rows*." in server.context.documents[PATH].text
+    assert server.context.documents[PATH] is not typed_into  # (parsed anew)
     assert_in_sync(server)
+
+    # a cell added, one removed, two swapped: laid out again at once
     added = types.TextDocumentItem(uri=cell_uri(9), language_id="python", version=1, text="rows.append(4)")
     structure = types.NotebookDocumentCellChangeStructure(
         array=types.NotebookCellArrayChange(
