@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Coroutine
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.io_ import StdoutWriter, run_async
@@ -210,8 +211,9 @@ class AtlasLanguageServer(LanguageServer):
 
     # -- documents and requests -----------------------------------------------------------------------------
     def open_document(self, uri: str) -> TextDocument | None:
-        """The open document ``uri``, or None when the client never opened it."""
-        return self.workspace.text_documents.get(uri)
+        """The open document ``uri``, or None when the client never opened it. (pygls keeps documents under their
+        percent-decoded uri: a path with a space or a non-ASCII letter is encoded in the client's messages.)"""
+        return self.workspace.text_documents.get(unquote(uri))
 
     def supersede_completion(self, uri: str) -> CancelToken:
         """A token for a new completion in ``uri``; the previous one for that document is cancelled."""

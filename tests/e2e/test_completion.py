@@ -223,6 +223,19 @@ async def test_a_selected_item_outside_the_document_is_ignored(client: LanguageC
     assert "zzz" not in (await last_completion(client))["prompt"]
 
 
+async def test_a_file_whose_path_has_a_space_and_an_accent(client: LanguageClient, tmp_path: Path) -> None:
+    """Its uri comes percent-encoded (`my%20proj%C3%A9t`); pygls keeps documents under the decoded one."""
+    root = tmp_path / "my projét"
+    root.mkdir()
+    await start_session(client, root)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, root / "a b.py", "def reverse(text):\n    return ")
+    assert "%20" in uri and "%C3%A9" in uri
+    shown = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    assert shown is not None and shown.items
+    assert (await last_completion(client))["prompt"].endswith("def reverse(text):\n    return ")
+
+
 async def test_an_empty_file_gets_no_suggestion_and_no_error(client: LanguageClient, tmp_path: Path) -> None:
     """Nothing to continue (no text, no context): no model call, no error in the editor's log. (The empty prompt
     used to reach llama.cpp, whose sampler asserted, and every such request logged an error.)"""

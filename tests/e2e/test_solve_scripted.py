@@ -49,3 +49,28 @@ async def test_a_failing_candidate_is_repaired_from_its_failure_and_the_repair_p
     assert "return a - b" in repair  # the failed candidate goes back to the model
     assert "assert -1 == 5" in repair and "test_add" in repair  # with the failing test and its assertion
     assert any("2/2 selected tests pass: test_add, test_add_negative" in m.message for m in client.messages)
+
+
+async def test_a_project_whose_path_has_a_space_and_an_accent(client: LanguageClient, tmp_path: Path) -> None:
+    """Clients send such paths percent-encoded (`my%20proj%C3%A9t`): the file is found open, the action offered
+    and the function solved (its tests found and run in the sandbox), with the completions (test_completion)."""
+    root = tmp_path / "my projét"
+    root.mkdir()
+    path = project(root)
+    edits = record_edits(client)
+    with ScriptedEndpoint([RIGHT]).running() as endpoint:
+        options = {"model": {"backend": "openai", "url": endpoint.url}, "solve": {"candidates": 1, "repairRounds": 0}}
+        await start_session(client, root, options=options)
+        await wait_for_status(client, {"ready"})
+        uri = open_document(client, path, CALC)
+        assert "%20" in uri and "%C3%A9" in uri
+        (action,) = await code_actions(client, uri, 4)
+        command = _command_of(action)
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+        )
+        reports = await wait_for_end(client, "atlas-solve-")
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert "2/2 selected tests pass" in messages[-1], messages
+    (edit,) = edits
+    assert edit.edit.document_changes[0].text_document.uri == uri
