@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -41,13 +42,14 @@ def notebook_sync_options(registry: LanguageRegistry) -> types.NotebookDocumentS
 
 
 def notebook_layout(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> NotebookLayout:
+    """The notebook's cells laid out as one text; cells by their percent-decoded uri, as pygls keeps them."""
     cells = []
     for cell in notebook.cells:
         document = ls.open_document(cell.document)
         if document is None:
             continue
         code = cell.kind == types.NotebookCellKind.Code
-        cells.append(NotebookCell(cell.document, code, document.language_id or "", document.source))
+        cells.append(NotebookCell(unquote(cell.document), code, document.language_id or "", document.source))
     spec = ls.context.registry.for_language_id(notebook_language(cells) or "")
     return lay_out(cells, spec.line_comment if spec is not None else "#")
 
@@ -79,7 +81,7 @@ def completion_source(ls: AtlasLanguageServer, uri: str, document: TextDocument)
     if notebook is not None:
         if uri_to_path(notebook.uri) in ls.stale_notebooks:
             _lay_out_again(ls, notebook)  # a markdown cell was edited since: now the code cells below moved
-        placement = notebook_layout(ls, notebook).placement(uri)
+        placement = notebook_layout(ls, notebook).placement(unquote(uri))
         if placement is not None:
             logger.debug("completion in notebook cell %s: its line 0 is line %d", uri, placement.first_line)
             return CompletionSource(document.lines, uri_to_path(notebook.uri), placement)
@@ -130,7 +132,7 @@ def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNoteb
         return  # (not parsed: see ContextService.open; a completion reads pygls's cells all the same)
     if len(contents) == 1:
         cell_uri = contents[0].document.uri
-        placement = notebook_layout(ls, notebook).placement(cell_uri)
+        placement = notebook_layout(ls, notebook).placement(unquote(cell_uri))
         changes = contents[0].changes
         edits = [c for c in changes if isinstance(c, types.TextDocumentContentChangePartial)]
         if placement is not None and len(edits) == len(changes):

@@ -20,7 +20,8 @@ CELLS = [
 
 
 def cell_uri(notebook: Path, n: int) -> str:
-    return f"vscode-notebook-cell:{notebook.as_posix()}#cell{n}"
+    """As VS Code names a cell (its fragment percent-encoded)."""
+    return f"vscode-notebook-cell:{notebook.as_posix()}#W{n}sZmlsZQ%3D%3D"
 
 
 def open_notebook(client: LanguageClient, notebook: Path) -> None:
