@@ -125,14 +125,19 @@ def indent_step(cursor: CursorText) -> int:
 
 def snap_first_line_indent(text: str, cursor: CursorText) -> str:
     """On a line holding only the cursor's indentation, a first line that adds a few spaces of its own (the model's
-    token began with one: ``"    " + " return"``) starts on the file's indentation step instead."""
+    token began with one: ``"    " + " return"``) starts on the file's indentation step instead; after tabs, where
+    a statement never starts with spaces, right after them."""
     prefix = cursor.line_prefix
-    if not prefix or prefix.strip(" ") or cursor.line_suffix.strip():
+    if not prefix or prefix.strip(" \t") or cursor.line_suffix.strip():
         return text
     first = text.split("\n", 1)[0]
     lead = len(first) - len(first.lstrip(" "))
     if lead == 0 or not first.strip():
         return text
+    if not prefix.strip("\t"):
+        return text[lead:] if first[lead] != "\t" else text
+    if prefix.strip(" "):
+        return text  # tabs and spaces mixed: nothing to tell
     step = indent_step(cursor)
     if step <= 1:
         return text

@@ -124,6 +124,9 @@ def cursor(prefix: str, suffix: str = "", before: str = "def f():\n", after: str
         (" = 1", cursor("x"), " = 1"),  # not an indentation: the space belongs to the text
         (" y", cursor("    ", "z"), " y"),  # text after the cursor
         ("", cursor("    "), ""),
+        (" return a", cursor("\t\t", before="def f():\n\tif a:\n"), "return a"),  # tabs: no spaces after them
+        ("\treturn a", cursor("\t", before="def f():\n"), "\treturn a"),  # a tab: a level deeper, as it is
+        (" return a", cursor(" \t"), " return a"),  # mixed: nothing to tell
         ("  \n    b", cursor("    "), "  \n    b"),  # a blank first line: left to the other filters
     ],
 )
