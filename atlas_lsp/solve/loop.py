@@ -169,7 +169,8 @@ class SolveLoop:
         if candidate.invalid:
             candidate.report = TestReport(problem=candidate.invalid)
             return
-        self._progress(f"running {len(result.tests)} tests on {candidate.origin}")
+        count = len(result.tests)
+        self._progress(f"running {count} test{'' if count == 1 else 's'} on {candidate.origin}")
         candidate.report = self._run_tests(replace_function(file_text, result.target, candidate.code), cancel)
         result.test_runs += 1
 
