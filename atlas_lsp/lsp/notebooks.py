@@ -79,17 +79,20 @@ class CompletionSource:
 def completion_source(ls: AtlasLanguageServer, uri: str, document: TextDocument) -> CompletionSource:
     notebook = ls.workspace.get_notebook_document(cell_uri=uri)
     if notebook is not None:
-        if uri_to_path(notebook.uri) in ls.stale_notebooks:
-            _lay_out_again(ls, notebook)  # a markdown cell was edited since: now the code cells below moved
-        placement = notebook_layout(ls, notebook).placement(unquote(uri))
+        path = uri_to_path(notebook.uri)
+        if path in ls.stale_notebooks:  # a markdown cell was edited since: the code cells below it moved
+            layout = _lay_out_again(ls, notebook)
+        else:
+            layout = notebook_layout(ls, notebook)
+        placement = layout.placement(unquote(uri))
         if placement is not None:
             logger.debug("completion in notebook cell %s: its line 0 is line %d", uri, placement.first_line)
-            return CompletionSource(document.lines, uri_to_path(notebook.uri), placement)
+            return CompletionSource(document.lines, path, placement)
     return CompletionSource(document.lines, uri_to_path(uri))
 
 
-def _lay_out_again(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> str:
-    """Put the notebook's whole text into the context service (parsed anew); its path there."""
+def _lay_out_again(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> NotebookLayout:
+    """Put the notebook's whole text into the context service, under its path (parsed anew)."""
     path = uri_to_path(notebook.uri)
     ls.stale_notebooks.discard(path)
     layout = notebook_layout(ls, notebook)
@@ -97,14 +100,15 @@ def _lay_out_again(ls: AtlasLanguageServer, notebook: types.NotebookDocument) ->
         ls.context.close(path)  # no code cell: nothing to complete in
     else:
         ls.context.open(path, layout.text, layout.language)
-    return path
+    return layout
 
 
 def on_did_open_notebook(ls: AtlasLanguageServer, params: types.DidOpenNotebookDocumentParams) -> None:
     notebook = ls.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri)
     if notebook is None:
         return
-    path = _lay_out_again(ls, notebook)
+    _lay_out_again(ls, notebook)
+    path = uri_to_path(notebook.uri)
     logger.debug("notebook opened: %s (%d cells)", path, len(notebook.cells))
     ls.models.prepare([cell.text for cell in params.cell_text_documents])
     loop = asyncio.get_running_loop()
