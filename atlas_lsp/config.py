@@ -170,7 +170,9 @@ class SolveSettings:
     )
     test_timeout_s: float = _setting(60.0, "Wall-clock limit for one candidate's test run.", minimum=1)
     python: str | None = _setting(
-        None, "Python interpreter that runs the project's tests (its virtualenv's); unset: the one atlas-lsp runs on."
+        None,
+        "Python interpreter that runs the project's tests (its virtualenv's; a relative path such as "
+        ".venv/bin/python is the project's); unset: the one atlas-lsp runs on.",
     )
 
 

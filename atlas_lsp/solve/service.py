@@ -90,11 +90,18 @@ def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list
     return "\n\n".join([above, *used_by]).strip()
 
 
-def interpreter(settings: SolveSettings) -> str:
-    """The Python that runs the project's tests; a clear error when the configured one does not work."""
+def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
+    """The Python that runs the project's tests, as an absolute path (the tests run in a copy of the project); a
+    relative path with a folder in it (``.venv/bin/python``) is the project's at ``root``, a bare name is looked up
+    on PATH. A clear error when the configured one does not work."""
     if not settings.python:
         return sys.executable
-    python = shutil.which(os.path.expanduser(settings.python)) or os.path.expanduser(settings.python)
+    given = os.path.expanduser(settings.python)
+    if root is not None and not os.path.isabs(given) and os.sep in given:
+        python = os.path.join(root, given)
+    else:
+        python = shutil.which(given) or given
+    python = os.path.abspath(python)  # (not resolved: a virtualenv's python is a link to the one it was made from)
     try:
         done = subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as error:
@@ -204,7 +211,7 @@ class SolveService:
             tests=found.test_sources,
             tests_label=found.label,
         )
-        python = interpreter(settings)
+        python = interpreter(settings, request.root)
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         sandbox = Sandbox(request.root, request.buffers, limits)
 

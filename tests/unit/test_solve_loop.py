@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from atlas_lsp.config import SolveSettings
 from atlas_lsp.model.backend import CancelToken
@@ -138,6 +141,24 @@ def test_the_test_interpreter_is_checked() -> None:
     assert interpreter(SolveSettings(python=sys.executable)) == sys.executable
     with pytest.raises(SolveError, match="cannot be run"):
         interpreter(SolveSettings(python="/nonexistent/bin/python"))
+
+
+def test_a_relative_test_interpreter_is_the_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`solve.python: .venv/bin/python` names the project's virtualenv, whatever the server's working folder; the
+    tests run in a copy of the project (without its virtualenv), so the path handed on is absolute."""
+    import sys
+
+    from atlas_lsp.solve.service import interpreter
+
+    venv_bin = tmp_path / "project" / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)  # (a virtualenv's python is such a link)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    found = interpreter(SolveSettings(python=".venv/bin/python"), tmp_path / "project")
+    assert found == str(venv_bin / "python")  # absolute, the link itself (not what it points to)
+    assert interpreter(SolveSettings(python=Path(sys.executable).name)) == shutil.which(Path(sys.executable).name)
 
 
 def test_callers_are_found_outside_tests(tmp_path: Path) -> None:
