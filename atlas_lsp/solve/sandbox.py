@@ -174,14 +174,28 @@ def _limit(limits: Limits) -> Callable[[], None]:
     return apply
 
 
-def _scrubbed_environment(workdir: Path, python: str) -> dict[str, str]:
+def import_root(workdir: Path, relative: Path) -> Path:
+    """The folder Python imports the module at ``relative`` (in the copy ``workdir``) from: the one above its
+    outermost package (folders with an ``__init__.py``), e.g. ``src`` in a src layout."""
+    folder = (workdir / relative).parent
+    while folder != workdir and (folder / "__init__.py").is_file():
+        folder = folder.parent
+    return folder
+
+
+def _scrubbed_environment(workdir: Path, python: str, import_roots: list[Path] | None = None) -> dict[str, str]:
+    """The test run's whole environment. PYTHONPATH puts the copy's code first: the import roots of the files
+    written into it and its ``src`` folder (where a src layout keeps its packages) come before site-packages, where
+    the project's own editable install would import the original files instead of the candidate."""
     python_bin = str(Path(python).parent)
+    roots = [*(import_roots or []), workdir / "src", workdir]
+    python_path = ":".join(dict.fromkeys(str(root) for root in roots if root.is_dir()))
     return {
         "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(workdir),
         "TMPDIR": str(workdir / ".tmp"),
         "LANG": "C.UTF-8",
-        "PYTHONPATH": str(workdir),
+        "PYTHONPATH": python_path,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
     }
@@ -221,8 +235,15 @@ def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
     return outcomes
 
 
-def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: CancelToken | None = None) -> TestReport:
-    """Run ``node_ids`` with pytest in ``workdir`` under the limits; never raises for what the tests do."""
+def run_pytest(
+    workdir: Path,
+    node_ids: list[str],
+    limits: Limits,
+    cancel: CancelToken | None = None,
+    import_roots: list[Path] | None = None,
+) -> TestReport:
+    """Run ``node_ids`` with pytest in ``workdir`` under the limits; never raises for what the tests do.
+    ``import_roots``: folders of the copy to import from first (see `_scrubbed_environment`)."""
     started = time.monotonic()
     (workdir / ".tmp").mkdir(exist_ok=True)
     junit = workdir / ".atlas-report.xml"
@@ -237,7 +258,7 @@ def run_pytest(workdir: Path, node_ids: list[str], limits: Limits, cancel: Cance
     process = subprocess.Popen(
         command,
         cwd=workdir,
-        env=_scrubbed_environment(workdir, limits.python),
+        env=_scrubbed_environment(workdir, limits.python, import_roots),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -306,8 +327,14 @@ class Sandbox:
         copy_project(self.root, workdir, {**self.buffers, **overlays})
         for relative, text in extra_files.items():
             (workdir / relative).write_text(text, encoding="utf-8")
+        roots = []
+        for path in overlays:
+            try:
+                roots.append(import_root(workdir, Path(path).resolve().relative_to(self.root.resolve())))
+            except ValueError:
+                continue  # (not in the project)
         try:
-            return run_pytest(workdir, node_ids, self.limits, cancel)
+            return run_pytest(workdir, node_ids, self.limits, cancel, roots)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 

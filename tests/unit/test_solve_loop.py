@@ -281,3 +281,40 @@ def test_the_functions_own_signature_is_kept() -> None:
     same, _ = extract_function("async def total(self, items, *, start=0):\n    return 1\n", PYTHON, "total", "    ")
     assert keep_signature(same, target, PYTHON) == same
     assert keep_signature("", target, PYTHON) == ""
+
+
+def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_path: Path) -> None:
+    """A project whose package lives in `src/` and is installed in its own environment in editable mode (a .pth
+    file naming the original `src`): its tests must import the candidate in the sandbox's copy, not the original
+    files (every candidate failed like the stub, even a right one)."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    from atlas_lsp.solve.sandbox import import_root
+
+    project = tmp_path / "project"
+    (project / "src" / "mypkg").mkdir(parents=True)
+    (project / "tests").mkdir()
+    (project / "src" / "mypkg" / "__init__.py").write_text("")
+    stub = 'def add(a, b):\n    """Return the sum."""\n    pass\n'
+    (project / "src" / "mypkg" / "core.py").write_text(stub)
+    (project / "tests" / "test_core.py").write_text(
+        "from mypkg.core import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+    )
+    env = tmp_path / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(env)], check=True)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(env), "platbase": str(env)})
+    Path(purelib, "__editable__mypkg.pth").write_text(str(project / "src") + "\n")  # what `pip install -e .` leaves
+    python = str(env / "bin" / "python")
+    found = subprocess.run([python, "-c", "import mypkg; print(mypkg.__file__)"], capture_output=True, text=True)
+    assert found.stdout.strip() == str(project / "src" / "mypkg" / "__init__.py")  # the install works
+    assert import_root(project, Path("src/mypkg/core.py")) == project / "src"
+
+    sandbox = Sandbox(project, {}, Limits(python, wall_seconds=60))
+    right = stub.replace("pass", "return a + b")
+    report = sandbox.run(
+        {str(project / "src" / "mypkg" / "core.py"): right}, ["tests/test_core.py::test_add"], {}, None
+    )
+    sandbox.close()
+    assert report.passed == 1 and report.total == 1, report
