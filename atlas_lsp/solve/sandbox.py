@@ -203,12 +203,13 @@ def _scrubbed_environment(workdir: Path, python: str, import_roots: list[Path] |
 
 def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
     """The outcome of each of ``node_ids`` from pytest's JUnit report; none when the report is unreadable (cut
-    short: the run was killed while pytest wrote it)."""
+    short: the run was killed while pytest wrote it). A parametrized test (its cases ``test_add[1-2]``, …) passes
+    when every case ran and passed; its message names the cases that failed."""
     try:
         tree = ElementTree.parse(report)
     except (ElementTree.ParseError, OSError):
         return []
-    by_name: dict[str, TestOutcome] = {}
+    cases: list[tuple[str, str, TestOutcome]] = []  # (classname.name, the same without its [parameters], outcome)
     for case in tree.iter("testcase"):
         name = case.get("name", "")
         problem = case.find("failure")
@@ -221,17 +222,28 @@ def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
             message = (problem.get("message", "") + "\n" + "\n".join(detail[-12:])).strip()
         elif skipped:
             message = "skipped"
-        by_name[f"{case.get('classname', '')}.{name}"] = TestOutcome(name, problem is None and not skipped, message)
+        key = f"{case.get('classname', '')}.{name}"
+        base = key.split("[", 1)[0] if name.endswith("]") else key
+        cases.append((key, base, TestOutcome(name, problem is None and not skipped, message)))
+
+    def named(key: str, suffix: str) -> bool:
+        return key == suffix or key.endswith("." + suffix)
+
     outcomes: list[TestOutcome] = []
     for node_id in node_ids:
-        parts = node_id.split("::")
-        suffix = ".".join(parts[1:])
-        found = next((o for key, o in by_name.items() if key.endswith("." + suffix) or key == suffix), None)
-        outcomes.append(
-            TestOutcome(node_id, found.passed, found.message)
-            if found
-            else TestOutcome(node_id, False, "not run (collection failed?)")
-        )
+        suffix = ".".join(node_id.split("::")[1:])
+        found = [o for key, _, o in cases if named(key, suffix)] or [o for _, b, o in cases if named(b, suffix)]
+        if not found:
+            outcomes.append(TestOutcome(node_id, False, "not run (collection failed?)"))
+            continue
+        failed = [o for o in found if not o.passed]
+        if len(found) == 1:
+            message = found[0].message
+        else:  # a parametrized test: which cases failed, and how
+            message = "\n".join(f"{o.node_id}: {o.message}" for o in failed[:3])
+            if len(failed) > 3:
+                message += f"\n… and {len(failed) - 3} more of its {len(found)} cases failed"
+        outcomes.append(TestOutcome(node_id, not failed, message))
     return outcomes
 
 

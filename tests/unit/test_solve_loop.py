@@ -318,3 +318,29 @@ def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_pat
     )
     sandbox.close()
     assert report.passed == 1 and report.total == 1, report
+
+
+def test_a_parametrized_test_passes_when_all_its_cases_pass(tmp_path: Path) -> None:
+    """pytest reports `test_add[1-2-3]`, … for a parametrized test: each selected test is judged by all its cases,
+    and a failure names the cases that failed (it counted as "not run" before, so nothing could pass)."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    pass\n")
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        "import pytest\n\nfrom calc import add\n\n\n"
+        '@pytest.mark.parametrize(("a", "b", "total"), [(1, 2, 3), (2, 2, 4), (0, 0, 0)])\n'
+        "def test_add(a, b, total):\n    assert add(a, b) == total\n\n\n"
+        "class TestMore:\n"
+        '    @pytest.mark.parametrize("n", [0, 5])\n'
+        "    def test_zero(self, n):\n        assert add(n, 0) == n\n"
+    )
+    node_ids = ["tests/test_calc.py::test_add", "tests/test_calc.py::TestMore::test_zero"]
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=60))
+    calc = str(tmp_path / "calc.py")
+    right = sandbox.run({calc: "def add(a, b):\n    return a + b\n"}, node_ids, {}, None)
+    wrong = sandbox.run({calc: "def add(a, b):\n    return a * b\n"}, node_ids, {}, None)
+    sandbox.close()
+    assert (right.passed, right.total) == (2, 2), right
+    assert (wrong.passed, wrong.total) == (0, 2), wrong
+    add_cases = wrong.outcomes[0].message
+    assert "test_add[1-2-3]: " in add_cases and "assert 2 == 3" in add_cases and "test_add[0-0-0]" not in add_cases
+    assert "test_zero[5]: " in wrong.outcomes[1].message
