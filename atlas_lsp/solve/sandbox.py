@@ -31,6 +31,10 @@ from atlas_lsp.model.backend import CancelToken
 
 logger = logging.getLogger(__name__)
 MAX_COPY_BYTES = 5 * 1024 * 1024  # single files larger than this are not copied into the sandbox
+# each candidate's tests run in a fresh copy of the project: a project with more to copy is refused (a home
+# directory taken for the project would fill the disk)
+MAX_PROJECT_FILES = 20_000
+MAX_PROJECT_BYTES = 1024 * 1024 * 1024
 # The parent that the untrusted test process sees. A candidate that kills its parent kills this process, not the
 # server; the server then kills the whole process group and reports the candidate as failed. Inline code, so it
 # needs nothing importable by the (possibly unprivileged) sandbox user.
@@ -107,17 +111,44 @@ class TestReport:
         return "\n\n".join(parts)[-limit:]
 
 
+class ProjectTooLarge(Exception):
+    """The project has more to copy than MAX_PROJECT_FILES or MAX_PROJECT_BYTES."""
+
+
+def _skipped(folder: str, name: str) -> bool:
+    """Left out of the copy: VCS, virtualenvs, caches, node_modules, links and files over MAX_COPY_BYTES."""
+    if name in SKIPPED_DIRS or name.endswith(".egg-info"):
+        return True
+    path = os.path.join(folder, name)
+    return os.path.islink(path) or (os.path.isfile(path) and os.path.getsize(path) > MAX_COPY_BYTES)
+
+
+def check_copy_size(root: Path, max_files: int | None = None, max_bytes: int | None = None) -> None:
+    """Raise ProjectTooLarge when `copy_project` would copy more than ``max_files`` files or ``max_bytes`` from
+    ``root`` (default: MAX_PROJECT_FILES, MAX_PROJECT_BYTES; it stops counting there)."""
+    max_files = MAX_PROJECT_FILES if max_files is None else max_files
+    max_bytes = MAX_PROJECT_BYTES if max_bytes is None else max_bytes
+    files = size = 0
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [name for name in dirs if not _skipped(folder, name)]
+        for name in names:
+            if not _skipped(folder, name):
+                files += 1
+                size += os.path.getsize(os.path.join(folder, name))
+        if files > max_files or size > max_bytes:
+            raise ProjectTooLarge(
+                f"{root} is too large to copy for each candidate's test run (over {max_files:,} files or "
+                f"{max_bytes // (1024 * 1024):,} MB): open the project's own folder (one with a pyproject.toml, "
+                "setup.py or .git)"
+            )
+
+
 def copy_project(root: Path, destination: Path, overlays: dict[str, str]) -> None:
     """Copy ``root`` (without VCS, virtualenvs, caches, node_modules or huge files), then write ``overlays``
     (absolute path -> text: unsaved buffers and the candidate) over it."""
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        skipped = {name for name in names if name in SKIPPED_DIRS or name.endswith(".egg-info")}
-        for name in names:
-            path = os.path.join(folder, name)
-            if os.path.islink(path) or (os.path.isfile(path) and os.path.getsize(path) > MAX_COPY_BYTES):
-                skipped.add(name)
-        return skipped
+        return {name for name in names if _skipped(folder, name)}
 
     shutil.copytree(root, destination, ignore=ignore, dirs_exist_ok=True)
     for original, text in overlays.items():
@@ -325,6 +356,7 @@ class Sandbox:
     """Fresh copies of one project for one solve job (each candidate gets its own)."""
 
     def __init__(self, root: Path, buffers: dict[str, str], limits: Limits) -> None:
+        check_copy_size(root)  # (raises ProjectTooLarge)
         self.root = root
         self.buffers = buffers
         self.limits = limits

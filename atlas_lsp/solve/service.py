@@ -18,7 +18,7 @@ from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.prompts.thinking import generate_with_budget, is_reasoning_template, strip_thinking
 from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
-from atlas_lsp.solve.sandbox import Limits, Sandbox, TestReport
+from atlas_lsp.solve.sandbox import Limits, ProjectTooLarge, Sandbox, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.solve.tests import callers_of, tests_referring_to
 from atlas_lsp.syntax.document import SyntaxDocument
@@ -213,7 +213,10 @@ class SolveService:
         )
         python = interpreter(settings, request.root)
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
-        sandbox = Sandbox(request.root, request.buffers, limits)
+        try:
+            sandbox = Sandbox(request.root, request.buffers, limits)
+        except ProjectTooLarge as error:
+            raise SolveError(str(error)) from error
 
         def run_tests(file_text: str, token: CancelToken) -> TestReport:
             return sandbox.run({request.path: file_text}, node_ids, extra, token)
@@ -229,14 +232,26 @@ class SolveService:
             sandbox.close()
 
 
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", ".git")
+
+
 def project_root(path: Path, folders: list[Path]) -> Path:
-    """The workspace folder holding ``path``, else its git work tree or folder."""
+    """The project that holds ``path``: the nearest folder above it with a project file (pyproject.toml, setup.py,
+    setup.cfg, pytest.ini, tox.ini) or a git checkout, looking no higher than the workspace folder that holds it;
+    else that workspace folder; else the file's own folder. (The sandbox copies the whole project per candidate, so a
+    workspace folder like a home directory must not be taken for the project of a file deep inside it.)"""
+    path = path.resolve()
+    boundary = None
     for folder in folders:
         try:
-            path.resolve().relative_to(folder.resolve())
-            return folder
+            path.relative_to(folder.resolve())
         except ValueError:
             continue
-    from atlas_lsp.context.cli import workspace_root
-
-    return workspace_root(path)
+        boundary = folder.resolve()
+        break
+    for folder in path.parents:
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+        if folder == boundary:
+            return boundary
+    return path.parent

@@ -344,3 +344,42 @@ def test_a_parametrized_test_passes_when_all_its_cases_pass(tmp_path: Path) -> N
     add_cases = wrong.outcomes[0].message
     assert "test_add[1-2-3]: " in add_cases and "assert 2 == 3" in add_cases and "test_add[0-0-0]" not in add_cases
     assert "test_zero[5]: " in wrong.outcomes[1].message
+
+
+def test_the_project_of_a_file_is_the_nearest_folder_with_a_project_file(tmp_path: Path) -> None:
+    """The sandbox copies the project for each candidate: a monorepo's subproject, not the whole repository; a
+    workspace folder like a home directory is not taken for the project of a file in a project inside it."""
+    from atlas_lsp.solve.service import project_root
+
+    home = tmp_path / "home"
+    (home / "code" / "shop" / "src" / "shop").mkdir(parents=True)
+    (home / "code" / "shop" / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    module = home / "code" / "shop" / "src" / "shop" / "cart.py"
+    assert project_root(module, [home]) == home / "code" / "shop"
+    assert project_root(module, []) == home / "code" / "shop"
+    (home / "homework" / "src").mkdir(parents=True)  # no project file: the workspace folder (its tests/ is there)
+    assert project_root(home / "homework" / "src" / "hw.py", [home / "homework"]) == home / "homework"
+    (home / "scratch").mkdir()  # outside any workspace folder and project: its own folder
+    assert project_root(home / "scratch" / "try.py", [home / "homework"]) == home / "scratch"
+    (home / "code" / ".git").mkdir()  # a checkout counts as a project too; the nearest wins
+    assert project_root(module, [home]) == home / "code" / "shop"
+    assert project_root(home / "code" / "tool.py", [home]) == home / "code"
+
+
+def test_a_project_too_large_to_copy_per_candidate_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import atlas_lsp.solve.sandbox as sandbox_module
+    from atlas_lsp.solve.sandbox import ProjectTooLarge, check_copy_size
+
+    for n in range(30):
+        (tmp_path / f"m{n}.py").write_text("x = 1\n")
+    (tmp_path / ".venv").mkdir()
+    for n in range(100):  # not copied, so not counted
+        (tmp_path / ".venv" / f"lib{n}.py").write_text("x = 1\n")
+    check_copy_size(tmp_path, max_files=30)
+    with pytest.raises(ProjectTooLarge, match="open the project's own folder"):
+        check_copy_size(tmp_path, max_files=29)
+    with pytest.raises(ProjectTooLarge):
+        check_copy_size(tmp_path, max_bytes=100)
+    monkeypatch.setattr(sandbox_module, "MAX_PROJECT_FILES", 10)
+    with pytest.raises(ProjectTooLarge):
+        Sandbox(tmp_path, {}, Limits())  # it checks before any candidate's copy is made
