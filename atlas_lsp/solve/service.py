@@ -54,14 +54,35 @@ class Specification:
     extra_files: dict[str, str]  # files added to the sandbox (the examples' test file)
 
 
-def examples_test_file(module_path: str, name: str, examples: list[tuple[str, str]]) -> str:
-    """A pytest file checking the docstring's `>>>` examples against the module loaded from its path."""
+def package_module_name(path: Path) -> str | None:
+    """The dotted name Python imports the module at ``path`` by when it is in a package (its folder has an
+    ``__init__.py``: ``src/shop/cart.py`` -> ``shop.cart``); None for a module outside any package."""
+    parts = [] if path.stem == "__init__" else [path.stem]
+    folder = path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    return ".".join(parts) if folder != path.parent else None
+
+
+def examples_test_file(
+    module_path: str, name: str, examples: list[tuple[str, str]], module_name: str | None = None
+) -> str:
+    """A pytest file checking the docstring's `>>>` examples against the module: imported by ``module_name`` when
+    it is in a package (so its relative imports work; the sandbox puts its import root on the path), else loaded
+    from its path."""
+    if module_name is not None:
+        load = ["import importlib", f"_module = importlib.import_module({module_name!r})"]
+    else:
+        load = [
+            "import importlib.util, sys",
+            f"_spec = importlib.util.spec_from_file_location('atlas_target', {module_path!r})",
+            "_module = importlib.util.module_from_spec(_spec)",
+            "sys.modules['atlas_target'] = _module",
+            "_spec.loader.exec_module(_module)",
+        ]
     lines = [
-        "import importlib.util, sys",
-        f"_spec = importlib.util.spec_from_file_location('atlas_target', {module_path!r})",
-        "_module = importlib.util.module_from_spec(_spec)",
-        "sys.modules['atlas_target'] = _module",
-        "_spec.loader.exec_module(_module)",
+        *load,
         "",
         "def _check(expression, got, expected):",
         "    try:",
@@ -177,7 +198,8 @@ class SolveService:
             return Specification(target, document, ids, PROJECT_TESTS, [t.source for t in selected], {})
         if target.examples:
             module = Path(request.path).resolve().relative_to(request.root.resolve()).as_posix()
-            extra = {EXAMPLES_FILE: examples_test_file(module, target.name, target.examples)}
+            dotted = package_module_name(Path(request.path).resolve())
+            extra = {EXAMPLES_FILE: examples_test_file(module, target.name, target.examples, dotted)}
             ids = [f"{EXAMPLES_FILE}::test_{target.name}_example_{n}" for n in range(1, len(target.examples) + 1)]
             shown = ["\n".join(f">>> {e}\n{x}" for e, x in target.examples)]
             return Specification(target, document, ids, DOCSTRING_EXAMPLES, shown, extra)

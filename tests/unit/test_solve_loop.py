@@ -383,3 +383,30 @@ def test_a_project_too_large_to_copy_per_candidate_is_refused(tmp_path: Path, mo
     monkeypatch.setattr(sandbox_module, "MAX_PROJECT_FILES", 10)
     with pytest.raises(ProjectTooLarge):
         Sandbox(tmp_path, {}, Limits())  # it checks before any candidate's copy is made
+
+
+def test_docstring_examples_of_a_module_in_a_package_with_relative_imports(tmp_path: Path) -> None:
+    """The examples' test imports the module by its package name (`shop.cart`), so its relative imports work; loaded
+    from its file alone, it could not be imported at all (pytest exit 4 for every candidate)."""
+    from atlas_lsp.solve.service import package_module_name
+
+    package = tmp_path / "src" / "shop"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "util.py").write_text("def double(x):\n    return 2 * x\n")
+    source = 'from .util import double\n\n\ndef quad(x):\n    """Four times x.\n\n    >>> quad(3)\n    12\n    """\n'
+    (package / "cart.py").write_text(source + "    pass\n")
+    assert package_module_name(package / "cart.py") == "shop.cart"
+    assert package_module_name(package / "__init__.py") == "shop"
+    assert package_module_name(tmp_path / "script.py") is None
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(package / "cart.py"), source + "    pass\n", tmp_path, {}, name="quad"))
+    assert found.label == "examples from the docstring"
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    right = sandbox.run({str(package / "cart.py"): source + "    return double(double(x))\n"}, found.node_ids,
+                        found.extra_files, None)  # fmt: skip
+    wrong = sandbox.run({str(package / "cart.py"): source + "    return double(x)\n"}, found.node_ids,
+                        found.extra_files, None)  # fmt: skip
+    sandbox.close()
+    assert (right.passed, right.total) == (1, 1), right
+    assert (wrong.passed, wrong.total) == (0, 1) and "quad(3) returned 6, expected 12" in wrong.outcomes[0].message
