@@ -22,7 +22,7 @@ from atlas_lsp.lsp.documents import uri_to_path
 from atlas_lsp.lsp.progress import BackgroundProgress
 from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.solve.loop import SolveResult, replace_function
-from atlas_lsp.solve.service import SolveError, SolveRequest, project_root
+from atlas_lsp.solve.service import SolveError, SolveRequest, project_root, unsupported
 from atlas_lsp.solve.target import find_function
 
 if TYPE_CHECKING:
@@ -60,8 +60,8 @@ def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> l
     path = uri_to_path(uri)
     document = ls.context.documents.get(path)
     lsp_document = ls.open_document(uri)
-    if document is None or lsp_document is None:
-        return None
+    if document is None or lsp_document is None or unsupported(document.spec) is not None:
+        return None  # (not parsed, or its language's test runner is not supported: no light bulb that fails)
     target = find_function(document, path, line=params.range.start.line)
     if target is None:
         return None
@@ -91,6 +91,10 @@ def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
         return {"status": "error", "message": f"{uri} is not open"}
     if not is_file(uri):
         return {"status": "error", "message": f"solving runs the project's tests on a saved file; {uri} is not one"}
+    language = ls.context.registry.for_document(uri_to_path(uri), document.language_id)
+    problem = unsupported(language) if language is not None else None
+    if problem is not None:
+        return {"status": "error", "message": problem}
     name = str(spec.get("name"))
     running = next(
         (job for job in ls.solve_jobs.values() if (job.uri, job.name) == (uri, name) and job.solving),

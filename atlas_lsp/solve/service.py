@@ -22,7 +22,7 @@ from atlas_lsp.solve.sandbox import Limits, ProjectTooLarge, Sandbox, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.solve.tests import callers_of, tests_referring_to
 from atlas_lsp.syntax.document import SyntaxDocument
-from atlas_lsp.syntax.registry import LanguageRegistry
+from atlas_lsp.syntax.registry import LanguageRegistry, LanguageSpec
 
 logger = logging.getLogger(__name__)
 EXAMPLES_FILE = "test_atlas_docstring_examples.py"
@@ -52,6 +52,16 @@ class Specification:
     label: str  # PROJECT_TESTS or DOCSTRING_EXAMPLES: never present examples as the project's tests
     test_sources: list[str]  # what the model is shown
     extra_files: dict[str, str]  # files added to the sandbox (the examples' test file)
+
+
+SUPPORTED_RUNNERS = ("pytest",)
+
+
+def unsupported(spec: LanguageSpec) -> str | None:
+    """Why functions of ``spec``'s language cannot be solved here (their test runner is not supported), or None."""
+    if spec.test_runner in SUPPORTED_RUNNERS:
+        return None
+    return f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet"
 
 
 def package_module_name(path: Path) -> str | None:
@@ -184,8 +194,9 @@ class SolveService:
         spec = self._registry.for_path(request.path)
         if spec is None:
             raise SolveError(f"no grammar for {Path(request.path).name}")
-        if spec.test_runner != "pytest":
-            raise SolveError(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")
+        problem = unsupported(spec)
+        if problem is not None:
+            raise SolveError(problem)
         document = SyntaxDocument(spec, request.text)
         target = find_function(document, request.path, line=request.line, name=request.name)
         if target is None:

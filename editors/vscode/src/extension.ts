@@ -92,7 +92,7 @@ async function solveAtCursor(): Promise<void> {
     vscode.window.showWarningMessage("atlas: open a file of a supported language first");
     return;
   }
-  const unavailable = solveUnavailable(editor.document.uri.scheme);
+  const unavailable = solveUnavailable(editor.document.uri.scheme, editor.document.languageId);
   if (unavailable) {
     vscode.window.showInformationMessage(unavailable);
     return;

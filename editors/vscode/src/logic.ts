@@ -133,14 +133,17 @@ export function documentSelector(languages: string[]): { scheme: string; languag
   );
 }
 
-/** Why "solve this function" cannot run in a document of this URI scheme (it tests a saved file of the project),
- * or undefined when it can. */
-export function solveUnavailable(scheme: string): string | undefined {
-  if (scheme === "file") {
-    return undefined;
-  }
+/** Why "solve this function" cannot run in a document of this URI scheme and language (it runs the pytest tests
+ * of a saved file's project), or undefined when it can. */
+export function solveUnavailable(scheme: string, languageId: string): string | undefined {
   if (scheme === "vscode-notebook-cell") {
     return "atlas: solving runs your project's tests on a function in a saved file, not in a notebook cell";
   }
-  return "atlas: solving runs your project's tests on a function in a saved file: save this one first";
+  if (scheme !== "file") {
+    return "atlas: solving runs your project's tests on a function in a saved file: save this one first";
+  }
+  if (languageId !== "python") {
+    return "atlas: solving runs your project's pytest tests, so it works on Python functions so far";
+  }
+  return undefined;
 }

@@ -82,8 +82,9 @@ test("completions in files, unsaved editors and notebook cells of each language"
   ]);
 });
 
-test("solving is offered in saved files only, and says why elsewhere", () => {
-  assert.equal(solveUnavailable("file"), undefined);
-  assert.match(solveUnavailable("untitled") ?? "", /save this one first/);
-  assert.match(solveUnavailable("vscode-notebook-cell") ?? "", /not in a notebook cell/);
+test("solving is offered in saved Python files only, and says why elsewhere", () => {
+  assert.equal(solveUnavailable("file", "python"), undefined);
+  assert.match(solveUnavailable("untitled", "python") ?? "", /save this one first/);
+  assert.match(solveUnavailable("vscode-notebook-cell", "python") ?? "", /not in a notebook cell/);
+  assert.match(solveUnavailable("file", "typescript") ?? "", /Python functions so far/);
 });
