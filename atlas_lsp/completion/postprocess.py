@@ -123,25 +123,41 @@ def indent_step(cursor: CursorText) -> int:
     return len(prefix) if len(prefix) in (2, 4, 8) and not prefix.strip(" ") else 0
 
 
+def _indentation_above(cursor: CursorText) -> str | None:
+    """The leading whitespace of the nearest non-blank line above the cursor (None at the top of the file)."""
+    for line in reversed(cursor.before_line[-8192:].split("\n")):
+        if line.strip():
+            return line[: len(line) - len(line.lstrip(" \t"))]
+    return None
+
+
 def snap_first_line_indent(text: str, cursor: CursorText) -> str:
-    """On a line holding only the cursor's indentation, a first line that adds a few spaces of its own (the model's
-    token began with one: ``"    " + " return"``) starts on the file's indentation step instead; after tabs, where
-    a statement never starts with spaces, right after them."""
+    """On a line holding only the cursor's indentation, where the first line of a suggestion adds indentation of
+    its own (the model's token began with a space, ``"    " + " return"``, or it indented once more): when the
+    cursor is already deeper than the line above (inside the block that line opened, where the block's first
+    statement starts), the first line starts at the cursor; otherwise it starts on the file's indentation step
+    (after tabs: right after them, no spaces)."""
     prefix = cursor.line_prefix
     if not prefix or prefix.strip(" \t") or cursor.line_suffix.strip():
         return text
     first = text.split("\n", 1)[0]
-    lead = len(first) - len(first.lstrip(" "))
+    lead = len(first) - len(first.lstrip(" \t"))
     if lead == 0 or not first.strip():
         return text
+    above = _indentation_above(cursor)
+    if above is not None and len(prefix) > len(above) and prefix.startswith(above):
+        return text[lead:]
+    spaces = len(first) - len(first.lstrip(" "))
+    if spaces == 0:
+        return text  # a tab more at the same level as the line above (a block it opened): as it is
     if not prefix.strip("\t"):
-        return text[lead:] if first[lead] != "\t" else text
+        return text[spaces:]
     if prefix.strip(" "):
         return text  # tabs and spaces mixed: nothing to tell
     step = indent_step(cursor)
     if step <= 1:
         return text
-    return text[min((len(prefix) + lead) % step, lead) :]
+    return text[min((len(prefix) + spaces) % step, spaces) :]
 
 
 def strip_trailing_whitespace(text: str) -> str:

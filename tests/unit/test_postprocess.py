@@ -107,26 +107,30 @@ def cursor(prefix: str, suffix: str = "", before: str = "def f():\n", after: str
     return CursorText(before, prefix, suffix, after)
 
 
+SAME = "def f():\n    x = 1\n"  # the cursor's line at the same indentation as the line above
+
+
 @pytest.mark.parametrize(
     ("raw", "where", "expected"),
     [
         (" return a + b", cursor("    "), "return a + b"),  # "    " + " return": five spaces otherwise
         ("  return a", cursor("    "), "return a"),
-        ("     return a", cursor("    "), "    return a"),  # one level deeper, plus the stray space: the level
-        ("    return a", cursor("    "), "    return a"),  # a whole level deeper: as it is
+        ("    return a", cursor("    "), "return a"),  # inside the block `def f():` opened: its first statement
+        ("\treturn a - b", cursor("\t", before="func Sub(a int, b int) int {\n"), "return a - b"),  # Go, tabs
+        ("     return a", cursor("    ", before=SAME), "    return a"),  # a level deeper plus a space: the level
+        ("    return a", cursor("    ", before=SAME), "    return a"),  # a level deeper than the line above's
         ("return a", cursor("    "), "return a"),
         (" x = 1", cursor("  ", before="function f() {\n  if (a) {\n    b();\n  }\n"), "x = 1"),  # two-space file
         ("  x = 1", cursor("  ", before="function f() {\n  if (a) {\n    b();\n  }\n"), "  x = 1"),
-        (" y", cursor("    ", before="f(a,\n  b)\n"), "y"),  # a step of 2 (the line above): 4, not 5
-        (" y", cursor("   ", before="def f():\n"), " y"),  # 3 spaces, nothing indented above: no step known
+        (" y", cursor("    ", before="f(a,\n  b)\n"), "y"),
         (" y", cursor("   ", before="class A:\n    x = 1\n"), " y"),  # 3 + 1: the step of 4 above
         ("  y", cursor("  ", before="class A:\n    x = 1\n        y = 2\n"), "  y"),  # 2 + 2 = 4: as it is
         (" = 1", cursor("x"), " = 1"),  # not an indentation: the space belongs to the text
         (" y", cursor("    ", "z"), " y"),  # text after the cursor
         ("", cursor("    "), ""),
-        (" return a", cursor("\t\t", before="def f():\n\tif a:\n"), "return a"),  # tabs: no spaces after them
-        ("\treturn a", cursor("\t", before="def f():\n"), "\treturn a"),  # a tab: a level deeper, as it is
-        (" return a", cursor(" \t"), " return a"),  # mixed: nothing to tell
+        (" return a", cursor("\t", before="func f() {\n\tx := 1\n"), "return a"),  # tabs: no spaces after them
+        ("\treturn a", cursor("\t", before="func f() {\n\tif a {\n"), "\treturn a"),  # a tab more: as it is
+        (" return a", cursor(" \t", before="def f():\n \tx = 1\n"), " return a"),  # mixed: nothing to tell
         ("  \n    b", cursor("    "), "  \n    b"),  # a blank first line: left to the other filters
     ],
 )
