@@ -121,12 +121,36 @@ def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list
     return "\n\n".join([above, *used_by]).strip()
 
 
+PROJECT_ENVIRONMENTS = (".venv", "venv", "env", ".env")  # virtualenv folders looked for at a project's root
+
+
+def _has_pytest(python: str) -> bool:
+    try:
+        return subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def project_environment(root: Path) -> str | None:
+    """The Python of the project's own virtualenv (``.venv``, ``venv``, ``env`` or ``.env`` at ``root``) when it has
+    pytest, else None."""
+    for folder in PROJECT_ENVIRONMENTS:
+        python = root / folder / "bin" / "python"
+        if python.is_file() and _has_pytest(str(python)):
+            return os.path.abspath(python)
+    return None
+
+
 def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
     """The Python that runs the project's tests, as an absolute path (the tests run in a copy of the project); a
     relative path with a folder in it (``.venv/bin/python``) is the project's at ``root``, a bare name is looked up
-    on PATH. A clear error when the configured one does not work."""
+    on PATH. Unset: the project's own virtualenv at ``root`` when it has pytest (its dependencies are there), else
+    the one atlas-lsp runs on. A clear error when the configured one does not work."""
     if not settings.python:
-        return sys.executable
+        found = project_environment(root) if root is not None else None
+        if found is not None:
+            logger.info("solve: the tests run with the project's environment %s", found)
+        return found or sys.executable
     given = os.path.expanduser(settings.python)
     if root is not None and not os.path.isabs(given) and os.sep in given:
         python = os.path.join(root, given)

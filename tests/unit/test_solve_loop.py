@@ -410,3 +410,23 @@ def test_docstring_examples_of_a_module_in_a_package_with_relative_imports(tmp_p
     sandbox.close()
     assert (right.passed, right.total) == (1, 1), right
     assert (wrong.passed, wrong.total) == (0, 1) and "quad(3) returned 6, expected 12" in wrong.outcomes[0].message
+
+
+def test_unset_the_tests_run_with_the_projects_own_virtualenv(tmp_path: Path) -> None:
+    """The project's dependencies are in its `.venv`: with `solve.python` unset, that environment runs its tests
+    when it has pytest; else the interpreter atlas-lsp runs on."""
+    import sys
+
+    from atlas_lsp.solve.service import interpreter
+
+    assert interpreter(SolveSettings(), tmp_path) == sys.executable  # no virtualenv
+    bare = tmp_path / "env" / "bin"
+    bare.mkdir(parents=True)
+    (bare / "python").write_text("#!/bin/sh\nexit 1\n")  # a python without pytest (it fails the check)
+    (bare / "python").chmod(0o755)
+    assert interpreter(SolveSettings(), tmp_path) == sys.executable
+    venv_bin = tmp_path / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)
+    assert interpreter(SolveSettings(), tmp_path) == str(venv_bin / "python")
+    assert interpreter(SolveSettings(python=sys.executable), tmp_path) == sys.executable  # the setting wins
