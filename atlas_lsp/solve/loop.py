@@ -19,7 +19,7 @@ from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt, chat_prompt, code_from_reply
 from atlas_lsp.prompts.solve import PLANS, SolveSpec, candidate_messages, plain_prompt, repair_messages
 from atlas_lsp.prompts.thinking import strip_thinking
-from atlas_lsp.solve.sandbox import TestReport
+from atlas_lsp.solve.sandbox import NOT_COLLECTED, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.registry import LanguageSpec
@@ -85,7 +85,12 @@ class SolveResult:
         shown = ", ".join(names[:4]) + ("…" if len(names) > 4 else "")
         what = "selected tests" if self.tests_label == "the project's tests" else "docstring examples"
         verdict = "pass" if self.passed else "passed (best candidate)"
-        return f"{report.passed}/{report.total} {what} {verdict}: {shown}, {report.seconds:.1f} s"
+        evidence = f"{report.passed}/{report.total} {what} {verdict}: {shown}, {report.seconds:.1f} s"
+        if report.problem.startswith(NOT_COLLECTED):  # no candidate's fault: say what stops the tests
+            evidence += f"; {report.problem}"
+            if "ModuleNotFoundError" in report.problem:
+                evidence += " (do they run with the project's environment? see atlas.solve.python)"
+        return evidence
 
 
 def extract_function(reply: str, spec: LanguageSpec, name: str, indent: str) -> tuple[str, str]:

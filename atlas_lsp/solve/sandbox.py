@@ -232,6 +232,17 @@ def _scrubbed_environment(workdir: Path, python: str, import_roots: list[Path] |
     }
 
 
+NOT_RUN = "not run"
+NOT_COLLECTED = "the tests could not be collected"
+
+
+def _error_line(traceback: str) -> str:
+    """The exception of a pytest traceback (its last ``E   `` line), e.g. ``ModuleNotFoundError: No module named
+    'numpy'``."""
+    errors = [line[1:].strip() for line in traceback.split("\n") if line.startswith("E ")]
+    return errors[-1] if errors else (traceback.strip().split("\n") or [""])[-1]
+
+
 def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
     """The outcome of each of ``node_ids`` from pytest's JUnit report; none when the report is unreadable (cut
     short: the run was killed while pytest wrote it). A parametrized test (its cases ``test_add[1-2]``, …) passes
@@ -241,6 +252,7 @@ def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
     except (ElementTree.ParseError, OSError):
         return []
     cases: list[tuple[str, str, TestOutcome]] = []  # (classname.name, the same without its [parameters], outcome)
+    collection_errors: list[str] = []  # test modules pytest could not import, and why
     for case in tree.iter("testcase"):
         name = case.get("name", "")
         problem = case.find("failure")
@@ -253,6 +265,9 @@ def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
             message = (problem.get("message", "") + "\n" + "\n".join(detail[-12:])).strip()
         elif skipped:
             message = "skipped"
+        if not case.get("classname") and problem is not None and problem.get("message") == "collection failure":
+            collection_errors.append(f"{name}: {_error_line(problem.text or '')}")
+            continue
         key = f"{case.get('classname', '')}.{name}"
         base = key.split("[", 1)[0] if name.endswith("]") else key
         cases.append((key, base, TestOutcome(name, problem is None and not skipped, message)))
@@ -265,7 +280,8 @@ def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
         suffix = ".".join(node_id.split("::")[1:])
         found = [o for key, _, o in cases if named(key, suffix)] or [o for _, b, o in cases if named(b, suffix)]
         if not found:
-            outcomes.append(TestOutcome(node_id, False, "not run (collection failed?)"))
+            why = f"{NOT_COLLECTED}: {'; '.join(collection_errors[:2])}" if collection_errors else "collection failed?"
+            outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} ({why})"))
             continue
         failed = [o for o in found if not o.passed]
         if len(found) == 1:
@@ -340,6 +356,9 @@ def run_pytest(
             else f"the test run ended abnormally (exit {process.returncode})"
         )
     outcomes = _parse_junit(junit, node_ids) if junit.exists() else []
+    uncollected = [o.message for o in outcomes if o.message.startswith(f"{NOT_RUN} ({NOT_COLLECTED}")]
+    if outcomes and len(uncollected) == len(outcomes) and process.returncode not in (0, 1):
+        problem = uncollected[0][len(NOT_RUN) + 2 : -1]  # (an import the tests need, usually)
     if not outcomes:
         tail = output.decode("utf-8", errors="replace").strip().split("\n")[-15:]
         problem = problem or (

@@ -430,3 +430,29 @@ def test_unset_the_tests_run_with_the_projects_own_virtualenv(tmp_path: Path) ->
     (venv_bin / "python").symlink_to(sys.executable)
     assert interpreter(SolveSettings(), tmp_path) == str(venv_bin / "python")
     assert interpreter(SolveSettings(python=sys.executable), tmp_path) == sys.executable  # the setting wins
+
+
+def test_tests_that_cannot_be_imported_say_why(tmp_path: Path) -> None:
+    """A test module that cannot be imported (a dependency missing from the environment that runs the tests) is
+    no candidate's fault: the evidence says what stops the tests, and where to look."""
+    path = make_project(tmp_path)
+    (tmp_path / "tests" / "test_shop.py").write_text("import leftpad_not_installed\n\n" + TESTS)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, line=2))
+    right = "```python\ndef total(self, items):\n    return sum(items)\n```"
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    target = found.target
+    spec = SolveSpec("python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label)
+    loop = SolveLoop(PYTHON, ScriptedModel([right]), lambda text, token: sandbox.run({str(path): text}, found.node_ids,
+                     {}, token), lambda message: None, chat_template=None)  # fmt: skip
+    result = loop.run(spec, target, SOURCE, found.node_ids, found.label, k=1, rounds=0, cancel=CancelToken())
+    sandbox.close()
+    assert not result.passed and result.best is not None and result.best.report is not None
+    assert result.best.report.problem == (
+        "the tests could not be collected: tests.test_shop: ModuleNotFoundError: No module named "
+        "'leftpad_not_installed'"
+    )
+    assert result.evidence().endswith(
+        "; the tests could not be collected: tests.test_shop: ModuleNotFoundError: No module named "
+        "'leftpad_not_installed' (do they run with the project's environment? see atlas.solve.python)"
+    )
