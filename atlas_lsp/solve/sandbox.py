@@ -120,7 +120,14 @@ def _skipped(folder: str, name: str) -> bool:
     if name in SKIPPED_DIRS or name.endswith(".egg-info"):
         return True
     path = os.path.join(folder, name)
-    return os.path.islink(path) or (os.path.isfile(path) and os.path.getsize(path) > MAX_COPY_BYTES)
+    return os.path.islink(path) or (os.path.isfile(path) and _size(path) > MAX_COPY_BYTES)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # gone meanwhile, or unreadable: copytree reports it, if it still matters
+        return 0
 
 
 def check_copy_size(root: Path, max_files: int | None = None, max_bytes: int | None = None) -> None:
@@ -134,7 +141,7 @@ def check_copy_size(root: Path, max_files: int | None = None, max_bytes: int | N
         for name in names:
             if not _skipped(folder, name):
                 files += 1
-                size += os.path.getsize(os.path.join(folder, name))
+                size += _size(os.path.join(folder, name))
         if files > max_files or size > max_bytes:
             raise ProjectTooLarge(
                 f"{root} is too large to copy for each candidate's test run (over {max_files:,} files or "

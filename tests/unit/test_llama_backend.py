@@ -244,8 +244,10 @@ def test_prompts_are_tokenized_in_cached_pieces_with_the_whole_texts_tokens(back
     text = (root / "config.py").read_text()
     assert backend.tokenize(text + "\n# one more line") == backend._tokenize_whole(text + "\n# one more line")
     assert backend._pieces.pieces_reused - before > 100  # the file's lines came from the cache
-    whole = list(backend._llm.tokenize(text.encode(), add_bos=True, special=True))
-    assert backend._prompt_tokens(text, 16) == whole
+    fitting = text[: text.index("\n", len(text) // 3) + 1]  # (within the context: the whole file has outgrown it)
+    whole = list(backend._llm.tokenize(fitting.encode(), add_bos=True, special=True))
+    assert len(whole) < backend.info.context_size // 2
+    assert backend._prompt_tokens(fitting, 16) == whole
 
 
 def test_an_empty_prompt_generates_from_the_beginning_of_text(backend: LlamaCppBackend) -> None:
