@@ -157,7 +157,7 @@ async def _solve_and_propose(ls: AtlasLanguageServer, job: SolveJob, line: Any, 
         raise SolveError("the document was closed")
     path = uri_to_path(job.uri)
     folders = [Path(uri_to_path(folder.uri)) for folder in (ls.workspace.folders or {}).values()]
-    buffers = {uri_to_path(uri): doc.source for uri, doc in ls.workspace.text_documents.items()}
+    buffers = {uri_to_path(uri): doc.source for uri, doc in ls.workspace.text_documents.items() if is_file(uri)}
     line_number = int(line) if isinstance(line, int | float) else None
     request = SolveRequest(path, document.source, project_root(Path(path), folders), buffers, line=line_number,
                            name=None if line_number is not None else job.name)  # fmt: skip

@@ -30,7 +30,7 @@ from atlas_lsp.context.index import SKIPPED_DIRS
 from atlas_lsp.model.backend import CancelToken
 
 logger = logging.getLogger(__name__)
-MAX_COPY_BYTES = 5 * 1024 * 1024  # single files larger than this are not copied into the sandbox
+MAX_COPY_BYTES = 5 * 1024 * 1024  # files larger than this are linked into the sandbox's copy (see copy_project)
 # each candidate's tests run in a fresh copy of the project: a project with more to copy is refused (a home
 # directory taken for the project would fill the disk)
 MAX_PROJECT_FILES = 20_000
@@ -115,12 +115,11 @@ class ProjectTooLarge(Exception):
     """The project has more to copy than MAX_PROJECT_FILES or MAX_PROJECT_BYTES."""
 
 
-def _skipped(folder: str, name: str) -> bool:
-    """Left out of the copy: VCS, virtualenvs, caches, node_modules, links and files over MAX_COPY_BYTES."""
+def _skipped(folder: str, name: str, keep_links: bool) -> bool:
+    """Left out of the copy: VCS, virtualenvs, caches, node_modules, and links unless ``keep_links``."""
     if name in SKIPPED_DIRS or name.endswith(".egg-info"):
         return True
-    path = os.path.join(folder, name)
-    return os.path.islink(path) or (os.path.isfile(path) and _size(path) > MAX_COPY_BYTES)
+    return not keep_links and os.path.islink(os.path.join(folder, name))
 
 
 def _size(path: str) -> int:
@@ -130,18 +129,24 @@ def _size(path: str) -> int:
         return 0
 
 
-def check_copy_size(root: Path, max_files: int | None = None, max_bytes: int | None = None) -> None:
+def check_copy_size(
+    root: Path, max_files: int | None = None, max_bytes: int | None = None, link_large: bool | None = None
+) -> None:
     """Raise ProjectTooLarge when `copy_project` would copy more than ``max_files`` files or ``max_bytes`` from
     ``root`` (default: MAX_PROJECT_FILES, MAX_PROJECT_BYTES; it stops counting there)."""
     max_files = MAX_PROJECT_FILES if max_files is None else max_files
     max_bytes = MAX_PROJECT_BYTES if max_bytes is None else max_bytes
+    link = _links_are_safe() if link_large is None else link_large
     files = size = 0
     for folder, dirs, names in os.walk(root):
-        dirs[:] = [name for name in dirs if not _skipped(folder, name)]
+        dirs[:] = [name for name in dirs if not _skipped(folder, name, link)]
         for name in names:
-            if not _skipped(folder, name):
-                files += 1
-                size += _size(os.path.join(folder, name))
+            path = os.path.join(folder, name)
+            if _skipped(folder, name, link) or os.path.islink(path):
+                continue
+            files += 1
+            file_size = _size(path)
+            size += 0 if link and file_size > MAX_COPY_BYTES else file_size
         if files > max_files or size > max_bytes:
             raise ProjectTooLarge(
                 f"{root} is too large to copy for each candidate's test run (over {max_files:,} files or "
@@ -150,19 +155,43 @@ def check_copy_size(root: Path, max_files: int | None = None, max_bytes: int | N
             )
 
 
-def copy_project(root: Path, destination: Path, overlays: dict[str, str]) -> None:
-    """Copy ``root`` (without VCS, virtualenvs, caches, node_modules or huge files), then write ``overlays``
-    (absolute path -> text: unsaved buffers and the candidate) over it."""
+def _links_are_safe() -> bool:
+    """Test runs see the filesystem read-only outside their copy (see isolation_prefix): a link from the copy to an
+    original file lets them read it, never write it."""
+    return bool(isolation_prefix())
+
+
+def copy_project(root: Path, destination: Path, overlays: dict[str, str], link_large: bool | None = None) -> None:
+    """Copy ``root`` (without VCS, virtualenvs, caches or node_modules), then write ``overlays`` (absolute path ->
+    text: unsaved buffers and the candidate) over it. Where test runs cannot write outside their copy
+    (``link_large``, default: `_links_are_safe`), a file over MAX_COPY_BYTES (a data set the tests read) is linked
+    instead of copied, and the project's own links are kept; elsewhere big files are copied and links left out."""
+    link = _links_are_safe() if link_large is None else link_large
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        return {name for name in names if _skipped(folder, name)}
+        return {name for name in names if _skipped(folder, name, link)}
 
-    shutil.copytree(root, destination, ignore=ignore, dirs_exist_ok=True)
+    def copy(source: str, target: str) -> None:
+        if link and _size(source) > MAX_COPY_BYTES:
+            os.symlink(os.path.abspath(source), target)
+        else:
+            shutil.copy2(source, target)
+
+    shutil.copytree(root, destination, ignore=ignore, copy_function=copy, symlinks=link, dirs_exist_ok=True)
     for original, text in overlays.items():
-        relative = Path(original).resolve().relative_to(root.resolve())
-        target = destination / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        try:
+            relative = Path(original).resolve().relative_to(root.resolve())
+        except ValueError:  # an open buffer of another project, an unsaved one, a notebook cell: not this copy's
+            continue
+        write_into_copy(destination / relative, text)
+
+
+def write_into_copy(target: Path, text: str) -> None:
+    """Write ``text`` at ``target`` in a copy, replacing a link there (never writing through it to the original)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
+    target.write_text(text, encoding="utf-8")
 
 
 # Inside new mount, network and PID namespaces: make the whole filesystem read-only except the sandbox copy ($0),
@@ -396,7 +425,7 @@ class Sandbox:
         workdir = self._base / f"candidate-{self._count}"
         copy_project(self.root, workdir, {**self.buffers, **overlays})
         for relative, text in extra_files.items():
-            (workdir / relative).write_text(text, encoding="utf-8")
+            write_into_copy(workdir / relative, text)
         roots = []
         for path in overlays:
             try:

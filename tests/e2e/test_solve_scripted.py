@@ -53,7 +53,9 @@ async def test_a_failing_candidate_is_repaired_from_its_failure_and_the_repair_p
 
 async def test_a_project_whose_path_has_a_space_and_an_accent(client: LanguageClient, tmp_path: Path) -> None:
     """Clients send such paths percent-encoded (`my%20proj%C3%A9t`): the file is found open, the action offered
-    and the function solved (its tests found and run in the sandbox), with the completions (test_completion)."""
+    and the function solved (its tests found and run in the sandbox), with the completions (test_completion); an
+    unsaved buffer and a file of another project open meanwhile do not stop it (their paths are not the project's:
+    the copy raised ValueError)."""
     root = tmp_path / "my projét"
     root.mkdir()
     path = project(root)
@@ -64,6 +66,15 @@ async def test_a_project_whose_path_has_a_space_and_an_accent(client: LanguageCl
         await wait_for_status(client, {"ready"})
         uri = open_document(client, path, CALC)
         assert "%20" in uri and "%C3%A9" in uri
+        # other open buffers: unsaved, and of another project (they are not the project's: the copy leaves them out)
+        open_document(client, tmp_path / "elsewhere.py", "def add(a, b):\n    return 0\n")
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri="untitled:Untitled-1", language_id="python", version=1, text="x"
+                )
+            )
+        )
         (action,) = await code_actions(client, uri, 4)
         command = _command_of(action)
         await client.workspace_execute_command_async(

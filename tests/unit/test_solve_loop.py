@@ -456,3 +456,49 @@ def test_tests_that_cannot_be_imported_say_why(tmp_path: Path) -> None:
         "; the tests could not be collected: tests.test_shop: ModuleNotFoundError: No module named "
         "'leftpad_not_installed' (do they run with the project's environment? see atlas.solve.python)"
     )
+
+
+def test_the_copy_links_big_files_keeps_links_and_never_writes_through_one(tmp_path: Path) -> None:
+    """Where test runs cannot write outside their copy, a data file over MAX_COPY_BYTES is linked (it was left out,
+    so a test reading it failed) and the project's links are kept; elsewhere it is copied and links left out. An
+    overlay replaces a link in the copy, never writes through it; buffers of other projects are not written."""
+    from atlas_lsp.solve.sandbox import MAX_COPY_BYTES, copy_project, write_into_copy
+
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    big = root / "data" / "big.bin"
+    big.write_bytes(b"x" * (MAX_COPY_BYTES + 1))
+    (root / "calc.py").write_text("x = 1\n")
+    (root / "alias.py").symlink_to(root / "calc.py")
+    outside = {"untitled:Untitled-1": "y = 2\n", str(tmp_path / "other" / "m.py"): "z = 3\n"}
+    linked = tmp_path / "linked"
+    copy_project(root, linked, {**outside, str(root / "calc.py"): "x = 2\n"}, link_large=True)
+    linked_big = linked / "data" / "big.bin"
+    assert linked_big.is_symlink() and linked_big.stat().st_size == MAX_COPY_BYTES + 1
+    assert (linked / "alias.py").is_symlink()
+    assert (linked / "calc.py").read_text() == "x = 2\n" and (root / "calc.py").read_text() == "x = 1\n"
+    assert sorted(p.name for p in linked.iterdir()) == ["alias.py", "calc.py", "data"]  # nothing from elsewhere
+    write_into_copy(linked / "alias.py", "x = 9\n")  # (an overlay or the examples' file where a link is)
+    assert not (linked / "alias.py").is_symlink() and (root / "calc.py").read_text() == "x = 1\n"
+    copied = tmp_path / "copied"
+    copy_project(root, copied, {}, link_large=False)
+    copied_big = copied / "data" / "big.bin"
+    assert not copied_big.is_symlink() and copied_big.stat().st_size > MAX_COPY_BYTES
+    assert not (copied / "alias.py").exists()
+
+
+def test_a_test_that_reads_a_big_data_file_runs_in_the_sandbox(tmp_path: Path) -> None:
+    from atlas_lsp.solve.sandbox import MAX_COPY_BYTES
+
+    (tmp_path / "tests").mkdir()
+    lines = MAX_COPY_BYTES // 2 + 1  # (two bytes a line: a file over the copy's limit)
+    (tmp_path / "data.txt").write_text("1\n" * lines)
+    (tmp_path / "calc.py").write_text("def count(path):\n    pass\n")
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        f"from calc import count\n\n\ndef test_count():\n    assert count('data.txt') == {lines}\n"
+    )
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=60))
+    right = "def count(path):\n    with open(path) as f:\n        return sum(1 for _ in f)\n"
+    report = sandbox.run({str(tmp_path / "calc.py"): right}, ["tests/test_calc.py::test_count"], {}, None)
+    sandbox.close()
+    assert (report.passed, report.total) == (1, 1), report
