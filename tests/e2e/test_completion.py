@@ -177,22 +177,29 @@ async def _check_fim_prompt(client: LanguageClient, tmp_path: Path, options: dic
     assert f"{pre}def area(r):\n{suf}3.14 * r\n\nprint(area(2))" in prompt
 
 
+async def _inline_with_selected_item(
+    client: LanguageClient, uri: str, position: types.Position, selected: types.Range, text: str
+) -> types.InlineCompletionList | list[types.InlineCompletionItem] | None:
+    """An inline request while the editor's completion popup has an item selected (LSP 3.18)."""
+    return await client.text_document_inline_completion_async(
+        types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=position,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic,
+                selected_completion_info=types.SelectedCompletionInfo(range=selected, text=text),
+            ),
+        )
+    )
+
+
 async def test_selected_completion_item_is_extended(client: LanguageClient, tmp_path: Path) -> None:
     await start_session(client, tmp_path)
     await wait_for_status(client, {"ready"})
     text = "def reverse(text):\n    return te"
     uri = open_document(client, tmp_path / "sel.py", text)
     selected_range = types.Range(start=types.Position(1, 11), end=types.Position(1, 13))
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=1, character=13),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic,
-                selected_completion_info=types.SelectedCompletionInfo(range=selected_range, text="text"),
-            ),
-        )
-    )
+    result = await _inline_with_selected_item(client, uri, types.Position(1, 13), selected_range, "text")
     assert result is not None and result.items
     item = result.items[0]
     assert item.range == selected_range
@@ -208,16 +215,7 @@ async def test_a_selected_item_outside_the_document_is_ignored(client: LanguageC
     await wait_for_status(client, {"ready"})
     uri = open_document(client, tmp_path / "sel.py", "def reverse(text):\n    return ")
     bogus = types.Range(start=types.Position(9, 0), end=types.Position(9, 4))
-    result = await client.text_document_inline_completion_async(
-        types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=1, character=11),
-            context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic,
-                selected_completion_info=types.SelectedCompletionInfo(range=bogus, text="zzz"),
-            ),
-        )
-    )
+    result = await _inline_with_selected_item(client, uri, types.Position(1, 11), bogus, "zzz")
     assert result is not None and result.items
     assert result.items[0].range == types.Range(start=types.Position(1, 11), end=types.Position(1, 11))
     assert "zzz" not in (await last_completion(client))["prompt"]

@@ -51,6 +51,16 @@ def test_malformed_messages_get_errors_and_the_server_keeps_answering(tmp_path: 
     assert server.close() == 0
 
 
+def _prompt_at(server: RawLspProcess, uri: str, line: int, character: int) -> str:
+    """The prompt of an inline completion asked at (line, character) of ``uri``."""
+    position = {"line": line, "character": character}
+    server.request(
+        "textDocument/inlineCompletion",
+        {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 1}},
+    )
+    return server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})["prompt"]
+
+
 def test_a_lone_surrogate_in_the_text_does_not_break_the_file(tmp_path: Path) -> None:
     """JSON can carry a lone UTF-16 surrogate (a JavaScript editor's string can hold one); Python cannot encode it.
     It stands as U+FFFD, so the file still parses and completes, and positions after it still match."""
@@ -63,13 +73,7 @@ def test_a_lone_surrogate_in_the_text_does_not_break_the_file(tmp_path: Path) ->
     )
     change = {"range": {"start": {"line": 0, "character": 9}, "end": {"line": 0, "character": 9}}, "text": "\udc00"}
     server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [change]})
-    position = {"line": 2, "character": 4}
-    server.request(
-        "textDocument/inlineCompletion",
-        {"textDocument": {"uri": uri}, "position": position, "context": {"triggerKind": 1}},
-    )
-    last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
-    assert last["prompt"].endswith("mark = '\ufffd\ufffd'\ndef add(a, b):\n    ")
+    assert _prompt_at(server, uri, 2, 4).endswith("mark = '\ufffd\ufffd'\ndef add(a, b):\n    ")
     assert server.close() == 0
 
 
@@ -113,11 +117,5 @@ def test_notebook_cells_with_lone_surrogates_and_changes_of_unknown_notebooks(tm
         "change": {"cells": cells},
     }
     server.notify("notebookDocument/didChange", stranger)
-    position = {"line": 1, "character": 8}
-    server.request(
-        "textDocument/inlineCompletion",
-        {"textDocument": {"uri": cell}, "position": position, "context": {"triggerKind": 1}},
-    )
-    last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
-    assert last["prompt"].endswith("# %%\nmark = '\ufffd'\nx = '\ufffd'")
+    assert _prompt_at(server, cell, 1, 8).endswith("# %%\nmark = '\ufffd'\nx = '\ufffd'")
     assert server.close() == 0

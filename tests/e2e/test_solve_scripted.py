@@ -5,6 +5,7 @@ must be shown the failing assertion) passes and is proposed with its evidence.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pytest_lsp import LanguageClient
@@ -15,6 +16,16 @@ from tests.support.scripted_openai import ScriptedEndpoint
 
 WRONG = "```python\ndef add(a, b):\n    return a - b\n```"
 RIGHT = "```python\ndef add(a, b):\n    return a + b\n```"
+
+
+async def solve_through_the_action(client: LanguageClient, uri: str, line: int) -> list[Any]:
+    """Choose the solve action at ``line`` (the only one there) and wait for the job's progress to end."""
+    (action,) = await code_actions(client, uri, line)
+    command = _command_of(action)
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+    )
+    return await wait_for_end(client, "atlas-solve-")
 
 
 async def test_a_failing_candidate_is_repaired_from_its_failure_and_the_repair_proposed(
@@ -31,12 +42,7 @@ async def test_a_failing_candidate_is_repaired_from_its_failure_and_the_repair_p
         ready = await wait_for_status(client, {"ready", "error"})
         assert ready["state"] == "ready" and ready["model"] == "scripted", ready
         uri = open_document(client, path, CALC)
-        (action,) = await code_actions(client, uri, 4)
-        command = _command_of(action)
-        await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
-        )
-        reports = await wait_for_end(client, "atlas-solve-")
+        reports = await solve_through_the_action(client, uri, 4)
     messages = [getattr(r, "message", "") or "" for r in reports]
     assert "repair round 1" in messages, messages
     assert "2/2 selected tests pass" in messages[-1], messages
@@ -75,12 +81,7 @@ async def test_a_project_whose_path_has_a_space_and_an_accent(client: LanguageCl
                 )
             )
         )
-        (action,) = await code_actions(client, uri, 4)
-        command = _command_of(action)
-        await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
-        )
-        reports = await wait_for_end(client, "atlas-solve-")
+        reports = await solve_through_the_action(client, uri, 4)
     messages = [getattr(r, "message", "") or "" for r in reports]
     assert "2/2 selected tests pass" in messages[-1], messages
     (edit,) = edits
