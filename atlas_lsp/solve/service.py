@@ -293,22 +293,22 @@ PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox
 
 
 def project_root(path: Path, folders: list[Path]) -> Path:
-    """The project that holds ``path``: the nearest folder above it with a project file (pyproject.toml, setup.py,
-    setup.cfg, pytest.ini, tox.ini) or a git checkout, looking no higher than the workspace folder that holds it;
-    else that workspace folder; else the file's own folder. (The sandbox copies the whole project per candidate, so a
-    workspace folder like a home directory must not be taken for the project of a file deep inside it.)"""
+    """The project that holds ``path``. In a workspace folder: the outermost folder on the way down to the file
+    that has a project file (pyproject.toml, setup.py, setup.cfg, pytest.ini, tox.ini) or a git checkout (the
+    workspace folder itself when it has one), else the workspace folder. Outside any: the nearest such folder above
+    the file, else its own folder. (The sandbox copies the whole project per candidate, so a workspace folder like a
+    home directory is not taken for the project of a file in a project inside it.)"""
     path = path.resolve()
-    boundary = None
+
+    def is_project(folder: Path) -> bool:
+        return any((folder / marker).exists() for marker in PROJECT_MARKERS)
+
     for folder in folders:
+        workspace = folder.resolve()
         try:
-            path.relative_to(folder.resolve())
+            path.relative_to(workspace)
         except ValueError:
             continue
-        boundary = folder.resolve()
-        break
-    for folder in path.parents:
-        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
-            return folder
-        if folder == boundary:
-            return boundary
-    return path.parent
+        inside = [p for p in reversed(path.parents) if p == workspace or workspace in p.parents]
+        return next((p for p in inside if is_project(p)), workspace)
+    return next((p for p in path.parents if is_project(p)), path.parent)

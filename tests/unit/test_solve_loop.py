@@ -347,8 +347,8 @@ def test_a_parametrized_test_passes_when_all_its_cases_pass(tmp_path: Path) -> N
 
 
 def test_the_project_of_a_file_is_the_nearest_folder_with_a_project_file(tmp_path: Path) -> None:
-    """The sandbox copies the project for each candidate: a monorepo's subproject, not the whole repository; a
-    workspace folder like a home directory is not taken for the project of a file in a project inside it."""
+    """The sandbox copies the project for each candidate: a workspace folder like a home directory is not taken for
+    the project of a file in a project inside it; a workspace folder that is a project is the project."""
     from atlas_lsp.solve.service import project_root
 
     home = tmp_path / "home"
@@ -361,9 +361,12 @@ def test_the_project_of_a_file_is_the_nearest_folder_with_a_project_file(tmp_pat
     assert project_root(home / "homework" / "src" / "hw.py", [home / "homework"]) == home / "homework"
     (home / "scratch").mkdir()  # outside any workspace folder and project: its own folder
     assert project_root(home / "scratch" / "try.py", [home / "homework"]) == home / "scratch"
-    (home / "code" / ".git").mkdir()  # a checkout counts as a project too; the nearest wins
-    assert project_root(module, [home]) == home / "code" / "shop"
+    (home / "code" / ".git").mkdir()  # a checkout counts too: in a workspace folder the outermost project wins
+    assert project_root(module, [home]) == home / "code"  # (a monorepo's tests may sit above its packages)
     assert project_root(home / "code" / "tool.py", [home]) == home / "code"
+    assert project_root(module, []) == home / "code" / "shop"  # outside any workspace folder: the nearest
+    (home / ".git").mkdir()  # a home directory under git (dotfiles) opened as the folder: the whole of it
+    assert project_root(module, [home]) == home  # (then refused when too large to copy: see the next test)
 
 
 def test_a_project_too_large_to_copy_per_candidate_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
