@@ -79,3 +79,16 @@ def lay_out(cells: list[NotebookCell], comment: str = "#") -> NotebookLayout:
             body = "\n".join(f"{comment} {line}".rstrip() for line in cell.text.split("\n"))
         chunks.append((f"{separator}{marker}\n", body, "\n"))
     return NotebookLayout(language, chunks, cell_index)
+
+
+def first_line(cells: list[NotebookCell], cell_uri: str) -> int | None:
+    """``lay_out(cells).placement(cell_uri).first_line`` without building the text (it runs on every keystroke in a
+    cell): the line where that code cell's text starts, or None for a cell not written as it is."""
+    language = notebook_language(cells)
+    line = 0
+    for index, cell in enumerate(cells):
+        line += 2 if index else 1  # (the blank line between cells, the marker line)
+        if cell.uri == cell_uri:
+            return line if cell.code and cell.language == language else None
+        line += cell.text.count("\n") + 1
+    return None

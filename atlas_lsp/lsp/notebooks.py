@@ -19,7 +19,14 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from atlas_lsp.context.notebook import CellPlacement, NotebookCell, NotebookLayout, lay_out, notebook_language
+from atlas_lsp.context.notebook import (
+    CellPlacement,
+    NotebookCell,
+    NotebookLayout,
+    first_line,
+    lay_out,
+    notebook_language,
+)
 from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, edit_from_change, uri_to_path
 from atlas_lsp.syntax.registry import LanguageRegistry
 
@@ -41,8 +48,8 @@ def notebook_sync_options(registry: LanguageRegistry) -> types.NotebookDocumentS
     return types.NotebookDocumentSyncOptions(notebook_selector=[selector])
 
 
-def notebook_layout(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> NotebookLayout:
-    """The notebook's cells laid out as one text; cells by their percent-decoded uri, as pygls keeps them."""
+def notebook_cells(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> list[NotebookCell]:
+    """The notebook's cells with their text; by their percent-decoded uri, as pygls keeps them."""
     cells = []
     for cell in notebook.cells:
         document = ls.open_document(cell.document)
@@ -50,6 +57,12 @@ def notebook_layout(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -
             continue
         code = cell.kind == types.NotebookCellKind.Code
         cells.append(NotebookCell(unquote(cell.document), code, document.language_id or "", document.source))
+    return cells
+
+
+def notebook_layout(ls: AtlasLanguageServer, notebook: types.NotebookDocument) -> NotebookLayout:
+    """The notebook's cells laid out as one text."""
+    cells = notebook_cells(ls, notebook)
     spec = ls.context.registry.for_language_id(notebook_language(cells) or "")
     return lay_out(cells, spec.line_comment if spec is not None else "#")
 
@@ -136,12 +149,12 @@ def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNoteb
         return  # (not parsed: see ContextService.open; a completion reads pygls's cells all the same)
     if len(contents) == 1:
         cell_uri = contents[0].document.uri
-        placement = notebook_layout(ls, notebook).placement(unquote(cell_uri))
+        line = first_line(notebook_cells(ls, notebook), unquote(cell_uri))
         changes = contents[0].changes
         edits = [c for c in changes if isinstance(c, types.TextDocumentContentChangePartial)]
-        if placement is not None and len(edits) == len(changes):
+        if line is not None and len(edits) == len(changes):
             for change in edits:  # (the cells above it are as they were: its first line has not moved)
-                ls.context.change(path, [edit_from_change(ls, path, change, placement.first_line)])
+                ls.context.change(path, [edit_from_change(ls, path, change, line)])
             schedule_warm_up_after(ls, cell_uri, changes[-1] if changes else None)
             return
     ls.stale_notebooks.add(path)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from lsprotocol import types
 
-from atlas_lsp.context.notebook import NotebookCell, lay_out
+from atlas_lsp.context.notebook import NotebookCell, first_line, lay_out
 from atlas_lsp.lsp import notebooks
 from atlas_lsp.server import AtlasLanguageServer, build_server
 from atlas_lsp.syntax.document import SyntaxDocument
@@ -47,6 +47,10 @@ def test_code_cells_as_they_are_after_markers_and_markdown_as_comments() -> None
         assert layout.text.split("\n")[placement.first_line : placement.first_line + own.count("\n") + 1] == (
             own.split("\n")
         )
+    for each in cells:  # the keystroke path's shortcut gives the same lines
+        placement = layout.placement(each.uri)
+        assert first_line(cells, each.uri) == (placement.first_line if placement is not None else None)
+    assert first_line(cells, "vscode-notebook-cell:/w/other.ipynb#b") is None
     assert layout.placement(cell("a", "").uri) is None  # markdown: not written as it is
     assert layout.placement(cell("c", "").uri) is None  # another language: a comment
     assert layout.placement("vscode-notebook-cell:/w/other.ipynb#b") is None
