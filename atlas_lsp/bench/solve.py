@@ -24,7 +24,8 @@ from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.model.service import load_backend
 from atlas_lsp.model.worker import InferenceWorker
 from atlas_lsp.solve.loop import replace_function
-from atlas_lsp.solve.sandbox import Limits, Sandbox
+from atlas_lsp.solve.runs import Limits
+from atlas_lsp.solve.sandbox import Sandbox
 from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService
 from atlas_lsp.syntax.registry import load_registry
 

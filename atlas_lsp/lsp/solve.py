@@ -50,6 +50,12 @@ def is_file(uri: str) -> bool:
     return uri.startswith("file:")
 
 
+def project_of(ls: AtlasLanguageServer, path: str) -> Path:
+    """The project the file at ``path`` belongs to (see `project_root`), from the workspace folders."""
+    folders = [Path(uri_to_path(folder.uri)) for folder in (ls.workspace.folders or {}).values()]
+    return project_root(Path(path), folders)
+
+
 def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
     """Cheap: a tree-sitter lookup, no model call. The command carries the document version and the function.
     Editors ask where the cursor rests: a completion there may be warmed up (`completion.warmUp`)."""
@@ -60,8 +66,10 @@ def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> l
     path = uri_to_path(uri)
     document = ls.context.documents.get(path)
     lsp_document = ls.open_document(uri)
-    if document is None or lsp_document is None or unsupported(document.spec) is not None:
-        return None  # (not parsed, or its language's test runner is not supported: no light bulb that fails)
+    if document is None or lsp_document is None:
+        return None
+    if unsupported(document.spec, project_of(ls, path), Path(path)) is not None:
+        return None  # (no supported runner for its tests here: no light bulb that fails; the command says why)
     target = find_function(document, path, line=params.range.start.line)
     if target is None:
         return None
@@ -91,8 +99,9 @@ def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:
         return {"status": "error", "message": f"{uri} is not open"}
     if not is_file(uri):
         return {"status": "error", "message": f"solving runs the project's tests on a saved file; {uri} is not one"}
-    language = ls.context.registry.for_document(uri_to_path(uri), document.language_id)
-    problem = unsupported(language) if language is not None else None
+    path = uri_to_path(uri)
+    language = ls.context.registry.for_document(path, document.language_id)
+    problem = unsupported(language, project_of(ls, path), Path(path)) if language is not None else None
     if problem is not None:
         return {"status": "error", "message": problem}
     name = str(spec.get("name"))
@@ -156,10 +165,9 @@ async def _solve_and_propose(ls: AtlasLanguageServer, job: SolveJob, line: Any, 
     if document is None:
         raise SolveError("the document was closed")
     path = uri_to_path(job.uri)
-    folders = [Path(uri_to_path(folder.uri)) for folder in (ls.workspace.folders or {}).values()]
     buffers = {uri_to_path(uri): doc.source for uri, doc in ls.workspace.text_documents.items() if is_file(uri)}
     line_number = int(line) if isinstance(line, int | float) else None
-    request = SolveRequest(path, document.source, project_root(Path(path), folders), buffers, line=line_number,
+    request = SolveRequest(path, document.source, project_of(ls, path), buffers, line=line_number,
                            name=None if line_number is not None else job.name)  # fmt: skip
     info = ls.models.info
     if not ls.models.ready:

@@ -19,7 +19,7 @@ from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt, chat_prompt, code_from_reply
 from atlas_lsp.prompts.solve import PLANS, SolveSpec, candidate_messages, plain_prompt, repair_messages
 from atlas_lsp.prompts.thinking import strip_thinking
-from atlas_lsp.solve.sandbox import NOT_COLLECTED, TestReport
+from atlas_lsp.solve.runs import NOT_COLLECTED, TestReport
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.registry import LanguageSpec

@@ -4,7 +4,8 @@ The copy has every unsaved buffer applied and the function replaced; the user's 
 OS allows namespaces (as root, or through an unprivileged user namespace) the run sees a read-only filesystem except
 its copy, no network, and no process outside itself; everywhere it runs in its own session with CPU, memory,
 file-size and process limits, a wall-clock timeout and a scrubbed environment, and is killed by process group.
-Results come from pytest's JUnit XML report, not from its console text.
+What a run means is the runner's to read (solve/runners/): pytest's JUnit XML report, node:test's events, cargo
+test's result lines.
 """
 
 from __future__ import annotations
@@ -16,18 +17,16 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from atlas_lsp.context.index import SKIPPED_DIRS
 from atlas_lsp.model.backend import CancelToken
+from atlas_lsp.solve.runs import FinishedRun, Limits, RunPlace, TestOutcome, TestReport, TestRunner
 
 logger = logging.getLogger(__name__)
 MAX_COPY_BYTES = 5 * 1024 * 1024  # files larger than this are linked into the sandbox's copy (see copy_project)
@@ -67,48 +66,6 @@ class _OutputTail:
         """The output's end, once the pipe is closed (every writer gone), or what came within ``wait_s``."""
         self._thread.join(wait_s)
         return bytes(self._tail[-OUTPUT_TAIL_BYTES:])
-
-
-@dataclass(frozen=True)
-class Limits:
-    python: str = sys.executable  # the interpreter that runs the tests (the project's environment)
-    wall_seconds: float = 60.0
-    cpu_seconds: int = 60
-    memory_bytes: int = 2 * 1024**3
-    file_bytes: int = 64 * 1024**2
-    processes: int = 256
-
-
-@dataclass(frozen=True)
-class TestOutcome:
-    node_id: str
-    passed: bool
-    message: str = ""  # the assertion message and the tail of the traceback
-
-
-@dataclass
-class TestReport:
-    outcomes: list[TestOutcome] = field(default_factory=list)
-    seconds: float = 0.0
-    problem: str = ""  # why the run as a whole failed (timeout, killed, crashed, no report)
-
-    @property
-    def passed(self) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.passed)
-
-    @property
-    def total(self) -> int:
-        return len(self.outcomes)
-
-    @property
-    def all_passed(self) -> bool:
-        return not self.problem and bool(self.outcomes) and self.passed == self.total
-
-    def failure_text(self, limit: int = 1500) -> str:
-        parts = [f"{o.node_id} failed:\n{o.message}" for o in self.outcomes if not o.passed]
-        if self.problem:
-            parts.insert(0, self.problem)
-        return "\n\n".join(parts)[-limit:]
 
 
 class ProjectTooLarge(Exception):
@@ -161,15 +118,28 @@ def _links_are_safe() -> bool:
     return bool(isolation_prefix())
 
 
-def copy_project(root: Path, destination: Path, overlays: dict[str, str], link_large: bool | None = None) -> None:
+def copy_project(
+    root: Path,
+    destination: Path,
+    overlays: dict[str, str],
+    link_large: bool | None = None,
+    linked_folders: tuple[str, ...] = (),
+) -> None:
     """Copy ``root`` (without VCS, virtualenvs, caches or node_modules), then write ``overlays`` (absolute path ->
     text: unsaved buffers and the candidate) over it. Where test runs cannot write outside their copy
     (``link_large``, default: `_links_are_safe`), a file over MAX_COPY_BYTES (a data set the tests read) is linked
-    instead of copied, and the project's own links are kept; elsewhere big files are copied and links left out."""
+    instead of copied, and the project's own links are kept; elsewhere big files are copied and links left out.
+    Folders named in ``linked_folders`` (a runner's installed packages: node_modules), wherever they are, are linked
+    to the originals instead of left out."""
     link = _links_are_safe() if link_large is None else link_large
+    to_link: list[tuple[str, str]] = []  # (the original folder, its place in the copy)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
-        return {name for name in names if _skipped(folder, name, link)}
+        for name in names:
+            if name in linked_folders and os.path.isdir(os.path.join(folder, name)):
+                target = os.path.join(destination, os.path.relpath(folder, root), name)
+                to_link.append((os.path.realpath(os.path.join(folder, name)), target))
+        return {name for name in names if _skipped(folder, name, link) or name in linked_folders}
 
     def copy(source: str, target: str) -> None:
         if link and _size(source) > MAX_COPY_BYTES:
@@ -178,6 +148,8 @@ def copy_project(root: Path, destination: Path, overlays: dict[str, str], link_l
             shutil.copy2(source, target)
 
     shutil.copytree(root, destination, ignore=ignore, copy_function=copy, symlinks=link, dirs_exist_ok=True)
+    for original, target in to_link:
+        os.symlink(original, target)
     for original, text in overlays.items():
         try:
             relative = Path(original).resolve().relative_to(root.resolve())
@@ -194,10 +166,11 @@ def write_into_copy(target: Path, text: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-# Inside new mount, network and PID namespaces: make the whole filesystem read-only except the sandbox copy ($0),
-# so untrusted code can write nowhere else, reach no network, and see or signal no process outside its run.
-# `sh` stays as the namespace's first process (immune to signals from inside), so a candidate that kills its parent
-# kills the guard below it, and the run ends with that status instead of carrying on.
+# Inside new mount, network and PID namespaces: make the whole filesystem read-only except the solve job's folder
+# ($0: the candidate's copy and the job's shared build cache), so untrusted code can write nowhere else, reach no
+# network, and see or signal no process outside its run. `sh` stays as the namespace's first process (immune to
+# signals from inside), so a candidate that kills its parent kills the guard below it, and the run ends with that
+# status instead of carrying on.
 _CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && "$@"'
 _NAMESPACES = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
 
@@ -250,110 +223,37 @@ def import_root(workdir: Path, relative: Path) -> Path:
     return folder
 
 
-def _scrubbed_environment(workdir: Path, python: str, import_roots: list[Path] | None = None) -> dict[str, str]:
-    """The test run's whole environment. PYTHONPATH puts the copy's code first: the import roots of the files
-    written into it and its ``src`` folder (where a src layout keeps its packages) come before site-packages, where
-    the project's own editable install would import the original files instead of the candidate."""
-    python_bin = str(Path(python).parent)
-    roots = [*(import_roots or []), workdir / "src", workdir]
-    python_path = ":".join(dict.fromkeys(str(root) for root in roots if root.is_dir()))
+def base_environment(workdir: Path, path_folders: list[str]) -> dict[str, str]:
+    """What every run's environment starts from (nothing of the server's own): ``path_folders`` first on PATH, the
+    copy for HOME and TMPDIR."""
     return {
-        "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": ":".join(dict.fromkeys([*path_folders, "/usr/local/bin", "/usr/bin", "/bin"])),
         "HOME": str(workdir),
         "TMPDIR": str(workdir / ".tmp"),
         "LANG": "C.UTF-8",
-        "PYTHONPATH": python_path,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
     }
 
 
-NOT_RUN = "not run"
-NOT_COLLECTED = "the tests could not be collected"
-
-
-def _error_line(traceback: str) -> str:
-    """The exception of a pytest traceback (its last ``E   `` line), e.g. ``ModuleNotFoundError: No module named
-    'numpy'``."""
-    errors = [line[1:].strip() for line in traceback.split("\n") if line.startswith("E ")]
-    return errors[-1] if errors else (traceback.strip().split("\n") or [""])[-1]
-
-
-def _parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
-    """The outcome of each of ``node_ids`` from pytest's JUnit report; none when the report is unreadable (cut
-    short: the run was killed while pytest wrote it). A parametrized test (its cases ``test_add[1-2]``, …) passes
-    when every case ran and passed; its message names the cases that failed."""
-    try:
-        tree = ElementTree.parse(report)
-    except (ElementTree.ParseError, OSError):
-        return []
-    cases: list[tuple[str, str, TestOutcome]] = []  # (classname.name, the same without its [parameters], outcome)
-    collection_errors: list[str] = []  # test modules pytest could not import, and why
-    for case in tree.iter("testcase"):
-        name = case.get("name", "")
-        problem = case.find("failure")
-        if problem is None:
-            problem = case.find("error")
-        skipped = case.find("skipped") is not None
-        message = ""
-        if problem is not None:
-            detail = (problem.text or "").strip().split("\n")
-            message = (problem.get("message", "") + "\n" + "\n".join(detail[-12:])).strip()
-        elif skipped:
-            message = "skipped"
-        if not case.get("classname") and problem is not None and problem.get("message") == "collection failure":
-            collection_errors.append(f"{name}: {_error_line(problem.text or '')}")
-            continue
-        key = f"{case.get('classname', '')}.{name}"
-        base = key.split("[", 1)[0] if name.endswith("]") else key
-        cases.append((key, base, TestOutcome(name, problem is None and not skipped, message)))
-
-    def named(key: str, suffix: str) -> bool:
-        return key == suffix or key.endswith("." + suffix)
-
-    outcomes: list[TestOutcome] = []
-    for node_id in node_ids:
-        suffix = ".".join(node_id.split("::")[1:])
-        found = [o for key, _, o in cases if named(key, suffix)] or [o for _, b, o in cases if named(b, suffix)]
-        if not found:
-            why = f"{NOT_COLLECTED}: {'; '.join(collection_errors[:2])}" if collection_errors else "collection failed?"
-            outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} ({why})"))
-            continue
-        failed = [o for o in found if not o.passed]
-        if len(found) == 1:
-            message = found[0].message
-        else:  # a parametrized test: which cases failed, and how
-            message = "\n".join(f"{o.node_id}: {o.message}" for o in failed[:3])
-            if len(failed) > 3:
-                message += f"\n… and {len(failed) - 3} more of its {len(found)} cases failed"
-        outcomes.append(TestOutcome(node_id, not failed, message))
-    return outcomes
-
-
-def run_pytest(
-    workdir: Path,
-    node_ids: list[str],
+def run_confined(
+    argv: list[str],
+    place: RunPlace,
+    environment: dict[str, str],
     limits: Limits,
     cancel: CancelToken | None = None,
-    import_roots: list[Path] | None = None,
-) -> TestReport:
-    """Run ``node_ids`` with pytest in ``workdir`` under the limits; never raises for what the tests do.
-    ``import_roots``: folders of the copy to import from first (see `_scrubbed_environment`)."""
+) -> FinishedRun:
+    """Run ``argv`` in ``place.workdir`` under the limits, confined where the OS allows (see isolation_prefix:
+    writable are the copy and the job's shared folder, both under one folder), and killed with its whole process
+    group when it ends, times out or is cancelled; never raises for what the command does."""
     started = time.monotonic()
-    (workdir / ".tmp").mkdir(exist_ok=True)
-    junit = workdir / ".atlas-report.xml"
+    (place.workdir / ".tmp").mkdir(exist_ok=True)
     prefix = isolation_prefix()
-    confine = ["sh", "-c", _CONFINE, str(workdir)] if prefix else []
-    command = [
-        *prefix, *confine,
-        limits.python, "-c", GUARD,
-        limits.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-        f"--junitxml={junit}", "--rootdir", str(workdir), *node_ids,
-    ]  # fmt: skip
+    writable = os.path.commonpath([place.workdir, place.shared])
+    confine = ["sh", "-c", _CONFINE, writable] if prefix else []
+    command = [*prefix, *confine, limits.python, "-c", GUARD, *argv]
     process = subprocess.Popen(
         command,
-        cwd=workdir,
-        env=_scrubbed_environment(workdir, limits.python, import_roots),
+        cwd=place.workdir,
+        env=environment,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -383,39 +283,43 @@ def run_pytest(
         process.wait()
         output = output_tail.tail()
         process.stdout.close()
-    seconds = time.monotonic() - started
-    if not problem and process.returncode not in (0, 1):
-        killed = process.returncode in (-9, 137, 128 + 15, -15)
-        problem = (
-            "the test run was killed from inside (did the candidate kill its parent?)"
-            if killed
-            else f"the test run ended abnormally (exit {process.returncode})"
-        )
-    outcomes = _parse_junit(junit, node_ids) if junit.exists() else []
-    uncollected = [o.message for o in outcomes if o.message.startswith(f"{NOT_RUN} ({NOT_COLLECTED}")]
-    if outcomes and len(uncollected) == len(outcomes) and process.returncode not in (0, 1):
-        problem = uncollected[0][len(NOT_RUN) + 2 : -1]  # (an import the tests need, usually)
-    if not outcomes:
-        tail = output.decode("utf-8", errors="replace").strip().split("\n")[-15:]
-        problem = problem or (
-            "the test report is unreadable (cut short)"
-            if junit.exists()
-            else "no test report (the tests could not be collected)"
-        )
-        problem += "\n" + "\n".join(tail)
-        outcomes = [TestOutcome(node_id, False, problem) for node_id in node_ids]
-    return TestReport(outcomes, seconds, problem)
+    return FinishedRun(None if problem else process.returncode, output.decode("utf-8", errors="replace"), problem)
+
+
+def run_problem(run: FinishedRun, normal_exits: tuple[int, ...]) -> str:
+    """Why the run as a whole failed: stopped (timeout, cancel), its guard killed (by the candidate, usually), or an
+    exit status the runner never ends with by itself; "" for one of ``normal_exits``."""
+    if run.problem or run.returncode in normal_exits:
+        return run.problem
+    if run.returncode in (-9, 137, 128 + 15, -15):
+        return "the test run was killed from inside (did the candidate kill its parent?)"
+    return f"the test run ended abnormally (exit {run.returncode})"
+
+
+def whole_run_failed(run: FinishedRun, node_ids: list[str], problem: str) -> TestReport:
+    """Every test failed with ``problem`` and the end of the run's output (no report to read)."""
+    tail = run.output.strip().split("\n")[-15:]
+    problem = problem + "\n" + "\n".join(tail)
+    return TestReport([TestOutcome(node_id, False, problem) for node_id in node_ids], 0.0, problem)
 
 
 class Sandbox:
-    """Fresh copies of one project for one solve job (each candidate gets its own)."""
+    """Fresh copies of one project for one solve job (each candidate gets its own), tested by one runner."""
 
-    def __init__(self, root: Path, buffers: dict[str, str], limits: Limits) -> None:
+    def __init__(self, root: Path, buffers: dict[str, str], limits: Limits, runner: TestRunner | None = None) -> None:
+        """``runner``: pytest unless given."""
         check_copy_size(root)  # (raises ProjectTooLarge)
+        if runner is None:
+            from atlas_lsp.solve.runners.pytest_runner import PytestRunner  # (it builds on this module)
+
+            runner = PytestRunner()
         self.root = root
         self.buffers = buffers
         self.limits = limits
+        self.runner = runner
         self._base = Path(tempfile.mkdtemp(prefix="atlas-solve-"))
+        self._shared = self._base / "shared"  # kept across the job's candidates (a build cache)
+        self._shared.mkdir()
         self._count = 0
 
     def run(
@@ -423,7 +327,8 @@ class Sandbox:
     ) -> TestReport:
         self._count += 1
         workdir = self._base / f"candidate-{self._count}"
-        copy_project(self.root, workdir, {**self.buffers, **overlays})
+        # (linked folders are read-only to runs where they are confined; see isolation_prefix)
+        copy_project(self.root, workdir, {**self.buffers, **overlays}, linked_folders=self.runner.linked_folders)
         for relative, text in extra_files.items():
             write_into_copy(workdir / relative, text)
         roots = []
@@ -432,8 +337,14 @@ class Sandbox:
                 roots.append(import_root(workdir, Path(path).resolve().relative_to(self.root.resolve())))
             except ValueError:
                 continue  # (not in the project)
+        place = RunPlace(workdir, self._shared, tuple(roots))
+        started = time.monotonic()
         try:
-            return run_pytest(workdir, node_ids, self.limits, cancel, roots)
+            command = self.runner.command(place, node_ids, self.limits)
+            finished = run_confined(command.argv, place, command.environment, self.limits, cancel)
+            report = self.runner.outcomes(place, command, node_ids, finished)
+            report.seconds = time.monotonic() - started
+            return report
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 

@@ -18,7 +18,10 @@ from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.prompts.thinking import generate_with_budget, is_reasoning_template, strip_thinking
 from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
-from atlas_lsp.solve.sandbox import Limits, ProjectTooLarge, Sandbox, TestReport
+from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
+from atlas_lsp.solve.runners.pytest_runner import PytestRunner
+from atlas_lsp.solve.runs import Limits, TestReport, TestRunner
+from atlas_lsp.solve.sandbox import ProjectTooLarge, Sandbox
 from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.solve.tests import callers_of, tests_referring_to
 from atlas_lsp.syntax.document import SyntaxDocument
@@ -52,16 +55,17 @@ class Specification:
     label: str  # PROJECT_TESTS or DOCSTRING_EXAMPLES: never present examples as the project's tests
     test_sources: list[str]  # what the model is shown
     extra_files: dict[str, str]  # files added to the sandbox (the examples' test file)
+    runner: TestRunner
 
 
-SUPPORTED_RUNNERS = ("pytest",)
-
-
-def unsupported(spec: LanguageSpec) -> str | None:
-    """Why functions of ``spec``'s language cannot be solved here (their test runner is not supported), or None."""
-    if spec.test_runner in SUPPORTED_RUNNERS:
-        return None
-    return f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet"
+def unsupported(spec: LanguageSpec, root: Path, path: Path) -> str | None:
+    """Why the function in ``path`` (of ``spec``'s language, in the project at ``root``) cannot be solved here (no
+    supported runner for its tests), or None."""
+    try:
+        runner_for(spec, root, path)
+    except RunnerUnavailable as error:
+        return str(error)
+    return None
 
 
 def package_module_name(path: Path) -> str | None:
@@ -218,9 +222,10 @@ class SolveService:
         spec = self._registry.for_path(request.path)
         if spec is None:
             raise SolveError(f"no grammar for {Path(request.path).name}")
-        problem = unsupported(spec)
-        if problem is not None:
-            raise SolveError(problem)
+        try:
+            runner = runner_for(spec, request.root, Path(request.path))
+        except RunnerUnavailable as error:
+            raise SolveError(str(error)) from error
         document = SyntaxDocument(spec, request.text)
         target = find_function(document, request.path, line=request.line, name=request.name)
         if target is None:
@@ -230,18 +235,20 @@ class SolveService:
         selected = tests_referring_to(target.name, self._registry, spec, [request.root], open_tests)
         if selected:
             ids = [t.node_id for t in selected]
-            return Specification(target, document, ids, PROJECT_TESTS, [t.source for t in selected], {})
-        if target.examples:
+            return Specification(target, document, ids, PROJECT_TESTS, [t.source for t in selected], {}, runner)
+        if target.examples and isinstance(runner, PytestRunner):
             module = Path(request.path).resolve().relative_to(request.root.resolve()).as_posix()
             dotted = package_module_name(Path(request.path).resolve())
             extra = {EXAMPLES_FILE: examples_test_file(module, target.name, target.examples, dotted)}
             ids = [f"{EXAMPLES_FILE}::test_{target.name}_example_{n}" for n in range(1, len(target.examples) + 1)]
             shown = ["\n".join(f">>> {e}\n{x}" for e, x in target.examples)]
-            return Specification(target, document, ids, DOCSTRING_EXAMPLES, shown, extra)
-        raise SolveError(
-            f"no test in the workspace refers to {target.name} and its docstring has no >>> examples: "
-            "write a test (or an example) first"
-        )
+            return Specification(target, document, ids, DOCSTRING_EXAMPLES, shown, extra, runner)
+        if isinstance(runner, PytestRunner):
+            raise SolveError(
+                f"no test in the workspace refers to {target.name} and its docstring has no >>> examples: "
+                "write a test (or an example) first"
+            )
+        raise SolveError(f"no test in the workspace refers to {target.name}: write a {runner.name} test first")
 
     def solve(
         self,
@@ -268,10 +275,10 @@ class SolveService:
             tests=found.test_sources,
             tests_label=found.label,
         )
-        python = interpreter(settings, request.root)
+        python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:
-            sandbox = Sandbox(request.root, request.buffers, limits)
+            sandbox = Sandbox(request.root, request.buffers, limits, found.runner)
         except ProjectTooLarge as error:
             raise SolveError(str(error)) from error
 
@@ -289,12 +296,15 @@ class SolveService:
             sandbox.close()
 
 
-PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", ".git")
+PROJECT_MARKERS = (
+    "pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "package.json", "Cargo.toml", "go.mod", ".git",
+)  # fmt: skip
 
 
 def project_root(path: Path, folders: list[Path]) -> Path:
     """The project that holds ``path``. In a workspace folder: the outermost folder on the way down to the file
-    that has a project file (pyproject.toml, setup.py, setup.cfg, pytest.ini, tox.ini) or a git checkout (the
+    that has a project file (pyproject.toml, setup.py, setup.cfg, pytest.ini, tox.ini, package.json, Cargo.toml,
+    go.mod) or a git checkout (the
     workspace folder itself when it has one), else the workspace folder. Outside any: the nearest such folder above
     the file, else its own folder. (The sandbox copies the whole project per candidate, so a workspace folder like a
     home directory is not taken for the project of a file in a project inside it.)"""

@@ -1,4 +1,5 @@
-"""The specification: the workspace's tests that refer to the function (pytest node ids), else its examples."""
+"""The specification: the workspace's tests that refer to the function, as test ids (the file's path, then the names
+around the test: ``tests/test_x.py::TestC::test_y``, ``test/a.test.js::group::adds``, ``src/lib.rs::tests::adds``)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,41 @@ class SelectedTest:
     source: str
 
 
-def _test_name_path(spec: LanguageSpec, node: object, source: bytes) -> list[str]:
-    """Names of the test and of the classes around it, outermost first."""
+NAMED_SCOPES = ("function_definition", "class_definition", "function_item", "mod_item")  # Python, Rust
+TEST_CALLS = ("describe", "suite", "context", "test", "it")  # JavaScript: describe('group', () => { it('x', …) })
+
+
+def _call_title(node: object, source: bytes) -> str | None:
+    """The title of a JavaScript test or suite call (``test('adds', …)``, ``describe.skip('group', …)``): its first
+    argument, a plain string."""
+    function = node.child_by_field_name("function")  # type: ignore[attr-defined]
+    arguments = node.child_by_field_name("arguments")  # type: ignore[attr-defined]
+    if function is None or arguments is None or arguments.named_child_count == 0:
+        return None
+    callee = function.child_by_field_name("object") if function.type == "member_expression" else function
+    if callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS:
+        return None
+    title = arguments.named_children[0]
+    if title.type not in ("string", "template_string") or any(
+        c.type == "template_substitution" for c in title.children
+    ):
+        return None
+    return source[title.start_byte + 1 : title.end_byte - 1].decode()
+
+
+def _test_name_path(node: object, source: bytes) -> list[str]:
+    """Names of the test and of what is around it, outermost first: classes and functions (Python), modules
+    (Rust), suites (JavaScript's describe titles)."""
     names: list[str] = []
     current = node
     while current is not None:
-        field = current.child_by_field_name("name")  # type: ignore[attr-defined]
-        if field is not None and current.type in ("function_definition", "class_definition"):  # type: ignore[attr-defined]
+        kind = current.type  # type: ignore[attr-defined]
+        field = current.child_by_field_name("name") if kind in NAMED_SCOPES else None  # type: ignore[attr-defined]
+        title = _call_title(current, source) if kind == "call_expression" else None
+        if field is not None:
             names.insert(0, source[field.start_byte : field.end_byte].decode())
+        elif title is not None:
+            names.insert(0, title)
         current = current.parent  # type: ignore[attr-defined]
     return names
 
@@ -83,7 +111,7 @@ def tests_referring_to(
     selected: list[SelectedTest] = []
     for root, path, source, node in _referring(name, spec, roots, open_texts or {}, "test.around", True, limit):
         relative = path.relative_to(root)
-        node_id = "::".join([relative.as_posix(), *_test_name_path(spec, node, source)])
+        node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)])
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
         selected.append(SelectedTest(node_id, str(path), text))
     return selected

@@ -40,8 +40,24 @@ class LanguageSpec:
         return Parser(self.language)
 
     def is_test_file(self, path: str | PurePath) -> bool:
-        pure = PurePath(path)
-        return any(fnmatch.fnmatch(pure.name, glob) or pure.match(glob) for glob in self.test_globs)
+        """``path`` (relative to its project) matches one of `test_globs`: a glob without a folder matches the
+        file's name, one with folders matches the end of its path, ``**`` standing for any number of folders."""
+        parts = PurePath(path).parts
+        return any(_glob_matches(parts, tuple(glob.split("/"))) for glob in self.test_globs)
+
+
+def _tail_matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """``parts`` match ``pattern`` (its segments fnmatch globs, ``**`` any number of them) from first to last."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_tail_matches(parts[skip:], pattern[1:]) for skip in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatch(parts[0], pattern[0]) and _tail_matches(parts[1:], pattern[1:])
+
+
+def _glob_matches(parts: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """A relative glob matches a path at any depth: ``test/**/*.js`` matches ``test/a.js`` and ``pkg/test/b/c.js``."""
+    return any(_tail_matches(parts[start:], pattern) for start in range(len(parts)))
 
 
 @dataclass

@@ -82,22 +82,26 @@ async def test_action_is_offered_inside_a_function_only(client: LanguageClient, 
 
 
 async def test_no_action_where_the_tests_runner_is_not_supported(client: LanguageClient, tmp_path: Path) -> None:
-    """Only pytest projects can be solved so far: a TypeScript, Go or Rust function gets no light bulb that would
-    only fail, and the command says why."""
+    """Where no supported runner can run the function's tests (a jest project, TSX, Go, a Rust file outside any
+    crate), there is no light bulb that would only fail, and the command says why."""
     await start_session(client, tmp_path)
     await wait_for_status(client, {"ready"})
+    jest = tmp_path / "web"
+    jest.mkdir()
+    (jest / "package.json").write_text('{"devDependencies": {"jest": "^29.0.0"}}')
     sources = {
-        "calc.ts": ("typescript", "export function add(a: number, b: number): number {\n  return 0;\n}\n", "jest"),
-        "calc.go": ("go", "package calc\n\nfunc Add(a int, b int) int {\n\treturn 0\n}\n", "go"),
-        "calc.rs": ("rust", "pub fn add(a: i32, b: i32) -> i32 {\n    0\n}\n", "cargo"),
+        "web/calc.js": ("javascript", "function add(a, b) {\n  return 0;\n}\n", "this project's tests run with jest"),
+        "calc.tsx": ("typescriptreact", "export function add(a: number): number {\n  return 0;\n}\n", "TSX"),
+        "calc.go": ("go", "package calc\n\nfunc Add(a int, b int) int {\n\treturn 0\n}\n", "needs the go runner"),
+        "calc.rs": ("rust", "pub fn add(a: i32, b: i32) -> i32 {\n    0\n}\n", "no Cargo.toml above calc.rs"),
     }
-    for name, (language, text, runner) in sources.items():
+    for name, (language, text, why) in sources.items():
         uri = open_document(client, tmp_path / name, text, language)
         assert await code_actions(client, uri, text.count("\n") - 2) == [], name
         answer = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "line": 0}])
         )
-        assert answer["status"] == "error" and f"needs the {runner} runner" in answer["message"], answer
+        assert answer["status"] == "error" and why in answer["message"], answer
 
 
 async def test_solve_with_the_bundled_model_applies_a_verified_edit(

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from atlas_lsp.solve.sandbox import Limits, Sandbox, _parse_junit, isolation_prefix
+from atlas_lsp.solve.runners.pytest_runner import parse_junit
+from atlas_lsp.solve.runs import Limits
+from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
 
 MODULE = "def f():\n    return 1\n"
 TEST = "from mod import f\n\n\ndef test_f():\n    assert f() == 1\n"
@@ -115,7 +117,7 @@ def test_a_report_cut_short_reads_as_no_outcomes(tmp_path: Path, content: str) -
     candidate fails with the run's problem, and nothing raises out of the sandbox."""
     report = tmp_path / "report.xml"
     report.write_text(content)
-    assert _parse_junit(report, NODE) == []
+    assert parse_junit(report, NODE) == []
 
 
 def test_killing_every_process_it_can_see_leaves_the_server_alive(project: Path) -> None:

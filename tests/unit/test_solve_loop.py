@@ -14,7 +14,8 @@ from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, keep_signature, replace_function
-from atlas_lsp.solve.sandbox import Limits, Sandbox
+from atlas_lsp.solve.runs import Limits
+from atlas_lsp.solve.sandbox import Sandbox
 from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService
 from atlas_lsp.solve.target import docstring_examples, find_function
 from atlas_lsp.syntax.document import SyntaxDocument

@@ -133,8 +133,13 @@ export function documentSelector(languages: string[]): { scheme: string; languag
   );
 }
 
-/** Why "solve this function" cannot run in a document of this URI scheme and language (it runs the pytest tests
- * of a saved file's project), or undefined when it can. */
+/** The languages whose functions "solve this function" can test: with pytest, node --test (TypeScript from Node.js
+ * 22.6 on) or cargo test. The server says why a project of one of them cannot be solved (a jest project, an older
+ * Node.js for TypeScript, a Rust file outside any crate). */
+export const SOLVABLE_LANGUAGES = ["python", "javascript", "typescript", "rust"];
+
+/** Why "solve this function" cannot run in a document of this URI scheme and language (it runs the project's tests
+ * on a saved file), or undefined when it can. */
 export function solveUnavailable(scheme: string, languageId: string): string | undefined {
   if (scheme === "vscode-notebook-cell") {
     return "atlas: solving runs your project's tests on a function in a saved file, not in a notebook cell";
@@ -142,8 +147,8 @@ export function solveUnavailable(scheme: string, languageId: string): string | u
   if (scheme !== "file") {
     return "atlas: solving runs your project's tests on a function in a saved file: save this one first";
   }
-  if (languageId !== "python") {
-    return "atlas: solving runs your project's pytest tests, so it works on Python functions so far";
+  if (!SOLVABLE_LANGUAGES.includes(languageId)) {
+    return "atlas: solving runs your project's tests with pytest, node --test or cargo test, so it works on Python, JavaScript, TypeScript and Rust functions so far";
   }
   return undefined;
 }

@@ -1,0 +1,102 @@
+"""Which test runner solves a function of a project: pytest for Python, node:test for JavaScript (and TypeScript on a
+Node.js that strips types), cargo test for Rust; or why none can."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
+from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
+from atlas_lsp.solve.runners.pytest_runner import PytestRunner
+from atlas_lsp.solve.runs import TestRunner
+from atlas_lsp.syntax.registry import LanguageSpec
+
+logger = logging.getLogger(__name__)
+# JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
+OTHER_JS_RUNNERS = ("vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
+
+
+class RunnerUnavailable(Exception):
+    """No supported test runner can run this project's tests for that language (the message says why)."""
+
+
+def _package_json(root: Path) -> dict[str, object]:
+    try:
+        loaded = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def other_js_runner(root: Path) -> str | None:
+    """The JavaScript test runner other than node:test that the project at ``root`` uses, per its package.json."""
+    package = _package_json(root)
+    names: set[str] = set()
+    for section in ("dependencies", "devDependencies"):
+        found = package.get(section)
+        if isinstance(found, dict):
+            names.update(str(name) for name in found)
+    scripts = package.get("scripts")
+    test_script = str(scripts.get("test", "")) if isinstance(scripts, dict) else ""
+    return next((name for name in OTHER_JS_RUNNERS if name in names or name in test_script.split()), None)
+
+
+def _folders_up(root: Path, path: Path) -> list[Path]:
+    """The folders from ``path``'s own up to ``root`` (only ``root`` when the file is not under it)."""
+    root = root.resolve()
+    folder = path.resolve().parent
+    if folder != root and root not in folder.parents:
+        return [root]
+    folders = [folder]
+    while folder != root:
+        folder = folder.parent
+        folders.append(folder)
+    return folders
+
+
+def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
+    other = next((found for folder in _folders_up(root, path) if (found := other_js_runner(folder))), None)
+    if other is not None:
+        raise RunnerUnavailable(
+            f"this project's tests run with {other}; solving runs node:test tests (node --test) so far"
+        )
+    node = find_node()
+    if node is None:
+        raise RunnerUnavailable("solving JavaScript runs the tests with node --test: install Node.js (node on PATH)")
+    typescript = spec.name in ("typescript", "tsx")
+    if spec.name == "tsx" or path.suffix == ".jsx":
+        raise RunnerUnavailable(
+            f"solving {path.suffix[1:].upper()} functions needs a runner that compiles JSX (vitest, jest): not yet"
+        )
+    version = node_version(node)
+    if typescript and (version is None or version < TYPE_STRIPPING):
+        shown = "unknown" if version is None else f"{version[0]}.{version[1]}"
+        raise RunnerUnavailable(
+            f"solving TypeScript runs the tests with node --test, which runs TypeScript from Node.js "
+            f"{TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} on (type stripping); this node is {shown}"
+        )
+    return NodeTestRunner(node, typescript)
+
+
+def _cargo_runner(root: Path, path: Path) -> TestRunner:
+    folder = next((f for f in _folders_up(root, path) if (f / "Cargo.toml").is_file()), None)
+    if folder is None:
+        raise RunnerUnavailable(f"no Cargo.toml above {path.name} in {root}: cargo test cannot build it")
+    cargo = find_cargo()
+    if cargo is None:
+        raise RunnerUnavailable("solving Rust runs the tests with cargo test: install Rust (cargo on PATH)")
+    return CargoTestRunner(cargo, (folder / "Cargo.toml").relative_to(root.resolve()).as_posix())
+
+
+def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
+    """The runner for the tests of ``path`` (a file of ``spec``'s language in the project at ``root``); raises
+    RunnerUnavailable with the reason when there is none."""
+    if spec.test_runner == "pytest":
+        return PytestRunner()
+    if spec.test_runner == "node":
+        return _node_runner(spec, root, path)
+    if spec.test_runner == "cargo":
+        return _cargo_runner(root, path)
+    raise RunnerUnavailable(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")

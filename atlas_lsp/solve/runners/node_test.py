@@ -1,0 +1,162 @@
+"""node:test (Node.js's built-in runner): runs the selected test files with a name pattern per selected test, and reads
+the runner's own events through a small reporter written into the copy (one JSON line per finished test, with its
+file and the names around it), not its console text."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from atlas_lsp.solve.runs import NOT_RUN, FinishedRun, Limits, RunCommand, RunPlace, TestOutcome, TestReport
+from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
+
+REPORTER_FILE = ".atlas-reporter.mjs"
+REPORT_FILE = ".atlas-report.jsonl"
+# A node:test custom reporter: for each finished test, its file, the names of the tests/suites around it (from the
+# start events' nesting, per file) and its error; for a test file that failed as a whole (it did not load), what it
+# wrote to stderr (the SyntaxError). Node runs each test file in a process of its own and forwards
+# their events here, in order per file.
+REPORTER = """
+const stacks = new Map();
+const stderr = new Map();
+export default async function* atlasReporter(source) {
+  for await (const event of source) {
+    const data = event.data ?? {};
+    if (event.type === 'test:stderr') {
+      stderr.set(data.file, ((stderr.get(data.file) ?? '') + data.message).slice(-8192));
+    } else if (event.type === 'test:start') {
+      const stack = stacks.get(data.file) ?? [];
+      stack.length = data.nesting;
+      stack.push(data.name);
+      stacks.set(data.file, stack);
+    } else if (event.type === 'test:pass' || event.type === 'test:fail') {
+      const names = (stacks.get(data.file) ?? []).slice(0, data.nesting);
+      const error = data.details?.error;
+      const cause = error?.cause ?? error;
+      yield JSON.stringify({
+        passed: event.type === 'test:pass',
+        file: data.file ?? null,
+        names: [...names, data.name],
+        suite: data.details?.type === 'suite',
+        skip: data.skip ?? null,
+        todo: data.todo ?? null,
+        error: cause ? String(cause.stack ?? cause.message ?? cause) : null,
+        stderr: data.name === data.file ? stderr.get(data.file) ?? null : null,
+      }) + '\\n';
+    }
+  }
+}
+"""
+UNSELECTED = "test name does not match pattern"  # node's skip reason for the tests the patterns leave out
+TYPE_STRIPPING = (22, 6)  # the first Node.js that runs TypeScript (with --experimental-strip-types)
+TYPE_STRIPPING_DEFAULT = (23, 6)  # from here on without the flag
+
+
+def name_pattern(name: str) -> str:
+    """A --test-name-pattern matching the test called ``name``: its own name (Node 20 matches a test's own name) or
+    its full name, the suites' names in front, separated by spaces (newer Node.js matches that)."""
+    escaped = re.sub(r"[\\^$.*+?()[\]{}|/-]", lambda match: "\\" + match.group(0), name)
+    return f"(?:^| ){escaped}$"
+
+
+@functools.cache
+def node_version(node: str) -> tuple[int, int] | None:
+    """(major, minor) of the ``node`` binary, or None when it cannot be run."""
+    try:
+        done = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.match(r"v(\d+)\.(\d+)", done.stdout.strip())
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _error_text(error: str | None, workdir: Path, limit_lines: int = 12) -> str:
+    """The error's message and the stack frames in the project's code (not Node.js's own), paths relative to the
+    copy, at most ``limit_lines`` lines."""
+    if not error:
+        return ""
+    lines = [line for line in error.split("\n") if "(node:" not in line and not line.strip().startswith("at node:")]
+    lines = [line for line in lines if not line.startswith("Node.js v")]
+    return "\n".join(lines[:limit_lines]).strip().replace(f"{workdir}/", "")
+
+
+class NodeTestRunner:
+    name = "node:test"
+    linked_folders: tuple[str, ...] = ("node_modules",)
+
+    def __init__(self, node: str, typescript: bool = False) -> None:
+        self.node = node
+        self.typescript = typescript
+
+    def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
+        (place.workdir / REPORTER_FILE).write_text(REPORTER, encoding="utf-8")
+        report = place.workdir / REPORT_FILE
+        files = list(dict.fromkeys(node_id.split("::", 1)[0] for node_id in node_ids))
+        names = dict.fromkeys(node_id.split("::")[-1] for node_id in node_ids)
+        flags = []
+        version = node_version(self.node)
+        if self.typescript and version is not None and version < TYPE_STRIPPING_DEFAULT:
+            flags.append("--experimental-strip-types")
+        argv = [
+            self.node, *flags, "--test", f"--test-reporter=./{REPORTER_FILE}",
+            f"--test-reporter-destination={report}", *(f"--test-name-pattern={name_pattern(n)}" for n in names),
+            *files,
+        ]  # fmt: skip
+        environment = {**base_environment(place.workdir, [str(Path(self.node).parent)]), "NODE_ENV": "test"}
+        return RunCommand(argv, environment, report)
+
+    def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
+        results: dict[tuple[str, tuple[str, ...]], list[tuple[bool, str]]] = {}
+        file_errors: dict[str, str] = {}  # a test file that failed as a whole (it did not load: a syntax error)
+        try:
+            lines = command.report.read_text(encoding="utf-8").split("\n") if command.report.exists() else []
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # (the last line, cut short by a kill)
+            file = str(event.get("file") or "")
+            try:
+                relative = Path(file).relative_to(place.workdir).as_posix()
+            except ValueError:
+                continue
+            names = tuple(str(n) for n in event.get("names") or [])
+            error = _error_text(event.get("error"), place.workdir)
+            if len(names) == 1 and names[0] == file and not event.get("passed"):
+                file_errors[relative] = _error_text(event.get("stderr"), place.workdir, 20) or error or "it failed"
+                continue
+            if event.get("suite") or event.get("skip") == UNSELECTED:
+                continue
+            skipped = event.get("skip") is not None or event.get("todo") is not None
+            passed = bool(event.get("passed")) and not skipped
+            message = error if not passed and error else ("skipped" if skipped else "")
+            results.setdefault((relative, names), []).append((passed, message))
+        outcomes: list[TestOutcome] = []
+        for node_id in node_ids:
+            file, *names = node_id.split("::")
+            found = results.get((file, tuple(names))) or [
+                outcome for (f, n), group in results.items() if f == file and n[-1:] == tuple(names[-1:])
+                for outcome in group
+            ]  # fmt: skip
+            if found:
+                failed = [message for passed, message in found if not passed]
+                outcomes.append(TestOutcome(node_id, not failed, "\n".join(failed[:2])))
+            elif file in file_errors:
+                outcomes.append(TestOutcome(node_id, False, f"{file} failed to load:\n{file_errors[file]}"))
+            else:
+                outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
+        problem = run_problem(run, (0, 1))
+        if not results and not file_errors:
+            return whole_run_failed(run, node_ids, problem or "node --test reported no test")
+        return TestReport(outcomes, 0.0, problem)
+
+
+def find_node() -> str | None:
+    """The ``node`` on PATH, absolute."""
+    return shutil.which("node")

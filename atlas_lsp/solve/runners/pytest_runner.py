@@ -1,0 +1,125 @@
+"""pytest: runs the selected node ids with the project's Python and reads pytest's JUnit XML report (not its
+console text)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from atlas_lsp.solve.runs import (
+    NOT_COLLECTED,
+    NOT_RUN,
+    FinishedRun,
+    Limits,
+    RunCommand,
+    RunPlace,
+    TestOutcome,
+    TestReport,
+)
+from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
+
+
+def python_environment(place: RunPlace, python: str) -> dict[str, str]:
+    """The test run's whole environment. PYTHONPATH puts the copy's code first: the import roots of the files
+    written into it and its ``src`` folder (where a src layout keeps its packages) come before site-packages, where
+    the project's own editable install would import the original files instead of the candidate."""
+    workdir = place.workdir
+    roots = [*place.import_roots, workdir / "src", workdir]
+    python_path = ":".join(dict.fromkeys(str(root) for root in roots if root.is_dir()))
+    return {
+        **base_environment(workdir, [str(Path(python).parent)]),
+        "PYTHONPATH": python_path,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def _error_line(traceback: str) -> str:
+    """The exception of a pytest traceback (its last ``E   `` line), e.g. ``ModuleNotFoundError: No module named
+    'numpy'``."""
+    errors = [line[1:].strip() for line in traceback.split("\n") if line.startswith("E ")]
+    return errors[-1] if errors else (traceback.strip().split("\n") or [""])[-1]
+
+
+def parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
+    """The outcome of each of ``node_ids`` from pytest's JUnit report; none when the report is unreadable (cut
+    short: the run was killed while pytest wrote it). A parametrized test (its cases ``test_add[1-2]``, …) passes
+    when every case ran and passed; its message names the cases that failed."""
+    try:
+        tree = ElementTree.parse(report)
+    except (ElementTree.ParseError, OSError):
+        return []
+    cases: list[tuple[str, str, TestOutcome]] = []  # (classname.name, the same without its [parameters], outcome)
+    collection_errors: list[str] = []  # test modules pytest could not import, and why
+    for case in tree.iter("testcase"):
+        name = case.get("name", "")
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        skipped = case.find("skipped") is not None
+        message = ""
+        if problem is not None:
+            detail = (problem.text or "").strip().split("\n")
+            message = (problem.get("message", "") + "\n" + "\n".join(detail[-12:])).strip()
+        elif skipped:
+            message = "skipped"
+        if not case.get("classname") and problem is not None and problem.get("message") == "collection failure":
+            collection_errors.append(f"{name}: {_error_line(problem.text or '')}")
+            continue
+        key = f"{case.get('classname', '')}.{name}"
+        base = key.split("[", 1)[0] if name.endswith("]") else key
+        cases.append((key, base, TestOutcome(name, problem is None and not skipped, message)))
+
+    def named(key: str, suffix: str) -> bool:
+        return key == suffix or key.endswith("." + suffix)
+
+    outcomes: list[TestOutcome] = []
+    for node_id in node_ids:
+        suffix = ".".join(node_id.split("::")[1:])
+        found = [o for key, _, o in cases if named(key, suffix)] or [o for _, b, o in cases if named(b, suffix)]
+        if not found:
+            why = f"{NOT_COLLECTED}: {'; '.join(collection_errors[:2])}" if collection_errors else "collection failed?"
+            outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} ({why})"))
+            continue
+        failed = [o for o in found if not o.passed]
+        if len(found) == 1:
+            message = found[0].message
+        else:  # a parametrized test: which cases failed, and how
+            message = "\n".join(f"{o.node_id}: {o.message}" for o in failed[:3])
+            if len(failed) > 3:
+                message += f"\n… and {len(failed) - 3} more of its {len(found)} cases failed"
+        outcomes.append(TestOutcome(node_id, not failed, message))
+    return outcomes
+
+
+class PytestRunner:
+    name = "pytest"
+    linked_folders: tuple[str, ...] = ()
+
+    def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
+        report = place.workdir / ".atlas-report.xml"
+        argv = [
+            limits.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+            f"--junitxml={report}", "--rootdir", str(place.workdir), *node_ids,
+        ]  # fmt: skip
+        return RunCommand(argv, python_environment(place, limits.python), report)
+
+    def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
+        problem = run_problem(run, (0, 1))
+        junit = command.report
+        outcomes = parse_junit(junit, node_ids) if junit.exists() else []
+        uncollected = [o.message for o in outcomes if o.message.startswith(f"{NOT_RUN} ({NOT_COLLECTED}")]
+        if outcomes and len(uncollected) == len(outcomes) and run.returncode not in (0, 1):
+            problem = uncollected[0][len(NOT_RUN) + 2 : -1]  # (an import the tests need, usually)
+        if not outcomes:
+            return whole_run_failed(
+                run,
+                node_ids,
+                problem
+                or (
+                    "the test report is unreadable (cut short)"
+                    if junit.exists()
+                    else "no test report (the tests could not be collected)"
+                ),
+            )
+        return TestReport(outcomes, 0.0, problem)

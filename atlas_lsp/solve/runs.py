@@ -1,0 +1,104 @@
+"""What a test run is: its limits, its outcome per test, and the seam a test runner (pytest, node:test, cargo test)
+plugs into the sandbox through."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+NOT_RUN = "not run"
+NOT_COLLECTED = "the tests could not be collected"  # (no candidate's fault: an import the tests need, usually)
+
+
+@dataclass(frozen=True)
+class Limits:
+    python: str = sys.executable  # the interpreter that runs pytest (the project's environment)
+    wall_seconds: float = 60.0
+    cpu_seconds: int = 60
+    memory_bytes: int = 2 * 1024**3
+    file_bytes: int = 64 * 1024**2
+    processes: int = 256
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    __test__ = False  # (not a pytest test class)
+
+    node_id: str
+    passed: bool
+    message: str = ""  # the assertion message and the tail of the traceback
+
+
+@dataclass
+class TestReport:
+    __test__ = False  # (not a pytest test class)
+
+    outcomes: list[TestOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    problem: str = ""  # why the run as a whole failed (timeout, killed, crashed, no report, does not compile)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.passed)
+
+    @property
+    def total(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def all_passed(self) -> bool:
+        return not self.problem and bool(self.outcomes) and self.passed == self.total
+
+    def failure_text(self, limit: int = 1500) -> str:
+        parts = [f"{o.node_id} failed:\n{o.message}" for o in self.outcomes if not o.passed]
+        if self.problem:
+            parts.insert(0, self.problem)
+        return "\n\n".join(parts)[-limit:]
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """How a runner runs the selected tests in a copy: the command, its whole environment, and where it writes its
+    report (inside the copy; None: the runner reads the console output)."""
+
+    argv: list[str]
+    environment: dict[str, str]
+    report: Path | None
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """What the sandbox saw of a run: its exit status (None when it was stopped), its console output's end, and why
+    it was stopped or failed as a whole ("" when it ended by itself)."""
+
+    returncode: int | None
+    output: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class RunPlace:
+    """Where a run happens: ``workdir`` is the candidate's copy of the project, ``shared`` a folder kept for the
+    whole solve job (a build cache: cargo's target folder), ``import_roots`` the folders the candidate's files are
+    imported from (Python)."""
+
+    workdir: Path
+    shared: Path
+    import_roots: tuple[Path, ...] = ()
+
+
+class TestRunner(Protocol):
+    """One kind of test runner: how the selected tests run and how their outcomes are read. A test's id is its
+    file's path relative to the project, then the names around it, outermost first: ``tests/test_x.py::TestC::
+    test_y``, ``test/math.test.js::group::adds zero``, ``src/lib.rs::tests::adds``."""
+
+    name: str  # for messages: "pytest", "node:test", "cargo test"
+    linked_folders: tuple[str, ...]  # folders of the project linked into each copy (node_modules)
+
+    def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand: ...
+
+    def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
+        """The outcome of each of ``node_ids`` (and the run's problem, if any) from what the run left."""
+        ...

@@ -1,0 +1,105 @@
+"""Solve this function in JavaScript (node:test) and Rust (cargo test), end to end over LSP: the real server finds the
+project's tests, runs them with the project's own runner in the sandbox and proposes only what passed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pytest_lsp import LanguageClient
+
+from tests.e2e.conftest import open_document, start_session, wait_for_status
+from tests.e2e.test_solve import record_edits
+from tests.e2e.test_solve_scripted import solve_through_the_action
+from tests.support.scripted_openai import ScriptedEndpoint
+
+MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
+MATH_TESTS = """const { describe, it, test } = require('node:test');
+const assert = require('node:assert');
+const { add } = require('../math');
+
+test('adds two numbers', () => {
+  assert.strictEqual(add(2, 3), 5);
+});
+
+describe('add', () => {
+  it('adds a negative number', () => {
+    assert.strictEqual(add(-1, 1), 0);
+  });
+});
+"""
+
+
+@pytest.mark.usefixtures("model_backend")
+async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_node_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    (tmp_path / "test").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"name": "calc", "scripts": {"test": "node --test"}}))
+    (tmp_path / "math.js").write_text(MATH_JS)
+    (tmp_path / "test" / "math.test.js").write_text(MATH_TESTS)
+    edits = record_edits(client)
+    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 1}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "math.js", MATH_JS, "javascript")
+    reports = await solve_through_the_action(client, uri, 1)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert any(m.startswith("running 2 tests on candidate") for m in messages), messages
+    assert "2/2 selected tests pass: adds two numbers, adds a negative number" in messages[-1], messages
+    (edit,) = edits  # SmolLM2 writes add() in JavaScript correctly
+    proposed = edit.edit.document_changes[0].edits[0].new_text
+    assert proposed.startswith("function add(a, b) {") and "return" in proposed
+    assert (tmp_path / "math.js").read_text() == MATH_JS
+
+
+CARGO_TOML = '[package]\nname = "shapes"\nversion = "0.1.0"\nedition = "2021"\n'
+LIB_RS = """pub fn area(width: u32, height: u32) -> u32 {
+    todo!()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rectangle() {
+        assert_eq!(area(2, 3), 6);
+    }
+
+    #[test]
+    fn empty() {
+        assert_eq!(area(0, 7), 0);
+    }
+}
+"""
+DOES_NOT_COMPILE = '```rust\npub fn area(width: u32, height: u32) -> u32 {\n    "width times height"\n}\n```'
+WRONG = "```rust\npub fn area(width: u32, height: u32) -> u32 {\n    width * width\n}\n```"
+RIGHT = "```rust\npub fn area(width: u32, height: u32) -> u32 {\n    width * height\n}\n```"
+
+
+async def test_a_rust_function_is_repaired_from_the_compiler_and_its_cargo_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """A scripted model (so the outcome is known; the bundled one cannot write Rust): a candidate that does not
+    compile, its repair from the compiler's error that fails a test, the repair of that from the failing assertion,
+    which passes and is proposed."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "Cargo.toml").write_text(CARGO_TOML)
+    (tmp_path / "src" / "lib.rs").write_text(LIB_RS)
+    edits = record_edits(client)
+    with ScriptedEndpoint([DOES_NOT_COMPILE, WRONG, RIGHT]).running() as endpoint:
+        options = {"model": {"backend": "openai", "url": endpoint.url}, "solve": {"candidates": 1, "repairRounds": 2}}
+        await start_session(client, tmp_path, options=options)
+        await wait_for_status(client, {"ready"})
+        uri = open_document(client, tmp_path / "src" / "lib.rs", LIB_RS, "rust")
+        reports = await solve_through_the_action(client, uri, 1)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert "repair round 2" in messages and "2/2 selected tests pass: rectangle, empty" in messages[-1], messages
+    first_repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
+    assert "the code does not compile" in first_repair and "mismatched types" in first_repair
+    second_repair = "\n".join(m["content"] for m in endpoint.requests[2]["messages"])
+    assert "tests::rectangle failed" in second_repair and "left: 4" in second_repair
+    (edit,) = edits
+    assert edit.edit.document_changes[0].edits[0].new_text == RIGHT.split("\n", 1)[1].rsplit("\n", 1)[0]
+    assert (tmp_path / "src" / "lib.rs").read_text() == LIB_RS

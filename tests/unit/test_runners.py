@@ -1,0 +1,338 @@
+"""The test runners behind "solve this function" beyond pytest: node:test for JavaScript and cargo test for Rust, run
+for real (Node.js and cargo are on the machine) in the sandbox, on candidates that pass, fail, do not parse or do not
+compile; which runner a project gets, and why none."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from atlas_lsp.solve.loop import replace_function
+from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
+from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, compiler_errors, failure_details, module_path
+from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
+from atlas_lsp.solve.runs import Limits, TestReport
+from atlas_lsp.solve.sandbox import Sandbox
+from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService, Specification
+from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
+
+
+@pytest.fixture(scope="module")
+def registry() -> LanguageRegistry:
+    return load_registry()
+
+
+def prepare(registry: LanguageRegistry, path: Path, root: Path, name: str) -> Specification:
+    return SolveService(registry, None).prepare(SolveRequest(str(path), path.read_text(), root, {}, name=name))  # type: ignore[arg-type]
+
+
+def run_candidates(found: Specification, root: Path, path: Path, codes: list[str]) -> list[TestReport]:
+    """Each candidate definition of the target, tested in a fresh copy (one sandbox, as in a solve job)."""
+    text = path.read_text()
+    sandbox = Sandbox(root, {}, Limits(wall_seconds=60), found.runner)
+    try:
+        return [
+            sandbox.run({str(path): replace_function(text, found.target, code)}, found.node_ids, {}, None)
+            for code in codes
+        ]
+    finally:
+        sandbox.close()
+
+
+# --- JavaScript: node:test -------------------------------------------------------------------------------------
+
+MATH_JS = (
+    "const { pad } = require('leftpad');\n\nfunction add(a, b) {\n  // TODO\n}\n\nmodule.exports = { add, pad };\n"
+)
+MATH_TESTS = """const { describe, it, test } = require('node:test');
+const assert = require('node:assert');
+const { add } = require('../math');
+
+test('adds (two) numbers [x+y]', () => {
+  assert.strictEqual(add(1, 2), 3);
+});
+
+describe('add', () => {
+  describe('with zero', () => {
+    it('keeps the other', () => {
+      assert.strictEqual(add(5, 0), 5);
+    });
+  });
+});
+
+test('unrelated', () => {
+  assert.fail('must not run: it does not use the function');
+});
+"""
+
+
+def js_project(root: Path) -> Path:
+    (root / "test").mkdir()
+    (root / "math.js").write_text(MATH_JS)
+    (root / "test" / "math.test.js").write_text(MATH_TESTS)
+    (root / "package.json").write_text(json.dumps({"name": "calc", "scripts": {"test": "node --test"}}))
+    package = root / "node_modules" / "leftpad"  # an installed dependency the code needs: linked into each copy
+    package.mkdir(parents=True)
+    (package / "index.js").write_text("module.exports = { pad: (s, n) => String(s).padStart(n) };\n")
+    return root / "math.js"
+
+
+def test_node_tests_are_selected_by_their_full_names(registry: LanguageRegistry, tmp_path: Path) -> None:
+    path = js_project(tmp_path)
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, NodeTestRunner)
+    assert found.node_ids == [
+        "test/math.test.js::adds (two) numbers [x+y]",
+        "test/math.test.js::add::with zero::keeps the other",
+    ]
+
+
+def test_node_candidates_pass_fail_and_fail_to_load(registry: LanguageRegistry, tmp_path: Path) -> None:
+    path = js_project(tmp_path)
+    found = prepare(registry, path, tmp_path, "add")
+    right, wrong, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function add(a, b) {\n  return a + b;\n}",
+            "function add(a, b) {\n  return a - b;\n}",
+            "function add(a, b) {\n  return a +;\n}",
+        ],
+    )
+    assert right.all_passed and (right.passed, right.total) == (2, 2), right
+    assert (wrong.passed, wrong.total) == (1, 2), wrong  # add(5, 0) is right by chance
+    failure = wrong.failure_text()
+    assert "adds (two) numbers [x+y] failed" in failure and "-1 !== 3" in failure
+    assert "test/math.test.js:6" in failure and "atlas-solve-" not in failure  # where, relative to the project
+    assert "must not run" not in failure  # the unselected test did not run
+    assert broken.passed == 0 and not broken.all_passed
+    assert "SyntaxError" in broken.failure_text() and "failed to load" in broken.failure_text()
+    assert (tmp_path / "math.js").read_text() == MATH_JS  # the user's file is untouched
+
+
+def test_a_hanging_node_test_is_killed_at_the_limit(registry: LanguageRegistry, tmp_path: Path) -> None:
+    path = js_project(tmp_path)
+    found = prepare(registry, path, tmp_path, "add")
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=3), found.runner)
+    hanging = "function add(a, b) {\n  while (true) {}\n}"
+    try:
+        report = sandbox.run(
+            {str(path): replace_function(path.read_text(), found.target, hanging)}, found.node_ids, {}, None
+        )
+    finally:
+        sandbox.close()
+    assert report.passed == 0 and "timed out after 3 s" in report.problem
+    assert report.seconds < 15
+
+
+def test_an_es_module_project(registry: LanguageRegistry, tmp_path: Path) -> None:
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module"}))
+    (tmp_path / "strings.mjs").write_text("export function shout(text) {\n  return text;\n}\n")
+    (tmp_path / "strings.test.mjs").write_text(
+        "import test from 'node:test';\nimport assert from 'node:assert/strict';\n"
+        "import { shout } from './strings.mjs';\n\n"
+        "test('shouts', () => assert.equal(shout('hi'), 'HI!'));\n"
+    )
+    path = tmp_path / "strings.mjs"
+    found = prepare(registry, path, tmp_path, "shout")
+    (report,) = run_candidates(found, tmp_path, path, ["function shout(text) {\n  return text.toUpperCase() + '!';\n}"])
+    assert report.all_passed, report
+
+
+@pytest.mark.parametrize(
+    ("name", "matches", "misses"),
+    [
+        ("adds two", ["adds two", "suite adds two"], ["adds twos", "xadds two"]),
+        ("a (b) [c]+d.e*f?", ["a (b) [c]+d.e*f?"], ["a b c+d"]),
+        ("path/with-dash $1 ^x {2} |y \\z", ["path/with-dash $1 ^x {2} |y \\z"], ["path"]),
+    ],
+)
+def test_name_patterns_match_the_test_only(name: str, matches: list[str], misses: list[str]) -> None:
+    """Node.js reads each --test-name-pattern as a JavaScript regular expression: checked with node itself."""
+    node = shutil.which("node")
+    assert node is not None
+    script = (
+        "const [pattern, ...names] = process.argv.slice(1);"
+        "console.log(JSON.stringify(names.map((n) => new RegExp(pattern).test(n))));"
+    )
+    done = subprocess.run(
+        [node, "-e", script, name_pattern(name), *matches, *misses], capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout) == [True] * len(matches) + [False] * len(misses)
+
+
+def test_which_runner_a_javascript_project_gets(registry: LanguageRegistry, tmp_path: Path) -> None:
+    javascript, tsx, typescript = (registry.languages[n] for n in ("javascript", "tsx", "typescript"))
+    path = tmp_path / "pkg" / "math.js"
+    path.parent.mkdir()
+    path.write_text(MATH_JS)
+    assert isinstance(runner_for(javascript, tmp_path, path), NodeTestRunner)
+    (path.parent / "package.json").write_text(json.dumps({"devDependencies": {"jest": "^29"}}))
+    with pytest.raises(RunnerUnavailable, match="this project's tests run with jest"):
+        runner_for(javascript, tmp_path, path)  # (the package's own package.json, below the project's)
+    (path.parent / "package.json").write_text(json.dumps({"scripts": {"test": "vitest run"}}))
+    with pytest.raises(RunnerUnavailable, match="run with vitest"):
+        runner_for(javascript, tmp_path, path)
+    (path.parent / "package.json").write_text("{not json")  # unreadable: no other runner known
+    assert isinstance(runner_for(javascript, tmp_path, path), NodeTestRunner)
+    with pytest.raises(RunnerUnavailable, match="TSX functions needs a runner that compiles JSX"):
+        runner_for(tsx, tmp_path, tmp_path / "a.tsx")
+    with pytest.raises(RunnerUnavailable, match="JSX functions"):
+        runner_for(javascript, tmp_path, tmp_path / "a.jsx")
+    node = shutil.which("node")
+    assert node is not None
+    version = node_version(node)
+    assert version is not None
+    if version < TYPE_STRIPPING:  # Node.js runs TypeScript from 22.6 on (this machine's is older, v20)
+        with pytest.raises(RunnerUnavailable, match=r"from Node.js 22.6 on .* this node is \d+\.\d+"):
+            runner_for(typescript, tmp_path, tmp_path / "a.ts")
+    else:
+        found = runner_for(typescript, tmp_path, tmp_path / "a.ts")
+        assert isinstance(found, NodeTestRunner) and found.typescript
+
+
+def test_no_node_test_says_what_to_write(registry: LanguageRegistry, tmp_path: Path) -> None:
+    path = tmp_path / "math.js"
+    path.write_text(MATH_JS)
+    with pytest.raises(SolveError, match="no test in the workspace refers to add: write a node:test test first"):
+        prepare(registry, path, tmp_path, "add")
+
+
+# --- Rust: cargo test ------------------------------------------------------------------------------------------
+
+CARGO_TOML = '[package]\nname = "shapes"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n'
+LIB_RS = "pub mod geometry;\n"
+GEOMETRY_RS = """pub fn area(width: u32, height: u32) -> u32 {
+    todo!()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn area_of_a_rectangle() {
+        assert_eq!(area(2, 3), 6);
+    }
+
+    #[test]
+    fn area_of_nothing() {
+        assert_eq!(area(0, 7), 0);
+    }
+}
+"""
+INTEGRATION_RS = "use shapes::geometry::area;\n\n#[test]\nfn square() {\n    assert_eq!(area(4, 4), 16);\n}\n"
+
+
+def rust_project(root: Path) -> Path:
+    (root / "src").mkdir()
+    (root / "tests").mkdir()
+    (root / "Cargo.toml").write_text(CARGO_TOML)
+    (root / "src" / "lib.rs").write_text(LIB_RS)
+    (root / "src" / "geometry.rs").write_text(GEOMETRY_RS)
+    (root / "tests" / "squares.rs").write_text(INTEGRATION_RS)
+    return root / "src" / "geometry.rs"
+
+
+def test_cargo_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistry, tmp_path: Path) -> None:
+    path = rust_project(tmp_path)
+    found = prepare(registry, path, tmp_path, "area")
+    assert isinstance(found.runner, CargoTestRunner)
+    assert sorted(found.node_ids) == [
+        "src/geometry.rs::tests::area_of_a_rectangle",
+        "src/geometry.rs::tests::area_of_nothing",
+        "tests/squares.rs::square",
+    ]
+    right, wrong, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "pub fn area(width: u32, height: u32) -> u32 {\n    width * height\n}",
+            "pub fn area(width: u32, height: u32) -> u32 {\n    width * width\n}",
+            'pub fn area(width: u32, height: u32) -> u32 {\n    "six"\n}',
+        ],
+    )
+    assert right.all_passed and right.total == 3, right
+    assert (wrong.passed, wrong.total) == (2, 3), wrong  # right for a square only
+    failure = wrong.failure_text()
+    assert "tests::area_of_a_rectangle failed" in failure and "left: 4" in failure and "right: 6" in failure
+    assert not broken.all_passed and broken.passed == 0
+    assert broken.problem.startswith("the code does not compile") and "mismatched types" in broken.problem
+    assert "src/geometry.rs:2" in broken.failure_text()  # where: what a repair needs
+    assert (tmp_path / "src" / "geometry.rs").read_text() == GEOMETRY_RS
+    assert not (tmp_path / "target").exists()  # builds happen in the job's own folder
+
+
+def test_which_runner_a_rust_file_gets(registry: LanguageRegistry, tmp_path: Path) -> None:
+    rust = registry.languages["rust"]
+    loose = tmp_path / "loose.rs"
+    loose.write_text("fn f() {}\n")
+    with pytest.raises(RunnerUnavailable, match=r"no Cargo\.toml above loose\.rs"):
+        runner_for(rust, tmp_path, loose)
+    crate = tmp_path / "crates" / "shapes"
+    crate.mkdir(parents=True)
+    path = rust_project(crate)
+    found = runner_for(rust, tmp_path, path)  # a crate in a bigger project: its own manifest
+    assert isinstance(found, CargoTestRunner) and found.manifest == "crates/shapes/Cargo.toml"
+    with pytest.raises(RunnerUnavailable, match="needs the go runner"):
+        runner_for(registry.languages["go"], tmp_path, tmp_path / "a.go")
+
+
+@pytest.mark.parametrize(
+    ("relative", "modules"),
+    [
+        ("src/lib.rs", []),
+        ("src/main.rs", []),
+        ("src/bin/tool.rs", []),
+        ("src/geometry.rs", ["geometry"]),
+        ("src/geometry/mod.rs", ["geometry"]),
+        ("src/geometry/shapes.rs", ["geometry", "shapes"]),
+        ("tests/squares.rs", []),
+    ],
+)
+def test_the_module_path_of_a_rust_file(relative: str, modules: list[str]) -> None:
+    assert module_path(PurePosixPath(relative)) == modules
+
+
+def test_cargo_output_is_read_for_failures_and_compiler_errors() -> None:
+    output = """   Compiling shapes v0.1.0 (/x)
+error[E0308]: mismatched types
+ --> src/geometry.rs:2:5
+  |
+2 |     "six"
+  |     ^^^^^ expected `u32`, found `&str`
+
+warning: unused variable: `width`
+ --> src/geometry.rs:1:13
+
+error: could not compile `shapes` (lib) due to 1 previous error
+"""
+    errors = compiler_errors(output)
+    assert errors.startswith("error[E0308]: mismatched types\n --> src/geometry.rs:2:5")
+    assert "could not compile" in errors and "warning" not in errors
+    run = """running 2 tests
+test tests::a ... ok
+test tests::b ... FAILED
+
+failures:
+
+---- tests::b stdout ----
+
+thread 'tests::b' panicked at src/lib.rs:9:9:
+assertion `left == right` failed
+  left: 1
+ right: 2
+
+failures:
+    tests::b
+"""
+    assert failure_details(run) == {
+        "tests::b": "thread 'tests::b' panicked at src/lib.rs:9:9:\nassertion `left == right` failed\n"
+        "  left: 1\n right: 2"
+    }
