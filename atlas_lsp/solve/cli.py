@@ -1,5 +1,5 @@
-"""`atlas-lsp solve path/file.py::func`: the verified loop from a shell. Progress to stderr; the diff and the
-evidence to stdout; the file changes only with --apply."""
+"""`atlas-lsp solve path/file.py::func` (or .js, .ts, .rs): the verified loop from a shell. Progress to stderr; the
+diff and the evidence to stdout; the file changes only with --apply."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def solve_command(
 ) -> int:
     file_part, _, name = location.rpartition("::")
     if not file_part or not name:
-        logger.error("expected path/file.py::function, got %r", location)
+        logger.error("expected path/file.py::function (or .js, .ts, .rs), got %r", location)
         return 2
     path = Path(file_part).resolve()
     try:
