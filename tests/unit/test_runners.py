@@ -4,7 +4,9 @@ compile; which runner a project gets, and why none."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -13,10 +15,16 @@ import pytest
 
 from atlas_lsp.solve.loop import replace_function
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
-from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, compiler_errors, failure_details, module_path
+from atlas_lsp.solve.runners.cargo_test import (
+    CACHE_HINT,
+    CargoTestRunner,
+    compiler_errors,
+    failure_details,
+    module_path,
+)
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
 from atlas_lsp.solve.runs import Limits, TestReport
-from atlas_lsp.solve.sandbox import Sandbox
+from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
 from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService, Specification
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
@@ -267,6 +275,69 @@ def test_cargo_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistr
     assert "src/geometry.rs:2" in broken.failure_text()  # where: what a repair needs
     assert (tmp_path / "src" / "geometry.rs").read_text() == GEOMETRY_RS
     assert not (tmp_path / "target").exists()  # builds happen in the job's own folder
+
+
+def local_registry(folder: Path) -> Path:
+    """A CARGO_HOME whose crates.io is a local registry holding one crate, ``doubler`` (no network needed)."""
+    crate = folder / "doubler"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(
+        '[package]\nname = "doubler"\nversion = "0.1.0"\nedition = "2021"\ndescription = "d"\nlicense = "MIT"\n'
+    )
+    (crate / "src" / "lib.rs").write_text("pub fn double(x: u32) -> u32 {\n    x * 2\n}\n")
+    cargo = shutil.which("cargo")
+    assert cargo is not None
+    subprocess.run(
+        [cargo, "package", "--offline", "--no-verify", "--allow-dirty", "-q"],
+        cwd=crate,
+        check=True,
+        capture_output=True,
+    )
+    registry = folder / "registry"
+    (registry / "index" / "do" / "ub").mkdir(parents=True)
+    packed = crate / "target" / "package" / "doubler-0.1.0.crate"
+    shutil.copy(packed, registry)
+    entry = {"name": "doubler", "vers": "0.1.0", "deps": [], "features": {}, "yanked": False}
+    entry["cksum"] = hashlib.sha256(packed.read_bytes()).hexdigest()
+    (registry / "index" / "do" / "ub" / "doubler").write_text(json.dumps(entry) + "\n")
+    home = folder / "cargo-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f'[source.crates-io]\nreplace-with = "here"\n[source.here]\nlocal-registry = "{registry}"\n'
+    )
+    return home
+
+
+def test_a_crate_dependency_must_be_unpacked_in_cargo_home_first(
+    registry: LanguageRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confined run cannot write to CARGO_HOME: a dependency never built (not unpacked there) is reported as
+    such, with what to do, not blamed on the candidate; once the project was built, its candidates pass."""
+    home = local_registry(tmp_path / "registry-side")
+    monkeypatch.setenv("CARGO_HOME", str(home))
+    root = tmp_path / "quads"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text(CARGO_TOML + 'doubler = "0.1"\n')
+    source = "pub fn quad(x: u32) -> u32 {\n    todo!()\n}\n\n#[test]\nfn quads() {\n    assert_eq!(quad(3), 12);\n}\n"
+    (root / "src" / "lib.rs").write_text(source)
+    path = root / "src" / "lib.rs"
+    found = prepare(registry, path, root, "quad")
+    candidate = "pub fn quad(x: u32) -> u32 {\n    doubler::double(doubler::double(x))\n}"
+    (before,) = run_candidates(found, root, path, [candidate])
+    if isolation_prefix():
+        assert before.problem.startswith("the tests could not be collected: cargo could not build them: failed to")
+        assert "Read-only file system" in before.problem and CACHE_HINT in before.problem
+        assert not before.all_passed
+    else:  # (no confinement on this OS: the run unpacks the dependency itself)
+        assert before.all_passed, before
+    cargo = shutil.which("cargo")
+    assert cargo is not None
+    subprocess.run(  # the user builds the project once
+        [cargo, "build", "--offline", "-q"], cwd=root, check=True, capture_output=True,
+        env={**os.environ, "CARGO_TARGET_DIR": str(tmp_path / "user-target")},
+    )  # fmt: skip
+    (after,) = run_candidates(found, root, path, [candidate])
+    assert after.all_passed, after
 
 
 def test_which_runner_a_rust_file_gets(registry: LanguageRegistry, tmp_path: Path) -> None:

@@ -9,12 +9,26 @@ import re
 import shutil
 from pathlib import Path, PurePosixPath
 
-from atlas_lsp.solve.runs import NOT_RUN, FinishedRun, Limits, RunCommand, RunPlace, TestOutcome, TestReport
+from atlas_lsp.solve.runs import (
+    NOT_COLLECTED,
+    NOT_RUN,
+    FinishedRun,
+    Limits,
+    RunCommand,
+    RunPlace,
+    TestOutcome,
+    TestReport,
+)
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
 
 _RESULT = re.compile(r"^test (?P<name>\S+) \.\.\. (?P<status>ok|FAILED|ignored)\b")
 _DETAILS = re.compile(r"^---- (?P<name>\S+) stdout ----$")
+_COMPILE_FAILURE = re.compile(r"^error\[E\d+\]|^error: could not compile", re.M)  # rustc's, not cargo's own
 DOES_NOT_COMPILE = "the code does not compile"
+CACHE_HINT = (
+    "the sandbox builds offline and cannot write to CARGO_HOME: build or test the project once with cargo, so its "
+    "dependencies are downloaded and unpacked there"
+)
 
 
 def crate_folder(workdir: Path, relative: str) -> Path | None:
@@ -62,6 +76,18 @@ def compiler_errors(output: str, limit_lines: int = 30) -> str:
         if current is not None:
             blocks[-1] = "\n".join(current)
     return "\n".join("\n".join(blocks).split("\n")[:limit_lines])
+
+
+def cargo_failure(output: str) -> str:
+    """Cargo's own error (a dependency it cannot fetch or unpack, a manifest it cannot read) in one line, with its
+    deepest cause; "" when there is none."""
+    lines = [line.strip() for line in output.split("\n")]
+    start = next((index for index, line in enumerate(lines) if line.startswith("error:")), None)
+    if start is None:
+        return ""
+    causes = [line for line in lines[start + 1 :] if line and line != "Caused by:" and not line.startswith("warning")]
+    first = lines[start][len("error:") :].strip()
+    return f"{first} ({causes[-1]})" if causes else first
 
 
 def failure_details(output: str) -> dict[str, str]:
@@ -115,14 +141,15 @@ class CargoTestRunner:
                 results.setdefault(found.group("name"), []).append(found.group("status") == "ok")
         problem = run_problem(run, (0, 101))
         if not results:
-            errors = compiler_errors(run.output)
-            if not problem and errors:
-                return TestReport(
-                    [TestOutcome(node_id, False, f"{DOES_NOT_COMPILE}:\n{errors}") for node_id in node_ids],
-                    0.0,
-                    f"{DOES_NOT_COMPILE}:\n{errors}",
-                )
-            return whole_run_failed(run, node_ids, problem or "cargo test ran no test")
+            if not problem and _COMPILE_FAILURE.search(run.output):
+                problem = f"{DOES_NOT_COMPILE}:\n{compiler_errors(run.output)}"
+            elif not problem and (failure := cargo_failure(run.output)):
+                problem = f"{NOT_COLLECTED}: cargo could not build them: {failure}"
+                if any(word in failure for word in ("download", "offline", "Read-only file system")):
+                    problem += f"\n({CACHE_HINT})"
+            else:
+                return whole_run_failed(run, node_ids, problem or "cargo test ran no test")
+            return TestReport([TestOutcome(node_id, False, problem) for node_id in node_ids], 0.0, problem)
         details = failure_details(run.output)
         outcomes = []
         for node_id in node_ids:
