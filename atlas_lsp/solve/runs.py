@@ -66,6 +66,9 @@ class RunCommand:
     argv: list[str]
     environment: dict[str, str]
     report: Path | None
+    # memory is limited by address space, else by data segment (Node.js's WebAssembly, which its TypeScript support
+    # runs on, reserves far more address space than it uses: under an address-space limit it cannot start)
+    limit_address_space: bool = True
 
 
 @dataclass(frozen=True)

@@ -203,10 +203,15 @@ def isolation_prefix() -> tuple[str, ...]:
     return ()
 
 
-def _limit(limits: Limits) -> Callable[[], None]:
+def _limit(limits: Limits, address_space: bool) -> Callable[[], None]:
+    """The limits, applied in the child before it runs the command. Memory: the address space (``address_space``),
+    else the data segment (private writable memory: what a run really uses; a runtime that reserves more address
+    space than it uses, as WebAssembly does, runs under it)."""
+    memory = resource.RLIMIT_AS if address_space else resource.RLIMIT_DATA
+
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(memory, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -240,6 +245,7 @@ def run_confined(
     environment: dict[str, str],
     limits: Limits,
     cancel: CancelToken | None = None,
+    address_space: bool = True,
 ) -> FinishedRun:
     """Run ``argv`` in ``place.workdir`` under the limits, confined where the OS allows (see isolation_prefix:
     writable are the copy and the job's shared folder, both under one folder), and killed with its whole process
@@ -258,7 +264,7 @@ def run_confined(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_limit(limits),
+        preexec_fn=_limit(limits, address_space),
     )
     assert process.stdout is not None
     output_tail = _OutputTail(process.stdout)  # type: ignore[arg-type]
@@ -341,7 +347,9 @@ class Sandbox:
         started = time.monotonic()
         try:
             command = self.runner.command(place, node_ids, self.limits)
-            finished = run_confined(command.argv, place, command.environment, self.limits, cancel)
+            finished = run_confined(
+                command.argv, place, command.environment, self.limits, cancel, command.limit_address_space
+            )
             report = self.runner.outcomes(place, command, node_ids, finished)
             report.seconds = time.monotonic() - started
             return report

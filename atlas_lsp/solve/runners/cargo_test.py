@@ -131,7 +131,7 @@ class CargoTestRunner:
         }
         if "RUSTUP_TOOLCHAIN" in os.environ:
             environment["RUSTUP_TOOLCHAIN"] = os.environ["RUSTUP_TOOLCHAIN"]
-        return RunCommand(argv, environment, None)
+        return RunCommand(argv, environment, None, limit_address_space=False)
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
         results: dict[str, list[bool]] = {}

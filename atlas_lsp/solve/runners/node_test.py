@@ -21,31 +21,36 @@ REPORT_FILE = ".atlas-report.jsonl"
 # wrote to stderr (the SyntaxError). Node runs each test file in a process of its own and forwards
 # their events here, in order per file.
 REPORTER = """
+import { resolve } from 'node:path';
+
 const stacks = new Map();
 const stderr = new Map();
+// the test standing for a whole file, named by its path (absolute in Node.js 20, relative later)
+const isFile = (data, file) => data.nesting === 0 && !!file && (data.name === data.file || file === resolve(data.name));
 export default async function* atlasReporter(source) {
   for await (const event of source) {
     const data = event.data ?? {};
+    const file = data.file ? resolve(data.file) : null; // (relative in some events of newer Node.js)
     if (event.type === 'test:stderr') {
-      stderr.set(data.file, ((stderr.get(data.file) ?? '') + data.message).slice(-8192));
+      stderr.set(file, ((stderr.get(file) ?? '') + data.message).slice(-8192));
     } else if (event.type === 'test:start') {
-      const stack = stacks.get(data.file) ?? [];
+      const stack = stacks.get(file) ?? [];
       stack.length = data.nesting;
       stack.push(data.name);
-      stacks.set(data.file, stack);
+      stacks.set(file, stack);
     } else if (event.type === 'test:pass' || event.type === 'test:fail') {
-      const names = (stacks.get(data.file) ?? []).slice(0, data.nesting);
+      const names = (stacks.get(file) ?? []).slice(0, data.nesting);
       const error = data.details?.error;
       const cause = error?.cause ?? error;
       yield JSON.stringify({
         passed: event.type === 'test:pass',
-        file: data.file ?? null,
+        file,
         names: [...names, data.name],
         suite: data.details?.type === 'suite',
         skip: data.skip ?? null,
         todo: data.todo ?? null,
         error: cause ? String(cause.stack ?? cause.message ?? cause) : null,
-        stderr: data.name === data.file ? stderr.get(data.file) ?? null : null,
+        stderr: isFile(data, file) ? stderr.get(file) ?? null : null,
       }) + '\\n';
     }
   }
@@ -79,9 +84,9 @@ def _error_text(error: str | None, workdir: Path, limit_lines: int = 12) -> str:
     copy, at most ``limit_lines`` lines."""
     if not error:
         return ""
-    lines = [line for line in error.split("\n") if "(node:" not in line and not line.strip().startswith("at node:")]
-    lines = [line for line in lines if not line.startswith("Node.js v")]
-    return "\n".join(lines[:limit_lines]).strip().replace(f"{workdir}/", "")
+    noise = ("(node:", "at node:", "Node.js v", "(Use `node --trace-warnings", "node:internal/")
+    lines = [line for line in error.split("\n") if not any(part in line for part in noise)]
+    return "\n".join(lines[:limit_lines]).strip().replace(f"file://{workdir}/", "").replace(f"{workdir}/", "")
 
 
 class NodeTestRunner:
@@ -107,7 +112,7 @@ class NodeTestRunner:
             *files,
         ]  # fmt: skip
         environment = {**base_environment(place.workdir, [str(Path(self.node).parent)]), "NODE_ENV": "test"}
-        return RunCommand(argv, environment, report)
+        return RunCommand(argv, environment, report, limit_address_space=False)
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
         results: dict[tuple[str, tuple[str, ...]], list[tuple[bool, str]]] = {}
@@ -128,7 +133,7 @@ class NodeTestRunner:
                 continue
             names = tuple(str(n) for n in event.get("names") or [])
             error = _error_text(event.get("error"), place.workdir)
-            if len(names) == 1 and names[0] == file and not event.get("passed"):
+            if len(names) == 1 and (names[0] == file or file.endswith("/" + names[0])) and not event.get("passed"):
                 file_errors[relative] = _error_text(event.get("stderr"), place.workdir, 20) or error or "it failed"
                 continue
             if event.get("suite") or event.get("skip") == UNSELECTED:
@@ -148,7 +153,7 @@ class NodeTestRunner:
                 failed = [message for passed, message in found if not passed]
                 outcomes.append(TestOutcome(node_id, not failed, "\n".join(failed[:2])))
             elif file in file_errors:
-                outcomes.append(TestOutcome(node_id, False, f"{file} failed to load:\n{file_errors[file]}"))
+                outcomes.append(TestOutcome(node_id, False, f"the test file {file} failed:\n{file_errors[file]}"))
             else:
                 outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
         problem = run_problem(run, (0, 1))
