@@ -42,6 +42,9 @@ def collect(settings: ModelSettings) -> DoctorReport:
     registry = load_registry()
     checks["languages"] = ", ".join(sorted(registry.languages))
     report.problems.extend(registry.problems)
+    from atlas_lsp.solve.runners import runner_summary
+
+    checks["solve_runners"] = "; ".join(f"{name}: {what}" for name, what in runner_summary().items())
     checks["backend"] = settings.backend
     if settings.backend == "llama-cpp":
         try:

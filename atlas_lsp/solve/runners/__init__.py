@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
@@ -100,3 +102,31 @@ def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     if spec.test_runner == "cargo":
         return _cargo_runner(root, path)
     raise RunnerUnavailable(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")
+
+
+def _cargo_version(cargo: str) -> str:
+    try:
+        done = subprocess.run([cargo, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"{cargo} cannot be run: {error}"
+    return done.stdout.split(" (")[0].strip() or done.stderr.strip()[:200]
+
+
+def runner_summary() -> dict[str, str]:
+    """What each runner of the solve action would run with here (for `atlas-lsp doctor`)."""
+    node = find_node()
+    version = node_version(node) if node else None
+    if node is None:
+        javascript = "not available: no node on PATH (solving JavaScript and TypeScript needs Node.js)"
+    elif version is None:
+        javascript = f"{node} cannot be run"
+    else:
+        shown = f"node {version[0]}.{version[1]}"
+        typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
+        javascript = f"{shown} ({typescript}; jest, vitest and other runners not supported yet)"
+    cargo = find_cargo()
+    return {
+        "pytest": f"solve.python when set, else the project's virtualenv with pytest, else {sys.executable}",
+        "node:test": javascript,
+        "cargo test": _cargo_version(cargo) if cargo else "not available: no cargo on PATH or in ~/.cargo/bin",
+    }
