@@ -69,6 +69,7 @@ class RunCommand:
     # memory is limited by address space, else by data segment (Node.js's WebAssembly, which its TypeScript support
     # runs on, reserves far more address space than it uses: under an address-space limit it cannot start)
     limit_address_space: bool = True
+    cwd: Path | None = None  # where it runs (default: the copy's root)
 
 
 @dataclass(frozen=True)

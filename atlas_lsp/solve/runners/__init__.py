@@ -1,5 +1,5 @@
-"""Which test runner solves a function of a project: pytest for Python, node:test for JavaScript (and TypeScript on a
-Node.js that strips types), cargo test for Rust; or why none can."""
+"""Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
+jest or vitest, else node:test (TypeScript on a Node.js that strips types); cargo test for Rust; or why none can."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
+from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
 from atlas_lsp.solve.runs import TestRunner
@@ -18,6 +19,8 @@ from atlas_lsp.syntax.registry import LanguageSpec
 logger = logging.getLogger(__name__)
 # JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
 OTHER_JS_RUNNERS = ("vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
+JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py)
+BIN = Path("node_modules") / ".bin"
 
 
 class RunnerUnavailable(Exception):
@@ -59,25 +62,40 @@ def _folders_up(root: Path, path: Path) -> list[Path]:
 
 
 def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
-    other = next((found for folder in _folders_up(root, path) if (found := other_js_runner(folder))), None)
-    if other is not None:
-        raise RunnerUnavailable(
-            f"this project's tests run with {other}; solving runs node:test tests (node --test) so far"
-        )
+    folders = _folders_up(root, path)
     node = find_node()
     if node is None:
-        raise RunnerUnavailable("solving JavaScript runs the tests with node --test: install Node.js (node on PATH)")
+        raise RunnerUnavailable(f"solving {spec.name} runs the project's tests with Node.js: install it (node on PATH)")
+    declared = next(((folder, found) for folder in folders if (found := other_js_runner(folder))), None)
+    if declared is not None:
+        package, kind = declared
+        if kind not in JEST_LIKE:
+            raise RunnerUnavailable(
+                f"this project's tests run with {kind}; solving runs jest, vitest and node:test tests so far"
+            )
+        installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
+        if installed is None:
+            raise RunnerUnavailable(f"this project's tests run with {kind}, which is not installed: run npm install")
+        resolved = root.resolve()
+        return JestLikeRunner(
+            kind,
+            package.relative_to(resolved).as_posix(),
+            (installed / BIN / kind).relative_to(resolved).as_posix(),
+            node,
+        )
     typescript = spec.name in ("typescript", "tsx")
     if spec.name == "tsx" or path.suffix == ".jsx":
         raise RunnerUnavailable(
-            f"solving {path.suffix[1:].upper()} functions needs a runner that compiles JSX (vitest, jest): not yet"
+            f"solving {path.suffix[1:].upper()} functions with node --test is not supported (it does not compile "
+            "JSX): jest or vitest projects are"
         )
     version = node_version(node)
     if typescript and (version is None or version < TYPE_STRIPPING):
         shown = "unknown" if version is None else f"{version[0]}.{version[1]}"
         raise RunnerUnavailable(
-            f"solving TypeScript runs the tests with node --test, which runs TypeScript from Node.js "
-            f"{TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} on (type stripping); this node is {shown}"
+            f"solving TypeScript runs the tests with node --test (the project uses neither jest nor vitest), which "
+            f"runs TypeScript from Node.js {TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} on (type stripping); this node "
+            f"is {shown}"
         )
     return NodeTestRunner(node, typescript)
 

@@ -115,7 +115,7 @@ class NodeTestRunner:
         return RunCommand(argv, environment, report, limit_address_space=False)
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
-        results: dict[tuple[str, tuple[str, ...]], list[tuple[bool, str]]] = {}
+        results: NamedResults = {}
         file_errors: dict[str, str] = {}  # a test file that failed as a whole (it did not load: a syntax error)
         try:
             lines = command.report.read_text(encoding="utf-8").split("\n") if command.report.exists() else []
@@ -142,24 +142,34 @@ class NodeTestRunner:
             passed = bool(event.get("passed")) and not skipped
             message = error if not passed and error else ("skipped" if skipped else "")
             results.setdefault((relative, names), []).append((passed, message))
-        outcomes: list[TestOutcome] = []
-        for node_id in node_ids:
-            file, *names = node_id.split("::")
-            found = results.get((file, tuple(names))) or [
-                outcome for (f, n), group in results.items() if f == file and n[-1:] == tuple(names[-1:])
-                for outcome in group
-            ]  # fmt: skip
-            if found:
-                failed = [message for passed, message in found if not passed]
-                outcomes.append(TestOutcome(node_id, not failed, "\n".join(failed[:2])))
-            elif file in file_errors:
-                outcomes.append(TestOutcome(node_id, False, f"the test file {file} failed:\n{file_errors[file]}"))
-            else:
-                outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
         problem = run_problem(run, (0, 1))
         if not results and not file_errors:
             return whole_run_failed(run, node_ids, problem or "node --test reported no test")
-        return TestReport(outcomes, 0.0, problem)
+        return TestReport(named_outcomes(node_ids, results, file_errors), 0.0, problem)
+
+
+NamedResults = dict[tuple[str, tuple[str, ...]], list[tuple[bool, str]]]  # (file, names) -> (passed, message) each
+
+
+def named_outcomes(node_ids: list[str], results: NamedResults, file_errors: dict[str, str]) -> list[TestOutcome]:
+    """The outcome of each of ``node_ids`` (``file::suite::test``) from the results of a JavaScript runner, by file
+    and full name (else by file and the test's own name); a test that ran more than once passes when every run did;
+    a test in a file that failed as a whole (``file_errors``) fails with that file's error."""
+    outcomes: list[TestOutcome] = []
+    for node_id in node_ids:
+        file, *names = node_id.split("::")
+        found = results.get((file, tuple(names))) or [
+            outcome for (f, n), group in results.items() if f == file and n[-1:] == tuple(names[-1:])
+            for outcome in group
+        ]  # fmt: skip
+        if found:
+            failed = [message for passed, message in found if not passed]
+            outcomes.append(TestOutcome(node_id, not failed, "\n".join(failed[:2])))
+        elif file in file_errors:
+            outcomes.append(TestOutcome(node_id, False, f"the test file {file} failed:\n{file_errors[file]}"))
+        else:
+            outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
+    return outcomes
 
 
 def find_node() -> str | None:
