@@ -141,7 +141,7 @@ def runner_summary() -> dict[str, str]:
     else:
         shown = f"node {version[0]}.{version[1]}"
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
-        javascript = f"{shown} ({typescript}; jest, vitest and other runners not supported yet)"
+        javascript = f"{shown} ({typescript}); a project's own jest or vitest runs its tests instead"
     cargo = find_cargo()
     return {
         "pytest": f"solve.python when set, else the project's virtualenv with pytest, else {sys.executable}",

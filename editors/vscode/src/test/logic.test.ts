@@ -83,11 +83,11 @@ test("completions in files, unsaved editors and notebook cells of each language"
 });
 
 test("solving is offered in saved Python, JavaScript, TypeScript and Rust files, and says why elsewhere", () => {
-  for (const language of ["python", "javascript", "typescript", "rust"]) {
+  for (const language of ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust"]) {
     assert.equal(solveUnavailable("file", language), undefined);
   }
   assert.match(solveUnavailable("untitled", "python") ?? "", /save this one first/);
   assert.match(solveUnavailable("vscode-notebook-cell", "python") ?? "", /not in a notebook cell/);
-  assert.match(solveUnavailable("file", "go") ?? "", /pytest, node --test or cargo test/);
-  assert.match(solveUnavailable("file", "typescriptreact") ?? "", /Rust functions so far/);
+  assert.match(solveUnavailable("file", "go") ?? "", /pytest, jest, vitest, node --test or cargo test/);
+  assert.match(solveUnavailable("file", "go") ?? "", /Rust functions so far/);
 });
