@@ -5,6 +5,7 @@ ancestor titles, title, status and failure messages)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class JestLikeRunner:
         cwd = place.workdir / self.package
         report = place.workdir / REPORT_FILE
         files = list(dict.fromkeys(node_id.split("::", 1)[0] for node_id in node_ids))
-        relative = [str((place.workdir / file).relative_to(cwd)) if self.package != "." else file for file in files]
+        relative = [os.path.relpath(place.workdir / file, cwd) for file in files]  # (../ for one outside it)
         names = list(dict.fromkeys(node_id.split("::")[-1] for node_id in node_ids))
         pattern = "(?:" + "|".join(name_pattern(name) for name in names) + ")"
         binary = str(place.workdir / self.binary)
