@@ -56,6 +56,20 @@ async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_no
     assert (tmp_path / "math.js").read_text() == MATH_JS
 
 
+async def solve_with_script(
+    client: LanguageClient, root: Path, replies: list[str], relative: str, language: str
+) -> tuple[ScriptedEndpoint, list[str]]:
+    """Solve the function on line 1 of ``relative`` with a scripted model answering ``replies`` (one candidate, then
+    repairs): the endpoint (what it was asked) and the job's progress messages."""
+    with ScriptedEndpoint(replies).running() as endpoint:
+        solve = {"candidates": 1, "repairRounds": len(replies) - 1}
+        await start_session(client, root, options={"model": {"backend": "openai", "url": endpoint.url}, "solve": solve})
+        await wait_for_status(client, {"ready"})
+        uri = open_document(client, root / relative, (root / relative).read_text(), language)
+        reports = await solve_through_the_action(client, uri, 1)
+    return endpoint, [getattr(r, "message", "") or "" for r in reports]
+
+
 CARGO_TOML = '[package]\nname = "shapes"\nversion = "0.1.0"\nedition = "2021"\n'
 LIB_RS = """pub fn area(width: u32, height: u32) -> u32 {
     todo!()
@@ -91,13 +105,8 @@ async def test_a_rust_function_is_repaired_from_the_compiler_and_its_cargo_tests
     (tmp_path / "Cargo.toml").write_text(CARGO_TOML)
     (tmp_path / "src" / "lib.rs").write_text(LIB_RS)
     edits = record_edits(client)
-    with ScriptedEndpoint([DOES_NOT_COMPILE, WRONG, RIGHT]).running() as endpoint:
-        options = {"model": {"backend": "openai", "url": endpoint.url}, "solve": {"candidates": 1, "repairRounds": 2}}
-        await start_session(client, tmp_path, options=options)
-        await wait_for_status(client, {"ready"})
-        uri = open_document(client, tmp_path / "src" / "lib.rs", LIB_RS, "rust")
-        reports = await solve_through_the_action(client, uri, 1)
-    messages = [getattr(r, "message", "") or "" for r in reports]
+    replies = [DOES_NOT_COMPILE, WRONG, RIGHT]
+    endpoint, messages = await solve_with_script(client, tmp_path, replies, "src/lib.rs", "rust")
     assert "repair round 2" in messages and "2/2 selected tests pass: rectangle, empty" in messages[-1], messages
     first_repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
     assert "the code does not compile" in first_repair and "mismatched types" in first_repair
@@ -132,13 +141,7 @@ async def test_a_typescript_function_of_a_vitest_project_is_solved_with_vitest(
     (tmp_path / "src" / "shapes.ts").write_text(SHAPES_TS)
     (tmp_path / "src" / "shapes.test.ts").write_text(SHAPES_TESTS)
     edits = record_edits(client)
-    with ScriptedEndpoint([AREA]).running() as endpoint:
-        options = {"model": {"backend": "openai", "url": endpoint.url}, "solve": {"candidates": 1, "repairRounds": 0}}
-        await start_session(client, tmp_path, options=options)
-        await wait_for_status(client, {"ready"})
-        uri = open_document(client, tmp_path / "src" / "shapes.ts", SHAPES_TS, "typescript")
-        reports = await solve_through_the_action(client, uri, 1)
-    messages = [getattr(r, "message", "") or "" for r in reports]
+    _, messages = await solve_with_script(client, tmp_path, [AREA], "src/shapes.ts", "typescript")
     assert "1/1 selected tests pass: of a rectangle" in messages[-1], messages
     (edit,) = edits
     assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text
