@@ -145,6 +145,13 @@ def project_environment(root: Path) -> str | None:
     return None
 
 
+def environment_without_pytest(root: Path) -> str | None:
+    """The project's own virtualenv folder (``.venv``, …, at ``root``) when there is one and none has pytest: its
+    tests then run with another Python, which may lack the project's dependencies."""
+    found = [folder for folder in PROJECT_ENVIRONMENTS if (root / folder / "bin" / "python").is_file()]
+    return found[0] if found and project_environment(root) is None else None
+
+
 def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
     """The Python that runs the project's tests, as an absolute path (the tests run in a copy of the project); a
     relative path with a folder in it (``.venv/bin/python``) is the project's at ``root``, a bare name is looked up
@@ -276,6 +283,11 @@ class SolveService:
             tests_label=found.label,
         )
         python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
+        unused = environment_without_pytest(request.root) if isinstance(found.runner, PytestRunner) else None
+        if not settings.python and unused is not None:
+            note = f"the project's {unused} has no pytest: its tests run with {python} (install pytest in {unused})"
+            logger.warning("solve: %s", note)
+            progress(note)
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:
             sandbox = Sandbox(request.root, request.buffers, limits, found.runner)

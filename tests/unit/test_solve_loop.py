@@ -421,18 +421,21 @@ def test_unset_the_tests_run_with_the_projects_own_virtualenv(tmp_path: Path) ->
     when it has pytest; else the interpreter atlas-lsp runs on."""
     import sys
 
-    from atlas_lsp.solve.service import interpreter
+    from atlas_lsp.solve.service import environment_without_pytest, interpreter
 
     assert interpreter(SolveSettings(), tmp_path) == sys.executable  # no virtualenv
+    assert environment_without_pytest(tmp_path) is None
     bare = tmp_path / "env" / "bin"
     bare.mkdir(parents=True)
     (bare / "python").write_text("#!/bin/sh\nexit 1\n")  # a python without pytest (it fails the check)
     (bare / "python").chmod(0o755)
     assert interpreter(SolveSettings(), tmp_path) == sys.executable
+    assert environment_without_pytest(tmp_path) == "env"  # (the solve says so in its progress)
     venv_bin = tmp_path / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     (venv_bin / "python").symlink_to(sys.executable)
     assert interpreter(SolveSettings(), tmp_path) == str(venv_bin / "python")
+    assert environment_without_pytest(tmp_path) is None
     assert interpreter(SolveSettings(python=sys.executable), tmp_path) == sys.executable  # the setting wins
 
 
