@@ -28,6 +28,11 @@ mkdir -p "$project/tests" "$work/data/User" "$repo/docs/vscode-smoke"
 printf 'import time\n\n\ndef add(a, b):\n    """Return the sum of a and b."""\n    pass\n\n\nLIMIT = 3\n' > "$project/calc.py"
 printf 'def reverse(text):\n    return \n' > "$project/rev.py"
 printf 'from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\ndef test_add_negative():\n    assert add(-1, 1) == 0\n' > "$project/tests/test_calc.py"
+# a JavaScript function with node:test tests (solving runs the project's own runner: node --test here)
+mkdir -p "$project/test"
+printf '{"name": "calc", "scripts": {"test": "node --test"}}\n' > "$project/package.json"
+printf 'function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n' > "$project/math.js"
+printf "const { describe, it, test } = require('node:test');\nconst assert = require('node:assert');\nconst { add } = require('../math');\n\ntest('adds two numbers', () => {\n  assert.strictEqual(add(2, 3), 5);\n});\n\ndescribe('add', () => {\n  it('adds a negative number', () => {\n    assert.strictEqual(add(-1, 1), 0);\n  });\n});\n" > "$project/test/math.test.js"
 "$python" - "$project/geometry.ipynb" <<'PY'
 import json, sys
 cells = [("markdown", "# Geometry\nHelpers for circles."),

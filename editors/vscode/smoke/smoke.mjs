@@ -151,6 +151,30 @@ try {
     `${speculation.replace(/^.*DEBUG /, "")} / ${answered.replace(/^.*DEBUG /, "")}`);
   result.calc = solved;
 
+  // a JavaScript function: the same light bulb, its node:test tests run by the project's runner (node --test)
+  await openFile(page, "math.js");
+  await goToLine(page, 2, 3);
+  await page.keyboard.down("Control");
+  await page.keyboard.press("Period");
+  await page.keyboard.up("Control");
+  const offeredInJs = await waitFor(
+    page,
+    () => [...document.querySelectorAll(".action-widget, .context-view")].some((e) =>
+      /Solve this function/.test(e.textContent || "")),
+    30000,
+  );
+  step("the light bulb offers the solve action in a JavaScript file", offeredInJs);
+  await page.keyboard.press("Enter");
+  const jsEvidence = await waitFor(page, () => /selected tests pass: adds two numbers/.test(document.body.innerText),
+    240000);
+  await page.screenshot({ path: `${shots}/vscode-solved-javascript.png` });
+  await page.keyboard.down("Control");
+  await page.keyboard.press("KeyS");
+  await page.keyboard.up("Control");
+  await sleep(1500);
+  const solvedJs = readFileSync(`${project}/math.js`, "utf8");
+  step("its node:test tests pass and the edit is applied", jsEvidence && /return/.test(solvedJs), solvedJs);
+
   // a Jupyter notebook: ghost text in its last code cell, made in the whole notebook (the server's notebook sync)
   await openFile(page, "geometry.ipynb");
   const cells = await waitFor(page, () => document.querySelectorAll(".cell-editor-container .monaco-editor").length >= 2,
