@@ -68,11 +68,12 @@ def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> l
     lsp_document = ls.open_document(uri)
     if document is None or lsp_document is None:
         return None
-    if unsupported(document.spec, project_of(ls, path), Path(path)) is not None:
-        return None  # (no supported runner for its tests here: no light bulb that fails; the command says why)
     target = find_function(document, path, line=params.range.start.line)
     if target is None:
         return None
+    reason = unsupported(document.spec, project_of(ls, path), Path(path))
+    if reason is not None:  # no supported runner for its tests here: no light bulb that would only fail
+        return disabled_action(ls, reason)
     arguments = [{"uri": uri, "version": lsp_document.version, "name": target.name, "line": target.start_line}]
     command = types.Command(title=TITLE, command=SOLVE_COMMAND, arguments=arguments)
     failed = any(
@@ -82,6 +83,18 @@ def on_code_action(ls: AtlasLanguageServer, params: types.CodeActionParams) -> l
     return [
         types.CodeAction(title=TITLE, kind=kind, command=command, is_preferred=kind == types.CodeActionKind.QuickFix)
     ]
+
+
+def disabled_action(ls: AtlasLanguageServer, reason: str) -> list[types.CodeAction] | None:
+    """The solve action, disabled with ``reason``, for clients that show such actions (greyed, with the reason: VS
+    Code, in its refactor menu and to its "solve at cursor" command); nothing for the others (the command says
+    why)."""
+    text_document = ls.client_capabilities.text_document
+    code_action = text_document.code_action if text_document is not None else None
+    if code_action is None or not code_action.disabled_support:
+        return None
+    disabled = types.CodeActionDisabled(reason=reason)
+    return [types.CodeAction(title=TITLE, kind=types.CodeActionKind.RefactorRewrite, disabled=disabled)]
 
 
 def solve_command(server: LanguageServer, *args: Any) -> dict[str, Any]:

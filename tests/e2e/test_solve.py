@@ -81,10 +81,14 @@ async def test_action_is_offered_inside_a_function_only(client: LanguageClient, 
     assert await code_actions(client, uri, 0) == []
 
 
-async def test_no_action_where_the_tests_runner_is_not_supported(client: LanguageClient, tmp_path: Path) -> None:
-    """Where no supported runner can run the function's tests (a jest project, TSX, Go, a Rust file outside any
-    crate), there is no light bulb that would only fail, and the command says why."""
-    await start_session(client, tmp_path)
+@pytest.mark.parametrize("profile", ["visual-studio-code", "neovim"])
+async def test_no_action_where_the_tests_runner_is_not_supported(
+    client: LanguageClient, tmp_path: Path, profile: str
+) -> None:
+    """Where no supported runner can run the function's tests (jest not installed, TSX with node --test, Go, a Rust
+    file outside any crate), there is no light bulb that would only fail: a client that shows disabled code actions
+    (VS Code) gets the action disabled with the reason, others none; the command says why."""
+    await start_session(client, tmp_path, profile=profile)
     await wait_for_status(client, {"ready"})
     jest = tmp_path / "web"
     jest.mkdir()
@@ -97,7 +101,12 @@ async def test_no_action_where_the_tests_runner_is_not_supported(client: Languag
     }
     for name, (language, text, why) in sources.items():
         uri = open_document(client, tmp_path / name, text, language)
-        assert await code_actions(client, uri, text.count("\n") - 2) == [], name
+        actions = await code_actions(client, uri, text.count("\n") - 2)
+        if profile == "visual-studio-code":  # (announces codeAction.disabledSupport)
+            (action,) = actions
+            assert action.command is None and action.disabled is not None and why in action.disabled.reason, name
+        else:
+            assert actions == [], name
         answer = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "line": 0}])
         )

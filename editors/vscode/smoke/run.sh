@@ -33,6 +33,8 @@ mkdir -p "$project/test"
 printf '{"name": "calc", "scripts": {"test": "node --test"}}\n' > "$project/package.json"
 printf 'function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n' > "$project/math.js"
 printf "const { describe, it, test } = require('node:test');\nconst assert = require('node:assert');\nconst { add } = require('../math');\n\ntest('adds two numbers', () => {\n  assert.strictEqual(add(2, 3), 5);\n});\n\ndescribe('add', () => {\n  it('adds a negative number', () => {\n    assert.strictEqual(add(-1, 1), 0);\n  });\n});\n" > "$project/test/math.test.js"
+# a TypeScript function the project cannot have solved: node --test runs TypeScript from Node.js 22.6 on only
+printf 'export function area(width: number, height: number): number {\n  return 0;\n}\n' > "$project/shapes.ts"
 "$python" - "$project/geometry.ipynb" <<'PY'
 import json, sys
 cells = [("markdown", "# Geometry\nHelpers for circles."),

@@ -175,6 +175,16 @@ try {
   const solvedJs = readFileSync(`${project}/math.js`, "utf8");
   step("its node:test tests pass and the edit is applied", jsEvidence && /return/.test(solvedJs), solvedJs);
 
+  // a TypeScript function this project cannot have solved (no jest or vitest; this Node.js cannot run TypeScript):
+  // the server answers with a disabled solve action, whose reason the extension's command shows
+  await openFile(page, "shapes.ts");
+  await goToLine(page, 2, 3);
+  await command(page, "Atlas: Solve this function");
+  const why = await waitFor(page, () => /cannot solve this function: .*Node\.js 22\.6/.test(document.body.innerText),
+    30000);
+  await page.screenshot({ path: `${shots}/vscode-cannot-solve.png` });
+  step("the solve command on a TypeScript function says why it cannot be solved here", why);
+
   // a Jupyter notebook: ghost text in its last code cell, made in the whole notebook (the server's notebook sync)
   await openFile(page, "geometry.ipynb");
   const cells = await waitFor(page, () => document.querySelectorAll(".cell-editor-container .monaco-editor").length >= 2,

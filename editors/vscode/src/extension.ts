@@ -9,6 +9,7 @@ import {
   CodeActionLike,
   describeSolveStart,
   documentSelector,
+  findDisabledSolveReason,
   findSolveCommand,
   serverCommand,
   serverSettings,
@@ -105,7 +106,10 @@ async function solveAtCursor(): Promise<void> {
   );
   const command = findSolveCommand(actions);
   if (!command) {
-    vscode.window.showInformationMessage("atlas: no function under the cursor to solve");
+    const reason = findDisabledSolveReason(actions);
+    vscode.window.showInformationMessage(
+      reason ? `atlas: cannot solve this function: ${reason}` : "atlas: no function under the cursor to solve",
+    );
     return;
   }
   const name = String((command.arguments?.[0] as { name?: string } | undefined)?.name ?? "the function");

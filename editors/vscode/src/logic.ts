@@ -99,6 +99,14 @@ export interface CodeActionLike {
   title?: string;
   command?: CommandLike | string;
   arguments?: unknown[];
+  disabled?: { reason: string };
+}
+
+/** Why the server cannot solve the function under the cursor, when it says so with a disabled solve action (no
+ * supported test runner for that project: jest not installed, TypeScript with node --test on an old Node.js, Go). */
+export function findDisabledSolveReason(actions: CodeActionLike[] | undefined): string | undefined {
+  const disabled = (actions ?? []).find((action) => /^Solve this function/.test(action.title ?? "") && action.disabled);
+  return disabled?.disabled?.reason;
 }
 
 /** The server's `atlas.solveFunction` command among code actions (CodeActions carrying it, or bare Commands). */

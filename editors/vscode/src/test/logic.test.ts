@@ -4,6 +4,7 @@ import { test } from "node:test";
 import {
   describeSolveStart,
   documentSelector,
+  findDisabledSolveReason,
   findSolveCommand,
   serverCommand,
   serverSettings,
@@ -58,6 +59,18 @@ test("the solve command is found in code actions and bare commands", () => {
   assert.equal(bare?.command, "atlas.solveFunction");
   assert.equal(findSolveCommand([{ title: "x", command: { command: "other" } }]), undefined);
   assert.equal(findSolveCommand(undefined), undefined);
+});
+
+test("a disabled solve action gives its reason", () => {
+  const reason = "this project's tests run with vitest, which is not installed: run npm install";
+  const actions = [
+    { title: "Organize imports", disabled: { reason: "nothing to organize" } },
+    { title: "Solve this function (verify with tests)", disabled: { reason } },
+  ];
+  assert.equal(findDisabledSolveReason(actions), reason);
+  assert.equal(findSolveCommand(actions), undefined);
+  assert.equal(findDisabledSolveReason([{ title: "Solve this function (verify with tests)" }]), undefined);
+  assert.equal(findDisabledSolveReason(undefined), undefined);
 });
 
 test("the solve's answer is explained", () => {
