@@ -99,14 +99,16 @@ async function solveAtCursor(): Promise<void> {
     return;
   }
   const position = editor.selection.active;
-  const actions = await vscode.commands.executeCommand<CodeActionLike[]>(
-    "vscode.executeCodeActionProvider",
-    editor.document.uri,
-    new vscode.Range(position, position),
-  );
-  const command = findSolveCommand(actions);
+  // asked of the server itself: VS Code's own code-action command leaves out disabled actions, whose reason is
+  // what the user needs here
+  const actions = (await client.sendRequest("textDocument/codeAction", {
+    textDocument: { uri: client.code2ProtocolConverter.asUri(editor.document.uri) },
+    range: client.code2ProtocolConverter.asRange(new vscode.Range(position, position)),
+    context: { diagnostics: [] },
+  })) as CodeActionLike[] | null;
+  const command = findSolveCommand(actions ?? []);
   if (!command) {
-    const reason = findDisabledSolveReason(actions);
+    const reason = findDisabledSolveReason(actions ?? []);
     vscode.window.showInformationMessage(
       reason ? `atlas: cannot solve this function: ${reason}` : "atlas: no function under the cursor to solve",
     );
