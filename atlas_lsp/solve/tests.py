@@ -49,6 +49,9 @@ def _test_name_path(node: object, source: bytes) -> list[str]:
     """Names of the test and of what is around it, outermost first: classes and functions (Python), modules
     (Rust), suites (JavaScript's describe titles)."""
     names: list[str] = []
+    own = node.child_by_field_name("name")  # type: ignore[attr-defined]
+    if own is not None and node.type not in NAMED_SCOPES:  # type: ignore[attr-defined]
+        names.append(source[own.start_byte : own.end_byte].decode())  # (a Go test function)
     current = node
     while current is not None:
         kind = current.type  # type: ignore[attr-defined]

@@ -85,9 +85,10 @@ async def test_action_is_offered_inside_a_function_only(client: LanguageClient, 
 async def test_no_action_where_the_tests_runner_is_not_supported(
     client: LanguageClient, tmp_path: Path, profile: str
 ) -> None:
-    """Where no supported runner can run the function's tests (jest not installed, TSX with node --test, Go, a Rust
-    file outside any crate), there is no light bulb that would only fail: a client that shows disabled code actions
-    (VS Code) gets the action disabled with the reason, others none; the command says why."""
+    """Where no supported runner can run the function's tests (jest not installed, TSX with node --test, a Go file
+    outside any module, a Rust file outside any crate), there is no light bulb that would only fail: a client that
+    shows disabled code actions (VS Code) gets the action disabled with the reason, others none; the command says
+    why."""
     await start_session(client, tmp_path, profile=profile)
     await wait_for_status(client, {"ready"})
     jest = tmp_path / "web"
@@ -96,7 +97,7 @@ async def test_no_action_where_the_tests_runner_is_not_supported(
     sources = {
         "web/calc.js": ("javascript", "function add(a, b) {\n  return 0;\n}\n", "this project's tests run with jest"),
         "calc.tsx": ("typescriptreact", "export function add(a: number): number {\n  return 0;\n}\n", "TSX"),
-        "calc.go": ("go", "package calc\n\nfunc Add(a int, b int) int {\n\treturn 0\n}\n", "needs the go runner"),
+        "calc.go": ("go", "package calc\n\nfunc Add(a int, b int) int {\n\treturn 0\n}\n", "no go.mod above calc.go"),
         "calc.rs": ("rust", "pub fn add(a: i32, b: i32) -> i32 {\n    0\n}\n", "no Cargo.toml above calc.rs"),
     }
     for name, (language, text, why) in sources.items():

@@ -1,6 +1,6 @@
-"""Solve this function in JavaScript (node:test), TypeScript (vitest) and Rust (cargo test), end to end over LSP:
-the real server finds the project's tests, runs them with the project's own runner in the sandbox and proposes only
-what passed."""
+"""Solve this function in JavaScript (node:test), TypeScript (vitest), Rust (cargo test) and Go (go test), end to end
+over LSP: the real server finds the project's tests, runs them with the project's own runner in the sandbox and
+proposes only what passed."""
 
 from __future__ import annotations
 
@@ -145,3 +145,30 @@ async def test_a_typescript_function_of_a_vitest_project_is_solved_with_vitest(
     assert "1/1 selected tests pass: of a rectangle" in messages[-1], messages
     (edit,) = edits
     assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text
+
+
+GO_MOD = "module example.com/shapes\n\ngo 1.19\n"
+AREA_GO = "package shapes\n\nfunc Area(width int, height int) int {\n\treturn 0\n}\n"
+AREA_TEST_GO = (
+    'package shapes\n\nimport "testing"\n\nfunc TestArea(t *testing.T) {\n'
+    '\tif got := Area(2, 3); got != 6 {\n\t\tt.Fatalf("Area(2, 3) = %d, want 6", got)\n\t}\n}\n'
+)
+GO_DOES_NOT_COMPILE = '```go\nfunc Area(width int, height int) int {\n\treturn "six"\n}\n```'
+GO_RIGHT = "```go\nfunc Area(width int, height int) int {\n\treturn width * height\n}\n```"
+
+
+async def test_a_go_function_is_repaired_from_the_compiler_and_its_go_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """A scripted model: a candidate Go cannot build, then its repair from the compiler's error, which `go test`
+    passes; the light bulb is on the Go function of a module."""
+    (tmp_path / "go.mod").write_text(GO_MOD)
+    (tmp_path / "area.go").write_text(AREA_GO)
+    (tmp_path / "area_test.go").write_text(AREA_TEST_GO)
+    edits = record_edits(client)
+    endpoint, messages = await solve_with_script(client, tmp_path, [GO_DOES_NOT_COMPILE, GO_RIGHT], "area.go", "go")
+    assert "1/1 selected tests pass: TestArea" in messages[-1], messages
+    repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
+    assert "the code does not compile" in repair and "area.go:4" in repair
+    (edit,) = edits
+    assert "return width * height" in edit.edit.document_changes[0].edits[0].new_text

@@ -34,9 +34,11 @@ def test_doctor_reports_a_working_setup() -> None:
     assert checks["prompt_tokenization"] == "before-newline"  # the bundled vocabulary passes the piece check
     assert isinstance(checks["gpu_offload_supported"], bool)
     assert checks["llama-cpp-python"].startswith("0.3")
-    # what "solve this function" runs each language's tests with here (this machine has Node.js 20 and cargo)
+    # what "solve this function" runs each language's tests with here (the machine has Node.js 20 and cargo; CI
+    # installs Debian's Go)
     assert re.search(r"node:test: node \d+\.\d+ \(", checks["solve_runners"]), checks["solve_runners"]
     assert re.search(r"cargo test: cargo \d+\.\d+", checks["solve_runners"]), checks["solve_runners"]
+    assert re.search(r"go test: go version go\d+\.\d+", checks["solve_runners"]), checks["solve_runners"]
 
 
 def test_doctor_fails_with_the_reason(tmp_path: Path) -> None:

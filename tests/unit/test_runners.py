@@ -1,6 +1,7 @@
-"""The test runners behind "solve this function" beyond pytest: node:test for JavaScript and cargo test for Rust, run
-for real (Node.js and cargo are on the machine) in the sandbox, on candidates that pass, fail, do not parse or do not
-compile; which runner a project gets, and why none."""
+"""The test runners behind "solve this function" beyond pytest: jest, vitest and node:test for JavaScript and
+TypeScript, cargo test for Rust, go test for Go, run for real (Node.js, cargo and Go are on the machine; jest and
+vitest come from npm) in the sandbox, on candidates that pass, fail, do not parse or do not compile; which runner
+a project gets, and why none."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from atlas_lsp.solve.runners.cargo_test import (
     failure_details,
     module_path,
 )
+from atlas_lsp.solve.runners.go_test import GoTestRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
 from atlas_lsp.solve.runs import Limits, TestReport
@@ -514,6 +516,73 @@ def test_a_crate_dependency_must_be_unpacked_in_cargo_home_first(
     assert after.all_passed, after
 
 
+GO_MOD = "module example.com/shapes\n\ngo 1.19\n"
+AREA_GO = "package geometry\n\n// Area of a rectangle.\nfunc Area(width int, height int) int {\n\treturn 0\n}\n"
+AREA_TEST_GO = """package geometry
+
+import "testing"
+
+func TestArea(t *testing.T) {
+	if got := Area(2, 3); got != 6 {
+		t.Fatalf("Area(2, 3) = %d, want 6", got)
+	}
+}
+
+func TestAreaCases(t *testing.T) {
+	for _, c := range []struct{ w, h, want int }{{0, 7, 0}, {4, 4, 16}} {
+		t.Run("case", func(t *testing.T) {
+			if got := Area(c.w, c.h); got != c.want {
+				t.Errorf("Area(%d, %d) = %d, want %d", c.w, c.h, got, c.want)
+			}
+		})
+	}
+}
+
+func TestUnrelated(t *testing.T) {
+	t.Fatal("must not run")
+}
+"""
+
+
+def test_go_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistry, tmp_path: Path) -> None:
+    (tmp_path / "geometry").mkdir()
+    (tmp_path / "go.mod").write_text(GO_MOD)
+    (tmp_path / "geometry" / "area.go").write_text(AREA_GO)
+    (tmp_path / "geometry" / "area_test.go").write_text(AREA_TEST_GO)
+    path = tmp_path / "geometry" / "area.go"
+    found = prepare(registry, path, tmp_path, "Area")
+    assert isinstance(found.runner, GoTestRunner)
+    assert found.node_ids == ["geometry/area_test.go::TestArea", "geometry/area_test.go::TestAreaCases"]
+    right, wrong, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "func Area(width int, height int) int {\n\treturn width * height\n}",
+            "func Area(width int, height int) int {\n\treturn width * width\n}",
+            'func Area(width int, height int) int {\n\treturn "six"\n}',
+        ],
+    )
+    assert right.all_passed and right.total == 2, right
+    assert (wrong.passed, wrong.total) == (1, 2), wrong  # right for squares (and zero) only
+    failure = wrong.failure_text()
+    assert "TestArea failed" in failure and "area_test.go:7: Area(2, 3) = 4, want 6" in failure
+    assert "must not run" not in failure
+    assert broken.problem.startswith("the code does not compile") and "area.go:5" in broken.problem
+    assert (tmp_path / "geometry" / "area.go").read_text() == AREA_GO
+
+
+def test_which_runner_a_go_file_gets(registry: LanguageRegistry, tmp_path: Path) -> None:
+    go = registry.languages["go"]
+    with pytest.raises(RunnerUnavailable, match=r"no go\.mod above loose\.go"):
+        runner_for(go, tmp_path, tmp_path / "loose.go")
+    module = tmp_path / "services" / "shapes"
+    module.mkdir(parents=True)
+    (module / "go.mod").write_text(GO_MOD)
+    found = runner_for(go, tmp_path, module / "area.go")
+    assert isinstance(found, GoTestRunner) and found.module == "services/shapes"
+
+
 def test_which_runner_a_rust_file_gets(registry: LanguageRegistry, tmp_path: Path) -> None:
     rust = registry.languages["rust"]
     loose = tmp_path / "loose.rs"
@@ -525,8 +594,6 @@ def test_which_runner_a_rust_file_gets(registry: LanguageRegistry, tmp_path: Pat
     path = rust_project(crate)
     found = runner_for(rust, tmp_path, path)  # a crate in a bigger project: its own manifest
     assert isinstance(found, CargoTestRunner) and found.manifest == "crates/shapes/Cargo.toml"
-    with pytest.raises(RunnerUnavailable, match="needs the go runner"):
-        runner_for(registry.languages["go"], tmp_path, tmp_path / "a.go")
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
-jest or vitest, else node:test (TypeScript on a Node.js that strips types); cargo test for Rust; or why none can."""
+jest or vitest, else node:test (TypeScript on a Node.js that strips types); cargo test for Rust; go test for Go; or
+why none can."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
+from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
@@ -110,6 +112,16 @@ def _cargo_runner(root: Path, path: Path) -> TestRunner:
     return CargoTestRunner(cargo, (folder / "Cargo.toml").relative_to(root.resolve()).as_posix())
 
 
+def _go_runner(root: Path, path: Path) -> TestRunner:
+    folder = next((f for f in _folders_up(root, path) if (f / "go.mod").is_file()), None)
+    if folder is None:
+        raise RunnerUnavailable(f"no go.mod above {path.name} in {root}: go test needs the module")
+    go = find_go()
+    if go is None:
+        raise RunnerUnavailable("solving Go runs the tests with go test: install Go (go on PATH)")
+    return GoTestRunner(go, folder.relative_to(root.resolve()).as_posix())
+
+
 def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     """The runner for the tests of ``path`` (a file of ``spec``'s language in the project at ``root``); raises
     RunnerUnavailable with the reason when there is none."""
@@ -119,14 +131,16 @@ def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         return _node_runner(spec, root, path)
     if spec.test_runner == "cargo":
         return _cargo_runner(root, path)
+    if spec.test_runner == "go":
+        return _go_runner(root, path)
     raise RunnerUnavailable(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")
 
 
-def _cargo_version(cargo: str) -> str:
+def _tool_version(tool: str, argument: str) -> str:
     try:
-        done = subprocess.run([cargo, "--version"], capture_output=True, text=True, timeout=30)
+        done = subprocess.run([tool, argument], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as error:
-        return f"{cargo} cannot be run: {error}"
+        return f"{tool} cannot be run: {error}"
     return done.stdout.split(" (")[0].strip() or done.stderr.strip()[:200]
 
 
@@ -143,8 +157,10 @@ def runner_summary() -> dict[str, str]:
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
         javascript = f"{shown} ({typescript}); a project's own jest or vitest runs its tests instead"
     cargo = find_cargo()
+    go = find_go()
     return {
         "pytest": f"solve.python when set, else the project's virtualenv with pytest, else {sys.executable}",
         "node:test": javascript,
-        "cargo test": _cargo_version(cargo) if cargo else "not available: no cargo on PATH or in ~/.cargo/bin",
+        "cargo test": _tool_version(cargo, "--version") if cargo else "not available: no cargo on PATH or ~/.cargo/bin",
+        "go test": _tool_version(go, "version") if go else "not available: no go on PATH",
     }

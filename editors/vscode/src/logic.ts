@@ -142,9 +142,17 @@ export function documentSelector(languages: string[]): { scheme: string; languag
 }
 
 /** The languages whose functions "solve this function" can test: with pytest, the project's jest or vitest, node
- * --test or cargo test. The server says why a project of one of them cannot be solved (a mocha project, TypeScript
- * with node --test on a Node.js older than 22.6, a Rust file outside any crate). */
-export const SOLVABLE_LANGUAGES = ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust"];
+ * --test, cargo test or go test. The server says why a project of one of them cannot be solved (a mocha project,
+ * TypeScript with node --test on a Node.js older than 22.6, a Rust file outside any crate). */
+export const SOLVABLE_LANGUAGES = [
+  "python",
+  "javascript",
+  "javascriptreact",
+  "typescript",
+  "typescriptreact",
+  "rust",
+  "go",
+];
 
 /** Why "solve this function" cannot run in a document of this URI scheme and language (it runs the project's tests
  * on a saved file), or undefined when it can. */
@@ -156,7 +164,7 @@ export function solveUnavailable(scheme: string, languageId: string): string | u
     return "atlas: solving runs your project's tests on a function in a saved file: save this one first";
   }
   if (!SOLVABLE_LANGUAGES.includes(languageId)) {
-    return "atlas: solving runs your project's tests with pytest, jest, vitest, node --test or cargo test, so it works on Python, JavaScript, TypeScript and Rust functions so far";
+    return "atlas: solving runs your project's tests with pytest, jest, vitest, node --test, cargo test or go test: on Python, JavaScript, TypeScript, Rust and Go functions";
   }
   return undefined;
 }

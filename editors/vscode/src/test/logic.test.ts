@@ -95,12 +95,12 @@ test("completions in files, unsaved editors and notebook cells of each language"
   ]);
 });
 
-test("solving is offered in saved Python, JavaScript, TypeScript and Rust files, and says why elsewhere", () => {
-  for (const language of ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust"]) {
+test("solving is offered in saved Python, JavaScript, TypeScript, Rust and Go files, and says why elsewhere", () => {
+  for (const language of ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust", "go"]) {
     assert.equal(solveUnavailable("file", language), undefined);
   }
   assert.match(solveUnavailable("untitled", "python") ?? "", /save this one first/);
   assert.match(solveUnavailable("vscode-notebook-cell", "python") ?? "", /not in a notebook cell/);
-  assert.match(solveUnavailable("file", "go") ?? "", /pytest, jest, vitest, node --test or cargo test/);
-  assert.match(solveUnavailable("file", "go") ?? "", /Rust functions so far/);
+  assert.match(solveUnavailable("file", "ruby") ?? "", /pytest, jest, vitest, node --test, cargo test or go test/);
+  assert.match(solveUnavailable("file", "ruby") ?? "", /Rust and Go functions/);
 });

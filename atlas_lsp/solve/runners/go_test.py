@@ -1,0 +1,132 @@
+"""go test: runs the selected test functions of their packages from the module's root, offline (the module cache
+read-only, the build cache shared by the job's candidates), and reads `go test -json`'s events; a package that does
+not build gives the compiler's errors (what a repair needs)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from atlas_lsp.solve.runs import (
+    NOT_COLLECTED,
+    NOT_RUN,
+    FinishedRun,
+    Limits,
+    RunCommand,
+    RunPlace,
+    TestOutcome,
+    TestReport,
+)
+from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
+
+DOES_NOT_COMPILE = "the code does not compile"
+_COMPILER_LINE = re.compile(r"^\S+\.go:\d+(:\d+)?: ")
+_RUNNER_NOISE = ("=== RUN", "=== PAUSE", "=== CONT", "--- FAIL", "--- PASS", "--- SKIP")
+CACHE_HINT = (
+    "the sandbox builds offline and cannot write to the module cache: run `go mod download` in the project once, "
+    "so its dependencies are there"
+)
+
+
+@functools.cache
+def module_cache(go: str) -> str:
+    """Where ``go`` keeps downloaded modules (GOMODCACHE), read by the runs; "" when go cannot say."""
+    try:
+        done = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+class GoTestRunner:
+    name = "go test"
+    linked_folders: tuple[str, ...] = ()
+
+    def __init__(self, go: str, module: str) -> None:
+        self.go = go
+        self.module = module  # the folder of the go.mod (relative to the project), where `go test` runs
+
+    def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
+        cwd = place.workdir / self.module
+        packages = list(
+            dict.fromkeys(
+                "./" + PurePosixPath(os.path.relpath(place.workdir / node_id.split("::", 1)[0], cwd)).parent.as_posix()
+                for node_id in node_ids
+            )
+        )
+        names = list(dict.fromkeys(node_id.split("::")[-1] for node_id in node_ids))
+        argv = [self.go, "test", "-json", "-count=1", "-run", "^(" + "|".join(map(re.escape, names)) + ")$", *packages]
+        environment = {
+            **base_environment(place.workdir, [str(Path(self.go).parent)]),
+            "GOCACHE": str(place.shared / "go-build"),
+            "GOPATH": str(place.shared / "go-path"),
+            "GOMODCACHE": module_cache(self.go) or str(place.shared / "go-path" / "pkg" / "mod"),
+            "GOTOOLCHAIN": "local",
+            "GOPROXY": "off",
+            "GOFLAGS": "-mod=readonly",
+        }
+        return RunCommand(argv, environment, None, limit_address_space=False, cwd=cwd)
+
+    def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
+        results: dict[str, str] = {}  # test name -> pass, fail or skip (the last word on it)
+        output: dict[str, list[str]] = {}  # test name (subtests under their top test) -> what it printed
+        plain: list[str] = []  # lines that are not events: the compiler's and go's own messages
+        for line in run.output.split("\n"):
+            if not line.startswith("{"):
+                if line.strip():
+                    plain.append(line)
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            test = str(event.get("Test") or "")
+            action = event.get("Action")
+            if not test:
+                if action == "output" and _COMPILER_LINE.match(str(event.get("Output", "")).strip()):
+                    plain.append(str(event.get("Output")).rstrip())
+                continue
+            top = test.split("/", 1)[0]
+            if action in ("pass", "fail", "skip") and test == top:
+                results[top] = str(action)
+            elif action == "output":
+                text = str(event.get("Output", "")).rstrip()
+                if text and not text.strip().startswith(_RUNNER_NOISE):
+                    output.setdefault(top, []).append(text)
+        problem = run_problem(run, (0, 1, 2))  # (2: a package did not build)
+        if not results:
+            compiler = [line for line in plain if _COMPILER_LINE.match(line.strip())]
+            if not problem and compiler:
+                problem = f"{DOES_NOT_COMPILE}:\n" + "\n".join(compiler[:30])
+            elif not problem and any("GOPROXY=off" in line or "missing go.sum" in line for line in plain):
+                failure = next(line for line in plain if "GOPROXY=off" in line or "missing go.sum" in line)
+                problem = f"{NOT_COLLECTED}: go could not build them: {failure.strip()}\n({CACHE_HINT})"
+            else:
+                return whole_run_failed(run, node_ids, problem or "go test ran no test")
+            return TestReport([TestOutcome(node_id, False, problem) for node_id in node_ids], 0.0, problem)
+        outcomes = []
+        for node_id in node_ids:
+            name = node_id.split("::")[-1]
+            result = results.get(name)
+            if result is None:
+                outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
+                continue
+            message = "" if result == "pass" else ("skipped" if result == "skip" else "\n".join(output.get(name, [])))
+            outcomes.append(TestOutcome(node_id, result == "pass", message[-2000:]))
+        return TestReport(outcomes, 0.0, problem)
+
+
+def find_go() -> str | None:
+    """``go`` on PATH, else the usual install places (/usr/local/go, Debian's /usr/lib/go)."""
+    found = shutil.which("go")
+    if found:
+        return found
+    for candidate in (Path("/usr/local/go/bin/go"), Path("/usr/lib/go/bin/go")):
+        if candidate.is_file():
+            return str(candidate)
+    return None
