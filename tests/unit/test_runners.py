@@ -572,6 +572,25 @@ def test_go_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistry, 
     assert (tmp_path / "geometry" / "area.go").read_text() == AREA_GO
 
 
+def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(
+    registry: LanguageRegistry, tmp_path: Path
+) -> None:
+    """The runs are offline: a module the project needs and the cache lacks is not blamed on the candidate."""
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.19\n\nrequire example.com/dep v1.0.0\n")
+    (tmp_path / "app.go").write_text(
+        'package app\n\nimport "example.com/dep"\n\nfunc Twice(x int) int {\n\treturn dep.Double(x)\n}\n'
+    )
+    (tmp_path / "app_test.go").write_text(
+        'package app\n\nimport "testing"\n\nfunc TestTwice(t *testing.T) {\n'
+        '\tif Twice(2) != 4 {\n\t\tt.Fatal("no")\n\t}\n}\n'
+    )
+    path = tmp_path / "app.go"
+    found = prepare(registry, path, tmp_path, "Twice")
+    (report,) = run_candidates(found, tmp_path, path, [found.target.text])
+    assert report.problem.startswith("the tests could not be collected: go could not build them:"), report.problem
+    assert "example.com/dep" in report.problem and "go mod download" in report.problem
+
+
 def test_which_runner_a_go_file_gets(registry: LanguageRegistry, tmp_path: Path) -> None:
     go = registry.languages["go"]
     with pytest.raises(RunnerUnavailable, match=r"no go\.mod above loose\.go"):

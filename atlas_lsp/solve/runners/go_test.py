@@ -26,6 +26,9 @@ from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_fai
 
 DOES_NOT_COMPILE = "the code does not compile"
 _COMPILER_LINE = re.compile(r"^\S+\.go:\d+(:\d+)?: ")
+_MISSING_MODULE = (  # what go says of a dependency that is not in the module cache (the runs are offline)
+    "GOPROXY=off", "missing go.sum entry", "module lookup disabled", "cannot find module providing package",
+)  # fmt: skip
 _RUNNER_NOISE = ("=== RUN", "=== PAUSE", "=== CONT", "--- FAIL", "--- PASS", "--- SKIP")
 CACHE_HINT = (
     "the sandbox builds offline and cannot write to the module cache: run `go mod download` in the project once, "
@@ -101,11 +104,11 @@ class GoTestRunner:
         problem = run_problem(run, (0, 1, 2))  # (2: a package did not build)
         if not results:
             compiler = [line for line in plain if _COMPILER_LINE.match(line.strip())]
-            if not problem and compiler:
+            missing = next((line for line in plain if any(marker in line for marker in _MISSING_MODULE)), None)
+            if not problem and missing is not None:  # (not the candidate's doing: it changes one function's body)
+                problem = f"{NOT_COLLECTED}: go could not build them: {missing.strip()}\n({CACHE_HINT})"
+            elif not problem and compiler:
                 problem = f"{DOES_NOT_COMPILE}:\n" + "\n".join(compiler[:30])
-            elif not problem and any("GOPROXY=off" in line or "missing go.sum" in line for line in plain):
-                failure = next(line for line in plain if "GOPROXY=off" in line or "missing go.sum" in line)
-                problem = f"{NOT_COLLECTED}: go could not build them: {failure.strip()}\n({CACHE_HINT})"
             else:
                 return whole_run_failed(run, node_ids, problem or "go test ran no test")
             return TestReport([TestOutcome(node_id, False, problem) for node_id in node_ids], 0.0, problem)
