@@ -591,6 +591,27 @@ def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(
     assert "example.com/dep" in report.problem and "go mod download" in report.problem
 
 
+def test_a_vendored_go_module_builds_from_its_vendor_folder(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """vendor/ is left out of copies (it is the index's noise), but a Go module's is linked in: go builds from it."""
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.19\n\nrequire example.com/dep v1.0.0\n")
+    (tmp_path / "vendor" / "example.com" / "dep").mkdir(parents=True)
+    (tmp_path / "vendor" / "example.com" / "dep" / "dep.go").write_text(
+        "package dep\n\nfunc Double(x int) int { return 2 * x }\n"
+    )
+    (tmp_path / "vendor" / "modules.txt").write_text("# example.com/dep v1.0.0\n## explicit\nexample.com/dep\n")
+    (tmp_path / "app.go").write_text(
+        'package app\n\nimport "example.com/dep"\n\nfunc Twice(x int) int {\n\treturn 0\n}\n'
+    )
+    (tmp_path / "app_test.go").write_text(
+        'package app\n\nimport "testing"\n\nfunc TestTwice(t *testing.T) {\n'
+        '\tif Twice(2) != 4 {\n\t\tt.Fatal("Twice(2) is not 4")\n\t}\n}\n'
+    )
+    path = tmp_path / "app.go"
+    found = prepare(registry, path, tmp_path, "Twice")
+    (report,) = run_candidates(found, tmp_path, path, ["func Twice(x int) int {\n\treturn dep.Double(x)\n}"])
+    assert report.all_passed, report
+
+
 def test_which_runner_a_go_file_gets(registry: LanguageRegistry, tmp_path: Path) -> None:
     go = registry.languages["go"]
     with pytest.raises(RunnerUnavailable, match=r"no go\.mod above loose\.go"):

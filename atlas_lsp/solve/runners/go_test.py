@@ -48,7 +48,7 @@ def module_cache(go: str) -> str:
 
 class GoTestRunner:
     name = "go test"
-    linked_folders: tuple[str, ...] = ()
+    linked_folders: tuple[str, ...] = ("vendor",)  # (a vendored module builds from it: go's default then)
 
     def __init__(self, go: str, module: str) -> None:
         self.go = go
@@ -71,7 +71,6 @@ class GoTestRunner:
             "GOMODCACHE": module_cache(self.go) or str(place.shared / "go-path" / "pkg" / "mod"),
             "GOTOOLCHAIN": "local",
             "GOPROXY": "off",
-            "GOFLAGS": "-mod=readonly",
         }
         return RunCommand(argv, environment, None, limit_address_space=False, cwd=cwd)
 
