@@ -25,6 +25,7 @@ from atlas_lsp.solve.runners.cargo_test import (
 )
 from atlas_lsp.solve.runners.go_test import GoTestRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
+from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
 from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
@@ -368,12 +369,46 @@ def test_a_jest_package_of_a_monorepo_runs_with_the_hoisted_jest(registry: Langu
     assert right.all_passed, right
 
 
+MOCHA = "mocha@10.8.2"
+
+
+def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_path: Path) -> None:
+    (tmp_path / "test").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"mocha": "^10"}}))
+    link_node_modules(tmp_path, MOCHA)
+    (tmp_path / "math.js").write_text("function add(a, b) {\n  return 0;\n}\n\nmodule.exports = { add };\n")
+    (tmp_path / "test" / "math.test.js").write_text(
+        "const assert = require('node:assert');\nconst { add } = require('../math');\n\n"
+        "describe('add', () => {\n  it('adds (two) numbers', () => assert.strictEqual(add(2, 3), 5));\n"
+        "  it('keeps zero - 0/7', () => assert.strictEqual(add(5, 0), 5));\n"
+        "  it('unrelated', () => assert.fail('must not run'));\n});\n"
+    )
+    path = tmp_path / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, MochaRunner)
+    assert found.node_ids == ["test/math.test.js::add::adds (two) numbers", "test/math.test.js::add::keeps zero - 0/7"]
+    wrong, right, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function add(a, b) {\n  return a - b;\n}",
+            "function add(a, b) {\n  return a + b;\n}",
+            "function add(a, b) {\n  return a +;\n}",
+        ],
+    )
+    assert (wrong.passed, wrong.total) == (1, 2), wrong
+    assert "-1 !== 5" in wrong.failure_text() and "must not run" not in wrong.failure_text()
+    assert right.all_passed, right
+    assert broken.problem.startswith("the test files did not load") and "SyntaxError" in broken.problem
+
+
 def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: Path) -> None:
     javascript = registry.languages["javascript"]
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
-    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"mocha": "^10"}}))
-    with pytest.raises(RunnerUnavailable, match="run with mocha; solving runs jest, vitest and node:test tests"):
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"ava": "^6"}}))
+    with pytest.raises(RunnerUnavailable, match="run with ava; solving runs jest, vitest, mocha and node:test tests"):
         runner_for(javascript, tmp_path, path)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
     with pytest.raises(RunnerUnavailable, match="run with vitest, which is not installed: run npm install"):

@@ -1,6 +1,6 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
-jest or vitest, else node:test (TypeScript on a Node.js that strips types); cargo test for Rust; go test for Go; or
-why none can."""
+jest, vitest or mocha, else node:test (TypeScript on a Node.js that strips types); cargo test for Rust; go test for
+Go; or why none can."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
+from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
 from atlas_lsp.solve.runs import TestRunner
@@ -21,7 +22,7 @@ from atlas_lsp.syntax.registry import LanguageSpec
 logger = logging.getLogger(__name__)
 # JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
 OTHER_JS_RUNNERS = ("vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
-JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py)
+JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha (mocha.py)
 BIN = Path("node_modules") / ".bin"
 
 
@@ -71,20 +72,18 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     declared = next(((folder, found) for folder in folders if (found := other_js_runner(folder))), None)
     if declared is not None:
         package, kind = declared
-        if kind not in JEST_LIKE:
+        if kind not in (*JEST_LIKE, "mocha"):
             raise RunnerUnavailable(
-                f"this project's tests run with {kind}; solving runs jest, vitest and node:test tests so far"
+                f"this project's tests run with {kind}; solving runs jest, vitest, mocha and node:test tests so far"
             )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
         if installed is None:
             raise RunnerUnavailable(f"this project's tests run with {kind}, which is not installed: run npm install")
         resolved = root.resolve()
-        return JestLikeRunner(
-            kind,
-            package.relative_to(resolved).as_posix(),
-            (installed / BIN / kind).relative_to(resolved).as_posix(),
-            node,
-        )
+        folder, binary = package.relative_to(resolved).as_posix(), (installed / BIN / kind).relative_to(resolved)
+        if kind == "mocha":
+            return MochaRunner(folder, binary.as_posix(), node)
+        return JestLikeRunner(kind, folder, binary.as_posix(), node)
     typescript = spec.name in ("typescript", "tsx")
     if spec.name == "tsx" or path.suffix == ".jsx":
         raise RunnerUnavailable(
@@ -155,7 +154,7 @@ def runner_summary() -> dict[str, str]:
     else:
         shown = f"node {version[0]}.{version[1]}"
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
-        javascript = f"{shown} ({typescript}); a project's own jest or vitest runs its tests instead"
+        javascript = f"{shown} ({typescript}); a project's own jest, vitest or mocha runs its tests instead"
     cargo = find_cargo()
     go = find_go()
     return {

@@ -17,7 +17,7 @@ REPORT_FILE = ".atlas-report.json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _clean(text: str, workdir: Path, limit_lines: int = 14) -> str:
+def clean_message(text: str, workdir: Path, limit_lines: int = 14) -> str:
     """A failure message without colours, node's internals or the copy's own path, at most ``limit_lines`` lines."""
     lines = [line for line in _ANSI.sub("", text).split("\n") if "node:internal" not in line]
     lines = [line for line in lines if "/node_modules/" not in line or not line.strip().startswith("at ")]
@@ -70,16 +70,15 @@ class JestLikeRunner:
             if suite.get("status") == "failed" and not assertions:
                 message = _ANSI.sub("", str(suite.get("message") or "it failed"))
                 message = message.split("Details:", 1)[-1]  # (jest explains its transforms first, then the error)
-                file_errors[relative] = _clean(message, place.workdir, 24)
+                file_errors[relative] = clean_message(message, place.workdir, 24)
             for test in assertions:
                 names = (*[str(t) for t in test.get("ancestorTitles") or []], str(test.get("title", "")))
                 status = test.get("status")
                 if status in ("pending", "skipped", "todo", "disabled"):
                     continue  # (left out by the name pattern, or skipped: a selected one is then "not run")
                 passed = status == "passed"
-                message = (
-                    "" if passed else _clean("\n".join(test.get("failureMessages") or [str(status)]), place.workdir)
-                )
+                failures = "\n".join(test.get("failureMessages") or [str(status)])
+                message = "" if passed else clean_message(failures, place.workdir)
                 results.setdefault((relative, names), []).append((passed, message))
         if not results and not file_errors:
             return whole_run_failed(run, node_ids, problem or f"{self.kind} reported no test")
