@@ -101,24 +101,25 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     return NodeTestRunner(node, typescript)
 
 
-def _cargo_runner(root: Path, path: Path) -> TestRunner:
-    folder = next((f for f in _folders_up(root, path) if (f / "Cargo.toml").is_file()), None)
+def _tool_in_module(root: Path, path: Path, manifest: str, tool: str | None, needs: str) -> tuple[str, Path]:
+    """The ``tool`` binary and the folder (relative to ``root``) of the ``manifest`` nearest above ``path``; raises
+    RunnerUnavailable when either is missing (``needs``: what to install, and the runner's name)."""
+    folder = next((f for f in _folders_up(root, path) if (f / manifest).is_file()), None)
     if folder is None:
-        raise RunnerUnavailable(f"no Cargo.toml above {path.name} in {root}: cargo test cannot build it")
-    cargo = find_cargo()
-    if cargo is None:
-        raise RunnerUnavailable("solving Rust runs the tests with cargo test: install Rust (cargo on PATH)")
-    return CargoTestRunner(cargo, (folder / "Cargo.toml").relative_to(root.resolve()).as_posix())
+        raise RunnerUnavailable(f"no {manifest} above {path.name} in {root}: {needs.split(': ')[0]} needs one")
+    if tool is None:
+        raise RunnerUnavailable(f"solving runs the tests with {needs}")
+    return tool, folder.relative_to(root.resolve())
+
+
+def _cargo_runner(root: Path, path: Path) -> TestRunner:
+    cargo, crate = _tool_in_module(root, path, "Cargo.toml", find_cargo(), "cargo test: install Rust (cargo on PATH)")
+    return CargoTestRunner(cargo, (crate / "Cargo.toml").as_posix())
 
 
 def _go_runner(root: Path, path: Path) -> TestRunner:
-    folder = next((f for f in _folders_up(root, path) if (f / "go.mod").is_file()), None)
-    if folder is None:
-        raise RunnerUnavailable(f"no go.mod above {path.name} in {root}: go test needs the module")
-    go = find_go()
-    if go is None:
-        raise RunnerUnavailable("solving Go runs the tests with go test: install Go (go on PATH)")
-    return GoTestRunner(go, folder.relative_to(root.resolve()).as_posix())
+    go, module = _tool_in_module(root, path, "go.mod", find_go(), "go test: install Go (go on PATH)")
+    return GoTestRunner(go, module.as_posix())
 
 
 def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
