@@ -40,6 +40,7 @@ def result_json(result: SolveResult, path: str) -> dict[str, object]:
             "code": best.code,
             "passed": best.report.passed if best.report else 0,
             "total": best.report.total if best.report else 0,
+            "skipped": best.report.skipped if best.report else 0,
         },
         "candidates": [
             {

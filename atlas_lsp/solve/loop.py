@@ -86,6 +86,8 @@ class SolveResult:
         what = "selected tests" if self.tests_label == "the project's tests" else "docstring examples"
         verdict = "pass" if self.passed else "passed (best candidate)"
         evidence = f"{report.passed}/{report.total} {what} {verdict}: {shown}, {report.seconds:.1f} s"
+        if report.skipped:
+            evidence += f" ({report.skipped} skipped)"
         if report.problem.startswith(NOT_COLLECTED):  # no candidate's fault: say what stops the tests
             evidence += f"; {report.problem}"
             if "ModuleNotFoundError" in report.problem:

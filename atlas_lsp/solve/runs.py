@@ -10,6 +10,7 @@ from typing import Protocol
 
 NOT_RUN = "not run"
 NOT_COLLECTED = "the tests could not be collected"  # (no candidate's fault: an import the tests need, usually)
+SKIPPED = "skipped"  # the message of a test that skipped itself
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class TestOutcome:
     node_id: str
     passed: bool
     message: str = ""  # the assertion message and the tail of the traceback
+    skipped: bool = False  # the test skipped itself when it ran (skipif, t.Skip): it says nothing either way
 
 
 @dataclass
@@ -41,18 +43,24 @@ class TestReport:
 
     @property
     def passed(self) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.passed)
+        return sum(1 for outcome in self.outcomes if outcome.passed and not outcome.skipped)
 
     @property
     def total(self) -> int:
-        return len(self.outcomes)
+        """The tests that ran (the skipped ones left out)."""
+        return sum(1 for outcome in self.outcomes if not outcome.skipped)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.skipped)
 
     @property
     def all_passed(self) -> bool:
-        return not self.problem and bool(self.outcomes) and self.passed == self.total
+        """No problem, and every test that ran passed (at least one ran)."""
+        return not self.problem and self.total > 0 and self.passed == self.total
 
     def failure_text(self, limit: int = 1500) -> str:
-        parts = [f"{o.node_id} failed:\n{o.message}" for o in self.outcomes if not o.passed]
+        parts = [f"{o.node_id} failed:\n{o.message}" for o in self.outcomes if not o.passed and not o.skipped]
         if self.problem:
             parts.insert(0, self.problem)
         return "\n\n".join(parts)[-limit:]

@@ -19,6 +19,7 @@ from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.prompts.thinking import generate_with_budget, is_reasoning_template, strip_thinking
 from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
+from atlas_lsp.solve.runners.cargo_test import CargoTestRunner
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
 from atlas_lsp.solve.runs import Limits, TestReport, TestRunner
 from atlas_lsp.solve.sandbox import ProjectTooLarge, Sandbox
@@ -240,9 +241,12 @@ class SolveService:
             raise SolveError(f"no function at {where} of {Path(request.path).name}")
         open_tests = {path: text for path, text in request.buffers.items()}
         selected = tests_referring_to(target.name, self._registry, spec, [request.root], open_tests)
-        if selected:
-            ids = [t.node_id for t in selected]
-            return Specification(target, document, ids, PROJECT_TESTS, [t.source for t in selected], {}, runner)
+        ids, sources = [t.node_id for t in selected], [t.source for t in selected]
+        if isinstance(runner, CargoTestRunner):  # its doc-tests (cargo test runs them too)
+            own = runner.own_tests(request.root, Path(request.path), request.text, spec, target)
+            ids, sources = [*ids, *(t.node_id for t in own)], [*sources, *(f"```\n{t.source}\n```" for t in own)]
+        if ids:
+            return Specification(target, document, ids, PROJECT_TESTS, sources, {}, runner)
         if target.examples and isinstance(runner, PytestRunner):
             module = Path(request.path).resolve().relative_to(request.root.resolve()).as_posix()
             dotted = package_module_name(Path(request.path).resolve())
@@ -255,7 +259,10 @@ class SolveService:
                 f"no test in the workspace refers to {target.name} and its docstring has no >>> examples: "
                 "write a test (or an example) first"
             )
-        raise SolveError(f"no test in the workspace refers to {target.name}: write a {runner.name} test first")
+        also = " (or an example in its /// doc comment: a doc-test)" if isinstance(runner, CargoTestRunner) else ""
+        raise SolveError(
+            f"no test in the workspace refers to {target.name}: write a test first{also}; they run with {runner.name}"
+        )
 
     def solve(
         self,

@@ -25,6 +25,7 @@ class SelectedTest:
 
 NAMED_SCOPES = ("function_definition", "class_definition", "function_item", "mod_item")  # Python, Rust
 TEST_CALLS = ("describe", "suite", "context", "test", "it")  # JavaScript: describe('group', () => { it('x', …) })
+SKIPPED = "test.skipped"  # tests and groups skipped by how they are written: #[ignore], @pytest.mark.skip, it.skip
 
 
 def _call_title(node: object, source: bytes) -> str | None:
@@ -74,7 +75,8 @@ def _referring(
     in_tests: bool,
     limit: int,
 ) -> list[tuple[Path, Path, bytes, object]]:
-    """(root, path, source, node) for each ``capture`` text object (in test files or not) that uses ``name``."""
+    """(root, path, source, node) for each ``capture`` text object (in test files or not) that uses ``name``; in
+    test files, none inside a ``test.skipped`` capture."""
     textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
     if textobjects is None or references is None:
         return []
@@ -88,8 +90,12 @@ def _referring(
                 continue
             source = text.encode()
             tree = spec.parser().parse(source)
-            for match in matches(textobjects, tree.root_node):
+            all_matches = matches(textobjects, tree.root_node)
+            skipped = [(n.start_byte, n.end_byte) for m in all_matches for n in m.get(SKIPPED, [])] if in_tests else []
+            for match in all_matches:
                 for node in match.get(capture, []):
+                    if any(start <= node.start_byte and node.end_byte <= end for start, end in skipped):
+                        continue  # (a test the runner skips says nothing about the function)
                     used = captures(references, tree.root_node, node.start_byte, node.end_byte)
                     names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
                     defined = node.child_by_field_name("name")

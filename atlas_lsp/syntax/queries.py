@@ -20,6 +20,7 @@ CAPTURE_VOCABULARY = frozenset(
         "class.around",
         "class.inside",
         "test.around",
+        "test.skipped",
         "import",
         "import.module",
         "import.name",

@@ -10,6 +10,14 @@
 (type_declaration
   (type_spec type: (struct_type) @class.inside)) @class.around
 
+;; what `go test` runs: Test and Fuzz functions (a fuzz test runs its seed corpus), and examples that say their
+;; output (an example without an "Output:" comment is compiled, never run)
 ((function_declaration
   name: (identifier) @_test_name) @test.around
-  (#match? @_test_name "^Test"))
+  (#match? @_test_name "^(Test|Fuzz)"))
+
+((function_declaration
+  name: (identifier) @_test_name
+  body: (block [(comment) @_output (statement_list (comment) @_output)])) @test.around
+  (#match? @_test_name "^Example")
+  (#match? @_output "^//[ \t]*(Unordered output|Output):"))

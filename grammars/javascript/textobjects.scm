@@ -17,3 +17,15 @@
   function: (identifier) @_test_fn
   arguments: (arguments (string) (_))) @test.around
   (#any-of? @_test_fn "test" "it"))
+
+;; tests and groups that the runner skips as written: describe.skip(…), it.todo(…), xit(…), xdescribe(…)
+((call_expression
+  function: (member_expression
+    object: (identifier) @_skipped_call
+    property: (property_identifier) @_skip_kind)) @test.skipped
+  (#any-of? @_skipped_call "describe" "suite" "context" "test" "it")
+  (#any-of? @_skip_kind "skip" "todo"))
+
+((call_expression
+  function: (identifier) @_skipped_call) @test.skipped
+  (#any-of? @_skipped_call "xdescribe" "xcontext" "xit" "xtest"))

@@ -7,3 +7,9 @@
 ((function_definition
   name: (identifier) @_test_name) @test.around
   (#match? @_test_name "^test"))
+
+;; a test or test class that pytest skips as written (@pytest.mark.skip, @pytest.mark.xfail, @unittest.skip;
+;; not the conditional skipif)
+((decorated_definition
+  (decorator) @_skip_decorator) @test.skipped
+  (#match? @_skip_decorator "^@\\s*(pytest\\.mark\\.(skip|xfail)|unittest\\.skip)\\b"))

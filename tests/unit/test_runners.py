@@ -128,6 +128,19 @@ def test_node_candidates_pass_fail_and_fail_to_load(registry: LanguageRegistry, 
     assert (tmp_path / "math.js").read_text() == MATH_JS  # the user's file is untouched
 
 
+def test_a_node_test_that_skips_itself_counts_neither_way(registry: LanguageRegistry, tmp_path: Path) -> None:
+    path = js_project(tmp_path)
+    (tmp_path / "test" / "later.test.js").write_text(
+        "const { test } = require('node:test');\nconst assert = require('node:assert');\n"
+        "const { add } = require('../math');\n\n"
+        "test('later', { skip: 'not on this machine' }, () => {\n  assert.strictEqual(add(1, 1), 3);\n});\n"
+    )
+    found = prepare(registry, path, tmp_path, "add")
+    assert "test/later.test.js::later" in found.node_ids
+    (right,) = run_candidates(found, tmp_path, path, ["function add(a, b) {\n  return a + b;\n}"])
+    assert right.all_passed and (right.passed, right.total, right.skipped) == (2, 2, 1), right
+
+
 def test_a_hanging_node_test_is_killed_at_the_limit(registry: LanguageRegistry, tmp_path: Path) -> None:
     path = js_project(tmp_path)
     found = prepare(registry, path, tmp_path, "add")
@@ -418,7 +431,9 @@ def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: 
 def test_no_node_test_says_what_to_write(registry: LanguageRegistry, tmp_path: Path) -> None:
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
-    with pytest.raises(SolveError, match="no test in the workspace refers to add: write a node:test test first"):
+    with pytest.raises(
+        SolveError, match="no test in the workspace refers to add: write a test first; they run with node:test"
+    ):
         prepare(registry, path, tmp_path, "add")
 
 
@@ -486,6 +501,95 @@ def test_cargo_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistr
     assert "src/geometry.rs:2" in broken.failure_text()  # where: what a repair needs
     assert (tmp_path / "src" / "geometry.rs").read_text() == GEOMETRY_RS
     assert not (tmp_path / "target").exists()  # builds happen in the job's own folder
+
+
+SHAPES_RS = """pub struct Grid<T>(pub T);
+
+impl<T> Grid<T> {
+    /// Cells of a `width` by `height` grid.
+    ///
+    /// ```
+    /// use geo::shapes::Grid;
+    /// assert_eq!(Grid::<u8>::cells(2, 3), 6);
+    /// ```
+    ///
+    /// ```should_panic
+    /// geo::shapes::Grid::<u8>::cells(u32::MAX, 2);
+    /// ```
+    pub fn cells(width: u32, height: u32) -> u32 {
+        todo!()
+    }
+}
+
+/// ```
+/// assert_eq!(geo::shapes::cells_of_nothing(), 0);
+/// ```
+pub fn cells_of_nothing() -> u32 {
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "overflow")]
+    fn cells_overflow() {
+        Grid::<u8>::cells(u32::MAX, 3);
+    }
+}
+"""
+
+
+def test_a_rust_functions_doc_tests_run_with_its_tests(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """A method of a generic impl, in a module of a workspace member: its doc-tests (named by rustdoc relative to
+    the workspace, with the impl's type as printed) run after its unit tests, and a #[should_panic] test's result
+    line is read too."""
+    (tmp_path / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/geo"]\nresolver = "2"\n')
+    crate = tmp_path / "crates" / "geo"
+    (crate / "src").mkdir(parents=True)
+    (crate / "Cargo.toml").write_text(CARGO_TOML.replace("shapes", "geo"))
+    (crate / "src" / "lib.rs").write_text("pub mod shapes;\n")
+    path = crate / "src" / "shapes.rs"
+    path.write_text(SHAPES_RS)
+    found = prepare(registry, path, tmp_path, "cells")
+    assert found.node_ids == [
+        "crates/geo/src/shapes.rs::tests::cells_overflow",
+        "crates/geo/src/shapes.rs::Grid<T>::cells (doc-test, line 6)",
+        "crates/geo/src/shapes.rs::Grid<T>::cells (doc-test, line 11)",
+    ]
+    assert "assert_eq!(Grid::<u8>::cells(2, 3), 6);" in found.test_sources[1]
+    right, wrong, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "pub fn cells(width: u32, height: u32) -> u32 {\n        width * height\n    }",
+            "pub fn cells(width: u32, height: u32) -> u32 {\n        width + height\n    }",
+            'pub fn cells(width: u32, height: u32) -> u32 {\n        "six"\n    }',
+        ],
+    )
+    assert right.all_passed and right.total == 3, right
+    assert [o.passed for o in wrong.outcomes] == [True, False, True], wrong  # (u32::MAX + 2 overflows too)
+    assert "left: 5" in wrong.outcomes[1].message and "right: 6" in wrong.outcomes[1].message
+    assert broken.problem.startswith("the code does not compile") and "mismatched types" in broken.problem
+    assert broken.problem.count("error[E0308]") == 1  # (both cargo runs print it: said once)
+    (only_doc,) = run_candidates(
+        prepare(registry, path, tmp_path, "cells_of_nothing"),
+        tmp_path,
+        path,
+        ["pub fn cells_of_nothing() -> u32 {\n    0\n}"],
+    )
+    assert only_doc.all_passed and only_doc.total == 1, only_doc
+
+
+def test_a_binary_crate_has_no_doc_tests(registry: LanguageRegistry, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "Cargo.toml").write_text(CARGO_TOML)
+    path = tmp_path / "src" / "main.rs"
+    path.write_text("/// ```\n/// assert!(true);\n/// ```\nfn area() -> u32 {\n    0\n}\n\nfn main() {}\n")
+    with pytest.raises(SolveError, match=r"write a test first \(or an example in its /// doc comment"):
+        prepare(registry, path, tmp_path, "area")
 
 
 def local_registry(folder: Path) -> Path:
@@ -605,6 +709,36 @@ def test_go_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistry, 
     assert "must not run" not in failure
     assert broken.problem.startswith("the code does not compile") and "area.go:5" in broken.problem
     assert (tmp_path / "geometry" / "area.go").read_text() == AREA_GO
+
+
+def test_go_examples_and_fuzz_seeds_run(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """An example's printed output against its "Output:" comment, and a fuzz test's seed corpus, through go test."""
+    (tmp_path / "go.mod").write_text(GO_MOD)
+    path = tmp_path / "double.go"
+    path.write_text("package shapes\n\nfunc Double(x int) int {\n\treturn 0\n}\n")
+    (tmp_path / "double_test.go").write_text(
+        'package shapes\n\nimport (\n\t"fmt"\n\t"testing"\n)\n\n'
+        "func ExampleDouble() {\n\tfmt.Println(Double(2))\n\t// Output: 4\n}\n\n"
+        "func FuzzDouble(f *testing.F) {\n\tf.Add(3)\n\tf.Fuzz(func(t *testing.T, x int) {\n"
+        '\t\tif Double(x) != x+x {\n\t\t\tt.Fatalf("Double(%d) = %d", x, Double(x))\n\t\t}\n\t})\n}\n'
+        'func TestDoubleLater(t *testing.T) {\n\tt.Skip("not yet")\n\t_ = Double(1)\n}\n'
+    )
+    found = prepare(registry, path, tmp_path, "Double")
+    assert found.node_ids == [
+        "double_test.go::ExampleDouble",
+        "double_test.go::FuzzDouble",
+        "double_test.go::TestDoubleLater",
+    ]
+    right, wrong = run_candidates(
+        found,
+        tmp_path,
+        path,
+        ["func Double(x int) int {\n\treturn 2 * x\n}", "func Double(x int) int {\n\treturn 3 * x\n}"],
+    )
+    assert right.all_passed and (right.total, right.skipped) == (2, 1), right
+    assert (wrong.passed, wrong.total) == (0, 2), wrong
+    assert "got:\n6\nwant:\n4" in wrong.outcomes[0].message, wrong.outcomes[0].message
+    assert "Double(3) = 9" in wrong.outcomes[1].message, wrong.outcomes[1].message
 
 
 def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(

@@ -1,17 +1,29 @@
 """cargo test: builds the crate's test targets offline (the build cache shared by the job's candidates) and runs the
-selected tests by their exact paths; outcomes come from libtest's result lines, a build that fails gives the
-compiler's errors (what a repair needs)."""
+selected tests by their exact paths, then the function's own doc-tests (`rust_doc_tests.py`) with `--doc`; outcomes
+come from libtest's result lines, a build that fails gives the compiler's errors (what a repair needs)."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path, PurePosixPath
 
+from atlas_lsp.solve.runners.rust_doc_tests import (
+    DocTest,
+    doc_filter,
+    doc_key,
+    doc_tests,
+    has_library,
+    is_doc_test,
+    result_key,
+    same_file,
+)
 from atlas_lsp.solve.runs import (
     NOT_COLLECTED,
     NOT_RUN,
+    SKIPPED,
     FinishedRun,
     Limits,
     RunCommand,
@@ -20,9 +32,12 @@ from atlas_lsp.solve.runs import (
     TestReport,
 )
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
+from atlas_lsp.solve.target import FunctionTarget
+from atlas_lsp.syntax.registry import LanguageSpec
 
-_RESULT = re.compile(r"^test (?P<name>\S+) \.\.\. (?P<status>ok|FAILED|ignored)\b")
-_DETAILS = re.compile(r"^---- (?P<name>\S+) stdout ----$")
+# (a #[should_panic] test's line says so after its name: "test tests::x - should panic ... ok")
+_RESULT = re.compile(r"^test (?P<name>.+?)(?: - should panic)? \.\.\. (?P<status>ok|FAILED|ignored)\b")
+_DETAILS = re.compile(r"^---- (?P<name>.+) stdout ----$")
 _COMPILE_FAILURE = re.compile(r"^error\[E\d+\]|^error: could not compile", re.M)  # rustc's, not cargo's own
 DOES_NOT_COMPILE = "the code does not compile"
 CACHE_HINT = (
@@ -52,18 +67,40 @@ def module_path(relative_to_crate: PurePosixPath) -> list[str]:
     return modules[:-1] if modules[-1] == "mod" else modules
 
 
+def crate_module(workdir: Path, file: str) -> tuple[Path | None, PurePosixPath, list[str]]:
+    """The crate folder of ``file`` (relative to ``workdir``), the file's path in the crate, and its module path."""
+    crate = crate_folder(workdir, file)
+    in_crate = PurePosixPath((workdir / file).relative_to(crate).as_posix()) if crate else PurePosixPath(file)
+    return crate, in_crate, module_path(in_crate) if crate else []
+
+
+def item_path(spec: LanguageSpec, text: str, target: FunctionTarget) -> list[str]:
+    """The names of the function within its file, outermost first: inline modules, the type of its impl block (as
+    written), its own name."""
+    source = text.encode()
+    node = spec.parser().parse(source).root_node.descendant_for_byte_range(target.start_byte, target.end_byte)
+    names = [target.name]
+    current = node.parent if node is not None else None
+    while current is not None:
+        field = {"mod_item": "name", "impl_item": "type"}.get(current.type)
+        named = current.child_by_field_name(field) if field else None
+        if named is not None:
+            names.insert(0, source[named.start_byte : named.end_byte].decode())
+        current = current.parent
+    return names
+
+
 def test_path(workdir: Path, node_id: str) -> str:
     """The path libtest knows a test by: its file's module, then the modules and the function around it."""
     file, *names = node_id.split("::")
-    crate = crate_folder(workdir, file)
-    modules = module_path(PurePosixPath((workdir / file).relative_to(crate).as_posix())) if crate else []
+    _, _, modules = crate_module(workdir, file)
     return "::".join([*modules, *names])
 
 
 def compiler_errors(output: str, limit_lines: int = 30) -> str:
     """The compiler's error messages (each from its ``error`` line to the blank line after it), at most
     ``limit_lines`` lines."""
-    blocks: list[str] = []
+    blocks: list[str] = []  # (a second cargo run, for the doc-tests, repeats the first one's errors: kept once)
     current: list[str] | None = None
     for line in output.split("\n"):
         if line.startswith("error") and not line.startswith("error: test failed"):
@@ -75,7 +112,7 @@ def compiler_errors(output: str, limit_lines: int = 30) -> str:
             current = None
         if current is not None:
             blocks[-1] = "\n".join(current)
-    return "\n".join("\n".join(blocks).split("\n")[:limit_lines])
+    return "\n".join("\n".join(dict.fromkeys(blocks)).split("\n")[:limit_lines])
 
 
 def cargo_failure(output: str) -> str:
@@ -114,12 +151,34 @@ class CargoTestRunner:
         self.cargo = cargo
         self.manifest = manifest  # relative to the project: the Cargo.toml of the function's crate
 
+    def own_tests(self, root: Path, path: Path, text: str, spec: LanguageSpec, target: FunctionTarget) -> list[DocTest]:
+        """The function's own doc-tests (a library's; a binary has none)."""
+        relative = path.resolve().relative_to(root.resolve()).as_posix()
+        crate, in_crate, _ = crate_module(root, relative)
+        binary = in_crate.as_posix() == "src/main.rs" or in_crate.parts[:2] == ("src", "bin")
+        if crate is None or not has_library(crate) or in_crate.parts[:1] != ("src",) or binary:
+            return []
+        return doc_tests(relative, item_path(spec, text, target), text, target.start_line)
+
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
-        paths = list(dict.fromkeys(test_path(place.workdir, node_id) for node_id in node_ids))
-        argv = [
-            self.cargo, "test", "--manifest-path", str(place.workdir / self.manifest), "--workspace", "--offline",
-            "--tests", "--no-fail-fast", "--color", "never", "--", "--exact", *paths,
-        ]  # fmt: skip
+        manifest = str(place.workdir / self.manifest)
+        common = [self.cargo, "test", "--manifest-path", manifest, "--offline", "--no-fail-fast", "--color", "never"]
+        unit = [node_id for node_id in node_ids if not is_doc_test(node_id)]
+        docs = [node_id for node_id in node_ids if is_doc_test(node_id)]
+        runs: list[list[str]] = []
+        if unit:
+            paths = list(dict.fromkeys(test_path(place.workdir, node_id) for node_id in unit))
+            runs.append([*common, "--workspace", "--tests", "--", "--exact", *paths])
+        if docs:
+            filters = [doc_filter(crate_module(place.workdir, d.split("::", 1)[0])[2], d) for d in docs]
+            runs.append([*common, "--doc", "--", *dict.fromkeys(filters)])
+        # (--doc cannot be combined with --tests, and rustdoc's names hold spaces, which --exact filters cannot:
+        # two runs, the second whatever the first's tests did, the exit status the first failure's)
+        argv = (
+            runs[0]
+            if len(runs) == 1
+            else ["sh", "-c", f"{shlex.join(runs[0])}; first=$?; {shlex.join(runs[1])} || exit $?; exit $first"]
+        )
         home = Path.home()
         environment = {
             **base_environment(place.workdir, [str(Path(self.cargo).parent)]),
@@ -134,14 +193,17 @@ class CargoTestRunner:
         return RunCommand(argv, environment, None, limit_address_space=False)
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
-        results: dict[str, list[bool]] = {}
+        results: dict[
+            str, list[str]
+        ] = {}  # test path (a doc-test: rustdoc's name) -> its statuses: ok, FAILED, ignored
         for line in run.output.split("\n"):
             found = _RESULT.match(line)
             if found:
-                results.setdefault(found.group("name"), []).append(found.group("status") == "ok")
+                results.setdefault(found.group("name"), []).append(found.group("status"))
         problem = run_problem(run, (0, 101))
+        compile_failure = _COMPILE_FAILURE.search(run.output) is not None
         if not results:
-            if not problem and _COMPILE_FAILURE.search(run.output):
+            if not problem and compile_failure:
                 problem = f"{DOES_NOT_COMPILE}:\n{compiler_errors(run.output)}"
             elif not problem and (failure := cargo_failure(run.output)):
                 problem = f"{NOT_COLLECTED}: cargo could not build them: {failure}"
@@ -153,13 +215,36 @@ class CargoTestRunner:
         details = failure_details(run.output)
         outcomes = []
         for node_id in node_ids:
-            path = test_path(place.workdir, node_id)
-            if path not in results:
-                outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by the path {path} ran)"))
+            path, names = self._result_names(place.workdir, node_id, results)
+            if not names:
+                why = (
+                    f"{DOES_NOT_COMPILE}:\n{compiler_errors(run.output)}"
+                    if compile_failure
+                    else (f"{NOT_RUN} (no test by the path {path} ran)")
+                )
+                outcomes.append(TestOutcome(node_id, False, why))
                 continue
-            passed = all(results[path])
-            outcomes.append(TestOutcome(node_id, passed, "" if passed else details.get(path, "failed")))
+            statuses = [status for name in names for status in results[name] if status != "ignored"]
+            if not statuses:
+                outcomes.append(TestOutcome(node_id, False, SKIPPED, skipped=True))
+                continue
+            passed = all(status == "ok" for status in statuses)
+            message = "\n".join(details.get(name, "") for name in names).strip() or "failed"
+            outcomes.append(TestOutcome(node_id, passed, "" if passed else message))
         return TestReport(outcomes, 0.0, problem)
+
+    @staticmethod
+    def _result_names(workdir: Path, node_id: str, results: dict[str, list[str]]) -> tuple[str, list[str]]:
+        """What ``node_id`` is called in the results (its path; a doc-test: its file and line), and the results' names
+        for it."""
+        if not is_doc_test(node_id):
+            path = test_path(workdir, node_id)
+            return path, [path] if path in results else []
+        _, in_crate, _ = crate_module(workdir, node_id.split("::", 1)[0])
+        file, line = doc_key(node_id, in_crate)
+        keys = {name: result_key(name) for name in results}
+        found = [name for name, key in keys.items() if key is not None and key[1] == line and same_file(key[0], file)]
+        return f"{file} (line {line})", found
 
 
 def find_cargo() -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from atlas_lsp.solve.runs import (
     NOT_COLLECTED,
     NOT_RUN,
+    SKIPPED,
     FinishedRun,
     Limits,
     RunCommand,
@@ -118,8 +119,8 @@ class GoTestRunner:
             if result is None:
                 outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
                 continue
-            message = "" if result == "pass" else ("skipped" if result == "skip" else "\n".join(output.get(name, [])))
-            outcomes.append(TestOutcome(node_id, result == "pass", message[-2000:]))
+            message = "" if result == "pass" else (SKIPPED if result == "skip" else "\n".join(output.get(name, [])))
+            outcomes.append(TestOutcome(node_id, result == "pass", message[-2000:], skipped=result == "skip"))
         return TestReport(outcomes, 0.0, problem)
 
 

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from atlas_lsp.solve.runs import NOT_RUN, FinishedRun, Limits, RunCommand, RunPlace, TestOutcome, TestReport
+from atlas_lsp.solve.runs import NOT_RUN, SKIPPED, FinishedRun, Limits, RunCommand, RunPlace, TestOutcome, TestReport
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
 
 REPORTER_FILE = ".atlas-reporter.mjs"
@@ -140,7 +140,7 @@ class NodeTestRunner:
                 continue
             skipped = event.get("skip") is not None or event.get("todo") is not None
             passed = bool(event.get("passed")) and not skipped
-            message = error if not passed and error else ("skipped" if skipped else "")
+            message = error if not passed and error else (SKIPPED if skipped else "")
             results.setdefault((relative, names), []).append((passed, message))
         problem = run_problem(run, (0, 1))
         if not results and not file_errors:
@@ -162,8 +162,11 @@ def named_outcomes(node_ids: list[str], results: NamedResults, file_errors: dict
             outcome for (f, n), group in results.items() if f == file and n[-1:] == tuple(names[-1:])
             for outcome in group
         ]  # fmt: skip
-        if found:
-            failed = [message for passed, message in found if not passed]
+        ran = [(passed, message) for passed, message in found if passed or message != SKIPPED]
+        if found and not ran:
+            outcomes.append(TestOutcome(node_id, False, SKIPPED, skipped=True))
+        elif ran:
+            failed = [message for passed, message in ran if not passed]
             outcomes.append(TestOutcome(node_id, not failed, "\n".join(failed[:2])))
         elif file in file_errors:
             outcomes.append(TestOutcome(node_id, False, f"the test file {file} failed:\n{file_errors[file]}"))

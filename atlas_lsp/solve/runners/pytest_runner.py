@@ -9,6 +9,7 @@ from pathlib import Path
 from atlas_lsp.solve.runs import (
     NOT_COLLECTED,
     NOT_RUN,
+    SKIPPED,
     FinishedRun,
     Limits,
     RunCommand,
@@ -62,13 +63,13 @@ def parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
             detail = (problem.text or "").strip().split("\n")
             message = (problem.get("message", "") + "\n" + "\n".join(detail[-12:])).strip()
         elif skipped:
-            message = "skipped"
+            message = SKIPPED
         if not case.get("classname") and problem is not None and problem.get("message") == "collection failure":
             collection_errors.append(f"{name}: {_error_line(problem.text or '')}")
             continue
         key = f"{case.get('classname', '')}.{name}"
         base = key.split("[", 1)[0] if name.endswith("]") else key
-        cases.append((key, base, TestOutcome(name, problem is None and not skipped, message)))
+        cases.append((key, base, TestOutcome(name, problem is None and not skipped, message, skipped and not problem)))
 
     def named(key: str, suffix: str) -> bool:
         return key == suffix or key.endswith("." + suffix)
@@ -81,7 +82,10 @@ def parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
             why = f"{NOT_COLLECTED}: {'; '.join(collection_errors[:2])}" if collection_errors else "collection failed?"
             outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} ({why})"))
             continue
-        failed = [o for o in found if not o.passed]
+        failed = [o for o in found if not o.passed and not o.skipped]
+        if all(o.skipped for o in found):  # (a parametrized test: each of its cases)
+            outcomes.append(TestOutcome(node_id, False, SKIPPED, skipped=True))
+            continue
         if len(found) == 1:
             message = found[0].message
         else:  # a parametrized test: which cases failed, and how

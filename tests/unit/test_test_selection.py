@@ -1,0 +1,269 @@
+"""Which tests "solve this function" selects: every test form each runner runs (Rust's #[should_panic] and
+#[tokio::test]-style tests, Go's fuzz tests and examples with their output), none that the runner skips as written
+(#[ignore], @pytest.mark.skip, it.skip, xdescribe), and a Rust function's own doc-tests; and how tests that skip
+themselves at run time are counted (real pytest in the sandbox)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from atlas_lsp.solve import tests as selection
+from atlas_lsp.solve.loop import Candidate, SolveResult
+from atlas_lsp.solve.runners.rust_doc_tests import doc_comment_lines, doc_tests
+from atlas_lsp.solve.runs import Limits, TestOutcome, TestReport
+from atlas_lsp.solve.sandbox import Sandbox
+from atlas_lsp.solve.target import find_function
+from atlas_lsp.syntax.document import SyntaxDocument
+from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
+
+
+@pytest.fixture(scope="module")
+def registry() -> LanguageRegistry:
+    return load_registry()
+
+
+def selected(registry: LanguageRegistry, language: str, root: Path, name: str) -> list[str]:
+    return [t.node_id for t in selection.tests_referring_to(name, registry, registry.languages[language], [root])]
+
+
+RUST_TESTS = """pub fn area(w: u32, h: u32) -> u32 {
+    w * h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "overflow")]
+    fn area_overflows() {
+        area(u32::MAX, 2);
+    }
+
+    #[tokio::test]
+    async fn area_async() {
+        assert_eq!(area(1, 1), 1);
+    }
+
+    #[test]
+    #[ignore]
+    fn area_slow() {
+        assert_eq!(area(1, 1), 1);
+    }
+
+    #[ignore = "flaky"]
+    #[test]
+    fn area_flaky() {
+        assert_eq!(area(1, 1), 1);
+    }
+
+    #[test]
+    fn area_plain() {
+        assert_eq!(area(2, 2), 4);
+    }
+
+    fn area_helper() -> u32 {
+        area(3, 3)
+    }
+}
+"""
+
+
+def test_rust_tests_with_more_attributes_are_selected_and_ignored_ones_are_not(
+    registry: LanguageRegistry, tmp_path: Path
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "lib.rs").write_text(RUST_TESTS)
+    assert selected(registry, "rust", tmp_path, "area") == [
+        "src/lib.rs::tests::area_overflows",
+        "src/lib.rs::tests::area_async",
+        "src/lib.rs::tests::area_plain",
+    ]
+
+
+GO_TESTS = """package gx
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestDouble(t *testing.T) {
+	_ = Double(1)
+}
+
+func ExampleDouble() {
+	fmt.Println(Double(2))
+	// Output: 4
+}
+
+func ExampleDouble_unordered() {
+	fmt.Println(Double(1), Double(2))
+	// Unordered output:
+	// 2 4
+}
+
+func ExampleDouble_unchecked() {
+	fmt.Println(Double(3))
+}
+
+func FuzzDouble(f *testing.F) {
+	f.Add(3)
+	f.Fuzz(func(t *testing.T, x int) { _ = Double(x) })
+}
+
+func BenchmarkDouble(b *testing.B) {
+	_ = Double(4)
+}
+"""
+
+
+def test_go_fuzz_tests_and_examples_with_output_are_selected(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """An example without an output comment is compiled, never run; benchmarks do not run under go test."""
+    (tmp_path / "gx_test.go").write_text(GO_TESTS)
+    assert selected(registry, "go", tmp_path, "Double") == [
+        "gx_test.go::TestDouble",
+        "gx_test.go::ExampleDouble",
+        "gx_test.go::ExampleDouble_unordered",
+        "gx_test.go::FuzzDouble",
+    ]
+
+
+PYTHON_TESTS = """import unittest
+
+import pytest
+
+from calc import f
+
+
+@pytest.mark.skip(reason="slow")
+def test_skipped():
+    assert f() == 1
+
+
+@pytest.mark.skipif(False, reason="decided when it runs")
+def test_conditional():
+    assert f() == 1
+
+
+@pytest.mark.xfail
+def test_expected_to_fail():
+    assert f() == 2
+
+
+@unittest.skip("not yet")
+class TestSkippedClass(unittest.TestCase):
+    def test_inside(self):
+        f()
+
+
+def test_plain():
+    assert f() == 1
+"""
+JS_TESTS = """const { f } = require('../calc');
+describe.skip('skipped group', () => { it('inside', () => f()); });
+describe('group', () => { it.skip('skipped', () => f()); it('runs', () => f()); xit('x-skipped', () => f()); });
+xdescribe('x-skipped group', () => { test('inside', () => f()); });
+test.todo('later');
+test('plain', () => f());
+"""
+
+
+def test_tests_skipped_as_written_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_calc.py").write_text(PYTHON_TESTS)
+    assert selected(registry, "python", tmp_path, "f") == [
+        "tests/test_calc.py::test_conditional",
+        "tests/test_calc.py::test_plain",
+    ]
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "calc.test.js").write_text(JS_TESTS)
+    assert selected(registry, "javascript", tmp_path, "f") == [
+        "test/calc.test.js::group::runs",
+        "test/calc.test.js::plain",
+    ]
+
+
+def test_tests_that_skip_themselves_count_neither_way(tmp_path: Path) -> None:
+    """A test that skips itself when it runs (skipif, pytest.skip()) is left out of the count: "1/1 pass (1
+    skipped)", not a failure no candidate could mend; a run where every test skipped has not passed."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "calc.py").write_text("def f():\n    return 0\n")
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        "import pytest\n\nfrom calc import f\n\n\n"
+        '@pytest.mark.skipif(True, reason="not on this machine")\ndef test_skips():\n    assert f() == 1\n\n\n'
+        'def test_skips_itself():\n    pytest.skip("no data")\n    assert f() == 1\n\n\n'
+        "@pytest.mark.parametrize('n', [1, 2])\ndef test_cases(n):\n    if n == 2:\n        pytest.skip('two')\n"
+        "    assert f() == n\n\n\n"
+        "def test_runs():\n    assert f() == 1\n"
+    )
+    ids = [f"tests/test_calc.py::{name}" for name in ("test_skips", "test_skips_itself", "test_cases", "test_runs")]
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=60))
+    calc = str(tmp_path / "calc.py")
+    right = sandbox.run({calc: "def f():\n    return 1\n"}, ids, {}, None)
+    wrong = sandbox.run({calc: "def f():\n    return 2\n"}, ids, {}, None)
+    only_skipped = sandbox.run({calc: "def f():\n    return 1\n"}, ids[:2], {}, None)
+    sandbox.close()
+    assert (right.passed, right.total, right.skipped) == (2, 2, 2) and right.all_passed, right
+    assert (wrong.passed, wrong.total, wrong.skipped) == (0, 2, 2) and not wrong.all_passed, wrong
+    assert "test_skips" not in wrong.failure_text() and "test_runs failed" in wrong.failure_text()
+    assert (only_skipped.total, only_skipped.skipped) == (0, 2) and not only_skipped.all_passed
+
+
+def test_the_evidence_says_how_many_skipped() -> None:
+    outcomes = [TestOutcome("t.py::test_a", True), TestOutcome("t.py::test_b", False, "skipped", skipped=True)]
+    best = Candidate("def f(): ...", "sample 1", report=TestReport(outcomes, 1.0))
+    target = find_function(
+        SyntaxDocument(load_registry().languages["python"], "def f():\n    pass\n"), "t.py", name="f"
+    )
+    assert target is not None
+    result = SolveResult(target, ["t.py::test_a", "t.py::test_b"], "the project's tests", [best], best)
+    assert result.evidence() == "1/1 selected tests pass: test_a, test_b, 1.0 s (1 skipped)"
+
+
+DOCUMENTED = """/// Area of a rectangle.
+///
+/// ```
+/// assert_eq!(shapes::area(2, 3), 6);
+/// ```
+///
+/// ```text
+/// area = width * height
+/// ```
+///
+/// ```ignore
+/// area(1, 2)
+/// ```
+///
+/// ~~~rust,no_run
+/// # use shapes::area;
+/// let _ = area(1, 1);
+/// ~~~
+///
+/// ```should_panic
+/// shapes::area(u32::MAX, 2);
+/// ```
+#[inline]
+#[must_use]
+pub fn area(w: u32, h: u32) -> u32 {
+    w * h
+}
+"""
+
+
+def test_the_doc_tests_of_a_rust_function_are_its_tested_code_blocks() -> None:
+    """rustdoc runs plain, `rust`, `no_run` and `should_panic` blocks (named by their fence's line); not `text`
+    or `ignore` ones. Attributes between the comment and the function are passed over."""
+    start = DOCUMENTED.split("\n").index("pub fn area(w: u32, h: u32) -> u32 {")
+    assert len(doc_comment_lines(DOCUMENTED.split("\n"), start)) == 22
+    found = doc_tests("src/lib.rs", ["area"], DOCUMENTED, start)
+    assert [t.node_id for t in found] == [
+        "src/lib.rs::area (doc-test, line 3)",
+        "src/lib.rs::area (doc-test, line 15)",
+        "src/lib.rs::area (doc-test, line 20)",
+    ]
+    assert found[0].source == "assert_eq!(shapes::area(2, 3), 6);"
+    assert found[1].source == "# use shapes::area;\nlet _ = area(1, 1);"
+    assert doc_tests("src/lib.rs", ["area"], "pub fn area() {}\n", 0) == []
