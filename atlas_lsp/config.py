@@ -175,6 +175,16 @@ class SolveSettings:
         ".venv/bin/python is the project's); unset: the project's own virtualenv (.venv, venv or env at its root) "
         "when it has pytest, else the one atlas-lsp runs on.",
     )
+    pass_env: list[str] | None = _setting(  # noqa: RUF009
+        None,
+        "Variables of the server's environment that the test runs see too (names, or prefixes ending in *: "
+        '["DATABASE_URL", "MYAPP_*"]); the runs start from a scrubbed environment. They reach model-written code.',
+    )
+    env: dict[str, str] | None = _setting(  # noqa: RUF009
+        None,
+        'Variables set for the test runs: {"DJANGO_SETTINGS_MODULE": "app.settings.test"}. Those a runner sets '
+        "itself (PATH, HOME, TMPDIR, its tool's own) keep the runner's values.",
+    )
 
 
 @dataclass(frozen=True)

@@ -313,8 +313,16 @@ def whole_run_failed(run: FinishedRun, node_ids: list[str], problem: str) -> Tes
 class Sandbox:
     """Fresh copies of one project for one solve job (each candidate gets its own), tested by one runner."""
 
-    def __init__(self, root: Path, buffers: dict[str, str], limits: Limits, runner: TestRunner | None = None) -> None:
-        """``runner``: pytest unless given."""
+    def __init__(
+        self,
+        root: Path,
+        buffers: dict[str, str],
+        limits: Limits,
+        runner: TestRunner | None = None,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        """``runner``: pytest unless given; ``environment``: the user's variables for the runs (`solve.passEnv`,
+        `solve.env`), under those the runner sets."""
         check_copy_size(root)  # (raises ProjectTooLarge)
         if runner is None:
             from atlas_lsp.solve.runners.pytest_runner import PytestRunner  # (it builds on this module)
@@ -324,6 +332,7 @@ class Sandbox:
         self.buffers = buffers
         self.limits = limits
         self.runner = runner
+        self.environment = dict(environment or {})
         self._base = Path(tempfile.mkdtemp(prefix="atlas-solve-"))
         self._shared = self._base / "shared"  # kept across the job's candidates (a build cache)
         self._shared.mkdir()
@@ -348,8 +357,9 @@ class Sandbox:
         started = time.monotonic()
         try:
             command = self.runner.command(place, node_ids, self.limits)
+            environment = {**self.environment, **command.environment}
             finished = run_confined(
-                command.argv, place, command.environment, self.limits, cancel, command.limit_address_space, command.cwd
+                command.argv, place, environment, self.limits, cancel, command.limit_address_space, command.cwd
             )
             report = self.runner.outcomes(place, command, node_ids, finished)
             report.seconds = time.monotonic() - started

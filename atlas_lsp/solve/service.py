@@ -7,8 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from atlas_lsp.config import SolveSettings
@@ -57,6 +58,14 @@ class Specification:
     test_sources: list[str]  # what the model is shown
     extra_files: dict[str, str]  # files added to the sandbox (the examples' test file)
     runner: TestRunner
+
+
+def variables_for_tests(settings: SolveSettings, source: Mapping[str, str]) -> dict[str, str]:
+    """The user's variables for the test runs: those of ``source`` (the server's environment) that
+    `solve.passEnv` names (a name, or a pattern such as ``MYAPP_*``), then `solve.env`'s."""
+    patterns = settings.pass_env or []
+    passed = {name: value for name, value in source.items() if any(fnmatchcase(name, p) for p in patterns)}
+    return {**passed, **(settings.env or {})}
 
 
 def unsupported(spec: LanguageSpec, root: Path, path: Path) -> str | None:
@@ -297,7 +306,8 @@ class SolveService:
             progress(note)
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:
-            sandbox = Sandbox(request.root, request.buffers, limits, found.runner)
+            environment = variables_for_tests(settings, os.environ)
+            sandbox = Sandbox(request.root, request.buffers, limits, found.runner, environment)
         except ProjectTooLarge as error:
             raise SolveError(str(error)) from error
 

@@ -4,13 +4,16 @@ must be shown the failing assertion) passes and is proposed with its evidence.""
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import open_document, start_session, wait_for_status
+from tests.e2e.conftest import open_document, server_config, start_session, wait_for_status
 from tests.e2e.test_solve import CALC, _command_of, code_actions, project, record_edits, wait_for_end
 from tests.support.scripted_openai import ScriptedEndpoint
 
@@ -86,3 +89,52 @@ async def test_a_project_whose_path_has_a_space_and_an_accent(client: LanguageCl
     assert "2/2 selected tests pass" in messages[-1], messages
     (edit,) = edits
     assert edit.edit.document_changes[0].text_document.uri == uri
+
+
+SERVER_SECRET = "ATLAS_TEST_DATABASE_URL"
+
+
+@pytest_lsp.fixture(config=server_config({**os.environ, SERVER_SECRET: "sqlite:///from-the-editor.db"}))
+async def client_with_a_variable(lsp_client: LanguageClient) -> AsyncIterator[LanguageClient]:
+    """A server started with a variable in its environment (as an editor started from a shell has)."""
+    yield lsp_client
+    if lsp_client.capabilities is not None and lsp_client.error is None:
+        await lsp_client.shutdown_session()
+
+
+async def test_the_variables_the_tests_need_come_through_the_settings(
+    client_with_a_variable: LanguageClient, tmp_path: Path
+) -> None:
+    """Test runs start from a scrubbed environment: a test that needs the server's DATABASE_URL-like variable
+    (`solve.passEnv`, by pattern) and a settings module (`solve.env`) gets both; HOME stays the sandbox's."""
+    client = client_with_a_variable
+    edits = record_edits(client)
+    (tmp_path / "tests").mkdir()
+    path = tmp_path / "config.py"
+    path.write_text("import os\n\n\ndef database():\n    return None\n")
+    (tmp_path / "tests" / "test_config.py").write_text(
+        "import os\n\nfrom config import database\n\n\n"
+        "def test_database():\n"
+        f"    assert database() == os.environ['{SERVER_SECRET}'] + '?mode=' + os.environ['APP_MODE']\n"
+        "    assert os.environ['HOME'] != '/not/the/sandbox'\n"
+    )
+    answer = (
+        f"```python\ndef database():\n    return os.environ['{SERVER_SECRET}'] + '?mode=' + os.environ['APP_MODE']\n```"
+    )
+    with ScriptedEndpoint([answer]).running() as endpoint:
+        solve = {
+            "candidates": 1,
+            "repairRounds": 0,
+            "passEnv": ["ATLAS_TEST_*"],
+            "env": {"APP_MODE": "test", "HOME": "/not/the/sandbox"},
+        }
+        await start_session(
+            client, tmp_path, options={"model": {"backend": "openai", "url": endpoint.url}, "solve": solve}
+        )
+        await wait_for_status(client, {"ready"})
+        uri = open_document(client, path, path.read_text())
+        reports = await solve_through_the_action(client, uri, 3)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert "1/1 selected tests pass" in messages[-1], messages
+    (edit,) = edits
+    assert "os.environ['APP_MODE']" in edit.edit.document_changes[0].edits[0].new_text

@@ -16,7 +16,7 @@ from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, keep_signature, replace_function
 from atlas_lsp.solve.runs import Limits
 from atlas_lsp.solve.sandbox import Sandbox
-from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService
+from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService, variables_for_tests
 from atlas_lsp.solve.target import docstring_examples, find_function
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.registry import load_registry
@@ -509,3 +509,15 @@ def test_a_test_that_reads_a_big_data_file_runs_in_the_sandbox(tmp_path: Path) -
     report = sandbox.run({str(tmp_path / "calc.py"): right}, ["tests/test_calc.py::test_count"], {}, None)
     sandbox.close()
     assert (report.passed, report.total) == (1, 1), report
+
+
+def test_the_test_runs_environment_takes_the_named_variables_then_the_set_ones() -> None:
+    server = {"DATABASE_URL": "postgres://db", "MYAPP_MODE": "dev", "MYAPP_KEY": "k", "AWS_SECRET": "s", "PATH": "/x"}
+    settings = SolveSettings(pass_env=["DATABASE_URL", "MYAPP_*"], env={"MYAPP_MODE": "test", "EXTRA": "1"})
+    assert variables_for_tests(settings, server) == {
+        "DATABASE_URL": "postgres://db",
+        "MYAPP_MODE": "test",  # (set wins over passed)
+        "MYAPP_KEY": "k",
+        "EXTRA": "1",
+    }
+    assert variables_for_tests(SolveSettings(), server) == {}  # nothing of the server's unless named
