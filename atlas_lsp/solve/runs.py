@@ -78,6 +78,7 @@ class RunCommand:
     # runs on, reserves far more address space than it uses: under an address-space limit it cannot start)
     limit_address_space: bool = True
     cwd: Path | None = None  # where it runs (default: the copy's root)
+    memory_bytes: int | None = None  # its memory limit, when the runner needs another than the limits' (Bun)
 
 
 @dataclass(frozen=True)

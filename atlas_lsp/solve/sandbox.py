@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -358,8 +359,11 @@ class Sandbox:
         try:
             command = self.runner.command(place, node_ids, self.limits)
             environment = {**self.environment, **command.environment}
+            limits = (
+                self.limits if command.memory_bytes is None else replace(self.limits, memory_bytes=command.memory_bytes)
+            )
             finished = run_confined(
-                command.argv, place, environment, self.limits, cancel, command.limit_address_space, command.cwd
+                command.argv, place, environment, limits, cancel, command.limit_address_space, command.cwd
             )
             report = self.runner.outcomes(place, command, node_ids, finished)
             report.seconds = time.monotonic() - started

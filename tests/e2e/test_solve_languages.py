@@ -13,9 +13,9 @@ from pytest_lsp import LanguageClient
 from tests.e2e.conftest import open_document, start_session, wait_for_status
 from tests.e2e.test_solve import record_edits
 from tests.e2e.test_solve_scripted import solve_through_the_action
-from tests.support.npm_packages import link_node_modules
+from tests.support.npm_packages import installed, link_node_modules
 from tests.support.scripted_openai import ScriptedEndpoint
-from tests.unit.test_runners import VITEST
+from tests.unit.test_runners import BUN, VITEST
 
 MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
 MATH_TESTS = """const { describe, it, test } = require('node:test');
@@ -172,3 +172,36 @@ async def test_a_go_function_is_repaired_from_the_compiler_and_its_go_tests(
     assert "the code does not compile" in repair and "area.go:4" in repair
     (edit,) = edits
     assert "return width * height" in edit.edit.document_changes[0].edits[0].new_text
+
+
+BUN_SHAPES = "export function area(width: number, height: number): number {\n  return 0;\n}\n"
+BUN_SHAPES_TESTS = """import { expect, test } from "bun:test";
+import { area } from "./shapes";
+
+test("of a rectangle", () => {
+  expect(area(2, 3)).toBe(6);
+});
+"""
+BUN_WRONG = "```ts\nfunction area(width: number, height: number): number {\n  return width * width;\n}\n```"
+
+
+async def test_a_typescript_function_of_a_bun_project_is_repaired_from_its_bun_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """A Bun project (its lockfile; bun from the project's node_modules/.bin, as npm's bun package puts it): a
+    scripted candidate that fails its `bun:test` test, then the repair from bun's message, which passes."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"name": "shapes"}))
+    (tmp_path / "bun.lock").write_text("{}")
+    bin_folder = tmp_path / "node_modules" / ".bin"
+    bin_folder.mkdir(parents=True)
+    (bin_folder / "bun").symlink_to(installed(BUN) / "node_modules" / "@oven" / "bun-linux-x64" / "bin" / "bun")
+    (tmp_path / "src" / "shapes.ts").write_text(BUN_SHAPES)
+    (tmp_path / "src" / "shapes.test.ts").write_text(BUN_SHAPES_TESTS)
+    edits = record_edits(client)
+    endpoint, messages = await solve_with_script(client, tmp_path, [BUN_WRONG, AREA], "src/shapes.ts", "typescript")
+    assert "1/1 selected tests pass: of a rectangle" in messages[-1], messages
+    repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
+    assert "Expected: 6" in repair and "Received: 4" in repair
+    (edit,) = edits
+    assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text

@@ -16,6 +16,7 @@ import pytest
 
 from atlas_lsp.solve.loop import replace_function
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
+from atlas_lsp.solve.runners.bun_test import BunTestRunner
 from atlas_lsp.solve.runners.cargo_test import (
     CACHE_HINT,
     CargoTestRunner,
@@ -416,12 +417,106 @@ def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_pat
     assert broken.problem.startswith("the test files did not load") and "SyntaxError" in broken.problem
 
 
+BUN = "@oven/bun-linux-x64@1.3.3"  # (npm's bun package installs this one's binary on Linux x64)
+BUN_TESTS = """import { describe, expect, test, it } from "bun:test";
+import { add } from "../math";
+
+test("adds (two) numbers [x+y]", () => {
+  expect(add(1, 2)).toBe(3);
+});
+
+describe("add", () => {
+  describe("with zero", () => {
+    it("keeps the other", () => {
+      expect(add(5, 0)).toBe(5);
+    });
+  });
+});
+
+test("unrelated", () => {
+  throw new Error("must not run");
+});
+"""
+
+
+@pytest.fixture
+def bun_on_path(monkeypatch: pytest.MonkeyPatch) -> str:
+    folder = installed(BUN) / "node_modules" / "@oven" / "bun-linux-x64" / "bin"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return str(folder / "bun")
+
+
+def test_a_bun_project_runs_its_tests_with_bun(registry: LanguageRegistry, tmp_path: Path, bun_on_path: str) -> None:
+    """TypeScript through Bun's own runner (its `bun:test` module), selected by full names, read from its JUnit
+    report and its console (the failure's message, a file that does not load); a memory bomb ends as a failure."""
+    (tmp_path / "test").mkdir()
+    path = tmp_path / "math.ts"
+    path.write_text("export function add(a: number, b: number): number {\n  return 0;\n}\n")
+    (tmp_path / "test" / "math.test.ts").write_text(BUN_TESTS)
+    (tmp_path / "package.json").write_text(json.dumps({"name": "calc", "scripts": {"test": "bun test"}}))
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, BunTestRunner) and found.runner.bun == bun_on_path
+    assert found.node_ids == [
+        "test/math.test.ts::adds (two) numbers [x+y]",
+        "test/math.test.ts::add::with zero::keeps the other",
+    ]
+    right, wrong, broken, bomb = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function add(a: number, b: number): number {\n  return a + b;\n}",
+            "function add(a: number, b: number): number {\n  return a - b;\n}",
+            "function add(a: number, b: number): number {\n  return a +;\n}",
+            "function add(a: number, b: number): number {\n  const x: number[] = [];\n  while (true) x.push(a);\n}",
+        ],
+    )
+    assert right.all_passed and right.total == 2, right
+    assert (wrong.passed, wrong.total) == (1, 2), wrong
+    failure = wrong.failure_text()
+    assert "Expected: 3" in failure and "Received: -1" in failure and "test/math.test.ts:5" in failure
+    assert "must not run" not in failure and "atlas-solve-" not in failure
+    assert broken.passed == 0 and "the test file test/math.test.ts failed" in broken.failure_text()
+    assert "Unexpected ;" in broken.failure_text() and "math.ts:2" in broken.failure_text()
+    assert bomb.passed == 0 and not bomb.all_passed
+    assert path.read_text().endswith("return 0;\n}\n")
+
+
+def test_which_projects_run_with_bun(registry: LanguageRegistry, tmp_path: Path, bun_on_path: str) -> None:
+    typescript = registry.languages["typescript"]
+    package = tmp_path / "packages" / "calc"
+    package.mkdir(parents=True)
+    path = package / "math.ts"
+    (tmp_path / "bun.lock").write_text("{}")  # a Bun workspace: its lockfile at the root
+    (package / "package.json").write_text(json.dumps({"name": "calc"}))
+    found = runner_for(typescript, tmp_path, path)
+    assert isinstance(found, BunTestRunner) and found.package == "packages/calc"
+    (package / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
+    with pytest.raises(RunnerUnavailable, match="run with vitest, which is not installed"):
+        runner_for(typescript, tmp_path, path)  # (a package that declares its own runner keeps it)
+    (tmp_path / "bun.lock").unlink()
+    (package / "package.json").write_text(json.dumps({"scripts": {"test": "bun test --coverage"}}))
+    assert isinstance(runner_for(typescript, tmp_path, path), BunTestRunner)
+
+
+def test_a_bun_project_without_bun_says_so(
+    registry: LanguageRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("BUN_INSTALL", str(tmp_path / "no-bun"))
+    (tmp_path / "bunfig.toml").write_text("")
+    with pytest.raises(RunnerUnavailable, match="run with bun test: install Bun"):
+        runner_for(registry.languages["javascript"], tmp_path, tmp_path / "a.js")
+
+
 def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: Path) -> None:
     javascript = registry.languages["javascript"]
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"ava": "^6"}}))
-    with pytest.raises(RunnerUnavailable, match="run with ava; solving runs jest, vitest, mocha and node:test tests"):
+    with pytest.raises(
+        RunnerUnavailable, match="run with ava; solving runs jest, vitest, mocha, bun test and node:test tests"
+    ):
         runner_for(javascript, tmp_path, path)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
     with pytest.raises(RunnerUnavailable, match="run with vitest, which is not installed: run npm install"):

@@ -1,6 +1,6 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
-jest, vitest or mocha, else node:test (TypeScript on a Node.js that strips types); cargo test for Rust; go test for
-Go; or why none can."""
+jest, vitest or mocha, bun test in a Bun project, else node:test (TypeScript on a Node.js that strips types); cargo
+test for Rust; go test for Go; or why none can."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from atlas_lsp.solve.runners.bun_test import LOCKFILES, BunTestRunner, find_bun
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
@@ -21,7 +22,7 @@ from atlas_lsp.syntax.registry import LanguageSpec
 
 logger = logging.getLogger(__name__)
 # JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
-OTHER_JS_RUNNERS = ("vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
+OTHER_JS_RUNNERS = ("bun", "vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
 JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha (mocha.py)
 BIN = Path("node_modules") / ".bin"
 
@@ -64,8 +65,29 @@ def _folders_up(root: Path, path: Path) -> list[Path]:
     return folders
 
 
+def _bun_runner(root: Path, folders: list[Path]) -> TestRunner | None:
+    """bun test for a project whose test script runs it, or that has Bun's lockfile or bunfig.toml and declares no
+    other runner; None for another project."""
+    for folder in folders:
+        declared = other_js_runner(folder)
+        if declared not in (None, "bun"):
+            return None
+        if declared == "bun" or any((folder / name).exists() for name in LOCKFILES):
+            bun = find_bun(folders)
+            if bun is None:
+                raise RunnerUnavailable(
+                    "this project's tests run with bun test: install Bun (bun on PATH or ~/.bun/bin)"
+                )
+            package = next((f for f in folders if (f / "package.json").is_file()), folder)
+            return BunTestRunner(bun, package.relative_to(root.resolve()).as_posix())
+    return None
+
+
 def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     folders = _folders_up(root, path)
+    bun = _bun_runner(root, folders)
+    if bun is not None:
+        return bun
     node = find_node()
     if node is None:
         raise RunnerUnavailable(f"solving {spec.name} runs the project's tests with Node.js: install it (node on PATH)")
@@ -74,7 +96,8 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         package, kind = declared
         if kind not in (*JEST_LIKE, "mocha"):
             raise RunnerUnavailable(
-                f"this project's tests run with {kind}; solving runs jest, vitest, mocha and node:test tests so far"
+                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, bun test and node:test "
+                "tests so far"
             )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
         if installed is None:
@@ -158,9 +181,13 @@ def runner_summary() -> dict[str, str]:
         javascript = f"{shown} ({typescript}); a project's own jest, vitest or mocha runs its tests instead"
     cargo = find_cargo()
     go = find_go()
+    bun = find_bun([])
     return {
         "pytest": f"solve.python when set, else the project's virtualenv with pytest, else {sys.executable}",
         "node:test": javascript,
+        "bun test": f"bun {_tool_version(bun, '--version')} (Bun projects)"
+        if bun
+        else "not available: no bun on PATH or ~/.bun/bin (a project's node_modules/.bin/bun is used too)",
         "cargo test": _tool_version(cargo, "--version") if cargo else "not available: no cargo on PATH or ~/.cargo/bin",
         "go test": _tool_version(go, "version") if go else "not available: no go on PATH",
     }
