@@ -29,14 +29,17 @@ SKIPPED = "test.skipped"  # tests and groups skipped by how they are written: #[
 
 
 def _call_title(node: object, source: bytes) -> str | None:
-    """The title of a JavaScript test or suite call (``test('adds', …)``, ``describe.skip('group', …)``): its first
-    argument, a plain string."""
+    """The title of a JavaScript test or suite call (``test('adds', …)``, ``describe.skip('group', …)``,
+    ``Deno.test('adds', …)``): its first argument, a plain string."""
     function = node.child_by_field_name("function")  # type: ignore[attr-defined]
     arguments = node.child_by_field_name("arguments")  # type: ignore[attr-defined]
     if function is None or arguments is None or arguments.named_child_count == 0:
         return None
     callee = function.child_by_field_name("object") if function.type == "member_expression" else function
-    if callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS:
+    whole = source[function.start_byte : function.end_byte].decode()
+    if whole != "Deno.test" and (
+        callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS
+    ):
         return None
     title = arguments.named_children[0]
     if title.type not in ("string", "template_string") or any(

@@ -18,6 +18,15 @@
   arguments: (arguments (string) (_))) @test.around
   (#any-of? @_test_fn "test" "it"))
 
+;; Deno's own: Deno.test("name", fn) and Deno.test("name", options, fn)
+((call_expression
+  function: (member_expression
+    object: (identifier) @_deno
+    property: (property_identifier) @_deno_test)
+  arguments: (arguments (string) (_))) @test.around
+  (#eq? @_deno "Deno")
+  (#eq? @_deno_test "test"))
+
 ;; tests and groups that the runner skips as written: describe.skip(…), it.todo(…), xit(…), xdescribe(…)
 ((call_expression
   function: (member_expression

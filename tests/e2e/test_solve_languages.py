@@ -5,6 +5,7 @@ proposes only what passed."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.e2e.test_solve import record_edits
 from tests.e2e.test_solve_scripted import solve_through_the_action
 from tests.support.npm_packages import installed, link_node_modules
 from tests.support.scripted_openai import ScriptedEndpoint
-from tests.unit.test_runners import BUN, VITEST
+from tests.unit.test_runners import BUN, DENO, VITEST
 
 MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
 MATH_TESTS = """const { describe, it, test } = require('node:test');
@@ -203,5 +204,43 @@ async def test_a_typescript_function_of_a_bun_project_is_repaired_from_its_bun_t
     assert "1/1 selected tests pass: of a rectangle" in messages[-1], messages
     repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
     assert "Expected: 6" in repair and "Received: 4" in repair
+    (edit,) = edits
+    assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text
+
+
+@pytest.fixture
+def deno_for_the_server(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Deno on the PATH the server starts with (requested before the client fixture starts it)."""
+    folder = installed(DENO) / "node_modules" / "@deno" / "linux-x64-glibc"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DENO_DIR", str(tmp_path_factory.mktemp("deno-dir")))
+
+
+DENO_SHAPES_TESTS = """import { area } from "./shapes.ts";
+
+Deno.test("of a rectangle", () => {
+  const got = area(2, 3);
+  if (got !== 6) throw new Error(`area(2, 3) is ${got}, not 6`);
+});
+"""
+DENO_DOES_NOT_TYPE_CHECK = '```ts\nfunction area(width: number, height: number): number {\n  return "six";\n}\n```'
+
+
+@pytest.mark.usefixtures("deno_for_the_server")
+async def test_a_typescript_function_of_a_deno_project_is_repaired_from_deno(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """A Deno project: a scripted candidate that does not type-check, then the repair from Deno's type error, which
+    its Deno.test passes."""
+    (tmp_path / "deno.json").write_text("{}")
+    (tmp_path / "shapes.ts").write_text(BUN_SHAPES)
+    (tmp_path / "shapes_test.ts").write_text(DENO_SHAPES_TESTS)
+    edits = record_edits(client)
+    endpoint, messages = await solve_with_script(
+        client, tmp_path, [DENO_DOES_NOT_TYPE_CHECK, AREA], "shapes.ts", "typescript"
+    )
+    assert "1/1 selected tests pass: of a rectangle" in messages[-1], messages
+    repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
+    assert "the code does not compile" in repair and "TS2322" in repair
     (edit,) = edits
     assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text

@@ -24,6 +24,7 @@ from atlas_lsp.solve.runners.cargo_test import (
     failure_details,
     module_path,
 )
+from atlas_lsp.solve.runners.deno_test import DenoTestRunner
 from atlas_lsp.solve.runners.go_test import GoTestRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
@@ -509,13 +510,122 @@ def test_a_bun_project_without_bun_says_so(
         runner_for(registry.languages["javascript"], tmp_path, tmp_path / "a.js")
 
 
+DENO = "@deno/linux-x64-glibc@2.5.6"  # (npm's deno package installs this one's binary on Linux x64)
+DENO_TESTS = """import { add } from "./math.ts";
+
+// (no imports from jsr: or npm:, which would have to be in DENO_DIR: the runs are offline)
+function equal(actual: number, expected: number): void {
+  if (actual !== expected) throw new Error(`expected ${expected}, got ${actual}`);
+}
+
+Deno.test("adds (two) numbers [x+y]", () => {
+  equal(add(1, 2), 3);
+});
+
+Deno.test("add", async (t) => {
+  await t.step("with zero", () => {
+    equal(add(5, 0), 5);
+  });
+});
+
+Deno.test("later", { ignore: true }, () => {
+  equal(add(1, 1), 2);
+});
+
+Deno.test("unrelated", () => {
+  throw new Error("must not run");
+});
+"""
+
+
+@pytest.fixture
+def deno_on_path(monkeypatch: pytest.MonkeyPatch) -> str:
+    folder = installed(DENO) / "node_modules" / "@deno" / "linux-x64-glibc"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return str(folder / "deno")
+
+
+def deno_project(root: Path) -> Path:
+    root.mkdir()
+    (root / "deno.json").write_text(json.dumps({"tasks": {"test": "deno test"}}))
+    (root / "math_test.ts").write_text(DENO_TESTS)
+    path = root / "math.ts"
+    path.write_text("export function add(a: number, b: number): number {\n  return 0;\n}\n")
+    return path
+
+
+def test_a_deno_project_runs_its_tests_with_deno(
+    registry: LanguageRegistry, tmp_path: Path, deno_on_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deno.test tests (a step is read as "test > step"; one ignored as it runs counts neither way), from Deno's
+    JUnit report; a candidate that does not type-check or parse gives Deno's errors."""
+    monkeypatch.setenv("DENO_DIR", str(tmp_path / "deno-dir"))  # (empty: the tests import nothing remote)
+    path = deno_project(tmp_path / "calc")
+    found = prepare(registry, path, tmp_path / "calc", "add")
+    assert isinstance(found.runner, DenoTestRunner) and found.runner.deno == deno_on_path
+    assert found.node_ids == ["math_test.ts::adds (two) numbers [x+y]", "math_test.ts::add", "math_test.ts::later"]
+    right, wrong, mistyped, broken = run_candidates(
+        found,
+        tmp_path / "calc",
+        path,
+        [
+            "function add(a: number, b: number): number {\n  return a + b;\n}",
+            "function add(a: number, b: number): number {\n  return a + b + a * b;\n}",
+            'function add(a: number, b: number): number {\n  return "three";\n}',
+            "function add(a: number, b: number): number {\n  return a +;\n}",
+        ],
+    )
+    assert right.all_passed and (right.total, right.skipped) == (2, 1), right
+    assert (wrong.passed, wrong.total) == (1, 2), wrong  # add(5, 0) is right by chance
+    failure = wrong.failure_text()
+    assert "adds (two) numbers [x+y] failed" in failure and "expected 3, got 5" in failure
+    assert "math_test.ts:5" in failure and "must not run" not in failure and "atlas-solve-" not in failure
+    assert mistyped.problem.startswith("the code does not compile") and "TS2322" in mistyped.problem
+    assert "math.ts:2" in mistyped.problem
+    assert broken.problem.startswith("the code does not compile") and "could not be parsed" in broken.problem
+    assert path.read_text().endswith("return 0;\n}\n")
+
+
+def test_a_deno_module_missing_from_the_cache_says_what_to_do(
+    registry: LanguageRegistry, tmp_path: Path, deno_on_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runs are offline: a module the tests import and DENO_DIR lacks is not blamed on the candidate."""
+    monkeypatch.setenv("DENO_DIR", str(tmp_path / "deno-dir"))
+    path = deno_project(tmp_path / "calc")
+    tests = (tmp_path / "calc" / "math_test.ts").read_text()
+    (tmp_path / "calc" / "math_test.ts").write_text('import { assertEquals } from "jsr:@std/assert@1";\n' + tests)
+    found = prepare(registry, path, tmp_path / "calc", "add")
+    (report,) = run_candidates(found, tmp_path / "calc", path, [found.target.text])
+    assert report.problem.startswith("the tests could not be collected: deno could not load a module offline")
+    assert "@std/assert" in report.problem and "run `deno test`" in report.problem
+
+
+def test_which_projects_run_with_deno(
+    registry: LanguageRegistry, tmp_path: Path, deno_on_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typescript = registry.languages["typescript"]
+    path = tmp_path / "services" / "calc" / "math.ts"
+    path.parent.mkdir(parents=True)
+    (tmp_path / "deno.jsonc").write_text("{}")  # a Deno workspace
+    found = runner_for(typescript, tmp_path, path)
+    assert isinstance(found, DenoTestRunner) and found.folder == "."
+    (path.parent / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
+    with pytest.raises(RunnerUnavailable, match="run with vitest"):
+        runner_for(typescript, tmp_path, path)  # (a package below it that declares its own runner keeps it)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setenv("DENO_INSTALL", str(tmp_path / "no-deno"))
+    with pytest.raises(RunnerUnavailable, match="run with deno test: install Deno"):
+        runner_for(typescript, tmp_path, tmp_path / "main.ts")
+
+
 def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: Path) -> None:
     javascript = registry.languages["javascript"]
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"ava": "^6"}}))
     with pytest.raises(
-        RunnerUnavailable, match="run with ava; solving runs jest, vitest, mocha, bun test and node:test tests"
+        RunnerUnavailable,
+        match="run with ava; solving runs jest, vitest, mocha, bun test, deno test and node:test tests",
     ):
         runner_for(javascript, tmp_path, path)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))

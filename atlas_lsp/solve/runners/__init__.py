@@ -1,6 +1,6 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
-jest, vitest or mocha, bun test in a Bun project, else node:test (TypeScript on a Node.js that strips types); cargo
-test for Rust; go test for Go; or why none can."""
+jest, vitest or mocha, deno test in a Deno project, bun test in a Bun project, else node:test (TypeScript on a
+Node.js that strips types); cargo test for Rust; go test for Go; or why none can."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from atlas_lsp.solve.runners.bun_test import LOCKFILES, BunTestRunner, find_bun
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
+from atlas_lsp.solve.runners.deno_test import DenoTestRunner, find_deno, is_deno_project
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
@@ -83,8 +84,27 @@ def _bun_runner(root: Path, folders: list[Path]) -> TestRunner | None:
     return None
 
 
+def _deno_runner(root: Path, folders: list[Path]) -> TestRunner | None:
+    """deno test for a file under a deno.json (with no package.json between them that declares another runner);
+    None for another project."""
+    for folder in folders:
+        if other_js_runner(folder):
+            return None
+        if is_deno_project(folder):
+            deno = find_deno()
+            if deno is None:
+                raise RunnerUnavailable(
+                    "this project's tests run with deno test: install Deno (deno on PATH or ~/.deno/bin)"
+                )
+            return DenoTestRunner(deno, folder.relative_to(root.resolve()).as_posix())
+    return None
+
+
 def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     folders = _folders_up(root, path)
+    deno = _deno_runner(root, folders)
+    if deno is not None:
+        return deno
     bun = _bun_runner(root, folders)
     if bun is not None:
         return bun
@@ -96,8 +116,8 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         package, kind = declared
         if kind not in (*JEST_LIKE, "mocha"):
             raise RunnerUnavailable(
-                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, bun test and node:test "
-                "tests so far"
+                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, bun test, deno test and "
+                "node:test tests so far"
             )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
         if installed is None:
@@ -182,12 +202,16 @@ def runner_summary() -> dict[str, str]:
     cargo = find_cargo()
     go = find_go()
     bun = find_bun([])
+    deno = find_deno()
     return {
         "pytest": f"solve.python when set, else the project's virtualenv with pytest, else {sys.executable}",
         "node:test": javascript,
         "bun test": f"bun {_tool_version(bun, '--version')} (Bun projects)"
         if bun
         else "not available: no bun on PATH or ~/.bun/bin (a project's node_modules/.bin/bun is used too)",
+        "deno test": _tool_version(deno, "--version") + " (Deno projects)"
+        if deno
+        else "not available: no deno on PATH or ~/.deno/bin",
         "cargo test": _tool_version(cargo, "--version") if cargo else "not available: no cargo on PATH or ~/.cargo/bin",
         "go test": _tool_version(go, "version") if go else "not available: no go on PATH",
     }
