@@ -16,6 +16,7 @@ import pytest
 
 from atlas_lsp.solve.loop import replace_function
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
+from atlas_lsp.solve.runners.ava import AvaRunner
 from atlas_lsp.solve.runners.bun_test import BunTestRunner
 from atlas_lsp.solve.runners.cargo_test import (
     CACHE_HINT,
@@ -26,6 +27,7 @@ from atlas_lsp.solve.runners.cargo_test import (
 )
 from atlas_lsp.solve.runners.deno_test import DenoTestRunner
 from atlas_lsp.solve.runners.go_test import GoTestRunner
+from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
@@ -418,6 +420,95 @@ def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_pat
     assert broken.problem.startswith("the test files did not load") and "SyntaxError" in broken.problem
 
 
+JASMINE = "jasmine@5.6.0"
+AVA = "ava@6.2.0"
+
+
+def test_a_jasmine_project_runs_with_its_jasmine(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """Specs in spec/ (jasmine's own layout and *Spec.js names), selected by full names; a pending spec counts
+    neither way; a module that does not load gives its SyntaxError."""
+    (tmp_path / "spec" / "support").mkdir(parents=True)
+    (tmp_path / "package.json").write_text(
+        json.dumps({"scripts": {"test": "jasmine"}, "devDependencies": {"jasmine": "^5"}})
+    )
+    (tmp_path / "spec" / "support" / "jasmine.json").write_text(
+        json.dumps({"spec_dir": "spec", "spec_files": ["**/*[sS]pec.js"]})
+    )
+    link_node_modules(tmp_path, JASMINE)
+    (tmp_path / "math.js").write_text("function add(a, b) {\n  return 0;\n}\n\nmodule.exports = { add };\n")
+    (tmp_path / "spec" / "mathSpec.js").write_text(
+        "const { add } = require('../math');\n\n"
+        "describe('add', () => {\n  describe('with zero', () => {\n"
+        "    it('keeps the other', () => expect(add(5, 0)).toBe(5));\n  });\n"
+        "  it('adds (two) numbers [x+y]', () => expect(add(1, 2)).toBe(3));\n"
+        "  it('later', () => { pending('not yet'); expect(add(1, 1)).toBe(2); });\n"
+        "  it('unrelated', () => { throw new Error('must not run'); });\n});\n"
+    )
+    path = tmp_path / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, JasmineRunner)
+    assert found.node_ids == [
+        "spec/mathSpec.js::add::with zero::keeps the other",
+        "spec/mathSpec.js::add::adds (two) numbers [x+y]",
+        "spec/mathSpec.js::add::later",
+    ]
+    wrong, right, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function add(a, b) {\n  return a - b;\n}",
+            "function add(a, b) {\n  return a + b;\n}",
+            "function add(a, b) {\n  return a +;\n}",
+        ],
+    )
+    assert (wrong.passed, wrong.total, wrong.skipped) == (1, 2, 1), wrong
+    failure = wrong.failure_text()
+    assert "Expected -1 to be 3." in failure and "spec/mathSpec.js:7" in failure and "must not run" not in failure
+    assert right.all_passed and (right.total, right.skipped) == (2, 1), right
+    assert not broken.all_passed and "SyntaxError" in broken.failure_text()
+
+
+def test_an_ava_project_runs_with_its_ava(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """Tests of two files selected by title and read from ava's TAP output (a file's test named after its file's
+    short name); a skipped test is left out; a module that does not load gives its SyntaxError."""
+    (tmp_path / "test" / "more").mkdir(parents=True)
+    (tmp_path / "package.json").write_text(json.dumps({"scripts": {"test": "ava"}, "devDependencies": {"ava": "^6"}}))
+    link_node_modules(tmp_path, AVA)
+    (tmp_path / "math.js").write_text("function add(a, b) {\n  return 0;\n}\n\nmodule.exports = { add };\n")
+    (tmp_path / "test" / "math.test.js").write_text(
+        "const test = require('ava');\nconst { add } = require('../math');\n\n"
+        "test('adds (two) numbers [x+y]', (t) => {\n  t.is(add(1, 2), 3);\n});\n"
+        "test.skip('later', (t) => {\n  t.is(add(1, 1), 2);\n});\n"
+        "test('unrelated', () => {\n  throw new Error('must not run');\n});\n"
+    )
+    (tmp_path / "test" / "more" / "zero.test.js").write_text(
+        "const test = require('ava');\nconst { add } = require('../../math');\n\n"
+        "test('keeps the other', (t) => {\n  t.is(add(5, 0), 5);\n});\n"
+    )
+    path = tmp_path / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, AvaRunner)
+    assert found.node_ids == ["test/math.test.js::adds (two) numbers [x+y]", "test/more/zero.test.js::keeps the other"]
+    wrong, right, broken = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function add(a, b) {\n  return a - b;\n}",
+            "function add(a, b) {\n  return a + b;\n}",
+            "function add(a, b) {\n  return a +;\n}",
+        ],
+    )
+    assert (wrong.passed, wrong.total) == (1, 2), wrong
+    failure = wrong.failure_text()
+    assert "- -1" in failure and "+ 3" in failure and "must not run" not in failure
+    assert right.all_passed and right.total == 2, right
+    assert (
+        not broken.all_passed and "SyntaxError" in broken.failure_text() and "Unexpected token" in broken.failure_text()
+    )
+
+
 BUN = "@oven/bun-linux-x64@1.3.3"  # (npm's bun package installs this one's binary on Linux x64)
 BUN_TESTS = """import { describe, expect, test, it } from "bun:test";
 import { add } from "../math";
@@ -622,10 +713,10 @@ def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: 
     javascript = registry.languages["javascript"]
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
-    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"ava": "^6"}}))
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"tap": "^21"}}))
     with pytest.raises(
         RunnerUnavailable,
-        match="run with ava; solving runs jest, vitest, mocha, bun test, deno test and node:test tests",
+        match="run with tap; solving runs jest, vitest, mocha, jasmine, ava, bun test, deno test and node:test tests",
     ):
         runner_for(javascript, tmp_path, path)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))

@@ -10,10 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from atlas_lsp.solve.runners.ava import AvaRunner
 from atlas_lsp.solve.runners.bun_test import LOCKFILES, BunTestRunner, find_bun
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
 from atlas_lsp.solve.runners.deno_test import DenoTestRunner, find_deno, is_deno_project
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
+from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
@@ -24,7 +26,8 @@ from atlas_lsp.syntax.registry import LanguageSpec
 logger = logging.getLogger(__name__)
 # JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
 OTHER_JS_RUNNERS = ("bun", "vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
-JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha (mocha.py)
+JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha, jasmine and ava (their modules)
+SUPPORTED_JS = (*JEST_LIKE, "mocha", "jasmine", "ava")
 BIN = Path("node_modules") / ".bin"
 
 
@@ -114,10 +117,10 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     declared = next(((folder, found) for folder in folders if (found := other_js_runner(folder))), None)
     if declared is not None:
         package, kind = declared
-        if kind not in (*JEST_LIKE, "mocha"):
+        if kind not in SUPPORTED_JS:
             raise RunnerUnavailable(
-                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, bun test, deno test and "
-                "node:test tests so far"
+                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, jasmine, ava, bun test, "
+                "deno test and node:test tests so far"
             )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
         if installed is None:
@@ -126,6 +129,10 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         folder, binary = package.relative_to(resolved).as_posix(), (installed / BIN / kind).relative_to(resolved)
         if kind == "mocha":
             return MochaRunner(folder, binary.as_posix(), node)
+        if kind == "jasmine":
+            return JasmineRunner(folder, binary.as_posix(), node)
+        if kind == "ava":
+            return AvaRunner(folder, binary.as_posix(), node)
         return JestLikeRunner(kind, folder, binary.as_posix(), node)
     typescript = spec.name in ("typescript", "tsx")
     if spec.name == "tsx" or path.suffix == ".jsx":
