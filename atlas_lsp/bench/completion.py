@@ -90,6 +90,8 @@ class CompletionBench:
     burst_requests: int = 0
     burst_generations: int = 0
     burst_skipped: int = 0
+    after_cancel_wait: list[float] = field(default_factory=list)  # see _after_a_cancel (s)
+    after_cancel_latency: list[float] = field(default_factory=list)
 
 
 def server_command(server_log: str | None = None) -> list[str]:
@@ -251,6 +253,8 @@ def run(
         _settle(server)
         bench.first_after_open = _first_after_open(server, Path(folder), text)
         _settle(server)
+        _after_a_cancel(server, Path(folder), text, bench)
+        _settle(server)
         _with_files_open(server, Path(folder), uri, text, bench)
         version = _new_lines(server, uri, text, bench, version)
         _settle(server)
@@ -308,6 +312,46 @@ def _first_after_open(server: RawLspProcess, folder: Path, text: str) -> float:
     seconds, _ = _inline(server, uri, line, column)
     last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
     return max(0.0, seconds - last["modelMs"] / 1000) if last["prompt"] else float("nan")
+
+
+def _after_a_cancel(server: RawLspProcess, folder: Path, text: str, bench: CompletionBench) -> None:
+    """A cold request cancelled half a second in (the user went to another file: VS Code cancels the request it
+    made), then a request in that other file: how long it waits for the model (the cancelled request's prompt
+    evaluation stops at its next step)."""
+    path = folder / "cancelled.py"
+    content = f"# cancelled.py: nothing of it is in the cache\n{text}"
+    path.write_text(content)
+    uri = path.as_uri()
+    server.notify(
+        "textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": content}}
+    )
+    time.sleep(1.0)
+    small = "def other(values):\n    total = 0\n    for value in values:\n        total += value\n    \n"
+    for number, (line, column) in enumerate(positions(content, POSITIONS)[:3]):
+        _settle(server)
+        cold_id = f"cancelled{number}"
+        params = {"textDocument": {"uri": uri}, "position": {"line": line, "character": column}}
+        server.send(
+            {
+                "id": cold_id,
+                "method": "textDocument/inlineCompletion",
+                "params": {**params, "context": {"triggerKind": 2}},
+            }
+        )
+        time.sleep(0.5)
+        server.notify("$/cancelRequest", {"id": cold_id})
+        other = folder / f"elsewhere{number}.py"
+        other.write_text(small)
+        server.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": other.as_uri(), "languageId": "python", "version": 1, "text": small}},
+        )
+        seconds, _ = _inline(server, other.as_uri(), 4, 4)
+        last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
+        server.response(cold_id, 120)  # (its answer: cancelled)
+        if last["prompt"] and not last["cached"]:
+            bench.after_cancel_wait.append(last.get("phasesMs", {}).get("queue", 0.0) / 1000)
+            bench.after_cancel_latency.append(seconds)
 
 
 def _with_files_open(server: RawLspProcess, folder: Path, uri: str, text: str, bench: CompletionBench) -> None:
@@ -644,6 +688,10 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
         f"{median(result.open_files_context):.2f} | p95 ≤ 5 ms |",
         f"| … first request right after opening a file (its lines not yet tokenized), ms | "
         f"{result.first_after_open * 1000:.2f} | |",
+        f"| a request in another file right after a cold request was cancelled half a second in "
+        f"({len(result.after_cancel_wait)}): its wait for the model, median ms; its latency / the cold requests' "
+        f"median | {median(result.after_cancel_wait) * 1000:.0f}; "
+        f"{median(result.after_cancel_latency) / median(result.ours):.2f} | |",
         f"| … the model's time, median ms, cold: {_model_summary(result.model_phases)} | | |",
         f"| one-character follow-up on the same line, p50 / p95 ms | {summary_ms(result.follow_up)} | |",
         f"| … its server overhead, p50 / p95 ms; the model's time, median ms: "

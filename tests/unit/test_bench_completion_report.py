@@ -56,6 +56,8 @@ def _measured() -> CompletionBench:
         keystroke_wait=[4.0, 12.0],
         keystroke_overhead=[0.008, 0.015],
         follow_up_wait=[0.2, 0.3],
+        after_cancel_wait=[0.05, 0.5, 0.09],
+        after_cancel_latency=[0.02, 0.05, 0.03],
     )
 
 
@@ -170,3 +172,9 @@ def test_no_accepted_suggestion_is_said_so() -> None:
     bench = _measured()
     bench.accepted = []
     assert "| after accepting a suggestion: none accepted (no suggestion at the positions tried) |" in markdown(bench)
+
+
+def test_the_report_shows_the_wait_after_a_cancelled_cold_request() -> None:
+    report = markdown(_measured())
+    row = next(line for line in report.split("\n") if "after a cold request was cancelled" in line)
+    assert "(3)" in row and "| 90; 0.30 |" in row  # median wait 90 ms; median latency 30 ms / cold 100 ms

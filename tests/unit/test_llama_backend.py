@@ -24,6 +24,8 @@ from atlas_lsp.model.llama import (
     PREFILL_CHUNK_CPU,
     PREFILL_CHUNK_GPU,
     PREFILL_SEAM_TOKENS,
+    REQUEST_CHUNK_CPU,
+    REQUEST_CHUNK_GPU,
     LlamaCppBackend,
 )
 from atlas_lsp.model.parked import MIN_PARK_TOKENS
@@ -141,8 +143,39 @@ def test_work_that_makes_way_stops_between_chunks_of_its_prompt(
     again = backend.generate(GenerationRequest(text, max_tokens=8), CancelToken())
     list(again)
     assert again.stats.reused_tokens >= kept and again.stats.stop_reason in ("length", "eos")
-    # a request's own prompt goes in one call: its token does not make way
+    # a request's own prompt is not stopped when other work waits: its token does not make way
     assert not CancelToken().yields and CancelToken(parent=CancelToken(yield_to=lambda: False)).yields
+
+
+def test_a_cancelled_request_stops_between_steps_of_its_prompt(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request whose user typed on (a newer request cancels it) stops evaluating a cold prompt at the next step,
+    instead of evaluating all of it (seconds on a CPU) while the newer request waits; what it evaluated stays, and
+    the newer request, whose prompt starts the same, reuses it."""
+    text = "".join(f"total_{number} = {number * 3} + base\n" for number in range(90))
+    tokens = backend._prompt_tokens(text, 8)
+    step = REQUEST_CHUNK_GPU if backend.info.gpu_layers > 0 else REQUEST_CHUNK_CPU
+    assert len(tokens) > 2 * step
+    backend._drop_after(0)
+    token = CancelToken()
+    llm = backend._llm
+    evaluate = llm.eval
+    sizes: list[int] = []
+
+    def evaluate_then_cancel(batch: list[int]) -> None:  # (the user types on while the first step runs)
+        sizes.append(len(batch))
+        evaluate(batch)
+        token.cancel()
+
+    monkeypatch.setattr(llm, "eval", evaluate_then_cancel)
+    stream = backend.generate(GenerationRequest(text, max_tokens=8), token)
+    assert list(stream) == [] and stream.stats.stop_reason == "cancelled"
+    assert sizes == [step] and llm.n_tokens == step
+    monkeypatch.setattr(llm, "eval", evaluate)
+    newer = backend.generate(GenerationRequest(text + "total_90 =", max_tokens=8), CancelToken())
+    list(newer)
+    assert newer.stats.reused_tokens >= step - 1 and newer.stats.stop_reason in ("length", "eos")
 
 
 def test_work_that_makes_way_stops_part_way_through_a_model_step(
