@@ -348,7 +348,8 @@ def _after_a_cancel(server: RawLspProcess, folder: Path, text: str, bench: Compl
         )
         seconds, _ = _inline(server, other.as_uri(), 4, 4)
         last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
-        server.response(cold_id, 120)  # (its answer: cancelled)
+        if not any(message.get("id") == cold_id for message in server.received):  # (its answer: cancelled)
+            server.response(cold_id, 120)
         if last["prompt"] and not last["cached"]:
             bench.after_cancel_wait.append(last.get("phasesMs", {}).get("queue", 0.0) / 1000)
             bench.after_cancel_latency.append(seconds)
