@@ -49,6 +49,16 @@ def _call_title(node: object, source: bytes) -> str | None:
     return source[title.start_byte + 1 : title.end_byte - 1].decode()
 
 
+def _receiver_type(node: object, source: bytes) -> str | None:
+    """The type a Go method is declared on (``ShapesSuite`` for ``func (s *ShapesSuite) TestArea()``)."""
+    receiver = node.child_by_field_name("receiver")  # type: ignore[attr-defined]
+    parameter = receiver.named_children[0] if receiver is not None and receiver.named_child_count else None
+    kind = parameter.child_by_field_name("type") if parameter is not None else None
+    while kind is not None and kind.type in ("pointer_type", "generic_type"):
+        kind = kind.named_children[0] if kind.named_child_count else None
+    return source[kind.start_byte : kind.end_byte].decode() if kind is not None else None
+
+
 def _test_name_path(node: object, source: bytes) -> list[str]:
     """Names of the test and of what is around it, outermost first: classes and functions (Python), modules
     (Rust), suites (JavaScript's describe titles)."""
@@ -56,6 +66,9 @@ def _test_name_path(node: object, source: bytes) -> list[str]:
     own = node.child_by_field_name("name")  # type: ignore[attr-defined]
     if own is not None and node.type not in NAMED_SCOPES:  # type: ignore[attr-defined]
         names.append(source[own.start_byte : own.end_byte].decode())  # (a Go test function)
+    receiver = _receiver_type(node, source) if node.type == "method_declaration" else None  # type: ignore[attr-defined]
+    if receiver:
+        names.insert(0, receiver)  # (a Go suite's method: its suite type, then its name)
     current = node
     while current is not None:
         kind = current.type  # type: ignore[attr-defined]

@@ -16,6 +16,12 @@
   name: (identifier) @_test_name) @test.around
   (#match? @_test_name "^(Test|Fuzz)"))
 
+;; a testify suite's test method: func (s *ShapesSuite) TestArea() (run by the Test function that calls
+;; suite.Run(t, new(ShapesSuite)))
+((method_declaration
+  name: (field_identifier) @_test_name) @test.around
+  (#match? @_test_name "^Test"))
+
 ((function_declaration
   name: (identifier) @_test_name
   body: (block [(comment) @_output (statement_list (comment) @_output)])) @test.around

@@ -1037,6 +1037,117 @@ def test_go_examples_and_fuzz_seeds_run(registry: LanguageRegistry, tmp_path: Pa
     assert "Double(3) = 9" in wrong.outcomes[1].message, wrong.outcomes[1].message
 
 
+# A stand-in for testify's suite package (the module proxy is out of reach here): like testify, it runs each Test
+# method of a suite as a subtest named by the method (testify itself was checked by hand: see the session's note)
+SUITE_GO = """package suite
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+type Suite struct{ t *testing.T }
+
+func (s *Suite) SetT(t *testing.T) { s.t = t }
+
+func (s *Suite) Equal(want, got int) {
+	if want != got {
+		s.t.Errorf("want %d, got %d", want, got)
+	}
+}
+
+type setter interface{ SetT(*testing.T) }
+
+func Run(t *testing.T, value setter) {
+	kind := reflect.TypeOf(value)
+	for i := 0; i < kind.NumMethod(); i++ {
+		method := kind.Method(i)
+		if !strings.HasPrefix(method.Name, "Test") {
+			continue
+		}
+		t.Run(method.Name, func(t *testing.T) {
+			value.SetT(t)
+			method.Func.Call([]reflect.Value{reflect.ValueOf(value)})
+		})
+	}
+}
+"""
+SUITE_TEST_GO = """package shapes
+
+import (
+	"testing"
+
+	"example.com/suite"
+)
+
+type ShapesSuite struct {
+	suite.Suite
+}
+
+func (s *ShapesSuite) TestArea() {
+	s.Equal(6, Area(2, 3))
+}
+
+func (s *ShapesSuite) TestSquare() {
+	s.Equal(16, Area(4, 4))
+}
+
+func (s *ShapesSuite) TestUnrelated() {
+	s.Equal(1, 2)
+}
+
+func helper(t *testing.T) {}
+
+func TestShapes(t *testing.T) {
+	helper(t)
+	suite.Run(t, new(ShapesSuite))
+}
+
+func TestCases(t *testing.T) {
+	t.Run("case", func(t *testing.T) {
+		if Area(0, 7) != 0 {
+			t.Fatal("zero")
+		}
+	})
+}
+"""
+
+
+def test_a_testify_style_suites_methods_run_through_its_test_function(
+    registry: LanguageRegistry, tmp_path: Path
+) -> None:
+    """A suite method that refers to the function is selected by its suite and name, run through the Test function
+    that calls suite.Run, and read from its subtest's result; a plain test's own subtests still run."""
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "go.mod").write_text("module example.com/suite\n\ngo 1.19\n")
+    (tmp_path / "suite" / "suite.go").write_text(SUITE_GO)
+    (tmp_path / "shapes").mkdir()
+    (tmp_path / "shapes" / "go.mod").write_text(
+        "module example.com/shapes\n\ngo 1.19\n\nrequire example.com/suite v0.0.0\n\n"
+        "replace example.com/suite => ../suite\n"
+    )
+    path = tmp_path / "shapes" / "area.go"
+    path.write_text(AREA_GO.replace("package geometry", "package shapes"))
+    (tmp_path / "shapes" / "area_test.go").write_text(SUITE_TEST_GO)
+    found = prepare(registry, path, tmp_path, "Area")
+    assert found.node_ids == [
+        "shapes/area_test.go::ShapesSuite::TestArea",
+        "shapes/area_test.go::ShapesSuite::TestSquare",
+        "shapes/area_test.go::TestCases",
+    ]
+    right, wrong = run_candidates(
+        found,
+        tmp_path,
+        path,
+        ["func Area(width int, height int) int {\n\treturn width * height\n}",
+         "func Area(width int, height int) int {\n\treturn width * width\n}"],
+    )  # fmt: skip
+    assert right.all_passed and right.total == 3, right
+    assert [o.passed for o in wrong.outcomes] == [False, True, True], wrong
+    assert "want 6, got 4" in wrong.outcomes[0].message and "want 1, got 2" not in wrong.failure_text()
+
+
 def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(
     registry: LanguageRegistry, tmp_path: Path
 ) -> None:

@@ -55,6 +55,20 @@ class GoTestRunner:
         self.go = go
         self.module = module  # the folder of the go.mod (relative to the project), where `go test` runs
 
+    def _run_names(self, place: RunPlace, node_ids: list[str]) -> dict[str, str]:
+        """Each test id's name in go test's events: its function's, or for a testify suite's method
+        (``file::ShapesSuite::TestArea``) the Test function that runs the suite, then the method
+        (``TestShapes/TestArea``); "" where no Test function of its package runs that suite."""
+        names: dict[str, str] = {}
+        for node_id in node_ids:
+            file, *parts = node_id.split("::")
+            if len(parts) == 2:
+                runner = suite_runners(str((place.workdir / file).parent)).get(parts[0])
+                names[node_id] = f"{runner}/{parts[1]}" if runner else ""
+            else:
+                names[node_id] = parts[-1] if parts else ""
+        return names
+
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
         cwd = place.workdir / self.module
         packages = list(
@@ -63,8 +77,9 @@ class GoTestRunner:
                 for node_id in node_ids
             )
         )
-        names = list(dict.fromkeys(node_id.split("::")[-1] for node_id in node_ids))
-        argv = [self.go, "test", "-json", "-count=1", "-run", "^(" + "|".join(map(re.escape, names)) + ")$", *packages]
+        # (a suite runs all its methods: a second-level pattern would also filter the subtests of plain tests)
+        tops = list(dict.fromkeys(name.split("/")[0] for name in self._run_names(place, node_ids).values() if name))
+        argv = [self.go, "test", "-json", "-count=1", "-run", "^(" + "|".join(map(re.escape, tops)) + ")$", *packages]
         environment = {
             **base_environment(place.workdir, [str(Path(self.go).parent)]),
             "GOCACHE": str(place.shared / "go-build"),
@@ -95,12 +110,14 @@ class GoTestRunner:
                     plain.append(str(event.get("Output")).rstrip())
                 continue
             top = test.split("/", 1)[0]
-            if action in ("pass", "fail", "skip") and test == top:
-                results[top] = str(action)
+            if action in ("pass", "fail", "skip"):
+                results[test] = str(action)
             elif action == "output":
                 text = str(event.get("Output", "")).rstrip()
                 if text and not text.strip().startswith(_RUNNER_NOISE):
                     output.setdefault(top, []).append(text)
+                    if test != top:  # (a suite's method: its own lines too)
+                        output.setdefault(test, []).append(text)
         problem = run_problem(run, (0, 1, 2))  # (2: a package did not build)
         if not results:
             compiler = [line for line in plain if _COMPILER_LINE.match(line.strip())]
@@ -113,15 +130,42 @@ class GoTestRunner:
                 return whole_run_failed(run, node_ids, problem or "go test ran no test")
             return TestReport([TestOutcome(node_id, False, problem) for node_id in node_ids], 0.0, problem)
         outcomes = []
-        for node_id in node_ids:
-            name = node_id.split("::")[-1]
-            result = results.get(name)
+        for node_id, name in self._run_names(place, node_ids).items():
+            result = results.get(name) if name else None
+            if not name:
+                suite = node_id.split("::")[1]
+                why = f"no Test function of its package runs the suite {suite} (suite.Run(t, new({suite})))"
+                outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} ({why})"))
+                continue
             if result is None:
                 outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
                 continue
             message = "" if result == "pass" else (SKIPPED if result == "skip" else "\n".join(output.get(name, [])))
+            message = message.replace(f"{place.workdir}/", "")  # (testify prints absolute paths)
             outcomes.append(TestOutcome(node_id, result == "pass", message[-2000:], skipped=result == "skip"))
         return TestReport(outcomes, 0.0, problem)
+
+
+_TEST_FUNCTION = re.compile(r"^func\s+(Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)
+_ANY_FUNCTION = re.compile(r"^func\s", re.M)
+_SUITE_RUN = re.compile(r"\bsuite\.Run\(\s*\w+\s*,\s*(?:new\(\s*(\w+)\s*\)|&(\w+)\s*\{)")
+
+
+def suite_runners(folder: str) -> dict[str, str]:
+    """testify suites of the package in ``folder``, each with the Test function that runs it: the suite type named in
+    a ``suite.Run(t, new(T))`` or ``suite.Run(t, &T{…})`` in that function's body."""
+    found: dict[str, str] = {}
+    for path in sorted(Path(folder).glob("*_test.go")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        function_starts = [match.start() for match in _ANY_FUNCTION.finditer(text)]
+        for start in _TEST_FUNCTION.finditer(text):
+            end = next((position for position in function_starts if position > start.start()), len(text))
+            for run in _SUITE_RUN.finditer(text[start.end() : end]):  # (its body: up to the next function)
+                found.setdefault(run.group(1) or run.group(2), start.group(1))
+    return found
 
 
 def find_go() -> str | None:
