@@ -33,6 +33,8 @@ def _call_title(node: object, source: bytes) -> str | None:
     ``Deno.test('adds', …)``): its first argument, a plain string."""
     function = node.child_by_field_name("function")  # type: ignore[attr-defined]
     arguments = node.child_by_field_name("arguments")  # type: ignore[attr-defined]
+    if function is not None and function.type == "call_expression":  # test.each(table)('adds %i', …)
+        function = function.child_by_field_name("function")
     if function is None or arguments is None or arguments.named_child_count == 0:
         return None
     callee = function.child_by_field_name("object") if function.type == "member_expression" else function

@@ -18,6 +18,25 @@
   arguments: (arguments (string) (_))) @test.around
   (#any-of? @_test_fn "test" "it"))
 
+;; test.only(…), it.concurrent(…) (vitest, jest), test.serial(…) (ava): tests run as any other
+((call_expression
+  function: (member_expression
+    object: (identifier) @_test_fn
+    property: (property_identifier) @_test_modifier)
+  arguments: (arguments (string) (_))) @test.around
+  (#any-of? @_test_fn "test" "it")
+  (#any-of? @_test_modifier "only" "concurrent" "serial"))
+
+;; test.each(table)("adds %i + %i", fn), it.each`…`(…) (jest, vitest, bun): one test per case, named from the title
+((call_expression
+  function: [
+    (call_expression function: (member_expression object: (identifier) @_test_fn property: (property_identifier) @_each))
+    (member_expression object: (call_expression function: (member_expression object: (identifier) @_test_fn property: (property_identifier) @_each)))
+  ]
+  arguments: (arguments (string) (_))) @test.around
+  (#any-of? @_test_fn "test" "it")
+  (#eq? @_each "each"))
+
 ;; Deno's own: Deno.test("name", fn) and Deno.test("name", options, fn)
 ((call_expression
   function: (member_expression

@@ -360,6 +360,66 @@ def test_a_vitest_project_runs_its_typescript_tests_with_vitest(registry: Langua
     assert report.all_passed, report
 
 
+EACH_TESTS = """import { describe, expect, it, test } from 'vitest';
+import { area } from './shapes';
+
+test.each([
+  [2, 3, 6],
+  [4, 4, 16],
+])('area of %i x %i', (width, height, expected) => {
+  expect(area(width, height)).toBe(expected);
+});
+
+describe('area', () => {
+  it.each`
+    width | height | expected
+    ${0}  | ${7}   | ${0}
+    ${5}  | ${1}   | ${5}
+  `('of $width by $height is $expected (100%)', ({ width, height, expected }) => {
+    expect(area(width, height)).toBe(expected);
+  });
+});
+
+test.concurrent('of a square', async () => {
+  expect(area(3, 3)).toBe(9);
+});
+
+test('unrelated 2 x 3', () => {
+  throw new Error('must not run');
+});
+"""
+
+
+def test_each_cases_and_concurrent_tests_are_selected_and_read(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """test.each / it.each: one test per case, named from the title template; the template selects them all and
+    passes when every case does; test.concurrent runs as any other test."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"vitest": "^3"}}))
+    link_node_modules(tmp_path, VITEST)
+    (tmp_path / "src" / "shapes.ts").write_text(SHAPES_TS)
+    (tmp_path / "src" / "shapes.test.ts").write_text(EACH_TESTS)
+    path = tmp_path / "src" / "shapes.ts"
+    found = prepare(registry, path, tmp_path, "area")
+    assert found.node_ids == [
+        "src/shapes.test.ts::area of %i x %i",
+        "src/shapes.test.ts::area::of $width by $height is $expected (100%)",
+        "src/shapes.test.ts::of a square",
+    ]
+    right, wrong = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "function area(width: number, height: number): number {\n  return width * height;\n}",
+            "function area(width: number, height: number): number {\n  return width * width;\n}",
+        ],
+    )
+    assert right.all_passed and right.total == 3, right
+    assert [o.passed for o in wrong.outcomes] == [False, False, True], wrong  # (4 x 4 and 0 by 7 are right)
+    assert "expected 4 to be 6" in wrong.outcomes[0].message and "expected 25 to be 5" in wrong.outcomes[1].message
+    assert "must not run" not in wrong.failure_text()
+
+
 def test_a_jest_package_of_a_monorepo_runs_with_the_hoisted_jest(registry: LanguageRegistry, tmp_path: Path) -> None:
     """jest in a package's package.json, installed (hoisted) at the repository's root: it runs in the package's
     folder (its configuration) with the root's jest."""

@@ -61,11 +61,37 @@ TYPE_STRIPPING = (22, 6)  # the first Node.js that runs TypeScript (with --exper
 TYPE_STRIPPING_DEFAULT = (23, 6)  # from here on without the flag
 
 
+# the placeholders of a title template of test.each / describe.each (jest, vitest, bun): printf-style, `%#` (the
+# case's index), `$variable` (a table's column)
+_PLACEHOLDER = re.compile(r"(%[psdifjo#$]|\$[A-Za-z_][\w.]*)")
+
+
+def _js_escaped(text: str) -> str:
+    return re.sub(r"[\\^$.*+?()[\]{}|]", lambda match: "\\" + match.group(0), text)  # (valid with the u flag too)
+
+
 def name_pattern(name: str) -> str:
     """A --test-name-pattern matching the test called ``name``: its own name (Node 20 matches a test's own name) or
-    its full name, the suites' names in front, separated by spaces (newer Node.js matches that)."""
-    escaped = re.sub(r"[\\^$.*+?()[\]{}|]", lambda match: "\\" + match.group(0), name)  # (valid with the u flag too)
-    return f"(?:^| ){escaped}$"
+    its full name, the suites' names in front, separated by spaces (newer Node.js matches that). A title template
+    of test.each matches every case's title (its placeholders match anything)."""
+    parts = _PLACEHOLDER.split(name.replace("%%", "%"))
+    escaped = "".join(".*" if index % 2 else _js_escaped(part) for index, part in enumerate(parts))
+    # (a case's title may go on after the template: vitest appends the case's values to a title with a stray %)
+    return f"(?:^| ){escaped}" + ("" if len(parts) > 1 else "$")
+
+
+def _same_or_case(title: str, template: str) -> bool:
+    return title == template or title_matches(template, title)
+
+
+def title_matches(template: str, title: str) -> bool:
+    """Whether ``title`` is a case of the title template ``template`` (test.each: "adds %i + %i" -> "adds 1 + 2"),
+    with what a runner may append to it."""
+    parts = _PLACEHOLDER.split(template.replace("%%", "%"))
+    if len(parts) == 1:
+        return False
+    pattern = "".join(".*" if index % 2 else re.escape(part) for index, part in enumerate(parts))
+    return re.match(pattern, title, re.S) is not None  # (what follows the template: see name_pattern)
 
 
 @functools.cache
@@ -160,6 +186,10 @@ def named_outcomes(node_ids: list[str], results: NamedResults, file_errors: dict
         file, *names = node_id.split("::")
         found = results.get((file, tuple(names))) or [
             outcome for (f, n), group in results.items() if f == file and n[-1:] == tuple(names[-1:])
+            for outcome in group
+        ] or [  # (test.each: each case of its title template)
+            outcome for (f, n), group in results.items()
+            if f == file and len(n) == len(names) and all(map(_same_or_case, n, names))
             for outcome in group
         ]  # fmt: skip
         ran = [(passed, message) for passed, message in found if passed or message != SKIPPED]
