@@ -108,12 +108,21 @@ def solve(args: argparse.Namespace) -> int:
     from atlas_lsp.solve.cli import solve_command
 
     defaults = SolveSettings()
+    if not all("=" in item for item in args.env):
+        raise SystemExit("atlas-lsp solve: --env takes NAME=VALUE")
+    variables = dict(item.split("=", 1) for item in args.env)
     settings = SolveSettings(
         candidates=args.k or defaults.candidates,
         repair_rounds=defaults.repair_rounds if args.rounds is None else args.rounds,
         test_timeout_s=args.timeout or defaults.test_timeout_s,
         python=args.python,
+        pass_env=args.pass_env or None,
+        env=variables or None,
     )
+    if args.check:
+        from atlas_lsp.solve.cli import check_command
+
+        return check_command(args.target, settings, args.json, sys.stdout)
     return asyncio.run(solve_command(args.target, _model_settings(args), settings, args.json, args.apply, sys.stdout))
 
 
@@ -137,11 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--root", help="workspace root (default: the file's git work tree, else its folder)")
     show.add_argument("--budget", type=int, default=1024, help="context token budget (default 1024)")
     fix = sub.add_parser("solve", help="write, test and repair a function; print the diff and the evidence")
-    fix.add_argument("target", help="path/file.py::function (a Python, JavaScript, TypeScript or Rust file)")
+    fix.add_argument("target", help="path/file.py::function (a Python, JavaScript, TypeScript, Rust or Go file)")
     fix.add_argument("--k", type=int, help="candidates per round (default 4)")
     fix.add_argument("--rounds", type=int, help="repair rounds (default 2)")
     fix.add_argument("--timeout", type=float, help="seconds per test run (default 60)")
     fix.add_argument("--python", help="the interpreter that runs the project's tests (default: this one)")
+    fix.add_argument(
+        "--pass-env", action="append", default=[], metavar="NAME",
+        help="a variable of this environment the test runs see too (a name, or a prefix ending in *; repeatable)",
+    )  # fmt: skip
+    fix.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for the test runs")
+    fix.add_argument(
+        "--check", action="store_true",
+        help="no model: list the tests a solve would select and run them once on the function as it is",
+    )  # fmt: skip
     fix.add_argument("--json", action="store_true", help="print a JSON result")
     fix.add_argument("--apply", action="store_true", help="write the best candidate into the file")
     _add_model_args(fix)

@@ -1,5 +1,6 @@
-"""`atlas-lsp solve path/file.py::func` (or .js, .ts, .rs): the verified loop from a shell. Progress to stderr; the
-diff and the evidence to stdout; the file changes only with --apply."""
+"""`atlas-lsp solve path/file.py::func` (or .js, .ts, .rs, .go): the verified loop from a shell. Progress to stderr;
+the diff and the evidence to stdout; the file changes only with --apply. With --check: no model, the selected tests
+run once on the function as it is."""
 
 from __future__ import annotations
 
@@ -54,19 +55,61 @@ def result_json(result: SolveResult, path: str) -> dict[str, object]:
     }
 
 
+def _split_location(location: str) -> tuple[Path, str, str] | None:
+    """(path, its text, the function's name) of ``path/file.py::function``; None (logged) when unusable."""
+    file_part, _, name = location.rpartition("::")
+    if not file_part or not name:
+        logger.error("expected path/file.py::function (or .js, .ts, .rs, .go), got %r", location)
+        return None
+    path = Path(file_part).resolve()
+    try:
+        return path, path.read_text(encoding="utf-8"), name
+    except (OSError, UnicodeDecodeError) as error:
+        logger.error("cannot read %s: %s", path, error)
+        return None
+
+
+def check_command(location: str, settings: SolveSettings, as_json: bool, out: IO[str]) -> int:
+    """`atlas-lsp solve FILE::function --check`: the tests a solve would select (and the runner), run once on the
+    function as it is, without a model. 0 when they all pass, 1 when one does not, 2 when nothing can run."""
+    found_location = _split_location(location)
+    if found_location is None:
+        return 2
+    path, text, name = found_location
+    service = SolveService(load_registry(), None)
+    request = SolveRequest(str(path), text, project_root(path, []), {}, name=name)
+    try:
+        found, report = service.check(request, settings, lambda message: logger.info("%s", message))
+    except SolveError as error:
+        logger.error("%s", error)
+        return 2
+    tests = [{"id": o.node_id, "passed": o.passed, "skipped": o.skipped, "message": o.message} for o in report.outcomes]
+    if as_json:
+        summary = {"file": str(path), "function": found.target.name, "runner": found.runner.name}
+        summary |= {"tests_label": found.label, "tests": tests, "problem": report.problem}
+        summary |= {"passed": report.passed, "total": report.total, "skipped": report.skipped}
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        out.write(f"{found.target.name} in {path}: {found.label}, run with {found.runner.name}\n")
+        for test in tests:
+            verdict = "SKIP" if test["skipped"] else ("PASS" if test["passed"] else "FAIL")
+            out.write(f"  {verdict} {test['id']}\n")
+            lines = [line for line in str(test["message"]).split("\n") if line.strip()] if verdict == "FAIL" else []
+            out.writelines(f"      {line}\n" for line in lines[:8])  # (the start of why: the whole is in --json)
+        if report.problem:
+            out.write(f"problem: {report.problem}\n")
+        out.write(f"{report.passed}/{report.total} pass" + (f" ({report.skipped} skipped)" if report.skipped else ""))
+        out.write(f", {report.seconds:.1f} s\n")
+    return 0 if report.all_passed else 1
+
+
 async def solve_command(
     location: str, model: ModelSettings, settings: SolveSettings, as_json: bool, apply: bool, out: IO[str]
 ) -> int:
-    file_part, _, name = location.rpartition("::")
-    if not file_part or not name:
-        logger.error("expected path/file.py::function (or .js, .ts, .rs), got %r", location)
+    found_location = _split_location(location)
+    if found_location is None:
         return 2
-    path = Path(file_part).resolve()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        logger.error("cannot read %s: %s", path, error)
-        return 2
+    path, text, name = found_location
     models = ModelService(on_status=lambda status: logger.info("model: %s", status.message))
     try:
         status = await models.load(model)

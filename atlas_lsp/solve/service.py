@@ -188,11 +188,12 @@ def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
 
 
 class SolveService:
-    def __init__(self, registry: LanguageRegistry, worker: InferenceWorker) -> None:
+    def __init__(self, registry: LanguageRegistry, worker: InferenceWorker | None) -> None:
+        """``worker``: the model's (None where no model is needed: `prepare`, `check`)."""
         self._registry = registry
         self._worker = worker
 
-    def _generate(self, settings: SolveSettings) -> Generate:
+    def _generate(self, worker: InferenceWorker, settings: SolveSettings) -> Generate:
         def generate(prompt: ChatPrompt, temperature: float, seed: int, cancel: CancelToken) -> Reply:
             def run(backend: ModelBackend, text: str, max_tokens: int, stop: tuple[str, ...]) -> Reply:
                 messages = prompt.messages if backend.info.chat_messages else None
@@ -223,10 +224,10 @@ class SolveService:
                 return Reply(strip_thinking(reply.text), reply.mean_logprob)
 
             try:
-                backend = self._worker.backend
+                backend = worker.backend
                 if backend is not None and backend.info.max_parallel > 1:
                     return use(backend)  # a thread-safe (remote) backend: candidates go out at once
-                return self._worker.submit(use, cancel).result()
+                return worker.submit(use, cancel).result()
             except Exception as error:
                 if cancel.cancelled:
                     return Reply("")
@@ -273,6 +274,35 @@ class SolveService:
             f"no test in the workspace refers to {target.name}: write a test first{also}; they run with {runner.name}"
         )
 
+    def _sandbox(
+        self, request: SolveRequest, settings: SolveSettings, found: Specification, progress: Callable[[str], None]
+    ) -> Sandbox:
+        """The sandbox the function's tests run in: the interpreter (pytest), limits and variables of ``settings``."""
+        python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
+        unused = environment_without_pytest(request.root) if isinstance(found.runner, PytestRunner) else None
+        if not settings.python and unused is not None:
+            note = f"the project's {unused} has no pytest: its tests run with {python} (install pytest in {unused})"
+            logger.warning("solve: %s", note)
+            progress(note)
+        limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
+        try:
+            environment = variables_for_tests(settings, os.environ)
+            return Sandbox(request.root, request.buffers, limits, found.runner, environment)
+        except ProjectTooLarge as error:
+            raise SolveError(str(error)) from error
+
+    def check(
+        self, request: SolveRequest, settings: SolveSettings, progress: Callable[[str], None]
+    ) -> tuple[Specification, TestReport]:
+        """The tests a solve would select, run once on the function as it is (no model): what a user checks before
+        a solve (are the right tests found, do they run here)."""
+        found = self.prepare(request)
+        sandbox = self._sandbox(request, settings, found, progress)
+        try:
+            return found, sandbox.run({request.path: request.text}, found.node_ids, found.extra_files, CancelToken())
+        finally:
+            sandbox.close()
+
     def solve(
         self,
         request: SolveRequest,
@@ -281,7 +311,8 @@ class SolveService:
         cancel: CancelToken,
         chat_template: str | None,
     ) -> SolveResult:
-        if self._worker.backend is None:
+        worker = self._worker
+        if worker is None or worker.backend is None:
             raise SolveError("the model is not loaded")
         found = self.prepare(request)
         target, node_ids, extra = found.target, found.node_ids, found.extra_files
@@ -298,25 +329,14 @@ class SolveService:
             tests=found.test_sources,
             tests_label=found.label,
         )
-        python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
-        unused = environment_without_pytest(request.root) if isinstance(found.runner, PytestRunner) else None
-        if not settings.python and unused is not None:
-            note = f"the project's {unused} has no pytest: its tests run with {python} (install pytest in {unused})"
-            logger.warning("solve: %s", note)
-            progress(note)
-        limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
-        try:
-            environment = variables_for_tests(settings, os.environ)
-            sandbox = Sandbox(request.root, request.buffers, limits, found.runner, environment)
-        except ProjectTooLarge as error:
-            raise SolveError(str(error)) from error
+        sandbox = self._sandbox(request, settings, found, progress)
 
         def run_tests(file_text: str, token: CancelToken) -> TestReport:
             return sandbox.run({request.path: file_text}, node_ids, extra, token)
 
-        backend = self._worker.backend
+        backend = worker.backend
         parallel = backend.info.max_parallel if backend is not None else 1
-        loop = SolveLoop(language, self._generate(settings), run_tests, progress, chat_template, parallel)
+        loop = SolveLoop(language, self._generate(worker, settings), run_tests, progress, chat_template, parallel)
         try:
             return loop.run(
                 spec, target, request.text, node_ids, found.label, settings.candidates, settings.repair_rounds, cancel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -136,3 +137,34 @@ def test_solve_reports_a_missing_function(tmp_path: Path) -> None:
     (tmp_path / "calc.py").write_text("x = 1\n")
     done = run("solve", str(tmp_path / "calc.py") + "::nope")
     assert done.returncode == 1 and "no function" in done.stderr
+
+
+def test_solve_check_lists_and_runs_the_selected_tests_without_a_model(tmp_path: Path) -> None:
+    """--check: which tests a solve would select and how they fare on the function as it is, with the variables
+    the tests need from --pass-env and --env (the runs' environment is scrubbed otherwise)."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "calc.py").write_text("import os\n\n\ndef add(a, b):\n    return a + b + int(os.environ['OFFSET'])\n")
+    (tmp_path / "tests" / "test_calc.py").write_text(
+        "import os\n\nimport pytest\n\nfrom calc import add\n\n\n"
+        "def test_add():\n    assert add(2, 3) == 5\n\n\n"
+        "def test_add_from_the_shell():\n    assert add(1, 1) == 2 and os.environ['ATLAS_CHECK_SHELL'] == 'yes'\n\n\n"
+        "@pytest.mark.skipif(True, reason='not here')\ndef test_add_elsewhere():\n    assert add(0, 0) == 0\n"
+    )
+    location = str(tmp_path / "calc.py") + "::add"
+    scrubbed = run("solve", location, "--check")
+    assert scrubbed.returncode == 1, scrubbed.stderr  # OFFSET is not there: both fail
+    assert "add in " in scrubbed.stdout and "run with pytest" in scrubbed.stdout and "KeyError" in scrubbed.stdout
+    done = subprocess.run(
+        [*CLI, "solve", location, "--check", "--json", "--env", "OFFSET=0", "--pass-env", "ATLAS_CHECK_*"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ATLAS_CHECK_SHELL": "yes"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["runner"] == "pytest" and (result["passed"], result["total"], result["skipped"]) == (2, 2, 1)
+    assert [t["id"] for t in result["tests"]] == [
+        "tests/test_calc.py::test_add",
+        "tests/test_calc.py::test_add_from_the_shell",
+        "tests/test_calc.py::test_add_elsewhere",
+    ]
+    assert run("solve", location, "--check", "--env", "OFFSET").returncode != 0  # (NAME=VALUE)

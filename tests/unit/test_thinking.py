@@ -81,7 +81,9 @@ def test_the_solve_service_forces_the_budget_for_a_reasoning_model() -> None:
     worker = InferenceWorker()
     worker.replace_backend(ReasoningBackend).result()
     try:
-        generate = SolveService(load_registry(), worker)._generate(SolveSettings(thinking_budget=32, max_tokens=200))
+        generate = SolveService(load_registry(), worker)._generate(
+            worker, SolveSettings(thinking_budget=32, max_tokens=200)
+        )
         reply = generate(ChatPrompt("<|im_start|>assistant\n", (("user", "add"),)), 0.0, 1, CancelToken())
     finally:
         worker.stop()
