@@ -193,9 +193,8 @@ class CargoTestRunner:
         return RunCommand(argv, environment, None, limit_address_space=False)
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
-        results: dict[
-            str, list[str]
-        ] = {}  # test path (a doc-test: rustdoc's name) -> its statuses: ok, FAILED, ignored
+        # test path (a doc-test: rustdoc's name) -> its statuses: ok, FAILED, ignored
+        results: dict[str, list[str]] = {}
         for line in run.output.split("\n"):
             found = _RESULT.match(line)
             if found:
@@ -217,11 +216,9 @@ class CargoTestRunner:
         for node_id in node_ids:
             path, names = self._result_names(place.workdir, node_id, results)
             if not names:
-                why = (
-                    f"{DOES_NOT_COMPILE}:\n{compiler_errors(run.output)}"
-                    if compile_failure
-                    else (f"{NOT_RUN} (no test by the path {path} ran)")
-                )
+                why = f"{NOT_RUN} (no test by the path {path} ran)"
+                if compile_failure:  # (the unit tests' build failed while the doc-tests' did not, or the reverse)
+                    why = f"{DOES_NOT_COMPILE}:\n{compiler_errors(run.output)}"
                 outcomes.append(TestOutcome(node_id, False, why))
                 continue
             statuses = [status for name in names for status in results[name] if status != "ignored"]
