@@ -205,7 +205,8 @@ def runner_summary() -> dict[str, str]:
     else:
         shown = f"node {version[0]}.{version[1]}"
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
-        javascript = f"{shown} ({typescript}); a project's own jest, vitest or mocha runs its tests instead"
+        own = "jest, vitest, mocha, jasmine or ava"
+        javascript = f"{shown} ({typescript}); a project's own {own} runs its tests instead"
     cargo = find_cargo()
     go = find_go()
     bun = find_bun([])
