@@ -60,10 +60,39 @@ class TestReport:
         return not self.problem and self.total > 0 and self.passed == self.total
 
     def failure_text(self, limit: int = 1500) -> str:
-        parts = [f"{o.node_id} failed:\n{o.message}" for o in self.outcomes if not o.passed and not o.skipped]
-        if self.problem:
-            parts.insert(0, self.problem)
-        return "\n\n".join(parts)[-limit:]
+        """The run's problem (once, with the tests that failed with it) and each other failed test with its message,
+        at most about ``limit`` characters: when they do not fit, each keeps its start and its end, and failures
+        past what fits are counted (before, the end of the whole was kept, so one long report, V8's out-of-memory
+        dump or a big diff, pushed every other failure out of the repair's prompt)."""
+        failed = [o for o in self.outcomes if not o.passed and not o.skipped]
+        parts = [f"{o.node_id} failed:\n{o.message}" for o in failed if not self.problem or o.message != self.problem]
+        if self.problem:  # (a whole run's problem, which its tests failed with: said once)
+            same = [o.node_id for o in failed if o.message == self.problem]
+            parts.insert(0, self.problem + (f"\n(failed with it: {', '.join(same)})" if same else ""))
+        whole = "\n\n".join(parts)
+        if len(whole) <= limit:
+            return whole
+        shown = parts[: max(1, limit // MIN_FAILURE_CHARS)]
+        sizes: dict[int, int] = {}  # what each keeps: a short one all of it, the long ones the rest shared out
+        budget, left = limit, len(shown)
+        for index in sorted(range(len(shown)), key=lambda i: len(shown[i])):
+            sizes[index] = min(len(shown[index]), budget // left)
+            budget, left = budget - sizes[index], left - 1
+        text = "\n\n".join(_head_and_tail(part, sizes[index]) for index, part in enumerate(shown))
+        if len(shown) < len(parts):
+            text += f"\n\n… and {len(parts) - len(shown)} more failed"
+        return text
+
+
+MIN_FAILURE_CHARS = 300  # the least of a failure shown in a shortened failure_text
+
+
+def _head_and_tail(text: str, size: int) -> str:
+    """``text`` within about ``size`` characters: its start (which test; a compiler's first error) and its end (a
+    traceback's assertion), half each."""
+    if len(text) <= size:
+        return text
+    return f"{text[: size // 2].rstrip()}\n…\n{text[-max(0, size - size // 2 - 3) :].lstrip()}"
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,18 @@ def test_the_doc_tests_of_a_rust_function_are_its_tested_code_blocks() -> None:
     assert found[0].source == "assert_eq!(shapes::area(2, 3), 6);"
     assert found[1].source == "# use shapes::area;\nlet _ = area(1, 1);"
     assert doc_tests("src/lib.rs", ["area"], "pub fn area() {}\n", 0) == []
+
+
+def test_a_long_failure_does_not_push_the_others_out_of_the_repair() -> None:
+    """The repair is shown each failed test's name and the end of its message within the limit, however long one of
+    them is (a diff, V8's out-of-memory report); failures past what fits are counted."""
+    long_one = TestOutcome("t.py::test_big", False, "x" * 5000 + "\nAssertionError: the end of it")
+    short_one = TestOutcome("t.py::test_small", False, "assert 1 == 2")
+    text = TestReport([short_one, long_one], 1.0, "").failure_text(limit=1500)
+    assert len(text) <= 1500 + 10
+    assert "t.py::test_small failed:\nassert 1 == 2" in text and "t.py::test_big failed:" in text
+    assert text.endswith("AssertionError: the end of it")
+    many = TestReport([TestOutcome(f"t.py::test_{n}", False, "y" * 400) for n in range(20)], 1.0, "")
+    shortened = many.failure_text(limit=1500)
+    assert "t.py::test_0 failed:" in shortened and shortened.endswith("… and 15 more failed")
+    assert TestReport([short_one], 1.0, "").failure_text() == "t.py::test_small failed:\nassert 1 == 2"
