@@ -472,12 +472,7 @@ def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_pat
     found = prepare(registry, path, tmp_path, "add")
     assert isinstance(found.runner, MochaRunner)
     assert found.node_ids == ["test/math.test.js::add::adds (two) numbers", "test/math.test.js::add::keeps zero - 0/7"]
-    wrong, right, broken = run_candidates(
-        found,
-        tmp_path,
-        path,
-        ADD_WRONG_RIGHT_BROKEN,
-    )
+    wrong, right, broken = run_candidates(found, tmp_path, path, ADD_WRONG_RIGHT_BROKEN)
     assert (wrong.passed, wrong.total) == (1, 2), wrong
     assert "-1 !== 5" in wrong.failure_text() and "must not run" not in wrong.failure_text()
     assert right.all_passed, right
@@ -516,12 +511,7 @@ def test_a_jasmine_project_runs_with_its_jasmine(registry: LanguageRegistry, tmp
         "spec/mathSpec.js::add::adds (two) numbers [x+y]",
         "spec/mathSpec.js::add::later",
     ]
-    wrong, right, broken = run_candidates(
-        found,
-        tmp_path,
-        path,
-        ADD_WRONG_RIGHT_BROKEN,
-    )
+    wrong, right, broken = run_candidates(found, tmp_path, path, ADD_WRONG_RIGHT_BROKEN)
     assert (wrong.passed, wrong.total, wrong.skipped) == (1, 2, 1), wrong
     failure = wrong.failure_text()
     assert "Expected -1 to be 3." in failure and "spec/mathSpec.js:7" in failure and "must not run" not in failure
@@ -550,12 +540,7 @@ def test_an_ava_project_runs_with_its_ava(registry: LanguageRegistry, tmp_path: 
     found = prepare(registry, path, tmp_path, "add")
     assert isinstance(found.runner, AvaRunner)
     assert found.node_ids == ["test/math.test.js::adds (two) numbers [x+y]", "test/more/zero.test.js::keeps the other"]
-    wrong, right, broken = run_candidates(
-        found,
-        tmp_path,
-        path,
-        ADD_WRONG_RIGHT_BROKEN,
-    )
+    wrong, right, broken = run_candidates(found, tmp_path, path, ADD_WRONG_RIGHT_BROKEN)
     assert (wrong.passed, wrong.total) == (1, 2), wrong
     failure = wrong.failure_text()
     assert "- -1" in failure and "+ 3" in failure and "must not run" not in failure
