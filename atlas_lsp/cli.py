@@ -164,10 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     fix.add_argument("--apply", action="store_true", help="write the best candidate into the file")
     _add_model_args(fix)
     measure = sub.add_parser("bench", help="measure and record numbers in docs/benchmarks.md")
-    measure.add_argument("suite", choices=["context", "completion", "decode", "solve"], help="what to measure")
+    suites = ["context", "completion", "decode", "solve", "sandbox"]
+    measure.add_argument("suite", choices=suites, help="what to measure")
     measure.add_argument("--output", default="docs/benchmarks.md", help="markdown file to update ('-' prints only)")
     _add_model_args(measure)
-    measure.add_argument("--files", type=int, default=2000, help="workspace size for `context`")
+    measure.add_argument("--files", type=int, default=2000, help="workspace size for `context` and `sandbox`")
     measure.add_argument(
         "--server-log",
         metavar="FILE",

@@ -45,6 +45,9 @@ def collect(settings: ModelSettings) -> DoctorReport:
     from atlas_lsp.solve.runners import runner_summary
 
     checks["solve_runners"] = "; ".join(f"{name}: {what}" for name, what in runner_summary().items())
+    from atlas_lsp.solve.sandbox import sandbox_summary
+
+    checks["solve_sandbox"] = sandbox_summary()
     checks["backend"] = settings.backend
     if settings.backend == "llama-cpp":
         try:

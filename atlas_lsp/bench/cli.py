@@ -64,6 +64,12 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
         decoded = decode.run(model=args.model, overrides=overrides)
         on_gpu = decoded.device.startswith("gpu")
         body = decode.markdown(decoded)
+    elif args.suite == "sandbox":
+        from atlas_lsp.bench import sandbox
+
+        if endpoint:
+            raise SystemExit("bench sandbox measures the test runs' sandbox; --endpoint does not apply")
+        body = sandbox.markdown(sandbox.run(files=args.files))
     elif args.suite == "solve":
         from atlas_lsp.bench import solve
 

@@ -124,11 +124,21 @@ class FinishedRun:
 class RunPlace:
     """Where a run happens: ``workdir`` is the candidate's copy of the project, ``shared`` a folder kept for the
     whole solve job (a build cache: cargo's target folder), ``import_roots`` the folders the candidate's files are
-    imported from (Python)."""
+    imported from (Python). With ``project`` the copy is an overlay: the run sees the project there with the copy's
+    own files over it (the candidate, unsaved buffers, what the run writes), while the server, outside the run,
+    sees only those in ``workdir``: it reads the project's other files through `source`."""
 
     workdir: Path
     shared: Path
     import_roots: tuple[Path, ...] = ()
+    project: Path | None = None
+
+    def source(self, path: Path) -> Path:
+        """Where the server reads ``path`` (a file or folder as the run sees it, in ``workdir``) from: the copy's
+        own, else (an overlay) the project's."""
+        if self.project is None or path.exists() or not path.is_relative_to(self.workdir):
+            return path
+        return self.project / path.relative_to(self.workdir)
 
 
 class TestRunner(Protocol):

@@ -3,7 +3,10 @@
 The copy has every unsaved buffer applied and the function replaced; the user's files are never touched. Where the
 OS allows namespaces (as root, or through an unprivileged user namespace) the run sees a read-only filesystem except
 its copy, no network, and no process outside itself; everywhere it runs in its own session with CPU, memory,
-file-size and process limits, a wall-clock timeout and a scrubbed environment, and is killed by process group.
+file-size and process limits, a wall-clock timeout and a scrubbed environment, and is killed by process group. Where
+the OS allows overlay mounts there too (Linux 5.11 and later) the copy is an overlay: the run sees the project with
+the candidate's own files over it and what it writes lands in the candidate's folder, so nothing is copied and a
+project of any size runs; elsewhere the project is copied.
 What a run means is the runner's to read (solve/runners/): pytest's JUnit XML report, node:test's events, cargo
 test's result lines.
 """
@@ -151,6 +154,11 @@ def copy_project(
     shutil.copytree(root, destination, ignore=ignore, copy_function=copy, symlinks=link, dirs_exist_ok=True)
     for original, target in to_link:
         os.symlink(original, target)
+    write_overlays(root, destination, overlays)
+
+
+def write_overlays(root: Path, destination: Path, overlays: dict[str, str]) -> None:
+    """Write ``overlays`` (absolute path -> text), those of files under ``root``, at their places in ``destination``."""
     for original, text in overlays.items():
         try:
             relative = Path(original).resolve().relative_to(root.resolve())
@@ -172,7 +180,14 @@ def write_into_copy(target: Path, text: str) -> None:
 # network, and see or signal no process outside its run. `sh` stays as the namespace's first process (immune to
 # signals from inside), so a candidate that kills its parent kills the guard below it, and the run ends with that
 # status instead of carrying on.
-_CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && "$@"'
+_CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && cd "$(pwd)" && "$@"'
+# The same with the project seen through an overlay at the candidate's folder instead of a copy: $1 the project
+# (read-only under it), $2 the candidate's folder (its own files over the project; what the run writes lands there,
+# where the server reads it after the run, the overlay gone), $3 the overlay's work folder (beside it).
+_CONFINE_OVERLAY = (
+    'mount --bind "$0" "$0" && mount -o remount,bind,ro / && '
+    'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$2" && cd "$(pwd)" && shift 3 && "$@"'
+)
 _NAMESPACES = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
 
 
@@ -204,6 +219,68 @@ def isolation_prefix() -> tuple[str, ...]:
     return ()
 
 
+def overlay_work(workdir: Path) -> Path:
+    """The overlay's work folder for a candidate's folder (on the same filesystem, outside it)."""
+    return workdir.with_name(workdir.name + "-work")
+
+
+def overlay_works(project: Path) -> bool:
+    """Whether runs can see ``project`` through an overlay instead of a copy: confined runs (isolation_prefix), a
+    kernel that lets their namespace mount an overlay (Linux 5.11 and later), a project folder an overlay can lie
+    over (a network filesystem may not be), a path its mount options can hold (no comma or colon). Tried once."""
+    prefix = isolation_prefix()
+    if not prefix or not project.is_dir() or any(mark in str(project) for mark in ",:\\\n"):
+        return False
+    probe_dir = Path(tempfile.mkdtemp(prefix="atlas-probe-"))
+    upper = probe_dir / "candidate"
+    upper.mkdir()
+    overlay_work(upper).mkdir()
+    script = [str(probe_dir), str(project), str(upper), str(overlay_work(upper))]
+    try:
+        done = subprocess.run([*prefix, "sh", "-c", _CONFINE_OVERLAY, *script, "true"], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        remove_tree(probe_dir)
+    if done.returncode != 0:
+        logger.info("sandbox: no overlay over %s (%s); each candidate gets a copy", project, done.stderr.strip()[-200:])
+    return done.returncode == 0
+
+
+def sandbox_summary() -> str:
+    """How test runs are confined here, in a line (`atlas-lsp doctor`)."""
+    with tempfile.TemporaryDirectory(prefix="atlas-doctor-") as folder:
+        overlay = overlay_works(Path(folder))
+    view = (
+        "each candidate sees the project through an overlay (nothing copied)"
+        if overlay
+        else "each candidate gets a copy of the project (no overlay mounts here: Linux 5.11+)"
+    )
+    if not isolation_prefix():
+        return f"not isolated (no namespaces here: unshare missing or not allowed), limits only; {view}"
+    return f"isolated (a read-only filesystem but its own folder, no network, no process outside it); {view}"
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything in it, folders without permissions included (an overlay's work folder, which
+    the kernel leaves with mode 000; a folder a test run made read-only)."""
+
+    def unlock(_function: object, failed: str, error: tuple[type, BaseException, object]) -> None:
+        if not isinstance(error[1], PermissionError) or not Path(failed).is_relative_to(path):
+            return
+        try:
+            os.chmod(os.path.dirname(failed), 0o700)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, 0o700)
+                shutil.rmtree(failed, ignore_errors=True)
+            else:
+                os.unlink(failed)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=unlock)
+
+
 def _limit(limits: Limits, address_space: bool) -> Callable[[], None]:
     """The limits, applied in the child before it runs the command. Memory: the address space (``address_space``),
     else the data segment (private writable memory: what a run really uses; a runtime that reserves more address
@@ -220,11 +297,12 @@ def _limit(limits: Limits, address_space: bool) -> Callable[[], None]:
     return apply
 
 
-def import_root(workdir: Path, relative: Path) -> Path:
-    """The folder Python imports the module at ``relative`` (in the copy ``workdir``) from: the one above its
-    outermost package (folders with an ``__init__.py``), e.g. ``src`` in a src layout."""
+def import_root(workdir: Path, relative: Path, project: Path | None = None) -> Path:
+    """The folder Python imports the module at ``relative`` (in the copy ``workdir``; its other files in ``project``
+    where the copy is an overlay) from: the one above its outermost package (folders with an ``__init__.py``), e.g.
+    ``src`` in a src layout."""
     folder = (workdir / relative).parent
-    while folder != workdir and (folder / "__init__.py").is_file():
+    while folder != workdir and RunPlace(workdir, workdir, (), project).source(folder / "__init__.py").is_file():
         folder = folder.parent
     return folder
 
@@ -255,8 +333,11 @@ def run_confined(
     started = time.monotonic()
     (place.workdir / ".tmp").mkdir(exist_ok=True)
     prefix = isolation_prefix()
-    writable = os.path.commonpath([place.workdir, place.shared])
+    writable = os.path.commonpath([place.workdir, place.shared])  # (the overlay's work folder is beside workdir)
     confine = ["sh", "-c", _CONFINE, writable] if prefix else []
+    if place.project is not None:  # (Sandbox makes overlays only where runs are confined: overlay_works)
+        work = str(overlay_work(place.workdir))
+        confine = ["sh", "-c", _CONFINE_OVERLAY, writable, str(place.project), str(place.workdir), work]
     command = [*prefix, *confine, limits.python, "-c", GUARD, *argv]
     process = subprocess.Popen(
         command,
@@ -321,10 +402,14 @@ class Sandbox:
         limits: Limits,
         runner: TestRunner | None = None,
         environment: dict[str, str] | None = None,
+        overlay: bool | None = None,
     ) -> None:
         """``runner``: pytest unless given; ``environment``: the user's variables for the runs (`solve.passEnv`,
-        `solve.env`), under those the runner sets."""
-        check_copy_size(root)  # (raises ProjectTooLarge)
+        `solve.env`), under those the runner sets; ``overlay``: whether the runs see the project through an overlay
+        instead of a copy (default: where the OS allows it, overlay_works)."""
+        self.overlay = overlay_works(root) if overlay is None else overlay
+        if not self.overlay:
+            check_copy_size(root)  # (raises ProjectTooLarge)
         if runner is None:
             from atlas_lsp.solve.runners.pytest_runner import PytestRunner  # (it builds on this module)
 
@@ -344,17 +429,22 @@ class Sandbox:
     ) -> TestReport:
         self._count += 1
         workdir = self._base / f"candidate-{self._count}"
-        # (linked folders are read-only to runs where they are confined; see isolation_prefix)
-        copy_project(self.root, workdir, {**self.buffers, **overlays}, linked_folders=self.runner.linked_folders)
+        project = self.root.resolve() if self.overlay else None
+        if project is not None:  # (the run sees the project under these files: nothing to copy)
+            workdir.mkdir()
+            overlay_work(workdir).mkdir()
+            write_overlays(self.root, workdir, {**self.buffers, **overlays})
+        else:  # (linked folders are read-only to runs where they are confined; see isolation_prefix)
+            copy_project(self.root, workdir, {**self.buffers, **overlays}, linked_folders=self.runner.linked_folders)
         for relative, text in extra_files.items():
             write_into_copy(workdir / relative, text)
         roots = []
         for path in overlays:
             try:
-                roots.append(import_root(workdir, Path(path).resolve().relative_to(self.root.resolve())))
+                roots.append(import_root(workdir, Path(path).resolve().relative_to(self.root.resolve()), project))
             except ValueError:
                 continue  # (not in the project)
-        place = RunPlace(workdir, self._shared, tuple(roots))
+        place = RunPlace(workdir, self._shared, tuple(roots), project)
         started = time.monotonic()
         try:
             command = self.runner.command(place, node_ids, self.limits)
@@ -369,7 +459,9 @@ class Sandbox:
             report.seconds = time.monotonic() - started
             return report
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
+            if project is not None:
+                remove_tree(overlay_work(workdir))
 
     def close(self) -> None:
-        shutil.rmtree(self._base, ignore_errors=True)
+        remove_tree(self._base)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from atlas_lsp.solve import sandbox as sandbox_module
 from atlas_lsp.solve.runners.pytest_runner import parse_junit
 from atlas_lsp.solve.runs import Limits
-from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
+from atlas_lsp.solve.sandbox import ProjectTooLarge, Sandbox, isolation_prefix, overlay_works
 
 MODULE = "def f():\n    return 1\n"
 TEST = "from mod import f\n\n\ndef test_f():\n    assert f() == 1\n"
@@ -36,6 +37,64 @@ def run(project: Path, body: str, wall: float = 20) -> object:
 
 def test_the_sandbox_is_isolated_here() -> None:
     assert isolation_prefix(), "CI must run tests with namespace isolation (unshare)"
+
+
+def test_runs_see_the_project_through_an_overlay_here(project: Path) -> None:
+    assert overlay_works(project), "CI must run tests where a run's namespace can mount an overlay (Linux 5.11+)"
+    sandbox = Sandbox(project, {}, Limits())
+    assert sandbox.overlay
+    sandbox.close()
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+RELATIVE_FILES_TEST = """import os
+from mod import f
+
+
+def test_f():
+    assert open("data/input.txt").read() == "3\\n"
+    with open("out.txt", "w") as out:
+        out.write("written")
+    with open("data/new.txt", "w") as out:
+        out.write("new")
+    with open("mod.py", "a") as module:
+        module.write("# changed by the test\\n")
+    os.remove("data/input.txt")
+    assert f() == 1
+"""
+
+
+@pytest.mark.parametrize("overlay", [True, False], ids=["overlay", "copy"])
+def test_tests_read_write_and_delete_files_of_their_folder_and_the_project_stays(project: Path, overlay: bool) -> None:
+    """A test reads a data file by a relative path, writes files beside it, changes and deletes project files: the
+    run starts in its own folder as the mounts show it (it used to start in the folder as it was before them,
+    read-only: such tests failed, and in an overlay would not have found the project's files); the next candidate
+    gets the project as it was, and the project itself never changes."""
+    (project / "data").mkdir()
+    (project / "data" / "input.txt").write_text("3\n")
+    (project / "tests" / "test_mod.py").write_text(RELATIVE_FILES_TEST)
+    before = _files(project)
+    sandbox = Sandbox(project, {}, Limits(wall_seconds=30), overlay=overlay)
+    try:
+        reports = [sandbox.run({str(project / "mod.py"): MODULE}, NODE, {}, None) for _ in range(2)]
+    finally:
+        sandbox.close()
+    assert [report.all_passed for report in reports] == [True, True], [r.failure_text() for r in reports]
+    assert _files(project) == before
+    assert not sandbox._base.exists()  # (the overlay's work folders too, which the kernel leaves without permissions)
+
+
+def test_a_project_over_the_copys_limits_runs_through_an_overlay(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox_module, "MAX_PROJECT_FILES", 1)
+    with pytest.raises(ProjectTooLarge):
+        Sandbox(project, {}, Limits(), overlay=False)
+    report = run(project, MODULE)
+    assert report.all_passed  # type: ignore[attr-defined]
 
 
 def test_a_correct_candidate_passes(project: Path) -> None:
@@ -100,7 +159,9 @@ def test_killing_its_parent_only_fails_the_candidate(project: Path) -> None:
     assert os.getpid() > 0  # this process (the server's stand-in) is alive and running
 
 
-def test_a_candidate_cannot_write_over_its_test_report(project: Path) -> None:
+def test_a_candidate_that_writes_over_its_test_report_fails(project: Path) -> None:
+    """It runs in pytest's process, so it can reach the report (the run's own folder is writable: tests write files
+    there); what it leaves there reads as a report cut short, and the candidate fails."""
     hostile = (
         "import os\n\ndef f():\n"
         "    with open('.atlas-report.xml', 'w') as report:\n        report.write('<testsuites><testcase')\n"
@@ -108,7 +169,7 @@ def test_a_candidate_cannot_write_over_its_test_report(project: Path) -> None:
     )
     report = run(project, hostile)
     assert not report.all_passed  # type: ignore[attr-defined]
-    assert "Read-only file system" in report.failure_text()  # type: ignore[attr-defined]
+    assert "the test report is unreadable" in report.failure_text()  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("content", ["", "<testsuites><testcase name='test_f'", "not xml at all"])

@@ -311,6 +311,11 @@ def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_pat
     found = subprocess.run([python, "-c", "import mypkg; print(mypkg.__file__)"], capture_output=True, text=True)
     assert found.stdout.strip() == str(project / "src" / "mypkg" / "__init__.py")  # the install works
     assert import_root(project, Path("src/mypkg/core.py")) == project / "src"
+    upper = tmp_path / "candidate"  # an overlay's candidate folder: only the candidate's file there, the rest below
+    (upper / "src" / "mypkg").mkdir(parents=True)
+    (upper / "src" / "mypkg" / "core.py").write_text(stub)
+    assert import_root(upper, Path("src/mypkg/core.py"), project) == upper / "src"
+    assert import_root(upper, Path("src/mypkg/core.py")) == upper / "src" / "mypkg"  # (what a copy would say)
 
     sandbox = Sandbox(project, {}, Limits(python, wall_seconds=60))
     right = stub.replace("pass", "return a + b")
@@ -386,7 +391,8 @@ def test_a_project_too_large_to_copy_per_candidate_is_refused(tmp_path: Path, mo
         check_copy_size(tmp_path, max_bytes=100)
     monkeypatch.setattr(sandbox_module, "MAX_PROJECT_FILES", 10)
     with pytest.raises(ProjectTooLarge):
-        Sandbox(tmp_path, {}, Limits())  # it checks before any candidate's copy is made
+        Sandbox(tmp_path, {}, Limits(), overlay=False)  # it checks before any candidate's copy is made
+    Sandbox(tmp_path, {}, Limits()).close()  # through an overlay (as here) nothing is copied: any size runs
 
 
 def test_docstring_examples_of_a_module_in_a_package_with_relative_imports(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import shutil
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from atlas_lsp.solve.runners.rust_doc_tests import (
@@ -46,11 +47,16 @@ CACHE_HINT = (
 )
 
 
-def crate_folder(workdir: Path, relative: str) -> Path | None:
-    """The folder of the Cargo.toml nearest above ``relative`` (a file in the copy ``workdir``), or None."""
+def _as_is(path: Path) -> Path:
+    return path
+
+
+def crate_folder(workdir: Path, relative: str, source: Callable[[Path], Path] = _as_is) -> Path | None:
+    """The folder of the Cargo.toml nearest above ``relative`` (a file in the copy ``workdir``, read through
+    ``source``: `RunPlace.source`), or None."""
     folder = (workdir / relative).parent
     while True:
-        if (folder / "Cargo.toml").is_file():
+        if source(folder / "Cargo.toml").is_file():
             return folder
         if folder == workdir or workdir not in folder.parents:
             return None
@@ -67,9 +73,11 @@ def module_path(relative_to_crate: PurePosixPath) -> list[str]:
     return modules[:-1] if modules[-1] == "mod" else modules
 
 
-def crate_module(workdir: Path, file: str) -> tuple[Path | None, PurePosixPath, list[str]]:
+def crate_module(
+    workdir: Path, file: str, source: Callable[[Path], Path] = _as_is
+) -> tuple[Path | None, PurePosixPath, list[str]]:
     """The crate folder of ``file`` (relative to ``workdir``), the file's path in the crate, and its module path."""
-    crate = crate_folder(workdir, file)
+    crate = crate_folder(workdir, file, source)
     in_crate = PurePosixPath((workdir / file).relative_to(crate).as_posix()) if crate else PurePosixPath(file)
     return crate, in_crate, module_path(in_crate) if crate else []
 
@@ -90,10 +98,10 @@ def item_path(spec: LanguageSpec, text: str, target: FunctionTarget) -> list[str
     return names
 
 
-def test_path(workdir: Path, node_id: str) -> str:
+def test_path(place: RunPlace, node_id: str) -> str:
     """The path libtest knows a test by: its file's module, then the modules and the function around it."""
     file, *names = node_id.split("::")
-    _, _, modules = crate_module(workdir, file)
+    _, _, modules = crate_module(place.workdir, file, place.source)
     return "::".join([*modules, *names])
 
 
@@ -167,10 +175,10 @@ class CargoTestRunner:
         docs = [node_id for node_id in node_ids if is_doc_test(node_id)]
         runs: list[list[str]] = []
         if unit:
-            paths = list(dict.fromkeys(test_path(place.workdir, node_id) for node_id in unit))
+            paths = list(dict.fromkeys(test_path(place, node_id) for node_id in unit))
             runs.append([*common, "--workspace", "--tests", "--", "--exact", *paths])
         if docs:
-            filters = [doc_filter(crate_module(place.workdir, d.split("::", 1)[0])[2], d) for d in docs]
+            filters = [doc_filter(crate_module(place.workdir, d.split("::", 1)[0], place.source)[2], d) for d in docs]
             runs.append([*common, "--doc", "--", *dict.fromkeys(filters)])
         # (--doc cannot be combined with --tests, and rustdoc's names hold spaces, which --exact filters cannot:
         # two runs, the second whatever the first's tests did, the exit status the first failure's)
@@ -214,7 +222,7 @@ class CargoTestRunner:
         details = failure_details(run.output)
         outcomes = []
         for node_id in node_ids:
-            path, names = self._result_names(place.workdir, node_id, results)
+            path, names = self._result_names(place, node_id, results)
             if not names:
                 why = f"{NOT_RUN} (no test by the path {path} ran)"
                 if compile_failure:  # (the unit tests' build failed while the doc-tests' did not, or the reverse)
@@ -231,13 +239,13 @@ class CargoTestRunner:
         return TestReport(outcomes, 0.0, problem)
 
     @staticmethod
-    def _result_names(workdir: Path, node_id: str, results: dict[str, list[str]]) -> tuple[str, list[str]]:
+    def _result_names(place: RunPlace, node_id: str, results: dict[str, list[str]]) -> tuple[str, list[str]]:
         """What ``node_id`` is called in the results (its path; a doc-test: its file and line), and the results' names
         for it."""
         if not is_doc_test(node_id):
-            path = test_path(workdir, node_id)
+            path = test_path(place, node_id)
             return path, [path] if path in results else []
-        _, in_crate, _ = crate_module(workdir, node_id.split("::", 1)[0])
+        _, in_crate, _ = crate_module(place.workdir, node_id.split("::", 1)[0], place.source)
         file, line = doc_key(node_id, in_crate)
         keys = {name: result_key(name) for name in results}
         found = [name for name, key in keys.items() if key is not None and key[1] == line and same_file(key[0], file)]

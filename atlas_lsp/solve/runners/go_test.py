@@ -63,7 +63,9 @@ class GoTestRunner:
         for node_id in node_ids:
             file, *parts = node_id.split("::")
             if len(parts) == 2:
-                runner = suite_runners(str((place.workdir / file).parent)).get(parts[0])
+                folder = (place.workdir / file).parent
+                under = [place.project / folder.relative_to(place.workdir)] if place.project else []
+                runner = suite_runners(*map(str, [folder, *under])).get(parts[0])
                 names[node_id] = f"{runner}/{parts[1]}" if runner else ""
             else:
                 names[node_id] = parts[-1] if parts else ""
@@ -151,11 +153,13 @@ _ANY_FUNCTION = re.compile(r"^func\s", re.M)
 _SUITE_RUN = re.compile(r"\bsuite\.Run\(\s*\w+\s*,\s*(?:new\(\s*(\w+)\s*\)|&(\w+)\s*\{)")
 
 
-def suite_runners(folder: str) -> dict[str, str]:
-    """testify suites of the package in ``folder``, each with the Test function that runs it: the suite type named in
-    a ``suite.Run(t, new(T))`` or ``suite.Run(t, &T{…})`` in that function's body."""
+def suite_runners(*folders: str) -> dict[str, str]:
+    """testify suites of the package in the first of ``folders`` (the others: where its files not there are, the
+    project under a run's overlay), each with the Test function that runs it: the suite type named in a
+    ``suite.Run(t, new(T))`` or ``suite.Run(t, &T{…})`` in that function's body."""
     found: dict[str, str] = {}
-    for path in sorted(Path(folder).glob("*_test.go")):
+    files = {path.name: path for folder in reversed(folders) for path in Path(folder).glob("*_test.go")}
+    for _, path in sorted(files.items()):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):

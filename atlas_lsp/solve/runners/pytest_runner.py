@@ -26,7 +26,7 @@ def python_environment(place: RunPlace, python: str) -> dict[str, str]:
     the project's own editable install would import the original files instead of the candidate."""
     workdir = place.workdir
     roots = [*place.import_roots, workdir / "src", workdir]
-    python_path = ":".join(dict.fromkeys(str(root) for root in roots if root.is_dir()))
+    python_path = ":".join(dict.fromkeys(str(root) for root in roots if place.source(root).is_dir()))
     return {
         **base_environment(workdir, [str(Path(python).parent)]),
         "PYTHONPATH": python_path,
