@@ -11,6 +11,9 @@ from typing import Protocol
 NOT_RUN = "not run"
 NOT_COLLECTED = "the tests could not be collected"  # (no candidate's fault: an import the tests need, usually)
 SKIPPED = "skipped"  # the message of a test that skipped itself
+# the end of the id of a test that its framework expands into cases named under its own name (rstest, test-case):
+# the runner runs and reads every case under that name
+CASES_SUFFIX = " (cases)"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_lsp.context.index import read_source, workspace_files
+from atlas_lsp.solve.runs import CASES_SUFFIX
 from atlas_lsp.syntax.queries import captures, matches
 from atlas_lsp.syntax.registry import LanguageRegistry, LanguageSpec
 
@@ -25,7 +26,9 @@ class SelectedTest:
 
 NAMED_SCOPES = ("function_definition", "class_definition", "function_item", "mod_item")  # Python, Rust
 TEST_CALLS = ("describe", "suite", "context", "test", "it")  # JavaScript: describe('group', () => { it('x', …) })
+DENO_TESTS = ("Deno.test", "Deno.test.only")
 SKIPPED = "test.skipped"  # tests and groups skipped by how they are written: #[ignore], @pytest.mark.skip, it.skip
+CASES = "test.cases"  # tests that their framework expands into cases named under their own name (rstest, test-case)
 
 
 def _call_title(node: object, source: bytes) -> str | None:
@@ -39,16 +42,33 @@ def _call_title(node: object, source: bytes) -> str | None:
         return None
     callee = function.child_by_field_name("object") if function.type == "member_expression" else function
     whole = source[function.start_byte : function.end_byte].decode()
-    if whole != "Deno.test" and (
+    if whole not in DENO_TESTS and (
         callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS
     ):
         return None
     title = arguments.named_children[0]
+    if whole in DENO_TESTS and title.type in ("object", "function_expression"):
+        return _deno_test_name(title, source)
     if title.type not in ("string", "template_string") or any(
         c.type == "template_substitution" for c in title.children
     ):
         return None
     return source[title.start_byte + 1 : title.end_byte - 1].decode()
+
+
+def _deno_test_name(argument: object, source: bytes) -> str | None:
+    """The name of a Deno test given as an object (``Deno.test({ name: "adds", fn })``) or a named function
+    (``Deno.test(function adds() {…})``)."""
+    if argument.type == "function_expression":  # type: ignore[attr-defined]
+        name = argument.child_by_field_name("name")  # type: ignore[attr-defined]
+        return source[name.start_byte : name.end_byte].decode() if name is not None else None
+    for pair in argument.named_children:  # type: ignore[attr-defined]
+        key, value = pair.child_by_field_name("key"), pair.child_by_field_name("value")
+        if key is None or value is None or source[key.start_byte : key.end_byte] != b"name":
+            continue
+        if value.type == "string":
+            return source[value.start_byte + 1 : value.end_byte - 1].decode()
+    return None
 
 
 def _receiver_type(node: object, source: bytes) -> str | None:
@@ -92,13 +112,13 @@ def _referring(
     capture: str,
     in_tests: bool,
     limit: int,
-) -> list[tuple[Path, Path, bytes, object]]:
-    """(root, path, source, node) for each ``capture`` text object (in test files or not) that uses ``name``; in
-    test files, none inside a ``test.skipped`` capture."""
+) -> list[tuple[Path, Path, bytes, object, bool]]:
+    """(root, path, source, node, whether it is captured as ``test.cases`` too) for each ``capture`` text object (in
+    test files or not) that uses ``name``, once; in test files, none inside a ``test.skipped`` capture."""
     textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
     if textobjects is None or references is None:
         return []
-    found: list[tuple[Path, Path, bytes, object]] = []
+    found: list[tuple[Path, Path, bytes, object, bool]] = []
     for root in roots:
         for path in workspace_files(root, set(spec.suffixes)):
             if spec.is_test_file(path.relative_to(root)) != in_tests:
@@ -110,17 +130,22 @@ def _referring(
             tree = spec.parser().parse(source)
             all_matches = matches(textobjects, tree.root_node)
             skipped = [(n.start_byte, n.end_byte) for m in all_matches for n in m.get(SKIPPED, [])] if in_tests else []
+            cases = {(n.start_byte, n.end_byte) for m in all_matches for n in m.get(CASES, [])}
+            seen: set[tuple[int, int]] = set()  # (a test with two case attributes matches twice)
             for match in all_matches:
                 for node in match.get(capture, []):
                     if any(start <= node.start_byte and node.end_byte <= end for start, end in skipped):
                         continue  # (a test the runner skips says nothing about the function)
+                    if (node.start_byte, node.end_byte) in seen:
+                        continue
+                    seen.add((node.start_byte, node.end_byte))
                     used = captures(references, tree.root_node, node.start_byte, node.end_byte)
                     names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
                     defined = node.child_by_field_name("name")
                     if name in names and (
                         defined is None or source[defined.start_byte : defined.end_byte] != name.encode()
                     ):
-                        found.append((root, path, source, node))
+                        found.append((root, path, source, node, (node.start_byte, node.end_byte) in cases))
                         if len(found) >= limit:
                             return found
     return found
@@ -136,9 +161,9 @@ def tests_referring_to(
 ) -> list[SelectedTest]:
     """Tests (per the language's `test_globs`) whose body refers to ``name``, as runner node ids."""
     selected: list[SelectedTest] = []
-    for root, path, source, node in _referring(name, spec, roots, open_texts or {}, "test.around", True, limit):
+    for root, path, source, node, cases in _referring(name, spec, roots, open_texts or {}, "test.around", True, limit):
         relative = path.relative_to(root)
-        node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)])
+        node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
         selected.append(SelectedTest(node_id, str(path), text))
     return selected
@@ -149,4 +174,4 @@ def callers_of(
 ) -> list[str]:
     """Source of up to ``limit`` non-test functions that call or mention ``name`` (how it is used)."""
     found = _referring(name, spec, roots, open_texts or {}, "function.around", False, limit)
-    return [source[node.start_byte : node.end_byte].decode() for _, _, source, node in found]  # type: ignore[attr-defined]
+    return [source[node.start_byte : node.end_byte].decode() for _, _, source, node, _ in found]  # type: ignore[attr-defined]

@@ -21,6 +21,7 @@ CAPTURE_VOCABULARY = frozenset(
         "class.inside",
         "test.around",
         "test.skipped",
+        "test.cases",
         "import",
         "import.module",
         "import.name",

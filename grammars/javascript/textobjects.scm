@@ -46,6 +46,31 @@
   (#eq? @_deno "Deno")
   (#eq? @_deno_test "test"))
 
+;; Deno.test.only("name", fn)
+((call_expression
+  function: (member_expression
+    object: (member_expression
+      object: (identifier) @_deno
+      property: (property_identifier) @_deno_test)
+    property: (property_identifier) @_deno_only)
+  arguments: (arguments (string) (_))) @test.around
+  (#eq? @_deno "Deno")
+  (#eq? @_deno_test "test")
+  (#eq? @_deno_only "only"))
+
+;; Deno.test({ name: "name", fn }) and Deno.test(function name() {…})
+((call_expression
+  function: (member_expression
+    object: (identifier) @_deno
+    property: (property_identifier) @_deno_test)
+  arguments: (arguments . [
+    (object (pair key: (property_identifier) @_name_key value: (string)))
+    (function_expression name: (identifier))
+  ])) @test.around
+  (#eq? @_deno "Deno")
+  (#eq? @_deno_test "test")
+  (#eq? @_name_key "name"))
+
 ;; tests and groups that the runner skips as written: describe.skip(…), it.todo(…), xit(…), xdescribe(…)
 ((call_expression
   function: (member_expression
@@ -57,3 +82,23 @@
 ((call_expression
   function: (identifier) @_skipped_call) @test.skipped
   (#any-of? @_skipped_call "xdescribe" "xcontext" "xit" "xtest"))
+
+;; Deno.test({ …, ignore: true }), Deno.test("name", { ignore: true }, fn), Deno.test.ignore(…)
+((call_expression
+  function: (member_expression
+    object: (identifier) @_skipped_deno
+    property: (property_identifier) @_skipped_deno_test)
+  arguments: (arguments (object (pair key: (property_identifier) @_ignore_key value: (true))))) @test.skipped
+  (#eq? @_skipped_deno "Deno")
+  (#eq? @_skipped_deno_test "test")
+  (#eq? @_ignore_key "ignore"))
+
+((call_expression
+  function: (member_expression
+    object: (member_expression
+      object: (identifier) @_skipped_deno
+      property: (property_identifier) @_skipped_deno_test)
+    property: (property_identifier) @_skipped_deno_ignore)) @test.skipped
+  (#eq? @_skipped_deno "Deno")
+  (#eq? @_skipped_deno_test "test")
+  (#eq? @_skipped_deno_ignore "ignore"))

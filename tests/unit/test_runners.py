@@ -660,8 +660,25 @@ Deno.test("add", async (t) => {
   });
 });
 
-Deno.test("later", { ignore: true }, () => {
+Deno.test("later", { ignore: 1 + 1 === 2 }, () => {
   equal(add(1, 1), 2);
+});
+
+Deno.test("never", { ignore: true }, () => {
+  equal(add(1, 1), 2);
+});
+
+Deno.test({
+  name: "adds as an object",
+  fn() {
+    equal(add(2, 2), 4);
+  },
+});
+
+Deno.test({ name: "ignored as an object", ignore: true, fn: () => equal(add(1, 1), 2) });
+
+Deno.test(function addsNamed() {
+  equal(add(3, 3), 6);
 });
 
 Deno.test("unrelated", () => {
@@ -689,13 +706,20 @@ def deno_project(root: Path) -> Path:
 def test_a_deno_project_runs_its_tests_with_deno(
     registry: LanguageRegistry, tmp_path: Path, deno_on_path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Deno.test tests (a step is read as "test > step"; one ignored as it runs counts neither way), from Deno's
-    JUnit report; a candidate that does not type-check or parse gives Deno's errors."""
+    """Deno.test tests (a step is read as "test > step"; one ignored as it runs counts neither way; one ignored as
+    written is left out; a name given in an object or as a named function's), from Deno's JUnit report; a candidate
+    that does not type-check or parse gives Deno's errors."""
     monkeypatch.setenv("DENO_DIR", str(tmp_path / "deno-dir"))  # (empty: the tests import nothing remote)
     path = deno_project(tmp_path / "calc")
     found = prepare(registry, path, tmp_path / "calc", "add")
     assert isinstance(found.runner, DenoTestRunner) and found.runner.deno == deno_on_path
-    assert found.node_ids == ["math_test.ts::adds (two) numbers [x+y]", "math_test.ts::add", "math_test.ts::later"]
+    assert found.node_ids == [
+        "math_test.ts::adds (two) numbers [x+y]",
+        "math_test.ts::add",
+        "math_test.ts::later",
+        "math_test.ts::adds as an object",
+        "math_test.ts::addsNamed",
+    ]
     right, wrong, mistyped, broken = run_candidates(
         found,
         tmp_path / "calc",
@@ -707,8 +731,8 @@ def test_a_deno_project_runs_its_tests_with_deno(
             "function add(a: number, b: number): number {\n  return a +;\n}",
         ],
     )
-    assert right.all_passed and (right.total, right.skipped) == (2, 1), right
-    assert (wrong.passed, wrong.total) == (1, 2), wrong  # add(5, 0) is right by chance
+    assert right.all_passed and (right.total, right.skipped) == (4, 1), right
+    assert (wrong.passed, wrong.total) == (1, 4), wrong  # add(5, 0) is right by chance
     failure = wrong.failure_text()
     assert "adds (two) numbers [x+y] failed" in failure and "expected 3, got 5" in failure
     assert "math_test.ts:5" in failure and "must not run" not in failure and "atlas-solve-" not in failure
@@ -838,6 +862,84 @@ def test_cargo_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistr
     assert "src/geometry.rs:2" in broken.failure_text()  # where: what a repair needs
     assert (tmp_path / "src" / "geometry.rs").read_text() == GEOMETRY_RS
     assert not (tmp_path / "target").exists()  # builds happen in the job's own folder
+
+
+CASE_MACROS = Path(__file__).resolve().parents[1] / "support" / "rust_case_macros"
+CASES_CARGO_TOML = f"""[package]
+name = "twice"
+version = "0.1.0"
+edition = "2021"
+
+[dev-dependencies]
+rstest = {{ path = "{CASE_MACROS / "rstest"}" }}
+test-case = {{ path = "{CASE_MACROS / "test-case"}" }}
+"""
+CASES_LIB_RS = """pub fn twice(x: i32) -> i32 {
+    todo!()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use test_case::test_case;
+
+    #[rstest]
+    #[case(1, 2)]
+    #[case::two(2, 4)]
+    fn twice_cases(#[case] x: i32, #[case] want: i32) {
+        assert_eq!(twice(x), want);
+    }
+
+    #[rstest]
+    fn twice_zero() {
+        assert_eq!(twice(0), 0);
+    }
+
+    #[test_case(3, 6 ; "three")]
+    #[test_case(5, 10)]
+    fn twice_tc(x: i32, want: i32) {
+        assert_eq!(twice(x), want);
+    }
+
+    #[test]
+    fn twice_plain() {
+        assert_eq!(twice(7), 14);
+    }
+}
+"""
+
+
+def test_rstest_and_test_case_tests_run_every_case(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """Their crates make a module of the test's name with a test per case (rstest without cases: a test of that
+    name); the cases run by a filter their names hold, and the test passes when every case does. The crates here are
+    stand-ins with the same expansion's names (tests/support/rust_case_macros: no crates.io here)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "Cargo.toml").write_text(CASES_CARGO_TOML)
+    path = tmp_path / "src" / "lib.rs"
+    path.write_text(CASES_LIB_RS)
+    found = prepare(registry, path, tmp_path, "twice")
+    assert sorted(found.node_ids) == [
+        "src/lib.rs::tests::twice_cases (cases)",
+        "src/lib.rs::tests::twice_plain",
+        "src/lib.rs::tests::twice_tc (cases)",
+        "src/lib.rs::tests::twice_zero (cases)",
+    ]
+    right, wrong_for_two, wrong_for_five = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "pub fn twice(x: i32) -> i32 {\n    x * 2\n}",
+            "pub fn twice(x: i32) -> i32 {\n    x * 2 + (x == 2) as i32\n}",
+            "pub fn twice(x: i32) -> i32 {\n    if x == 5 { 0 } else { x * 2 }\n}",
+        ],
+    )
+    assert right.all_passed and right.total == 4, right.failure_text()
+    assert (wrong_for_two.passed, wrong_for_two.total) == (3, 4), wrong_for_two.failure_text()
+    failure = wrong_for_two.failure_text()
+    assert "twice_cases (cases) failed" in failure and "left: 5" in failure and "right: 4" in failure
+    assert [o.node_id for o in wrong_for_five.outcomes if not o.passed] == ["src/lib.rs::tests::twice_tc (cases)"]
 
 
 SHAPES_RS = """pub struct Grid<T>(pub T);

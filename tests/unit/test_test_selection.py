@@ -1,7 +1,8 @@
 """Which tests "solve this function" selects: every test form each runner runs (Rust's #[should_panic] and
-#[tokio::test]-style tests, Go's fuzz tests and examples with their output), none that the runner skips as written
-(#[ignore], @pytest.mark.skip, it.skip, xdescribe), and a Rust function's own doc-tests; and how tests that skip
-themselves at run time are counted (real pytest in the sandbox)."""
+#[tokio::test]-style tests, property tests, rstest's and test-case's tests with their cases, Go's fuzz tests and
+examples with their output), none that the runner skips as written (#[ignore], @pytest.mark.skip, it.skip,
+xdescribe), and a Rust function's own doc-tests; and how tests that skip themselves at run time are counted (real
+pytest in the sandbox)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,24 @@ mod tests {
         assert_eq!(area(2, 2), 4);
     }
 
+    #[quickcheck]
+    fn area_commutes(w: u32, h: u32) -> bool {
+        area(w, h) == area(h, w)
+    }
+
+    #[rstest]
+    #[case(1, 1)]
+    #[ignore]
+    fn area_ignored_cases(#[case] w: u32, #[case] h: u32) {
+        area(w, h);
+    }
+
+    #[test_case(2, 3 ; "small")]
+    #[test_case(4, 5 ; "large")]
+    fn area_cases(w: u32, h: u32) {
+        assert!(area(w, h) > 0);
+    }
+
     fn area_helper() -> u32 {
         area(3, 3)
     }
@@ -80,6 +99,8 @@ def test_rust_tests_with_more_attributes_are_selected_and_ignored_ones_are_not(
         "src/lib.rs::tests::area_overflows",
         "src/lib.rs::tests::area_async",
         "src/lib.rs::tests::area_plain",
+        "src/lib.rs::tests::area_commutes",
+        "src/lib.rs::tests::area_cases (cases)",  # (once, with its two cases)
     ]
 
 

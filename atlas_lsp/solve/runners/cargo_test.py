@@ -22,6 +22,7 @@ from atlas_lsp.solve.runners.rust_doc_tests import (
     same_file,
 )
 from atlas_lsp.solve.runs import (
+    CASES_SUFFIX,
     NOT_COLLECTED,
     NOT_RUN,
     SKIPPED,
@@ -99,8 +100,9 @@ def item_path(spec: LanguageSpec, text: str, target: FunctionTarget) -> list[str
 
 
 def test_path(place: RunPlace, node_id: str) -> str:
-    """The path libtest knows a test by: its file's module, then the modules and the function around it."""
-    file, *names = node_id.split("::")
+    """The path libtest knows a test by: its file's module, then the modules and the function around it (an rstest
+    or test-case test's cases: under it)."""
+    file, *names = node_id.removesuffix(CASES_SUFFIX).split("::")
     _, _, modules = crate_module(place.workdir, file, place.source)
     return "::".join([*modules, *names])
 
@@ -171,22 +173,23 @@ class CargoTestRunner:
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
         manifest = str(place.workdir / self.manifest)
         common = [self.cargo, "test", "--manifest-path", manifest, "--offline", "--no-fail-fast", "--color", "never"]
-        unit = [node_id for node_id in node_ids if not is_doc_test(node_id)]
         docs = [node_id for node_id in node_ids if is_doc_test(node_id)]
+        cases = [node_id for node_id in node_ids if node_id.endswith(CASES_SUFFIX)]
+        unit = [node_id for node_id in node_ids if node_id not in docs and node_id not in cases]
         runs: list[list[str]] = []
         if unit:
             paths = list(dict.fromkeys(test_path(place, node_id) for node_id in unit))
             runs.append([*common, "--workspace", "--tests", "--", "--exact", *paths])
+        if cases:  # (their cases' names are the crate's to make: a filter that each of them holds)
+            runs.append([*common, "--workspace", "--tests", "--", *dict.fromkeys(test_path(place, c) for c in cases)])
         if docs:
             filters = [doc_filter(crate_module(place.workdir, d.split("::", 1)[0], place.source)[2], d) for d in docs]
             runs.append([*common, "--doc", "--", *dict.fromkeys(filters)])
-        # (--doc cannot be combined with --tests, and rustdoc's names hold spaces, which --exact filters cannot:
-        # two runs, the second whatever the first's tests did, the exit status the first failure's)
-        argv = (
-            runs[0]
-            if len(runs) == 1
-            else ["sh", "-c", f"{shlex.join(runs[0])}; first=$?; {shlex.join(runs[1])} || exit $?; exit $first"]
-        )
+        # (--doc cannot be combined with --tests, rustdoc's names hold spaces, which --exact filters cannot, and
+        # --exact applies to every filter: a run each, each whatever the others' tests did; the exit status the
+        # first failure's)
+        chained = "; ".join(f'{shlex.join(run)} || {{ s=$?; [ "$first" -ne 0 ] || first=$s; }}' for run in runs)
+        argv = runs[0] if len(runs) == 1 else ["sh", "-c", f"first=0; {chained}; exit $first"]
         home = Path.home()
         environment = {
             **base_environment(place.workdir, [str(Path(self.cargo).parent)]),
@@ -242,6 +245,9 @@ class CargoTestRunner:
     def _result_names(place: RunPlace, node_id: str, results: dict[str, list[str]]) -> tuple[str, list[str]]:
         """What ``node_id`` is called in the results (its path; a doc-test: its file and line), and the results' names
         for it."""
+        if node_id.endswith(CASES_SUFFIX):  # (rstest without cases: a test of its own name)
+            path = test_path(place, node_id)
+            return path, [name for name in results if name == path or name.startswith(path + "::")]
         if not is_doc_test(node_id):
             path = test_path(place, node_id)
             return path, [path] if path in results else []
