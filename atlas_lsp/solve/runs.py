@@ -105,7 +105,7 @@ class RunCommand:
 
     argv: list[str]
     environment: dict[str, str]
-    report: Path | None
+    report: Path | None  # (as the run sees it; the sandbox gives `outcomes` where the server reads it: RunPlace.own)
     # memory is limited by address space, else by data segment (Node.js's WebAssembly, which its TypeScript support
     # runs on, reserves far more address space than it uses: under an address-space limit it cannot start)
     limit_address_space: bool = True
@@ -125,23 +125,30 @@ class FinishedRun:
 
 @dataclass(frozen=True)
 class RunPlace:
-    """Where a run happens: ``workdir`` is the candidate's copy of the project, ``shared`` a folder kept for the
+    """Where a run happens: ``workdir`` is where the run sees the candidate's project (its copy; or, through an
+    overlay, the project's own folder with the candidate's own files over it), ``shared`` a folder kept for the
     whole solve job (a build cache: cargo's target folder), ``import_roots`` the folders the candidate's files are
-    imported from (Python). With ``project`` the copy is an overlay: the run sees the project there with the copy's
-    own files over it (the candidate, unsaved buffers, what the run writes), while the server, outside the run,
-    sees only those in ``workdir``: it reads the project's other files through `source`."""
+    imported from (Python). With an overlay, ``upper`` holds the candidate's own files, those written for the run
+    (the candidate, unsaved buffers, a runner's reporter) and those the run writes (its report): the server, which
+    sees the project itself at ``workdir``, writes and reads them there (`own`)."""
 
     workdir: Path
     shared: Path
     import_roots: tuple[Path, ...] = ()
-    project: Path | None = None
+    upper: Path | None = None
+
+    def own(self, path: Path) -> Path:
+        """Where the server, outside the run, writes a file that the run is to see at ``path`` (in ``workdir``), or
+        reads one that the run wrote there."""
+        if self.upper is None or not path.is_relative_to(self.workdir):
+            return path
+        return self.upper / path.relative_to(self.workdir)
 
     def source(self, path: Path) -> Path:
-        """Where the server reads ``path`` (a file or folder as the run sees it, in ``workdir``) from: the copy's
-        own, else (an overlay) the project's."""
-        if self.project is None or path.exists() or not path.is_relative_to(self.workdir):
-            return path
-        return self.project / path.relative_to(self.workdir)
+        """Where the server reads a file or folder that the run sees at ``path``: the candidate's own, else the
+        project's."""
+        own = self.own(path)
+        return own if own.exists() else path
 
 
 class TestRunner(Protocol):

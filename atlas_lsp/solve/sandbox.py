@@ -181,12 +181,13 @@ def write_into_copy(target: Path, text: str) -> None:
 # signals from inside), so a candidate that kills its parent kills the guard below it, and the run ends with that
 # status instead of carrying on.
 _CONFINE = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && cd "$(pwd)" && "$@"'
-# The same with the project seen through an overlay at the candidate's folder instead of a copy: $1 the project
-# (read-only under it), $2 the candidate's folder (its own files over the project; what the run writes lands there,
-# where the server reads it after the run, the overlay gone), $3 the overlay's work folder (beside it).
+# The same with an overlay instead of a copy, mounted over the project's own folder ($1: the run sees the project
+# where it is, so paths that lead out of it, a `path = "../common"` dependency, still lead where they do), $2 the
+# candidate's own folder (its files over the project's; what the run writes or deletes lands there, where the server
+# reads it after the run, the overlay gone with the namespace), $3 the overlay's work folder (beside it).
 _CONFINE_OVERLAY = (
     'mount --bind "$0" "$0" && mount -o remount,bind,ro / && '
-    'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$2" && cd "$(pwd)" && shift 3 && "$@"'
+    'mount -t overlay overlay -o "lowerdir=$1,upperdir=$2,workdir=$3" "$1" && cd "$(pwd)" && shift 3 && "$@"'
 )
 _NAMESPACES = ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--propagation", "private"]
 
@@ -219,17 +220,20 @@ def isolation_prefix() -> tuple[str, ...]:
     return ()
 
 
-def overlay_work(workdir: Path) -> Path:
-    """The overlay's work folder for a candidate's folder (on the same filesystem, outside it)."""
-    return workdir.with_name(workdir.name + "-work")
+def overlay_work(upper: Path) -> Path:
+    """The overlay's work folder for a candidate's own folder (on the same filesystem, outside it)."""
+    return upper.with_name(upper.name + "-work")
 
 
 def overlay_works(project: Path) -> bool:
     """Whether runs can see ``project`` through an overlay instead of a copy: confined runs (isolation_prefix), a
     kernel that lets their namespace mount an overlay (Linux 5.11 and later), a project folder an overlay can lie
-    over (a network filesystem may not be), a path its mount options can hold (no comma or colon). Tried once."""
+    over (a network filesystem may not be), a path its mount options can hold (no comma or colon), and one that does
+    not hold the candidates' own folders (the temporary folder, or `/`). Tried once."""
     prefix = isolation_prefix()
     if not prefix or not project.is_dir() or any(mark in str(project) for mark in ",:\\\n"):
+        return False
+    if Path(tempfile.gettempdir()).resolve().is_relative_to(project.resolve()):
         return False
     probe_dir = Path(tempfile.mkdtemp(prefix="atlas-probe-"))
     upper = probe_dir / "candidate"
@@ -243,7 +247,8 @@ def overlay_works(project: Path) -> bool:
     finally:
         remove_tree(probe_dir)
     if done.returncode != 0:
-        logger.info("sandbox: no overlay over %s (%s); each candidate gets a copy", project, done.stderr.strip()[-200:])
+        why = done.stderr.decode(errors="replace").strip()[-200:]
+        logger.info("sandbox: no overlay over %s (%s); each candidate gets a copy", project, why)
     return done.returncode == 0
 
 
@@ -297,12 +302,11 @@ def _limit(limits: Limits, address_space: bool) -> Callable[[], None]:
     return apply
 
 
-def import_root(workdir: Path, relative: Path, project: Path | None = None) -> Path:
-    """The folder Python imports the module at ``relative`` (in the copy ``workdir``; its other files in ``project``
-    where the copy is an overlay) from: the one above its outermost package (folders with an ``__init__.py``), e.g.
-    ``src`` in a src layout."""
-    folder = (workdir / relative).parent
-    while folder != workdir and RunPlace(workdir, workdir, (), project).source(folder / "__init__.py").is_file():
+def import_root(place: RunPlace, relative: Path) -> Path:
+    """The folder Python imports the module at ``relative`` (in the run's ``place.workdir``) from: the one above its
+    outermost package (folders with an ``__init__.py``), e.g. ``src`` in a src layout."""
+    folder = (place.workdir / relative).parent
+    while folder != place.workdir and place.source(folder / "__init__.py").is_file():
         folder = folder.parent
     return folder
 
@@ -331,13 +335,18 @@ def run_confined(
     writable are the copy and the job's shared folder, both under one folder), and killed with its whole process
     group when it ends, times out or is cancelled; never raises for what the command does."""
     started = time.monotonic()
-    (place.workdir / ".tmp").mkdir(exist_ok=True)
+    place.own(place.workdir / ".tmp").mkdir(exist_ok=True)
     prefix = isolation_prefix()
-    writable = os.path.commonpath([place.workdir, place.shared])  # (the overlay's work folder is beside workdir)
+    own = place.upper or place.workdir  # the candidate's own folder: its copy, or its overlay's upper layer
+    writable = os.path.commonpath([own, place.shared])  # (the overlay's work folder is beside it)
     confine = ["sh", "-c", _CONFINE, writable] if prefix else []
-    if place.project is not None:  # (Sandbox makes overlays only where runs are confined: overlay_works)
-        work = str(overlay_work(place.workdir))
-        confine = ["sh", "-c", _CONFINE_OVERLAY, writable, str(place.project), str(place.workdir), work]
+    if place.upper is not None:  # (the run would be in the project itself without the overlay: never unconfined)
+        if not prefix:
+            return FinishedRun(
+                None, "", "an overlay needs a confined run (namespaces), which this system does not allow"
+            )
+        work = str(overlay_work(place.upper))
+        confine = ["sh", "-c", _CONFINE_OVERLAY, writable, str(place.workdir), str(place.upper), work]
     command = [*prefix, *confine, limits.python, "-c", GUARD, *argv]
     process = subprocess.Popen(
         command,
@@ -407,7 +416,7 @@ class Sandbox:
         """``runner``: pytest unless given; ``environment``: the user's variables for the runs (`solve.passEnv`,
         `solve.env`), under those the runner sets; ``overlay``: whether the runs see the project through an overlay
         instead of a copy (default: where the OS allows it, overlay_works)."""
-        self.overlay = overlay_works(root) if overlay is None else overlay
+        self.overlay = overlay_works(root) if overlay is None else overlay and bool(isolation_prefix())
         if not self.overlay:
             check_copy_size(root)  # (raises ProjectTooLarge)
         if runner is None:
@@ -428,23 +437,24 @@ class Sandbox:
         self, overlays: dict[str, str], node_ids: list[str], extra_files: dict[str, str], cancel: CancelToken | None
     ) -> TestReport:
         self._count += 1
-        workdir = self._base / f"candidate-{self._count}"
-        project = self.root.resolve() if self.overlay else None
-        if project is not None:  # (the run sees the project under these files: nothing to copy)
-            workdir.mkdir()
-            overlay_work(workdir).mkdir()
-            write_overlays(self.root, workdir, {**self.buffers, **overlays})
+        own = self._base / f"candidate-{self._count}"  # the candidate's own folder: its copy, or its overlay's upper
+        if self.overlay:  # (the run sees the project in its own folder with these files over it: nothing to copy)
+            own.mkdir()
+            overlay_work(own).mkdir()
+            write_overlays(self.root, own, {**self.buffers, **overlays})
+            place = RunPlace(self.root.resolve(), self._shared, (), own)
         else:  # (linked folders are read-only to runs where they are confined; see isolation_prefix)
-            copy_project(self.root, workdir, {**self.buffers, **overlays}, linked_folders=self.runner.linked_folders)
+            copy_project(self.root, own, {**self.buffers, **overlays}, linked_folders=self.runner.linked_folders)
+            place = RunPlace(own, self._shared)
         for relative, text in extra_files.items():
-            write_into_copy(workdir / relative, text)
+            write_into_copy(place.own(place.workdir / relative), text)
         roots = []
         for path in overlays:
             try:
-                roots.append(import_root(workdir, Path(path).resolve().relative_to(self.root.resolve()), project))
+                roots.append(import_root(place, Path(path).resolve().relative_to(self.root.resolve())))
             except ValueError:
                 continue  # (not in the project)
-        place = RunPlace(workdir, self._shared, tuple(roots), project)
+        place = replace(place, import_roots=tuple(roots))
         started = time.monotonic()
         try:
             command = self.runner.command(place, node_ids, self.limits)
@@ -455,13 +465,14 @@ class Sandbox:
             finished = run_confined(
                 command.argv, place, environment, limits, cancel, command.limit_address_space, command.cwd
             )
-            report = self.runner.outcomes(place, command, node_ids, finished)
+            written = replace(command, report=place.own(command.report)) if command.report else command
+            report = self.runner.outcomes(place, written, node_ids, finished)
             report.seconds = time.monotonic() - started
             return report
         finally:
-            remove_tree(workdir)
-            if project is not None:
-                remove_tree(overlay_work(workdir))
+            remove_tree(own)  # (never place.workdir: with an overlay, that is the project itself)
+            if self.overlay:
+                remove_tree(overlay_work(own))
 
     def close(self) -> None:
         remove_tree(self._base)

@@ -47,9 +47,22 @@ def prepare(registry: LanguageRegistry, path: Path, root: Path, name: str) -> Sp
     return SolveService(registry, None).prepare(SolveRequest(str(path), path.read_text(), root, {}, name=name))  # type: ignore[arg-type]
 
 
+def project_files(root: Path) -> dict[str, tuple[int, int]]:
+    """Each file's size and modification time (``node_modules`` left out: installed, never written by the runs)."""
+    found = {}
+    for folder, folders, names in os.walk(root):
+        folders[:] = [name for name in folders if name != "node_modules"]
+        for name in names:
+            status = os.lstat(os.path.join(folder, name))
+            found[os.path.relpath(os.path.join(folder, name), root)] = (status.st_size, status.st_mtime_ns)
+    return found
+
+
 def run_candidates(found: Specification, root: Path, path: Path, codes: list[str]) -> list[TestReport]:
-    """Each candidate definition of the target, tested in a fresh copy (one sandbox, as in a solve job)."""
+    """Each candidate definition of the target, tested in a fresh view of the project (one sandbox, as in a solve
+    job); the project itself stays as it was (no runner's reporter or report, nothing a test wrote)."""
     text = path.read_text()
+    before = project_files(root)
     sandbox = Sandbox(root, {}, Limits(wall_seconds=60), found.runner)
     try:
         return [
@@ -58,6 +71,7 @@ def run_candidates(found: Specification, root: Path, path: Path, codes: list[str
         ]
     finally:
         sandbox.close()
+        assert project_files(root) == before
 
 
 # --- JavaScript: node:test -------------------------------------------------------------------------------------
@@ -862,6 +876,25 @@ def test_cargo_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistr
     assert "src/geometry.rs:2" in broken.failure_text()  # where: what a repair needs
     assert (tmp_path / "src" / "geometry.rs").read_text() == GEOMETRY_RS
     assert not (tmp_path / "target").exists()  # builds happen in the job's own folder
+
+
+def test_a_crate_with_a_path_dependency_outside_the_project_builds(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """The run sees the project where it is (the overlay lies over its own folder), so `path = "../common"` leads
+    where it does; in a copy elsewhere it led nowhere and every candidate failed to build."""
+    (tmp_path / "common" / "src").mkdir(parents=True)
+    (tmp_path / "common" / "Cargo.toml").write_text('[package]\nname = "common"\nversion = "0.1.0"\nedition = "2021"\n')
+    (tmp_path / "common" / "src" / "lib.rs").write_text("pub const SIDES: u32 = 4;\n")
+    app = tmp_path / "app"
+    (app / "src").mkdir(parents=True)
+    cargo_toml = '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n'
+    (app / "Cargo.toml").write_text(cargo_toml + 'common = { path = "../common" }\n')
+    path = app / "src" / "lib.rs"
+    tests = "#[cfg(test)]\nmod tests {\n    #[test]\n    fn square() {\n        assert_eq!(super::perimeter(2), 8);\n"
+    tests += "    }\n}\n"
+    path.write_text("pub fn perimeter(side: u32) -> u32 {\n    todo!()\n}\n\n" + tests)
+    found = prepare(registry, path, app, "perimeter")
+    (report,) = run_candidates(found, app, path, ["pub fn perimeter(side: u32) -> u32 {\n    side * common::SIDES\n}"])
+    assert report.all_passed, report.failure_text()
 
 
 CASE_MACROS = Path(__file__).resolve().parents[1] / "support" / "rust_case_macros"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ def test_the_sandbox_is_isolated_here() -> None:
 
 def test_runs_see_the_project_through_an_overlay_here(project: Path) -> None:
     assert overlay_works(project), "CI must run tests where a run's namespace can mount an overlay (Linux 5.11+)"
+    assert not overlay_works(Path(tempfile.gettempdir())) and not overlay_works(Path("/"))  # (it holds the sandbox)
     sandbox = Sandbox(project, {}, Limits())
     assert sandbox.overlay
     sandbox.close()

@@ -292,6 +292,7 @@ def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_pat
     import sys
     import sysconfig
 
+    from atlas_lsp.solve.runs import RunPlace
     from atlas_lsp.solve.sandbox import import_root
 
     project = tmp_path / "project"
@@ -310,12 +311,16 @@ def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_pat
     python = str(env / "bin" / "python")
     found = subprocess.run([python, "-c", "import mypkg; print(mypkg.__file__)"], capture_output=True, text=True)
     assert found.stdout.strip() == str(project / "src" / "mypkg" / "__init__.py")  # the install works
-    assert import_root(project, Path("src/mypkg/core.py")) == project / "src"
-    upper = tmp_path / "candidate"  # an overlay's candidate folder: only the candidate's file there, the rest below
+    assert import_root(RunPlace(project, tmp_path), Path("src/mypkg/core.py")) == project / "src"
+    upper = tmp_path / "candidate"  # an overlay's upper layer: only the candidate's file there, the rest below
     (upper / "src" / "mypkg").mkdir(parents=True)
     (upper / "src" / "mypkg" / "core.py").write_text(stub)
-    assert import_root(upper, Path("src/mypkg/core.py"), project) == upper / "src"
-    assert import_root(upper, Path("src/mypkg/core.py")) == upper / "src" / "mypkg"  # (what a copy would say)
+    (project / "src" / "mypkg" / "__init__.py").unlink()
+    overlaid = RunPlace(project, tmp_path, (), upper)
+    assert import_root(overlaid, Path("src/mypkg/core.py")) == project / "src" / "mypkg"  # (no package now)
+    (upper / "src" / "mypkg" / "__init__.py").write_text("")  # (an unsaved buffer, say)
+    assert import_root(overlaid, Path("src/mypkg/core.py")) == project / "src"
+    (project / "src" / "mypkg" / "__init__.py").write_text("")
 
     sandbox = Sandbox(project, {}, Limits(python, wall_seconds=60))
     right = stub.replace("pass", "return a + b")

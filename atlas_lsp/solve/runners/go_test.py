@@ -64,8 +64,7 @@ class GoTestRunner:
             file, *parts = node_id.split("::")
             if len(parts) == 2:
                 folder = (place.workdir / file).parent
-                under = [place.project / folder.relative_to(place.workdir)] if place.project else []
-                runner = suite_runners(*map(str, [folder, *under])).get(parts[0])
+                runner = suite_runners(str(place.own(folder)), str(folder)).get(parts[0])
                 names[node_id] = f"{runner}/{parts[1]}" if runner else ""
             else:
                 names[node_id] = parts[-1] if parts else ""
@@ -155,7 +154,7 @@ _SUITE_RUN = re.compile(r"\bsuite\.Run\(\s*\w+\s*,\s*(?:new\(\s*(\w+)\s*\)|&(\w+
 
 def suite_runners(*folders: str) -> dict[str, str]:
     """testify suites of the package in the first of ``folders`` (the others: where its files not there are, the
-    project under a run's overlay), each with the Test function that runs it: the suite type named in a
+    project under a run's overlay: RunPlace.own), each with the Test function that runs it: the suite type named in a
     ``suite.Run(t, new(T))`` or ``suite.Run(t, &T{…})`` in that function's body."""
     found: dict[str, str] = {}
     files = {path.name: path for folder in reversed(folders) for path in Path(folder).glob("*_test.go")}

@@ -45,7 +45,7 @@ class JasmineRunner:
 
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
         cwd = place.workdir / self.package
-        (place.workdir / REPORTER_FILE).write_text(REPORTER, encoding="utf-8")
+        place.own(place.workdir / REPORTER_FILE).write_text(REPORTER, encoding="utf-8")
         report = place.workdir / REPORT_FILE
         files = list(dict.fromkeys(node_id.split("::", 1)[0] for node_id in node_ids))
         relative = [os.path.relpath(place.workdir / file, cwd) for file in files]

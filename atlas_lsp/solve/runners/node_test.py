@@ -124,7 +124,7 @@ class NodeTestRunner:
         self.typescript = typescript
 
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
-        (place.workdir / REPORTER_FILE).write_text(REPORTER, encoding="utf-8")
+        place.own(place.workdir / REPORTER_FILE).write_text(REPORTER, encoding="utf-8")
         report = place.workdir / REPORT_FILE
         files = list(dict.fromkeys(node_id.split("::", 1)[0] for node_id in node_ids))
         names = dict.fromkeys(node_id.split("::")[-1] for node_id in node_ids)
