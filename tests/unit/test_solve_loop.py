@@ -144,6 +144,15 @@ def test_the_test_interpreter_is_checked() -> None:
         interpreter(SolveSettings(python="/nonexistent/bin/python"))
 
 
+def python_of_this_environment(path: Path) -> None:
+    """A project virtualenv's ``python`` at ``path`` that runs this interpreter with its packages (pytest): a link to
+    it would lose them when they are a virtualenv's (found from the path python is started by), so a script."""
+    import sys
+
+    path.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    path.chmod(0o755)
+
+
 def test_a_relative_test_interpreter_is_the_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`solve.python: .venv/bin/python` names the project's virtualenv, whatever the server's working folder; the
     tests run in a copy of the project (without its virtualenv), so the path handed on is absolute."""
@@ -153,7 +162,7 @@ def test_a_relative_test_interpreter_is_the_projects(tmp_path: Path, monkeypatch
 
     venv_bin = tmp_path / "project" / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
-    (venv_bin / "python").symlink_to(sys.executable)  # (a virtualenv's python is such a link)
+    python_of_this_environment(venv_bin / "python")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -288,6 +297,7 @@ def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_pat
     """A project whose package lives in `src/` and is installed in its own environment in editable mode (a .pth
     file naming the original `src`): its tests must import the candidate in the sandbox's copy, not the original
     files (every candidate failed like the stub, even a right one)."""
+    import site
     import subprocess
     import sys
     import sysconfig
@@ -308,6 +318,7 @@ def test_a_src_layout_installed_in_editable_mode_is_tested_from_the_copy(tmp_pat
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(env)], check=True)
     purelib = sysconfig.get_path("purelib", vars={"base": str(env), "platbase": str(env)})
     Path(purelib, "__editable__mypkg.pth").write_text(str(project / "src") + "\n")  # what `pip install -e .` leaves
+    Path(purelib, "_pytest_from_here.pth").write_text("\n".join(site.getsitepackages()) + "\n")  # (from a venv too)
     python = str(env / "bin" / "python")
     found = subprocess.run([python, "-c", "import mypkg; print(mypkg.__file__)"], capture_output=True, text=True)
     assert found.stdout.strip() == str(project / "src" / "mypkg" / "__init__.py")  # the install works
@@ -444,7 +455,7 @@ def test_unset_the_tests_run_with_the_projects_own_virtualenv(tmp_path: Path) ->
     assert environment_without_pytest(tmp_path) == "env"  # (the solve says so in its progress)
     venv_bin = tmp_path / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
-    (venv_bin / "python").symlink_to(sys.executable)
+    python_of_this_environment(venv_bin / "python")
     assert interpreter(SolveSettings(), tmp_path) == str(venv_bin / "python")
     assert environment_without_pytest(tmp_path) is None
     assert interpreter(SolveSettings(python=sys.executable), tmp_path) == sys.executable  # the setting wins
