@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from atlas_lsp.prompts.thinking import generate_with_budget, is_reasoning_templa
 from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner
-from atlas_lsp.solve.runners.pytest_runner import PytestRunner
+from atlas_lsp.solve.runners.pytest_runner import PytestRunner, pytest_problem
 from atlas_lsp.solve.runs import Limits, TestReport, TestRunner
 from atlas_lsp.solve.sandbox import ProjectTooLarge, Sandbox
 from atlas_lsp.solve.target import FunctionTarget, find_function
@@ -138,26 +137,20 @@ def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list
 PROJECT_ENVIRONMENTS = (".venv", "venv", "env", ".env")  # virtualenv folders looked for at a project's root
 
 
-def _has_pytest(python: str) -> bool:
-    try:
-        return subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
 def project_environment(root: Path) -> str | None:
-    """The Python of the project's own virtualenv (``.venv``, ``venv``, ``env`` or ``.env`` at ``root``) when it has
-    pytest, else None."""
+    """The Python of the project's own virtualenv (``.venv``, ``venv``, ``env`` or ``.env`` at ``root``) when it can
+    run pytest (its own, else atlas-lsp's: `bundled_pytest`), else None."""
     for folder in PROJECT_ENVIRONMENTS:
         python = root / folder / "bin" / "python"
-        if python.is_file() and _has_pytest(str(python)):
+        if python.is_file() and not pytest_problem(str(python)):
             return os.path.abspath(python)
     return None
 
 
 def environment_without_pytest(root: Path) -> str | None:
-    """The project's own virtualenv folder (``.venv``, …, at ``root``) when there is one and none has pytest: its
-    tests then run with another Python, which may lack the project's dependencies."""
+    """The project's own virtualenv folder (``.venv``, …, at ``root``) when there is one and none can run pytest (a
+    Python older than atlas-lsp's pytest supports, say): its tests then run with another Python, which may lack the
+    project's dependencies."""
     found = [folder for folder in PROJECT_ENVIRONMENTS if (root / folder / "bin" / "python").is_file()]
     return found[0] if found and project_environment(root) is None else None
 
@@ -165,8 +158,9 @@ def environment_without_pytest(root: Path) -> str | None:
 def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
     """The Python that runs the project's tests, as an absolute path (the tests run in a copy of the project); a
     relative path with a folder in it (``.venv/bin/python``) is the project's at ``root``, a bare name is looked up
-    on PATH. Unset: the project's own virtualenv at ``root`` when it has pytest (its dependencies are there), else
-    the one atlas-lsp runs on. A clear error when the configured one does not work."""
+    on PATH. Unset: the project's own virtualenv at ``root`` (its dependencies are there), else the one atlas-lsp
+    runs on. Either runs its own pytest, else atlas-lsp's (`bundled_pytest`). A clear error when the configured one
+    cannot run pytest."""
     if not settings.python:
         found = project_environment(root) if root is not None else None
         if found is not None:
@@ -178,12 +172,9 @@ def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
     else:
         python = shutil.which(given) or given
     python = os.path.abspath(python)  # (not resolved: a virtualenv's python is a link to the one it was made from)
-    try:
-        done = subprocess.run([python, "-c", "import pytest"], capture_output=True, timeout=30)
-    except (OSError, subprocess.SubprocessError) as error:
-        raise SolveError(f"atlas.solve.python {settings.python!r} cannot be run: {error}") from error
-    if done.returncode != 0:
-        raise SolveError(f"atlas.solve.python {settings.python!r} has no pytest: install it in that environment")
+    problem = pytest_problem(python)
+    if problem:
+        raise SolveError(f"atlas.solve.python {settings.python!r}: {problem}; install pytest in that environment")
     return python
 
 
@@ -281,7 +272,7 @@ class SolveService:
         python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
         unused = environment_without_pytest(request.root) if isinstance(found.runner, PytestRunner) else None
         if not settings.python and unused is not None:
-            note = f"the project's {unused} has no pytest: its tests run with {python} (install pytest in {unused})"
+            note = f"the project's {unused} cannot run pytest: its tests run with {python} (install pytest in {unused})"
             logger.warning("solve: %s", note)
             progress(note)
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)

@@ -41,6 +41,7 @@ def test_doctor_reports_a_working_setup() -> None:
     assert re.search(r"cargo test: cargo \d+\.\d+", checks["solve_runners"]), checks["solve_runners"]
     assert re.search(r"go test: go version go\d+\.\d+", checks["solve_runners"]), checks["solve_runners"]
     assert checks["solve_sandbox"].startswith("isolated (") and "through an overlay" in checks["solve_sandbox"]
+    assert re.search(r"without pytest runs its tests with atlas-lsp's pytest \d+\.\d+", checks["solve_runners"])
 
 
 def test_doctor_fails_with_the_reason(tmp_path: Path) -> None:

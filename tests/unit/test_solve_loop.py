@@ -144,6 +144,48 @@ def test_the_test_interpreter_is_checked() -> None:
         interpreter(SolveSettings(python="/nonexistent/bin/python"))
 
 
+def test_a_project_environment_without_pytest_runs_its_tests_with_atlas_lsps(tmp_path: Path) -> None:
+    """A project that uses unittest and never installed pytest: its own virtualenv (its dependencies are there) runs
+    its tests, with atlas-lsp's pytest after its own packages (before, atlas-lsp's interpreter ran them, without the
+    project's dependencies); a Python that cannot import pytest at all is refused with why."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    from atlas_lsp.solve.service import SolveError, environment_without_pytest, interpreter
+
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    environment = project / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(environment), "platbase": str(environment)})
+    Path(purelib, "unitlib.py").write_text("FACTOR = 3\n")  # a dependency only the project's environment has
+    stub = "from unitlib import FACTOR\n\n\ndef triple(x):\n    return 0\n"
+    (project / "calc.py").write_text(stub)
+    (project / "tests" / "test_calc.py").write_text(
+        "import unittest\n\nfrom calc import triple\n\n\nclass TestTriple(unittest.TestCase):\n"
+        "    def test_triple(self):\n        self.assertEqual(triple(2), 6)\n"
+    )
+    python = str(environment / "bin" / "python")
+    assert subprocess.run([python, "-c", "import pytest"], capture_output=True).returncode != 0  # (none of its own)
+    assert interpreter(SolveSettings(), project) == python and environment_without_pytest(project) is None
+    assert interpreter(SolveSettings(python=".venv/bin/python"), project) == python
+    sandbox = Sandbox(project, {}, Limits(python, wall_seconds=60))
+    node = ["tests/test_calc.py::TestTriple::test_triple"]
+    try:
+        right = sandbox.run({str(project / "calc.py"): stub.replace("return 0", "return FACTOR * x")}, node, {}, None)
+        wrong = sandbox.run({}, node, {}, None)
+    finally:
+        sandbox.close()
+    assert right.all_passed, right.failure_text()
+    assert not wrong.all_passed and "AssertionError: 0 != 6" in wrong.failure_text()
+    broken = tmp_path / "broken-python"
+    broken.write_text("#!/bin/sh\necho 'SyntaxError: too old' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    with pytest.raises(SolveError, match=r"cannot import pytest \(SyntaxError: too old\); install pytest"):
+        interpreter(SolveSettings(python=str(broken)))
+
+
 def python_of_this_environment(path: Path) -> None:
     """A project virtualenv's ``python`` at ``path`` that runs this interpreter with its packages (pytest): a link to
     it would lose them when they are a virtualenv's (found from the path python is started by), so a script."""

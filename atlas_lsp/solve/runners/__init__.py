@@ -4,6 +4,7 @@ Node.js that strips types); cargo test for Rust; go test for Go; or why none can
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import subprocess
@@ -194,6 +195,15 @@ def _tool_version(tool: str, argument: str) -> str:
     return done.stdout.split(" (")[0].strip() or done.stderr.strip()[:200]
 
 
+def _pytest_version() -> str:
+    """Which pytest runs the tests of an environment without one."""
+    try:
+        version = importlib.metadata.version("pytest")
+    except importlib.metadata.PackageNotFoundError:
+        return "an environment without pytest cannot run its tests (atlas-lsp's has none either)"
+    return f"an environment without pytest runs its tests with atlas-lsp's pytest {version}"
+
+
 def runner_summary() -> dict[str, str]:
     """What each runner of the solve action would run with here (for `atlas-lsp doctor`)."""
     node = find_node()
@@ -212,7 +222,7 @@ def runner_summary() -> dict[str, str]:
     bun = find_bun([])
     deno = find_deno()
     return {
-        "pytest": f"solve.python when set, else the project's virtualenv with pytest, else {sys.executable}",
+        "pytest": f"solve.python when set, else the project's virtualenv, else {sys.executable}; {_pytest_version()}",
         "node:test": javascript,
         "bun test": f"bun {_tool_version(bun, '--version')} (Bun projects)"
         if bun

@@ -1,8 +1,16 @@
 """pytest: runs the selected node ids with the project's Python and reads pytest's JUnit XML report (not its
-console text)."""
+console text). A project whose environment has no pytest runs its tests with the pytest atlas-lsp is installed with,
+put after the project's own packages on its import path (`bundled_pytest`)."""
 
 from __future__ import annotations
 
+import atexit
+import functools
+import importlib.metadata
+import logging
+import shutil
+import subprocess
+import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -18,6 +26,50 @@ from atlas_lsp.solve.runs import (
     TestReport,
 )
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
+
+logger = logging.getLogger(__name__)
+# pytest and what it imports (exceptiongroup and tomli: on Pythons before 3.11, where atlas-lsp's has them)
+PYTEST_DISTRIBUTIONS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "exceptiongroup", "tomli")
+# `python -c PYTEST_MAIN FOLDER ARGS…`: pytest with FOLDER last on the import path (the project's own pytest first)
+PYTEST_MAIN = "import sys; sys.path.append(sys.argv.pop(1)); import pytest; sys.exit(pytest.main())"
+
+
+@functools.cache
+def bundled_pytest() -> str:
+    """A folder of links to the pytest atlas-lsp is installed with and the packages it imports, each top-level
+    module on its own (the rest of atlas-lsp's environment stays out of the tests' reach); "" when there is no
+    pytest here. Made once per process, removed when it ends."""
+    folder = Path(tempfile.mkdtemp(prefix="atlas-pytest-"))
+    atexit.register(shutil.rmtree, folder, True)
+    for name in PYTEST_DISTRIBUTIONS:
+        try:
+            distribution = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        tops = {file.parts[0] for file in distribution.files or () if len(file.parts) > 0}
+        for top in sorted(tops):
+            source = Path(str(distribution.locate_file(top)))
+            if top.endswith((".dist-info", ".data", ".pth")) or top in ("__pycache__", "..") or not source.exists():
+                continue
+            if not (folder / top).exists():
+                (folder / top).symlink_to(source)
+    if not (folder / "pytest").exists():
+        logger.warning("solve: atlas-lsp's environment has no pytest: Python tests need one in the project's")
+        return ""
+    return str(folder)
+
+
+def pytest_problem(python: str) -> str:
+    """Why ``python`` cannot run pytest, its own or atlas-lsp's (`bundled_pytest`); "" when it can."""
+    check = "import sys; sys.path.append(sys.argv[1]); import pytest"
+    try:
+        done = subprocess.run([python, "-c", check, bundled_pytest()], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"it cannot be run: {error}"
+    if done.returncode == 0:
+        return ""
+    lines = [line for line in done.stderr.strip().split("\n") if line.strip()]
+    return f"it cannot import pytest ({lines[-1] if lines else f'exit {done.returncode}'})"
 
 
 def python_environment(place: RunPlace, python: str) -> dict[str, str]:
@@ -103,7 +155,7 @@ class PytestRunner:
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
         report = place.workdir / ".atlas-report.xml"
         argv = [
-            limits.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+            limits.python, "-c", PYTEST_MAIN, bundled_pytest(), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
             f"--junitxml={report}", "--rootdir", str(place.workdir), *node_ids,
         ]  # fmt: skip
         return RunCommand(argv, python_environment(place, limits.python), report)
