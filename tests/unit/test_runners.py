@@ -1213,48 +1213,36 @@ def test_go_examples_and_fuzz_seeds_run(registry: LanguageRegistry, tmp_path: Pa
     assert "Double(3) = 9" in wrong.outcomes[1].message, wrong.outcomes[1].message
 
 
-# A stand-in for testify's suite package (the module proxy is out of reach here): like testify, it runs each Test
-# method of a suite as a subtest named by the method (testify itself was checked by hand: see the session's note)
-SUITE_GO = """package suite
-
-import (
-	"reflect"
-	"strings"
-	"testing"
-)
-
-type Suite struct{ t *testing.T }
-
-func (s *Suite) SetT(t *testing.T) { s.t = t }
-
-func (s *Suite) Equal(want, got int) {
-	if want != got {
-		s.t.Errorf("want %d, got %d", want, got)
-	}
+# testify, from Debian's golang-github-stretchr-testify-dev (the README's install step; the module proxy is out of reach
+# here), vendored into the test's module with the modules it imports
+DEBIAN_GO = Path("/usr/share/gocode/src")
+TESTIFY_MODULES = {  # module -> (version, the packages of it the tests import)
+    "github.com/davecgh/go-spew": ("v1.1.1", ["spew"]),
+    "github.com/pmezard/go-difflib": ("v1.0.0", ["difflib"]),
+    "github.com/stretchr/testify": ("v1.8.1", ["assert", "require", "suite"]),
+    "gopkg.in/yaml.v3": ("v3.0.1", [""]),
 }
 
-type setter interface{ SetT(*testing.T) }
 
-func Run(t *testing.T, value setter) {
-	kind := reflect.TypeOf(value)
-	for i := 0; i < kind.NumMethod(); i++ {
-		method := kind.Method(i)
-		if !strings.HasPrefix(method.Name, "Test") {
-			continue
-		}
-		t.Run(method.Name, func(t *testing.T) {
-			value.SetT(t)
-			method.Func.Call([]reflect.Value{reflect.ValueOf(value)})
-		})
-	}
-}
-"""
+def vendor_testify(module: Path, name: str) -> None:
+    """A Go module ``name`` at ``module`` that requires testify, with testify vendored."""
+    requires = "".join(f"\t{path} {version}\n" for path, (version, _) in TESTIFY_MODULES.items())
+    (module / "go.mod").write_text(f"module {name}\n\ngo 1.19\n\nrequire (\n{requires})\n")
+    listed = []
+    for path, (version, packages) in TESTIFY_MODULES.items():
+        assert (DEBIAN_GO / path).is_dir(), f"install Debian's golang-github-stretchr-testify-dev (README): no {path}"
+        shutil.copytree(DEBIAN_GO / path, module / "vendor" / path, symlinks=False)
+        listed += [f"# {path} {version}", "## explicit", *(f"{path}/{p}".rstrip("/") for p in packages)]
+    (module / "vendor" / "modules.txt").write_text("\n".join(listed) + "\n")
+
+
 SUITE_TEST_GO = """package shapes
 
 import (
+	"os"
 	"testing"
 
-	"example.com/suite"
+	"github.com/stretchr/testify/suite"
 )
 
 type ShapesSuite struct {
@@ -1270,7 +1258,7 @@ func (s *ShapesSuite) TestSquare() {
 }
 
 func (s *ShapesSuite) TestUnrelated() {
-	s.Equal(1, 2)
+	os.Exit(3) // (it must not run: it would end the package's whole run)
 }
 
 func helper(t *testing.T) {}
@@ -1288,26 +1276,39 @@ func TestCases(t *testing.T) {
 	})
 }
 """
+PLAIN_TEST_GO = """package plain
+
+import (
+	"testing"
+
+	"example.com/geo/shapes"
+)
+
+func TestPlainArea(t *testing.T) {
+	if shapes.Area(3, 3) != 9 {
+		t.Fatal("Area(3, 3) is not 9")
+	}
+}
+"""
 
 
-def test_a_testify_style_suites_methods_run_through_its_test_function(
+def test_a_testify_suites_methods_run_alone_through_its_test_function(
     registry: LanguageRegistry, tmp_path: Path
 ) -> None:
     """A suite method that refers to the function is selected by its suite and name, run through the Test function
-    that calls suite.Run, and read from its subtest's result; a plain test's own subtests still run."""
-    (tmp_path / "suite").mkdir()
-    (tmp_path / "suite" / "go.mod").write_text("module example.com/suite\n\ngo 1.19\n")
-    (tmp_path / "suite" / "suite.go").write_text(SUITE_GO)
+    that calls suite.Run with testify's own -testify.m (the suite's other methods do not run), and read from its
+    subtest's result; a plain test's own subtests still run, and a package without testify, which would reject
+    that flag, runs in a run of its own. Real testify (Debian's), vendored."""
+    vendor_testify(tmp_path, "example.com/geo")
     (tmp_path / "shapes").mkdir()
-    (tmp_path / "shapes" / "go.mod").write_text(
-        "module example.com/shapes\n\ngo 1.19\n\nrequire example.com/suite v0.0.0\n\n"
-        "replace example.com/suite => ../suite\n"
-    )
     path = tmp_path / "shapes" / "area.go"
     path.write_text(AREA_GO.replace("package geometry", "package shapes"))
     (tmp_path / "shapes" / "area_test.go").write_text(SUITE_TEST_GO)
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "plain_test.go").write_text(PLAIN_TEST_GO)
     found = prepare(registry, path, tmp_path, "Area")
-    assert found.node_ids == [
+    assert sorted(found.node_ids) == [
+        "plain/plain_test.go::TestPlainArea",
         "shapes/area_test.go::ShapesSuite::TestArea",
         "shapes/area_test.go::ShapesSuite::TestSquare",
         "shapes/area_test.go::TestCases",
@@ -1319,9 +1320,15 @@ def test_a_testify_style_suites_methods_run_through_its_test_function(
         ["func Area(width int, height int) int {\n\treturn width * height\n}",
          "func Area(width int, height int) int {\n\treturn width * width\n}"],
     )  # fmt: skip
-    assert right.all_passed and right.total == 3, right
-    assert [o.passed for o in wrong.outcomes] == [False, True, True], wrong
-    assert "want 6, got 4" in wrong.outcomes[0].message and "want 1, got 2" not in wrong.failure_text()
+    assert right.all_passed and right.total == 4, right.failure_text()
+    assert {o.node_id.rsplit("::", 1)[-1]: o.passed for o in wrong.outcomes} == {
+        "TestArea": False,
+        "TestSquare": True,
+        "TestCases": True,
+        "TestPlainArea": True,
+    }, wrong.failure_text()
+    message = next(o.message for o in wrong.outcomes if o.node_id.endswith("TestArea"))
+    assert "expected: 6" in message and "actual  : 4" in message, message
 
 
 def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(

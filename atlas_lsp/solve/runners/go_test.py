@@ -1,4 +1,5 @@
-"""go test: runs the selected test functions of their packages from the module's root, offline (the module cache
+"""go test: runs the selected test functions of their packages from the module's root (a testify suite's selected
+methods through the Test function that runs the suite, picked by testify's `-testify.m`), offline (the module cache
 read-only, the build cache shared by the job's candidates), and reads `go test -json`'s events; a package that does
 not build gives the compiler's errors (what a repair needs)."""
 
@@ -8,6 +9,7 @@ import functools
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -72,15 +74,26 @@ class GoTestRunner:
 
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
         cwd = place.workdir / self.module
-        packages = list(
-            dict.fromkeys(
-                "./" + PurePosixPath(os.path.relpath(place.workdir / node_id.split("::", 1)[0], cwd)).parent.as_posix()
-                for node_id in node_ids
-            )
-        )
-        # (a suite runs all its methods: a second-level pattern would also filter the subtests of plain tests)
-        tops = list(dict.fromkeys(name.split("/")[0] for name in self._run_names(place, node_ids).values() if name))
-        argv = [self.go, "test", "-json", "-count=1", "-run", "^(" + "|".join(map(re.escape, tops)) + ")$", *packages]
+        run_names = self._run_names(place, node_ids)
+        by_package: dict[str, list[str]] = {}  # package ("./shapes") -> its selected tests' run names
+        for node_id in node_ids:
+            file = place.workdir / node_id.split("::", 1)[0]
+            package = "./" + PurePosixPath(os.path.relpath(file, cwd)).parent.as_posix()
+            by_package.setdefault(package, []).append(run_names[node_id])
+        # A testify suite's methods are picked by its own -testify.m flag (a second-level -run pattern would also
+        # filter the subtests of plain tests); a package that does not use testify rejects that flag: a run each.
+        runs: list[list[str]] = []
+        for with_suites in (False, True):
+            packages = {p: names for p, names in by_package.items() if any("/" in n for n in names) == with_suites}
+            names = [name for group in packages.values() for name in group if name]
+            if not packages:
+                continue
+            tops = list(dict.fromkeys(name.split("/")[0] for name in names))
+            argv = [self.go, "test", "-json", "-count=1", "-run", _any_of(tops), *packages]
+            methods = list(dict.fromkeys(name.split("/")[1] for name in names if "/" in name))
+            runs.append(argv + (["-testify.m", _any_of(methods)] if methods else []))
+        chained = "; ".join(f'{shlex.join(run)} || {{ s=$?; [ "$first" -ne 0 ] || first=$s; }}' for run in runs)
+        argv = runs[0] if len(runs) == 1 else ["sh", "-c", f"first=0; {chained}; exit $first"]
         environment = {
             **base_environment(place.workdir, [str(Path(self.go).parent)]),
             "GOCACHE": str(place.shared / "go-build"),
@@ -150,6 +163,11 @@ class GoTestRunner:
 _TEST_FUNCTION = re.compile(r"^func\s+(Test\w*)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.M)
 _ANY_FUNCTION = re.compile(r"^func\s", re.M)
 _SUITE_RUN = re.compile(r"\bsuite\.Run\(\s*\w+\s*,\s*(?:new\(\s*(\w+)\s*\)|&(\w+)\s*\{)")
+
+
+def _any_of(names: list[str]) -> str:
+    """A regular expression (go's) for exactly one of ``names``."""
+    return "^(" + "|".join(map(re.escape, names)) + ")$"
 
 
 def suite_runners(*folders: str) -> dict[str, str]:
