@@ -118,6 +118,7 @@ def solve(args: argparse.Namespace) -> int:
         python=args.python,
         pass_env=args.pass_env or None,
         env=variables or None,
+        copy_project=args.copy_project,
     )
     if args.check:
         from atlas_lsp.solve.cli import check_command
@@ -156,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a variable of this environment the test runs see too (a name, or a prefix ending in *; repeatable)",
     )  # fmt: skip
     fix.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a variable for the test runs")
+    fix.add_argument("--copy-project", action="store_true", help="a copy of the project per candidate, no overlay")
     fix.add_argument(
         "--check", action="store_true",
         help="no model: list the tests a solve would select and run them once on the function as it is",

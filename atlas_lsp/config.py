@@ -185,6 +185,12 @@ class SolveSettings:
         'Variables set for the test runs: {"DJANGO_SETTINGS_MODULE": "app.settings.test"}. Those a runner sets '
         "itself (PATH, HOME, TMPDIR, its tool's own) keep the runner's values.",
     )
+    copy_project: bool = _setting(
+        False,
+        "Give each candidate a copy of the project instead of an overlay over it (used where the system allows "
+        "one): for a project on a filesystem an overlay handles badly; copies leave out .git, virtualenvs and "
+        "node_modules, and a project over 20,000 files or 1 GB is refused.",
+    )
 
 
 @dataclass(frozen=True)

@@ -278,7 +278,8 @@ class SolveService:
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:
             environment = variables_for_tests(settings, os.environ)
-            return Sandbox(request.root, request.buffers, limits, found.runner, environment)
+            overlay = False if settings.copy_project else None
+            return Sandbox(request.root, request.buffers, limits, found.runner, environment, overlay)
         except ProjectTooLarge as error:
             raise SolveError(str(error)) from error
 

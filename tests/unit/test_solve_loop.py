@@ -453,6 +453,26 @@ def test_a_project_too_large_to_copy_per_candidate_is_refused(tmp_path: Path, mo
     Sandbox(tmp_path, {}, Limits()).close()  # through an overlay (as here) nothing is copied: any size runs
 
 
+def test_solve_copy_project_gives_each_candidate_a_copy(tmp_path: Path) -> None:
+    """`solve.copyProject`: the escape from the overlay (a filesystem it handles badly) gives the copy, with its
+    limits; unset, the overlay where the system allows one (as here)."""
+    from atlas_lsp.solve.service import SolveRequest, SolveService
+    from atlas_lsp.syntax.registry import load_registry
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return 0\n")
+    (tmp_path / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    service = SolveService(load_registry(), None)
+    request = SolveRequest(str(tmp_path / "calc.py"), (tmp_path / "calc.py").read_text(), tmp_path, {}, name="add")
+    found = service.prepare(request)
+    for copy, overlay in ((True, False), (False, True)):
+        sandbox = service._sandbox(request, SolveSettings(copy_project=copy), found, lambda _: None)
+        assert sandbox.overlay is overlay
+        right = {str(tmp_path / "calc.py"): "def add(a, b):\n    return a + b\n"}
+        report = sandbox.run(right, found.node_ids, {}, None)
+        sandbox.close()
+        assert report.all_passed, report.failure_text()
+
+
 def test_docstring_examples_of_a_module_in_a_package_with_relative_imports(tmp_path: Path) -> None:
     """The examples' test imports the module by its package name (`shop.cart`), so its relative imports work; loaded
     from its file alone, it could not be imported at all (pytest exit 4 for every candidate)."""
