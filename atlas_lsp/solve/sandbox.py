@@ -4,9 +4,10 @@ The copy has every unsaved buffer applied and the function replaced; the user's 
 OS allows namespaces (as root, or through an unprivileged user namespace) the run sees a read-only filesystem except
 its copy, no network, and no process outside itself; everywhere it runs in its own session with CPU, memory,
 file-size and process limits, a wall-clock timeout and a scrubbed environment, and is killed by process group. Where
-the OS allows overlay mounts there too (Linux 5.11 and later) the copy is an overlay: the run sees the project with
-the candidate's own files over it and what it writes lands in the candidate's folder, so nothing is copied and a
-project of any size runs; elsewhere the project is copied.
+the OS allows overlay mounts there too (Linux 5.11 and later) the copy is an overlay: the run sees the project in its
+own folder with the candidate's own files over it, and what it writes lands in the candidate's folder, so nothing is
+copied, a project of any size runs, and paths leading out of the project lead where they do; elsewhere (or with
+`solve.copyProject`) the project is copied.
 What a run means is the runner's to read (solve/runners/): pytest's JUnit XML report, node:test's events, cargo
 test's result lines.
 """
@@ -332,8 +333,9 @@ def run_confined(
     cwd: Path | None = None,
 ) -> FinishedRun:
     """Run ``argv`` in ``place.workdir`` under the limits, confined where the OS allows (see isolation_prefix:
-    writable are the copy and the job's shared folder, both under one folder), and killed with its whole process
-    group when it ends, times out or is cancelled; never raises for what the command does."""
+    writable are the candidate's own folder, its copy or its overlay's upper layer, and the job's shared folder,
+    both under one folder), and killed with its whole process group when it ends, times out or is cancelled; never
+    raises for what the command does."""
     started = time.monotonic()
     place.own(place.workdir / ".tmp").mkdir(exist_ok=True)
     prefix = isolation_prefix()
