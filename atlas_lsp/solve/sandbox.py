@@ -14,6 +14,7 @@ test's result lines.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -274,15 +275,13 @@ def remove_tree(path: Path) -> None:
     def unlock(_function: object, failed: str, error: tuple[type, BaseException, object]) -> None:
         if not isinstance(error[1], PermissionError) or not Path(failed).is_relative_to(path):
             return
-        try:
+        with contextlib.suppress(OSError):  # (what cannot be removed even so stays: the rest goes)
             os.chmod(os.path.dirname(failed), 0o700)
             if os.path.isdir(failed) and not os.path.islink(failed):
                 os.chmod(failed, 0o700)
                 shutil.rmtree(failed, ignore_errors=True)
             else:
                 os.unlink(failed)
-        except OSError:
-            pass
 
     shutil.rmtree(path, onerror=unlock)
 
