@@ -453,6 +453,24 @@ def test_a_project_too_large_to_copy_per_candidate_is_refused(tmp_path: Path, mo
     Sandbox(tmp_path, {}, Limits()).close()  # through an overlay (as here) nothing is copied: any size runs
 
 
+def test_the_bundled_pytest_links_live_in_the_users_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Made once per install, in the user's cache (a killed server leaves nothing behind), with pytest and what it
+    imports only; where the cache cannot be written, a temporary folder."""
+    from atlas_lsp.solve.runners.pytest_runner import bundled_pytest
+
+    make = bundled_pytest.__wrapped__  # (not the process's cached answer)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = Path(make())
+    assert folder.parent == tmp_path / "cache" / "atlas-lsp" and folder.name.startswith("pytest-")
+    assert (folder / "pytest").is_symlink() and (folder / "_pytest").exists() and (folder / "pluggy").exists()
+    assert not (folder / "numpy").exists() and not (folder / "atlas_lsp").exists()  # (nothing else of ours)
+    assert make() == str(folder) and len(list(folder.parent.iterdir())) == 1  # (made once)
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "not-a-folder"))
+    elsewhere = Path(make())
+    assert elsewhere.name.startswith("atlas-pytest-") and (elsewhere / "pytest").exists()
+
+
 def test_solve_copy_project_gives_each_candidate_a_copy(tmp_path: Path) -> None:
     """`solve.copyProject`: the escape from the overlay (a filesystem it handles badly) gives the copy, with its
     limits; unset, the overlay where the system allows one (as here)."""
@@ -466,10 +484,12 @@ def test_solve_copy_project_gives_each_candidate_a_copy(tmp_path: Path) -> None:
     found = service.prepare(request)
     for copy, overlay in ((True, False), (False, True)):
         sandbox = service._sandbox(request, SolveSettings(copy_project=copy), found, lambda _: None)
-        assert sandbox.overlay is overlay
-        right = {str(tmp_path / "calc.py"): "def add(a, b):\n    return a + b\n"}
-        report = sandbox.run(right, found.node_ids, {}, None)
-        sandbox.close()
+        try:
+            assert sandbox.overlay is overlay
+            right = {str(tmp_path / "calc.py"): "def add(a, b):\n    return a + b\n"}
+            report = sandbox.run(right, found.node_ids, {}, None)
+        finally:
+            sandbox.close()
         assert report.all_passed, report.failure_text()
 
 

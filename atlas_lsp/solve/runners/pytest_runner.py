@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import importlib.metadata
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -34,28 +36,57 @@ PYTEST_DISTRIBUTIONS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments"
 PYTEST_MAIN = "import sys; sys.path.append(sys.argv.pop(1)); import pytest; sys.exit(pytest.main())"
 
 
-@functools.cache
-def bundled_pytest() -> str:
-    """A folder of links to the pytest atlas-lsp is installed with and the packages it imports, each top-level
-    module on its own (the rest of atlas-lsp's environment stays out of the tests' reach); "" when there is no
-    pytest here. Made once per process, removed when it ends."""
-    folder = Path(tempfile.mkdtemp(prefix="atlas-pytest-"))
-    atexit.register(shutil.rmtree, folder, True)
+def _pytest_modules() -> dict[str, Path]:
+    """Each top-level module of pytest and the packages it imports (as installed with atlas-lsp), with its path."""
+    modules: dict[str, Path] = {}
     for name in PYTEST_DISTRIBUTIONS:
         try:
             distribution = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
             continue
-        tops = {file.parts[0] for file in distribution.files or () if len(file.parts) > 0}
-        for top in sorted(tops):
+        for top in sorted({file.parts[0] for file in distribution.files or () if len(file.parts) > 0}):
             source = Path(str(distribution.locate_file(top)))
             if top.endswith((".dist-info", ".data", ".pth")) or top in ("__pycache__", "..") or not source.exists():
                 continue
-            if not (folder / top).exists():
-                (folder / top).symlink_to(source)
-    if not (folder / "pytest").exists():
+            modules.setdefault(top, source)
+    return modules
+
+
+def _link_folder(folder: Path, modules: dict[str, Path]) -> None:
+    for top, source in modules.items():
+        (folder / top).symlink_to(source)
+
+
+@functools.cache
+def bundled_pytest() -> str:
+    """A folder of links to the pytest atlas-lsp is installed with and the packages it imports, each top-level
+    module on its own (the rest of atlas-lsp's environment stays out of the tests' reach); "" when there is no
+    pytest here. Kept in the user's cache, named by what it links (a server that is killed leaves nothing behind;
+    another install gets its own); where the cache cannot be written, a temporary folder for this process."""
+    modules = _pytest_modules()
+    if "pytest" not in modules:
         logger.warning("solve: atlas-lsp's environment has no pytest: Python tests need one in the project's")
         return ""
+    key = hashlib.sha256(repr(sorted((top, str(path)) for top, path in modules.items())).encode()).hexdigest()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "atlas-lsp"
+    folder = cache / f"pytest-{key[:16]}"
+    if (folder / "pytest").exists():
+        return str(folder)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix="pytest-", dir=cache))
+        _link_folder(building, modules)
+        try:
+            building.rename(folder)  # (atomic: another server making the same folder at once wins, this one uses it)
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)
+        if (folder / "pytest").exists():
+            return str(folder)
+    except OSError as error:
+        logger.info("solve: no pytest links in %s (%s): a temporary folder instead", cache, error)
+    folder = Path(tempfile.mkdtemp(prefix="atlas-pytest-"))
+    atexit.register(shutil.rmtree, folder, True)
+    _link_folder(folder, modules)
     return str(folder)
 
 
