@@ -270,7 +270,9 @@ class SolveService:
     ) -> Sandbox:
         """The sandbox the function's tests run in: the interpreter (pytest), limits and variables of ``settings``."""
         python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
-        unused = environment_without_pytest(request.root) if isinstance(found.runner, PytestRunner) else None
+        # (a project's environment that runs pytest was chosen above: only when none was is it looked at again)
+        fallback = isinstance(found.runner, PytestRunner) and python == sys.executable
+        unused = environment_without_pytest(request.root) if fallback else None
         if not settings.python and unused is not None:
             note = f"the project's {unused} cannot run pytest: its tests run with {python} (install pytest in {unused})"
             logger.warning("solve: %s", note)

@@ -471,6 +471,31 @@ def test_the_bundled_pytest_links_live_in_the_users_cache(tmp_path: Path, monkey
     assert elsewhere.name.startswith("atlas-pytest-") and (elsewhere / "pytest").exists()
 
 
+def test_a_project_environment_that_cannot_run_pytest_is_named_in_the_progress(tmp_path: Path) -> None:
+    """Its tests then run with atlas-lsp's interpreter, which may lack the project's dependencies: the user is told."""
+    import sys
+
+    from atlas_lsp.solve.service import SolveRequest, SolveService
+    from atlas_lsp.syntax.registry import load_registry
+
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return 0\n")
+    (tmp_path / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    service = SolveService(load_registry(), None)
+    request = SolveRequest(str(tmp_path / "calc.py"), (tmp_path / "calc.py").read_text(), tmp_path, {}, name="add")
+    found = service.prepare(request)
+    said: list[str] = []
+    service._sandbox(request, SolveSettings(), found, said.append).close()
+    assert said == []  # (no project environment)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")  # (a Python that cannot run at all)
+    (tmp_path / ".venv" / "bin" / "python").chmod(0o755)
+    sandbox = service._sandbox(request, SolveSettings(), found, said.append)
+    sandbox.close()
+    assert sandbox.limits.python == sys.executable
+    note = f"the project's .venv cannot run pytest: its tests run with {sys.executable} (install pytest in .venv)"
+    assert said == [note]
+
+
 def test_solve_copy_project_gives_each_candidate_a_copy(tmp_path: Path) -> None:
     """`solve.copyProject`: the escape from the overlay (a filesystem it handles badly) gives the copy, with its
     limits; unset, the overlay where the system allows one (as here)."""
