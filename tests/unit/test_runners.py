@@ -1055,6 +1055,53 @@ def test_a_rust_functions_doc_tests_run_with_its_tests(registry: LanguageRegistr
     assert only_doc.all_passed and only_doc.total == 1, only_doc
 
 
+PERIMETER_RS = """/**
+ * Perimeter of a rectangle.
+ *
+ * ```
+ * assert_eq!(shapes::perimeter(2, 3), 10);
+ * ```
+ */
+#[inline]
+
+/// ```
+/// assert_eq!(shapes::perimeter(0, 0), 0);
+/// ```
+pub fn perimeter(width: u32, height: u32) -> u32 {
+    todo!()
+}
+"""
+
+
+def test_the_doc_tests_of_a_block_doc_comment_run_and_are_told_apart(
+    registry: LanguageRegistry, tmp_path: Path
+) -> None:
+    """A `/** … */` block's doc-test and a `///` one after an attribute and a blank line: rustdoc numbers them by
+    the doc's joined lines (3 and 6 here, not the fences' lines 4 and 10), and each result is its own block's."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "Cargo.toml").write_text(CARGO_TOML)
+    path = tmp_path / "src" / "lib.rs"
+    path.write_text(PERIMETER_RS)
+    found = prepare(registry, path, tmp_path, "perimeter")
+    assert found.node_ids == [
+        "src/lib.rs::perimeter (doc-test, line 3)",
+        "src/lib.rs::perimeter (doc-test, line 6)",
+    ]
+    assert "\nassert_eq!(shapes::perimeter(2, 3), 10);\n" in found.test_sources[0]  # (no column of `*`)
+    right, area = run_candidates(
+        found,
+        tmp_path,
+        path,
+        [
+            "pub fn perimeter(width: u32, height: u32) -> u32 {\n    2 * (width + height)\n}",
+            "pub fn perimeter(width: u32, height: u32) -> u32 {\n    width * height\n}",
+        ],
+    )
+    assert right.all_passed and right.total == 2, right
+    assert [o.passed for o in area.outcomes] == [False, True], area
+    assert "left: 6" in area.outcomes[0].message and "right: 10" in area.outcomes[0].message
+
+
 def test_a_binary_crate_has_no_doc_tests(registry: LanguageRegistry, tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "Cargo.toml").write_text(CARGO_TOML)

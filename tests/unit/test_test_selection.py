@@ -290,6 +290,62 @@ def test_the_doc_tests_of_a_rust_function_are_its_tested_code_blocks() -> None:
     assert doc_tests("src/lib.rs", ["area"], "pub fn area() {}\n", 0) == []
 
 
+BLOCK_DOCUMENTED = """/**
+ * Area of a rectangle.
+ *
+ * ```
+ * assert_eq!(shapes::area(2, 3), 6);
+ * ```
+ */
+// (a plain comment between the docs and the item)
+#[inline]
+pub fn area(w: u32, h: u32) -> u32 {
+    w * h
+}
+
+/** Doubled, without a column of stars.
+
+    ```
+    assert_eq!(shapes::double(2), 4);
+    ```
+*/
+/// ```
+/// assert_eq!(shapes::double(0), 0);
+/// ```
+pub fn double(n: u32) -> u32 {
+    n * 2
+}
+
+/*
+ * A plain block comment: no doc-tests.
+ *
+ * ```
+ * assert!(false);
+ * ```
+ */
+pub fn plain() {}
+"""
+
+
+def test_the_doc_tests_of_a_block_doc_comment_are_named_as_rustdoc_names_them() -> None:
+    """`/** … */` blocks: their column of `*` and shared indentation removed; named by the lines rustdoc prints
+    (cargo 1.95 here: 3, 16 and 19), which number the doc's joined lines from its first part's line: a block's
+    empty first line and its closing line are not counted."""
+    lines = BLOCK_DOCUMENTED.split("\n")
+    found = {
+        name: doc_tests("src/lib.rs", [name], BLOCK_DOCUMENTED, lines.index(f"pub fn {name}(" + rest))
+        for name, rest in [("area", "w: u32, h: u32) -> u32 {"), ("double", "n: u32) -> u32 {"), ("plain", ") {}")]
+    }
+    assert [(t.node_id, t.source) for t in found["area"]] == [
+        ("src/lib.rs::area (doc-test, line 3)", "assert_eq!(shapes::area(2, 3), 6);")
+    ]
+    assert [(t.node_id, t.source) for t in found["double"]] == [
+        ("src/lib.rs::double (doc-test, line 16)", "assert_eq!(shapes::double(2), 4);"),
+        ("src/lib.rs::double (doc-test, line 19)", "assert_eq!(shapes::double(0), 0);"),
+    ]
+    assert found["plain"] == []
+
+
 def test_a_long_failure_does_not_push_the_others_out_of_the_repair() -> None:
     """The repair is shown each failed test's name and the end of its message within the limit, however long one of
     them is (a diff, V8's out-of-memory report); failures past what fits are counted."""

@@ -1,13 +1,16 @@
-"""A Rust function's own doc-tests: the code blocks of its `///` comment that `cargo test --doc` runs, as test ids
-(``src/shapes.rs::area (doc-test, line 3)``), and how their results are found in rustdoc's output.
+"""A Rust function's own doc-tests: the code blocks of its doc comment (`///` lines or a `/** … */` block) that
+`cargo test --doc` runs, as test ids (``src/shapes.rs::area (doc-test, line 3)``), and how their results are found
+in rustdoc's output.
 
 rustdoc names a doc-test ``<file> - <item path> (line <n>)``, the file relative to the workspace, the line that of
-the block's opening fence. Its filters cannot hold spaces (cargo splits them), so the run selects by the start of
-the item path (``shapes::Grid`` for ``shapes::Grid<T>::two``) and the results are read by file and line."""
+the block's opening fence (one less in a `/**` block whose first line is empty: rustdoc drops that line before it
+counts). Its filters cannot hold spaces (cargo splits them), so the run selects by the start of the item path
+(``shapes::Grid`` for ``shapes::Grid<T>::two``) and the results are read by file and line."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -39,19 +42,72 @@ def _tested_block(info: str) -> bool:
 
 
 def doc_comment_lines(lines: list[str], start_line: int) -> list[tuple[int, str]]:
-    """The `///` lines above the item starting at 0-based ``start_line`` (attributes between them and it are
-    passed over), as (0-based line, text after the `///`), top first."""
-    found: list[tuple[int, str]] = []
+    """The doc comment above the item starting at 0-based ``start_line`` as rustdoc reads it, top first: (0-based
+    line as rustdoc numbers it, text). Its parts (`///` lines, `/** … */` blocks without their markers and their
+    column of `*`) are joined, and rustdoc numbers the joined lines from the first part's line on, so a line's
+    number is not always its place in the file (an attribute or a comment between two parts, or the opening or
+    closing line of a block, does not count). Attributes, plain comments and blank lines between the parts and the item
+    are passed over."""
+    parts: list[tuple[int, list[str]]] = []  # (first line, its lines), nearest the item first
     index = start_line - 1
     while index >= 0:
         stripped = lines[index].strip()
         if stripped.startswith("///") and not stripped.startswith("////"):
             text = stripped[3:]
-            found.append((index, text[1:] if text.startswith(" ") else text))
-        elif not (stripped.startswith("#[") and stripped.endswith("]")):
+            parts.append((index, [text[1:] if text.startswith(" ") else text]))
+        elif stripped.endswith("*/"):
+            opening = _block_opening(lines, index)
+            if opening is None:
+                break
+            if _is_outer_doc_block(lines[opening].strip()):
+                parts.append((opening, _block_doc_lines(lines, opening, index)))
+            index = opening
+        elif stripped and not stripped.startswith("//") and not (stripped.startswith("#[") and stripped.endswith("]")):
             break
         index -= 1
-    return found[::-1]
+    if not parts:
+        return []
+    first_line = parts[-1][0]
+    joined = [text for _, texts in reversed(parts) for text in texts]
+    return [(first_line + offset, text) for offset, text in enumerate(joined)]
+
+
+def _block_opening(lines: list[str], closing: int) -> int | None:
+    """The line where the block comment that ends on line ``closing`` starts (its nearest `/*` at or above)."""
+    for index in range(closing, -1, -1):
+        text = lines[index] if index != closing else lines[index].strip()[:-2]
+        if "/*" in text:
+            return index
+    return None
+
+
+def _is_outer_doc_block(opening_line: str) -> bool:
+    """`/** … */` documents the item below; `/*** … */` and `/**/` are plain comments, `/*! … */` its parent."""
+    return opening_line.startswith("/**") and not opening_line.startswith(("/***", "/**/"))
+
+
+def _block_doc_lines(lines: list[str], opening: int, closing: int) -> list[str]:
+    """A `/** … */` block's lines as rustdoc reads them (rustc's beautify_doc_string, as cargo 1.95 numbered
+    them): a first line of nothing but `*` (or nothing) dropped, a last one too, the column of `*` that starts
+    every line below the first removed with the space after it; a last line left empty is no line."""
+    first = lines[opening].strip()[3:]
+    if opening == closing:
+        return [first[:-2].strip()]
+    body = [first, *lines[opening + 1 : closing], lines[closing].rstrip()[:-2]]
+    start = 1 if set(body[0]) <= {"*"} else 0
+    end = len(body) - 1 if len(body) > start + 1 and body[-1] and set(body[-1]) <= {"*"} else len(body)
+    kept = body[start:end]
+    below_first = [line for line in (kept[1:] if start == 0 else kept) if line.strip()]
+    if below_first and all(line.lstrip().startswith("*") for line in below_first):
+        kept = [_unstar(line) if line.lstrip().startswith("*") else line.strip() for line in kept]
+    if kept and not kept[-1]:
+        kept.pop()
+    return kept
+
+
+def _unstar(line: str) -> str:
+    text = line.lstrip()[1:]
+    return text[1:] if text.startswith(" ") else text
 
 
 def doc_tests(file: str, item_path: list[str], text: str, start_line: int) -> list[DocTest]:
@@ -67,7 +123,7 @@ def doc_tests(file: str, item_path: list[str], text: str, start_line: int) -> li
         elif fence is not None and line.strip().startswith(fence[0] * len(fence)) and not line.strip()[len(fence) :]:
             if tested:
                 name = f"{'::'.join(item_path)} (doc-test, line {opened + 1})"
-                tests.append(DocTest(f"{file}::{name}", "\n".join(body)))
+                tests.append(DocTest(f"{file}::{name}", textwrap.dedent("\n".join(body))))
             fence = None
         elif fence is not None:
             body.append(line)
