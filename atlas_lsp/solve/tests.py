@@ -27,6 +27,7 @@ class SelectedTest:
 NAMED_SCOPES = ("function_definition", "class_definition", "function_item", "mod_item")  # Python, Rust
 TEST_CALLS = ("describe", "suite", "context", "test", "it")  # JavaScript: describe('group', () => { it('x', …) })
 DENO_TESTS = ("Deno.test", "Deno.test.only")
+TAP_TESTS = ("t.test", "tap.test")  # node-tap's tests and subtests (`t` is the parent test, `tap` the root)
 SKIPPED = "test.skipped"  # tests and groups skipped by how they are written: #[ignore], @pytest.mark.skip, it.skip
 CASES = "test.cases"  # tests that their framework expands into cases named under their own name (rstest, test-case)
 
@@ -42,8 +43,10 @@ def _call_title(node: object, source: bytes) -> str | None:
         return None
     callee = function.child_by_field_name("object") if function.type == "member_expression" else function
     whole = source[function.start_byte : function.end_byte].decode()
-    if whole not in DENO_TESTS and (
-        callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS
+    if (
+        whole not in DENO_TESTS
+        and whole not in TAP_TESTS
+        and (callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS)
     ):
         return None
     title = arguments.named_children[0]

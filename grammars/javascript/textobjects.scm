@@ -37,6 +37,15 @@
   (#any-of? @_test_fn "test" "it")
   (#eq? @_each "each"))
 
+;; node-tap: t.test("name", fn) (a subtest of the test t), tap.test("name", fn) and t.test("name", options, fn)
+((call_expression
+  function: (member_expression
+    object: (identifier) @_tap
+    property: (property_identifier) @_tap_test)
+  arguments: (arguments (string) (_))) @test.around
+  (#any-of? @_tap "t" "tap")
+  (#eq? @_tap_test "test"))
+
 ;; Deno's own: Deno.test("name", fn) and Deno.test("name", options, fn)
 ((call_expression
   function: (member_expression
@@ -82,6 +91,16 @@
 ((call_expression
   function: (identifier) @_skipped_call) @test.skipped
   (#any-of? @_skipped_call "xdescribe" "xcontext" "xit" "xtest"))
+
+;; node-tap: t.test("name", { skip: true }, fn), t.test("name", { todo: true }, fn)
+((call_expression
+  function: (member_expression
+    object: (identifier) @_tap
+    property: (property_identifier) @_tap_test)
+  arguments: (arguments (object (pair key: (property_identifier) @_tap_skip value: (true))))) @test.skipped
+  (#any-of? @_tap "t" "tap")
+  (#eq? @_tap_test "test")
+  (#any-of? @_tap_skip "skip" "todo"))
 
 ;; Deno.test({ …, ignore: true }), Deno.test("name", { ignore: true }, fn), Deno.test.ignore(…)
 ((call_expression

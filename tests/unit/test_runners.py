@@ -31,6 +31,7 @@ from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
+from atlas_lsp.solve.runners.tap import TapRunner, grep_levels
 from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
 from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService, Specification
@@ -564,6 +565,136 @@ def test_an_ava_project_runs_with_its_ava(registry: LanguageRegistry, tmp_path: 
     )
 
 
+TAP = "tap@21.8.0"
+TAP_TESTS = """const t = require('tap');
+const { add } = require('../math');
+
+t.test('unrelated', async () => {
+  process.exit(3); // (were it run, no test after it would)
+});
+
+t.test('adds (two) numbers [x+y]', (t) => {
+  t.equal(add(1, 2), 3);
+  t.end();
+});
+
+t.test('add', async (t) => {
+  t.test('with zero', async (t) => {
+    t.equal(add(5, 0), 5);
+  });
+  t.test('later', { todo: true }, async (t) => {
+    t.equal(add(1, 1), 2);
+  });
+});
+
+t.test('add', { skip: true }, async (t) => {
+  t.equal(add(1, 1), 3);
+});
+
+t.test('not about add', async () => {
+  throw new Error('must not run');
+});
+"""
+TAP_ESM_TESTS = """import { test } from 'tap';
+import { add } from '../../math.mjs';
+
+test('keeps the other', async (t) => {
+  t.same({ sum: add(0, 7) }, { sum: 7 });
+});
+"""
+
+
+def test_a_tap_project_runs_its_tests_with_tap(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """node-tap's tests (`t.test`, subtests, `import { test } from 'tap'`), each file run as the Node.js script it
+    is with tap's filter per level; a test marked todo or skip is left out; a test's failure is its failing
+    assertion's (diff, where); a module that does not load gives its SyntaxError."""
+    (tmp_path / "test" / "more").mkdir(parents=True)
+    (tmp_path / "package.json").write_text(json.dumps({"scripts": {"test": "tap"}, "devDependencies": {"tap": "^21"}}))
+    link_node_modules(tmp_path, TAP)
+    (tmp_path / "math.js").write_text(STUB_ADD_JS)
+    (tmp_path / "math.mjs").write_text("export { add } from './math.js';\n")
+    (tmp_path / "test" / "math.test.js").write_text(TAP_TESTS)
+    (tmp_path / "test" / "more" / "zero.test.mjs").write_text(TAP_ESM_TESTS)
+    path = tmp_path / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, TapRunner)
+    assert found.node_ids == [
+        "test/math.test.js::adds (two) numbers [x+y]",
+        "test/math.test.js::add",
+        "test/math.test.js::add::with zero",
+        "test/more/zero.test.mjs::keeps the other",
+    ]
+    wrong, right, broken = run_candidates(found, tmp_path, path, ADD_WRONG_RIGHT_BROKEN)
+    assert (wrong.passed, wrong.total) == (2, 4), wrong  # (add(5, 0) is 5 with a - b too: "add" passes)
+    failure = wrong.failure_text()
+    assert "at test/math.test.js:9" in failure and "-3\n" in failure and "+-1" in failure, failure
+    assert '-  "sum": 7,' in failure and '+  "sum": -7,' in failure, failure
+    assert "must not run" not in failure and "stack:" not in failure
+    assert right.all_passed and right.total == 4 and right.skipped == 0, right
+    assert not broken.all_passed and "SyntaxError" in broken.failure_text() and "math.js:2" in broken.failure_text()
+
+
+def test_a_tap_project_in_typescript_runs_on_a_node_that_strips_types(
+    registry: LanguageRegistry, tmp_path: Path, node_with_types: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", f"{node_with_types.parent}:{os.environ['PATH']}")
+    (tmp_path / "test").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"tap": "^21"}}))
+    link_node_modules(tmp_path, TAP)
+    (tmp_path / "math.ts").write_text(
+        'export function add(a: number, b: number): number {\n  throw new Error("TODO");\n}\n'
+    )
+    (tmp_path / "test" / "math.test.ts").write_text(
+        "import t from 'tap';\nimport { add } from '../math.ts';\n\n"
+        "t.test('adds numbers', async (t) => {\n  const sum: number = add(2, 3);\n  t.equal(sum, 5);\n});\n"
+    )
+    path = tmp_path / "math.ts"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, TapRunner) and found.runner.typescript
+    assert found.node_ids == ["test/math.test.ts::adds numbers"]
+    stub, right = run_candidates(
+        found, tmp_path, path, [found.target.text, "function add(a: number, b: number): number {\n  return a + b;\n}"]
+    )
+    assert not stub.all_passed and "TODO" in stub.failure_text(), stub
+    assert right.all_passed and right.total == 1, right
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # (this machine's Node.js 20 strips no types)
+    with pytest.raises(RunnerUnavailable, match=r"TypeScript with tap .* Node.js 22.6 or later"):
+        runner_for(registry.languages["typescript"], tmp_path, path)
+
+
+def test_node_test_subtests_are_selected_with_their_parent(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """node:test's `t.test` subtests (the form tap's tests take) are tests of their own: the repair reads the
+    failing assertion, not only the parent's "1 subtest failed"."""
+    (tmp_path / "test").mkdir()
+    (tmp_path / "math.js").write_text(STUB_ADD_JS)
+    (tmp_path / "test" / "math.test.js").write_text(
+        "const test = require('node:test');\nconst assert = require('node:assert');\n"
+        "const { add } = require('../math');\n\n"
+        "test('add', async (t) => {\n"
+        "  await t.test('adds', () => assert.strictEqual(add(1, 2), 3));\n"
+        "  await t.test('with zero', () => assert.strictEqual(add(5, 0), 5));\n"
+        "});\n"
+    )
+    path = tmp_path / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, NodeTestRunner)
+    assert found.node_ids == [
+        "test/math.test.js::add",
+        "test/math.test.js::add::adds",
+        "test/math.test.js::add::with zero",
+    ]
+    wrong, right, _ = run_candidates(found, tmp_path, path, ADD_WRONG_RIGHT_BROKEN)
+    assert [o.passed for o in wrong.outcomes] == [False, False, True], wrong
+    assert "Expected values to be strictly equal" in wrong.outcomes[1].message and "-1" in wrong.outcomes[1].message
+    assert right.all_passed and right.total == 3, right
+
+
+def test_tap_reads_its_filter_per_level() -> None:
+    """Down to the shallowest selected test's level, each level's names exactly (a regular expression of each)."""
+    assert grep_levels(["a.js::add", "a.js::sub::neg (x)", "b.js::add"]) == "^(?:add|sub)$"
+    assert grep_levels(["a.js::sub::neg (x)", "a.js::mul::by [0]"]) == "^(?:sub|mul)$\n^(?:neg \\(x\\)|by \\[0\\])$"
+
+
 BUN = "@oven/bun-linux-x64@1.3.3"  # (npm's bun package installs this one's binary on Linux x64)
 BUN_TESTS = """import { describe, expect, test, it } from "bun:test";
 import { add } from "../math";
@@ -792,10 +923,10 @@ def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: 
     javascript = registry.languages["javascript"]
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
-    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"tap": "^21"}}))
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"uvu": "^0.5"}}))
     with pytest.raises(
         RunnerUnavailable,
-        match="run with tap; solving runs jest, vitest, mocha, jasmine, ava, bun test, deno test and node:test tests",
+        match="run with uvu; solving runs jest, vitest, mocha, jasmine, ava, tap, bun test, deno test and node:test",
     ):
         runner_for(javascript, tmp_path, path)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))

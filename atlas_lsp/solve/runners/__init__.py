@@ -1,6 +1,6 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
-jest, vitest or mocha, deno test in a Deno project, bun test in a Bun project, else node:test (TypeScript on a
-Node.js that strips types); cargo test for Rust; go test for Go; or why none can."""
+jest, vitest, mocha, jasmine, ava or tap, deno test in a Deno project, bun test in a Bun project, else node:test
+(TypeScript on a Node.js that strips types); cargo test for Rust; go test for Go; or why none can."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
+from atlas_lsp.solve.runners.tap import TapRunner
 from atlas_lsp.solve.runs import TestRunner
 from atlas_lsp.syntax.registry import LanguageSpec
 
@@ -28,7 +29,7 @@ logger = logging.getLogger(__name__)
 # JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
 OTHER_JS_RUNNERS = ("bun", "vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
 JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha, jasmine and ava (their modules)
-SUPPORTED_JS = (*JEST_LIKE, "mocha", "jasmine", "ava")
+SUPPORTED_JS = (*JEST_LIKE, "mocha", "jasmine", "ava", "tap")
 BIN = Path("node_modules") / ".bin"
 
 
@@ -104,6 +105,22 @@ def _deno_runner(root: Path, folders: list[Path]) -> TestRunner | None:
     return None
 
 
+def _tap_runner(spec: LanguageSpec, path: Path, folder: str, node: str) -> TestRunner:
+    """tap's test files run as Node.js scripts: TypeScript ones with a Node.js that strips types (tap's own
+    TypeScript loader belongs to its command line)."""
+    typescript = spec.name in ("typescript", "tsx")
+    if spec.name == "tsx" or path.suffix == ".jsx":
+        raise RunnerUnavailable(f"solving {path.suffix[1:].upper()} functions with tap is not supported (JSX)")
+    version = node_version(node)
+    if typescript and (version is None or version < TYPE_STRIPPING):
+        shown = "unknown" if version is None else f"{version[0]}.{version[1]}"
+        raise RunnerUnavailable(
+            f"solving TypeScript with tap runs its test files with Node.js {TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} "
+            f"or later (type stripping); this node is {shown}"
+        )
+    return TapRunner(folder, node, typescript)
+
+
 def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     folders = _folders_up(root, path)
     deno = _deno_runner(root, folders)
@@ -120,7 +137,7 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         package, kind = declared
         if kind not in SUPPORTED_JS:
             raise RunnerUnavailable(
-                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, jasmine, ava, bun test, "
+                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, jasmine, ava, tap, bun test, "
                 "deno test and node:test tests so far"
             )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
@@ -134,6 +151,8 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
             return JasmineRunner(folder, binary.as_posix(), node)
         if kind == "ava":
             return AvaRunner(folder, binary.as_posix(), node)
+        if kind == "tap":
+            return _tap_runner(spec, path, folder, node)
         return JestLikeRunner(kind, folder, binary.as_posix(), node)
     typescript = spec.name in ("typescript", "tsx")
     if spec.name == "tsx" or path.suffix == ".jsx":
