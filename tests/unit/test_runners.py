@@ -658,7 +658,10 @@ def test_a_tap_project_in_typescript_runs_on_a_node_that_strips_types(
     assert not stub.all_passed and "TODO" in stub.failure_text(), stub
     assert right.all_passed and right.total == 1, right
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # (this machine's Node.js 20 strips no types)
-    with pytest.raises(RunnerUnavailable, match=r"TypeScript with tap .* Node.js 22.6 or later"):
+    with pytest.raises(
+        RunnerUnavailable,
+        match=r"with tap \(its test files run by Node.js\), which runs TypeScript from Node.js 22.6 on",
+    ):
         runner_for(registry.languages["typescript"], tmp_path, path)
 
 

@@ -105,20 +105,23 @@ def _deno_runner(root: Path, folders: list[Path]) -> TestRunner | None:
     return None
 
 
-def _tap_runner(spec: LanguageSpec, path: Path, folder: str, node: str) -> TestRunner:
-    """tap's test files run as Node.js scripts: TypeScript ones with a Node.js that strips types (tap's own
-    TypeScript loader belongs to its command line)."""
-    typescript = spec.name in ("typescript", "tsx")
+def _strips_types(spec: LanguageSpec, path: Path, node: str, runner: str, why: str, jsx_hint: str = "") -> bool:
+    """Whether ``path`` is TypeScript that ``node`` runs itself (stripping its types) under ``runner``, which
+    compiles nothing; raises RunnerUnavailable for JSX and TSX, and for TypeScript on a Node.js too old."""
     if spec.name == "tsx" or path.suffix == ".jsx":
-        raise RunnerUnavailable(f"solving {path.suffix[1:].upper()} functions with tap is not supported (JSX)")
+        raise RunnerUnavailable(
+            f"solving {path.suffix[1:].upper()} functions with {runner} is not supported (it does not compile "
+            f"JSX){jsx_hint}"
+        )
+    typescript = spec.name == "typescript"
     version = node_version(node)
     if typescript and (version is None or version < TYPE_STRIPPING):
         shown = "unknown" if version is None else f"{version[0]}.{version[1]}"
         raise RunnerUnavailable(
-            f"solving TypeScript with tap runs its test files with Node.js {TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} "
-            f"or later (type stripping); this node is {shown}"
+            f"solving TypeScript runs the tests with {runner} ({why}), which runs TypeScript from Node.js "
+            f"{TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} on (type stripping); this node is {shown}"
         )
-    return TapRunner(folder, node, typescript)
+    return typescript
 
 
 def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
@@ -151,23 +154,12 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
             return JasmineRunner(folder, binary.as_posix(), node)
         if kind == "ava":
             return AvaRunner(folder, binary.as_posix(), node)
-        if kind == "tap":
-            return _tap_runner(spec, path, folder, node)
+        if kind == "tap":  # (its test files run as Node.js scripts: tap's TypeScript loader is its command line's)
+            return TapRunner(folder, node, _strips_types(spec, path, node, "tap", "its test files run by Node.js"))
         return JestLikeRunner(kind, folder, binary.as_posix(), node)
-    typescript = spec.name in ("typescript", "tsx")
-    if spec.name == "tsx" or path.suffix == ".jsx":
-        raise RunnerUnavailable(
-            f"solving {path.suffix[1:].upper()} functions with node --test is not supported (it does not compile "
-            "JSX): jest or vitest projects are"
-        )
-    version = node_version(node)
-    if typescript and (version is None or version < TYPE_STRIPPING):
-        shown = "unknown" if version is None else f"{version[0]}.{version[1]}"
-        raise RunnerUnavailable(
-            f"solving TypeScript runs the tests with node --test (the project uses neither jest nor vitest), which "
-            f"runs TypeScript from Node.js {TYPE_STRIPPING[0]}.{TYPE_STRIPPING[1]} on (type stripping); this node "
-            f"is {shown}"
-        )
+    typescript = _strips_types(
+        spec, path, node, "node --test", "the project uses neither jest nor vitest", ": jest or vitest projects are"
+    )
     return NodeTestRunner(node, typescript)
 
 

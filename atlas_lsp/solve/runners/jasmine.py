@@ -4,12 +4,11 @@ its file, the describe titles around it, its status and its failed expectations)
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from atlas_lsp.solve.runners.jest_like import clean_message
-from atlas_lsp.solve.runners.node_test import NamedResults, name_pattern, named_outcomes
+from atlas_lsp.solve.runners.node_test import NamedResults, json_lines, name_pattern, named_outcomes
 from atlas_lsp.solve.runs import SKIPPED, FinishedRun, Limits, RunCommand, RunPlace, TestReport
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
 
@@ -65,16 +64,8 @@ class JasmineRunner:
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
         problem = run_problem(run, (0, 1, 2, 3, 4))  # (jasmine's statuses: passed, incomplete, failed, …)
-        try:
-            lines = command.report.read_text(encoding="utf-8").split("\n") if command.report else []
-        except OSError:
-            lines = []
         results: NamedResults = {}
-        for line in lines:
-            try:
-                spec = json.loads(line)
-            except ValueError:
-                continue  # (the last line, cut short by a kill)
+        for spec in json_lines(command.report):
             if spec.get("done"):
                 if spec.get("failures") and not problem:  # (an afterAll that failed, an error between specs)
                     problem = clean_message("\n".join(spec["failures"]), place.workdir)

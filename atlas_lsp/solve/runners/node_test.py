@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from atlas_lsp.solve.runs import NOT_RUN, SKIPPED, FinishedRun, Limits, RunCommand, RunPlace, TestOutcome, TestReport
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
@@ -115,6 +116,24 @@ def _error_text(error: str | None, workdir: Path, limit_lines: int = 12) -> str:
     return "\n".join(lines[:limit_lines]).strip().replace(f"file://{workdir}/", "").replace(f"{workdir}/", "")
 
 
+def json_lines(report: Path | None) -> list[dict[str, Any]]:
+    """The objects a reporter wrote to ``report``, one JSON line each (none when it wrote nothing; a line cut short
+    by a kill, or one that is not an object, left out)."""
+    try:
+        lines = report.read_text(encoding="utf-8").split("\n") if report is not None and report.exists() else []
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            loaded = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(loaded, dict):
+            found.append(loaded)
+    return found
+
+
 class NodeTestRunner:
     name = "node:test"
     linked_folders: tuple[str, ...] = ("node_modules",)
@@ -143,15 +162,7 @@ class NodeTestRunner:
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
         results: NamedResults = {}
         file_errors: dict[str, str] = {}  # a test file that failed as a whole (it did not load: a syntax error)
-        try:
-            lines = command.report.read_text(encoding="utf-8").split("\n") if command.report.exists() else []
-        except OSError:
-            lines = []
-        for line in lines:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # (the last line, cut short by a kill)
+        for event in json_lines(command.report):
             file = str(event.get("file") or "")
             try:
                 relative = Path(file).relative_to(place.workdir).as_posix()

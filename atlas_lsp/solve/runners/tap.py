@@ -9,7 +9,6 @@ TAP, the end of its stderr and how it exited, one JSON line each."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -19,6 +18,7 @@ from atlas_lsp.solve.runners.node_test import (
     TYPE_STRIPPING_DEFAULT,
     NamedResults,
     _js_escaped,
+    json_lines,
     named_outcomes,
     node_version,
 )
@@ -166,16 +166,8 @@ class TapRunner:
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
         results: NamedResults = {}
         file_errors: dict[str, str] = {}  # a test file that failed as a whole (it did not load: a syntax error)
-        try:
-            lines = command.report.read_text(encoding="utf-8").split("\n") if command.report.exists() else []
-        except OSError:
-            lines = []
         cwd = place.workdir / self.package
-        for line in lines:
-            try:
-                ran = json.loads(line)
-            except ValueError:
-                continue  # (the last line, cut short by a kill)
+        for ran in json_lines(command.report):
             file = (cwd / str(ran.get("file") or "")).resolve()
             try:
                 relative = file.relative_to(place.workdir.resolve()).as_posix()
