@@ -188,8 +188,11 @@ def test_a_node_memory_bomb_is_stopped(registry: LanguageRegistry, tmp_path: Pat
     finally:
         sandbox.close()
     # (the outcome's own message: failure_text keeps only the end of V8's long out-of-memory report)
-    assert report.passed == 0 and report.outcomes[0].message.startswith("the test file test/math.test.js failed")
-    assert report.seconds < 40 and "timed out" not in report.problem
+    # (it failed once, in 2026-11, and passed in every run since, also on a busy machine: the report says how)
+    assert report.passed == 0 and report.outcomes[0].message.startswith("the test file test/math.test.js failed"), (
+        report
+    )
+    assert report.seconds < 40 and "timed out" not in report.problem, report
 
 
 def test_an_es_module_project(registry: LanguageRegistry, tmp_path: Path) -> None:
