@@ -17,6 +17,7 @@ from atlas_lsp.model.worker import InferenceWorker
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.prompts.thinking import generate_with_budget, is_reasoning_template, strip_thinking
+from atlas_lsp.solve.environments import choose
 from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner
@@ -134,38 +135,37 @@ def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list
     return "\n\n".join([above, *used_by]).strip()
 
 
-PROJECT_ENVIRONMENTS = (".venv", "venv", "env", ".env")  # virtualenv folders looked for at a project's root
+@dataclass(frozen=True)
+class TestInterpreter:
+    python: str
+    note: str  # what the solve's progress says of it ("" for atlas-lsp's own interpreter where nothing else was found)
 
 
-def project_environment(root: Path) -> str | None:
-    """The Python of the project's own virtualenv (``.venv``, ``venv``, ``env`` or ``.env`` at ``root``) when it can
-    run pytest (its own, else atlas-lsp's: `bundled_pytest`), else None."""
-    for folder in PROJECT_ENVIRONMENTS:
-        python = root / folder / "bin" / "python"
-        if python.is_file() and not pytest_problem(str(python)):
-            return os.path.abspath(python)
-    return None
-
-
-def environment_without_pytest(root: Path) -> str | None:
-    """The project's own virtualenv folder (``.venv``, …, at ``root``) when there is one and none can run pytest (a
-    Python older than atlas-lsp's pytest supports, say): its tests then run with another Python, which may lack the
-    project's dependencies."""
-    found = [folder for folder in PROJECT_ENVIRONMENTS if (root / folder / "bin" / "python").is_file()]
-    return found[0] if found and project_environment(root) is None else None
+def choose_interpreter(root: Path) -> TestInterpreter:
+    """With `solve.python` unset: the project's own environment, else atlas-lsp's interpreter (and why, when the
+    project has an environment that cannot run pytest)."""
+    choice = choose(root)
+    if choice.chosen is not None:
+        logger.info("solve: the tests run with %s: %s", choice.chosen.origin, choice.chosen.python)
+        return TestInterpreter(choice.chosen.python, f"the tests run with {choice.chosen.origin}")
+    if choice.unusable is not None:
+        note = (
+            f"{choice.unusable.origin} ({choice.unusable.python}) cannot run pytest: the tests run with "
+            f"{sys.executable} (install pytest there)"
+        )
+        logger.warning("solve: %s", note)
+        return TestInterpreter(sys.executable, note)
+    return TestInterpreter(sys.executable, "")
 
 
 def interpreter(settings: SolveSettings, root: Path | None = None) -> str:
     """The Python that runs the project's tests, as an absolute path (the tests run in a copy of the project); a
     relative path with a folder in it (``.venv/bin/python``) is the project's at ``root``, a bare name is looked up
-    on PATH. Unset: the project's own virtualenv at ``root`` (its dependencies are there), else the one atlas-lsp
-    runs on. Either runs its own pytest, else atlas-lsp's (`bundled_pytest`). A clear error when the configured one
-    cannot run pytest."""
+    on PATH. Unset: the project's own environment (`environments.py`: its dependencies are there), else the one
+    atlas-lsp runs on. Either runs its own pytest, else atlas-lsp's (`bundled_pytest`). A clear error when the
+    configured one cannot run pytest."""
     if not settings.python:
-        found = project_environment(root) if root is not None else None
-        if found is not None:
-            logger.info("solve: the tests run with the project's environment %s", found)
-        return found or sys.executable
+        return choose_interpreter(root).python if root is not None else sys.executable
     given = os.path.expanduser(settings.python)
     if root is not None and not os.path.isabs(given) and os.sep in given:
         python = os.path.join(root, given)
@@ -269,14 +269,14 @@ class SolveService:
         self, request: SolveRequest, settings: SolveSettings, found: Specification, progress: Callable[[str], None]
     ) -> Sandbox:
         """The sandbox the function's tests run in: the interpreter (pytest), limits and variables of ``settings``."""
-        python = interpreter(settings, request.root) if isinstance(found.runner, PytestRunner) else sys.executable
-        # (a project's environment that runs pytest was chosen above: only when none was is it looked at again)
-        fallback = isinstance(found.runner, PytestRunner) and python == sys.executable
-        unused = environment_without_pytest(request.root) if fallback else None
-        if not settings.python and unused is not None:
-            note = f"the project's {unused} cannot run pytest: its tests run with {python} (install pytest in {unused})"
-            logger.warning("solve: %s", note)
-            progress(note)
+        python = sys.executable
+        if isinstance(found.runner, PytestRunner) and settings.python:
+            python = interpreter(settings, request.root)
+        elif isinstance(found.runner, PytestRunner):
+            chosen = choose_interpreter(request.root)
+            python = chosen.python
+            if chosen.note:
+                progress(chosen.note)
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:
             environment = variables_for_tests(settings, os.environ)

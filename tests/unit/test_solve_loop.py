@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +16,7 @@ from atlas_lsp.model.backend import CancelToken
 from atlas_lsp.prompts.chat import ChatPrompt
 from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, keep_signature, replace_function
-from atlas_lsp.solve.runs import Limits
+from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox
 from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService, variables_for_tests
 from atlas_lsp.solve.target import docstring_examples, find_function
@@ -144,39 +146,23 @@ def test_the_test_interpreter_is_checked() -> None:
         interpreter(SolveSettings(python="/nonexistent/bin/python"))
 
 
-def test_a_project_environment_without_pytest_runs_its_tests_with_atlas_lsps(tmp_path: Path) -> None:
+def test_a_project_environment_without_pytest_runs_its_tests_with_atlas_lsps(
+    tmp_path: Path, no_active_environment: None
+) -> None:
     """A project that uses unittest and never installed pytest: its own virtualenv (its dependencies are there) runs
     its tests, with atlas-lsp's pytest after its own packages (before, atlas-lsp's interpreter ran them, without the
     project's dependencies); a Python that cannot import pytest at all is refused with why."""
     import subprocess
-    import sys
-    import sysconfig
 
-    from atlas_lsp.solve.service import SolveError, environment_without_pytest, interpreter
+    from atlas_lsp.solve.environments import choose
+    from atlas_lsp.solve.service import SolveError, interpreter
 
     project = tmp_path / "project"
-    (project / "tests").mkdir(parents=True)
-    environment = project / ".venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(environment)], check=True)
-    purelib = sysconfig.get_path("purelib", vars={"base": str(environment), "platbase": str(environment)})
-    Path(purelib, "unitlib.py").write_text("FACTOR = 3\n")  # a dependency only the project's environment has
-    stub = "from unitlib import FACTOR\n\n\ndef triple(x):\n    return 0\n"
-    (project / "calc.py").write_text(stub)
-    (project / "tests" / "test_calc.py").write_text(
-        "import unittest\n\nfrom calc import triple\n\n\nclass TestTriple(unittest.TestCase):\n"
-        "    def test_triple(self):\n        self.assertEqual(triple(2), 6)\n"
-    )
-    python = str(environment / "bin" / "python")
+    python = python_with_a_dependency(project / ".venv")
     assert subprocess.run([python, "-c", "import pytest"], capture_output=True).returncode != 0  # (none of its own)
-    assert interpreter(SolveSettings(), project) == python and environment_without_pytest(project) is None
+    assert interpreter(SolveSettings(), project) == python and choose(project).unusable is None
     assert interpreter(SolveSettings(python=".venv/bin/python"), project) == python
-    sandbox = Sandbox(project, {}, Limits(python, wall_seconds=60))
-    node = ["tests/test_calc.py::TestTriple::test_triple"]
-    try:
-        right = sandbox.run({str(project / "calc.py"): stub.replace("return 0", "return FACTOR * x")}, node, {}, None)
-        wrong = sandbox.run({}, node, {}, None)
-    finally:
-        sandbox.close()
+    right, wrong = run_with(project, python)
     assert right.all_passed, right.failure_text()
     assert not wrong.all_passed and "AssertionError: 0 != 6" in wrong.failure_text()
     broken = tmp_path / "broken-python"
@@ -471,7 +457,9 @@ def test_the_bundled_pytest_links_live_in_the_users_cache(tmp_path: Path, monkey
     assert elsewhere.name.startswith("atlas-pytest-") and (elsewhere / "pytest").exists()
 
 
-def test_a_project_environment_that_cannot_run_pytest_is_named_in_the_progress(tmp_path: Path) -> None:
+def test_a_project_environment_that_cannot_run_pytest_is_named_in_the_progress(
+    tmp_path: Path, no_active_environment: None
+) -> None:
     """Its tests then run with atlas-lsp's interpreter, which may lack the project's dependencies: the user is told."""
     import sys
 
@@ -492,8 +480,10 @@ def test_a_project_environment_that_cannot_run_pytest_is_named_in_the_progress(t
     sandbox = service._sandbox(request, SolveSettings(), found, said.append)
     sandbox.close()
     assert sandbox.limits.python == sys.executable
-    note = f"the project's .venv cannot run pytest: its tests run with {sys.executable} (install pytest in .venv)"
-    assert said == [note]
+    python = tmp_path / ".venv" / "bin" / "python"
+    assert said == [
+        f"the project's .venv ({python}) cannot run pytest: the tests run with {sys.executable} (install pytest there)"
+    ]
 
 
 def test_solve_copy_project_gives_each_candidate_a_copy(tmp_path: Path) -> None:
@@ -545,26 +535,171 @@ def test_docstring_examples_of_a_module_in_a_package_with_relative_imports(tmp_p
     assert (wrong.passed, wrong.total) == (0, 1) and "quad(3) returned 6, expected 12" in wrong.outcomes[0].message
 
 
-def test_unset_the_tests_run_with_the_projects_own_virtualenv(tmp_path: Path) -> None:
+@pytest.fixture
+def no_active_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No environment active around the server (one would be chosen after the project's own: see environments.py)."""
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("CONDA_PREFIX", raising=False)
+
+
+def python_with_a_dependency(prefix: Path, python: str | None = None) -> str:
+    """A virtualenv at ``prefix`` (made by ``python``: this interpreter by default) with a module only it has
+    (``unitlib``, FACTOR = 3) and no pytest; its python."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    if not (prefix / "bin" / "python").exists():
+        subprocess.run([python or sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
+    purelib = sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)})
+    Path(purelib, "unitlib.py").write_text("FACTOR = 3\n")
+    return str(prefix / "bin" / "python")
+
+
+UNITTEST_PROJECT = {
+    "calc.py": "from unitlib import FACTOR\n\n\ndef triple(x):\n    return 0\n",
+    "tests/test_calc.py": "import unittest\n\nfrom calc import triple\n\n\nclass TestTriple(unittest.TestCase):\n"
+    "    def test_triple(self):\n        self.assertEqual(triple(2), 6)\n",
+}
+
+
+def run_with(project: Path, python: str) -> tuple[TestReport, TestReport]:
+    """The project's unittest test on the right and the stub triple(), with ``python``."""
+    (project / "tests").mkdir(parents=True, exist_ok=True)
+    for name, text in UNITTEST_PROJECT.items():
+        (project / name).write_text(text)
+    sandbox = Sandbox(project, {}, Limits(python, wall_seconds=60))
+    node = ["tests/test_calc.py::TestTriple::test_triple"]
+    calc = str(project / "calc.py")
+    try:
+        right = sandbox.run(
+            {calc: UNITTEST_PROJECT["calc.py"].replace("return 0", "return FACTOR * x")}, node, {}, None
+        )
+        return right, sandbox.run({}, node, {}, None)
+    finally:
+        sandbox.close()
+
+
+POETRY = "poetry==2.5.1"
+
+
+def test_a_poetry_projects_tests_run_with_the_environment_poetry_keeps_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
+) -> None:
+    """Poetry keeps a project's environment in its own cache folder (its default): with `solve.python` unset,
+    Poetry is asked where (real Poetry from PyPI), and its dependencies are there for the tests."""
+    import subprocess
+
+    from atlas_lsp.solve.environments import candidates, choose
+    from atlas_lsp.solve.service import choose_interpreter
+    from tests.support.python_tools import installed_tool
+
+    monkeypatch.setenv("PATH", f"{installed_tool(POETRY)}:{os.environ['PATH']}")
+    monkeypatch.setenv("POETRY_VIRTUALENVS_PATH", str(tmp_path / "poetry-environments"))
+    monkeypatch.setenv("POETRY_CACHE_DIR", str(tmp_path / "poetry-cache"))
+    project = tmp_path / "calc"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[tool.poetry]\nname = "calc"\nversion = "0.1.0"\ndescription = ""\nauthors = ["A <a@example.com>"]\n'
+        'package-mode = false\n\n[tool.poetry.dependencies]\npython = ">=3.11"\n'
+    )
+    assert choose(project).chosen is None  # (Poetry has no environment for it yet)
+    # Poetry without an environment for the project answers with the active one: it is not asked with it in view
+    active = python_with_a_dependency(tmp_path / "active")
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "active"))
+    assert [found.origin for found in candidates(project)] == [
+        "the environment active when atlas-lsp started (VIRTUAL_ENV)"
+    ]
+    monkeypatch.delenv("VIRTUAL_ENV")
+    subprocess.run(["poetry", "env", "use", sys.executable], cwd=project, check=True, capture_output=True, timeout=300)
+    (prefix,) = (path for path in (tmp_path / "poetry-environments").iterdir() if path.is_dir())
+    python = python_with_a_dependency(prefix)
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "active"))
+    assert [found.python for found in candidates(project)] == [python, active]  # (the project's own comes first)
+    chosen = choose_interpreter(project)
+    assert chosen.python == python and chosen.note == "the tests run with Poetry's environment for the project"
+    right, wrong = run_with(project, chosen.python)
+    assert right.all_passed, right.failure_text()
+    assert not wrong.all_passed and "AssertionError: 0 != 6" in wrong.failure_text()
+    (project / ".venv" / "bin").mkdir(parents=True)  # an environment in the project comes first
+    python_of_this_environment(project / ".venv" / "bin" / "python")
+    assert choose(project).chosen.origin == "the project's .venv"  # type: ignore[union-attr]
+
+
+PIPENV = "pipenv==2026.10.3"
+
+
+def test_a_pipenv_projects_tests_run_with_the_environment_pipenv_keeps_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
+) -> None:
+    """The same for Pipenv (real Pipenv from PyPI; its environments in WORKON_HOME)."""
+    import subprocess
+
+    from atlas_lsp.solve.service import choose_interpreter
+    from tests.support.python_tools import installed_tool
+
+    monkeypatch.setenv("PATH", f"{installed_tool(PIPENV)}:{os.environ['PATH']}")
+    monkeypatch.setenv("WORKON_HOME", str(tmp_path / "pipenv-environments"))
+    project = tmp_path / "calc"
+    project.mkdir()
+    (project / "Pipfile").write_text('[packages]\n\n[requires]\npython_version = "3.11"\n')
+    assert choose_interpreter(project).python == sys.executable  # (no environment for it yet)
+    subprocess.run(
+        ["pipenv", "--python", sys.executable], cwd=project, check=True, capture_output=True, timeout=300,
+        env={**os.environ, "PIPENV_VERBOSITY": "-1"},
+    )  # fmt: skip
+    (prefix,) = (tmp_path / "pipenv-environments").iterdir()
+    python = python_with_a_dependency(prefix)
+    chosen = choose_interpreter(project)
+    assert chosen.python == python and chosen.note == "the tests run with Pipenv's environment for the project"
+    right, wrong = run_with(project, chosen.python)
+    assert right.all_passed and not wrong.all_passed, (right, wrong)
+
+
+def test_the_environment_active_when_the_server_started_runs_the_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
+) -> None:
+    """An editor started from a shell with a virtualenv (or a conda environment) activated: that environment, after
+    the project's own; never atlas-lsp's own environment under another name."""
+    from atlas_lsp.solve.environments import Choice, Environment, choose
+
+    project = tmp_path / "project"
+    project.mkdir()
+    python = python_with_a_dependency(tmp_path / "active")
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "active"))
+    origin = "the environment active when atlas-lsp started (VIRTUAL_ENV)"
+    assert choose(project) == Choice(Environment(python, origin), None)
+    right, wrong = run_with(project, python)
+    assert right.all_passed and not wrong.all_passed, (right, wrong)
+    monkeypatch.setenv("VIRTUAL_ENV", sys.prefix)  # (atlas-lsp's own: not an environment of the project's)
+    assert choose(project) == Choice(None, None)
+    monkeypatch.delenv("VIRTUAL_ENV")
+    monkeypatch.setenv("CONDA_PREFIX", str(tmp_path / "active"))
+    conda = "the environment active when atlas-lsp started (CONDA_PREFIX)"
+    assert choose(project) == Choice(Environment(python, conda), None)
+
+
+def test_unset_the_tests_run_with_the_projects_own_virtualenv(tmp_path: Path, no_active_environment: None) -> None:
     """The project's dependencies are in its `.venv`: with `solve.python` unset, that environment runs its tests
     when it has pytest; else the interpreter atlas-lsp runs on."""
     import sys
 
-    from atlas_lsp.solve.service import environment_without_pytest, interpreter
+    from atlas_lsp.solve.environments import Choice, Environment, choose
+    from atlas_lsp.solve.service import interpreter
 
     assert interpreter(SolveSettings(), tmp_path) == sys.executable  # no virtualenv
-    assert environment_without_pytest(tmp_path) is None
+    assert choose(tmp_path) == Choice(None, None)
     bare = tmp_path / "env" / "bin"
     bare.mkdir(parents=True)
     (bare / "python").write_text("#!/bin/sh\nexit 1\n")  # a python without pytest (it fails the check)
     (bare / "python").chmod(0o755)
     assert interpreter(SolveSettings(), tmp_path) == sys.executable
-    assert environment_without_pytest(tmp_path) == "env"  # (the solve says so in its progress)
+    assert choose(tmp_path).unusable == Environment(str(bare / "python"), "the project's env")  # (said in its progress)
     venv_bin = tmp_path / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     python_of_this_environment(venv_bin / "python")
     assert interpreter(SolveSettings(), tmp_path) == str(venv_bin / "python")
-    assert environment_without_pytest(tmp_path) is None
+    assert choose(tmp_path) == Choice(Environment(str(venv_bin / "python"), "the project's .venv"), None)
     assert interpreter(SolveSettings(python=sys.executable), tmp_path) == sys.executable  # the setting wins
 
 

@@ -233,7 +233,10 @@ def runner_summary() -> dict[str, str]:
     bun = find_bun([])
     deno = find_deno()
     return {
-        "pytest": f"solve.python when set, else the project's virtualenv, else {sys.executable}; {_pytest_version()}",
+        "pytest": (
+            "solve.python when set, else the project's environment (its virtualenv, Poetry's or Pipenv's), else the "
+            f"active one, else {sys.executable}; {_pytest_version()}"
+        ),
         "node:test": javascript,
         "bun test": f"bun {_tool_version(bun, '--version')} (Bun projects)"
         if bun

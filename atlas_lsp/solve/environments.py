@@ -1,0 +1,135 @@
+"""Which Python runs a project's tests when `solve.python` is unset: the project's own environment, where its
+dependencies are installed, found the way the project's own tools find it.
+
+In this order: a virtualenv folder at the project's root (``.venv``, ``venv``, ``env``, ``.env``: python -m venv,
+uv, PDM, Poetry with in-project environments); the environment Poetry or Pipenv keeps for the project elsewhere
+(their default: asked of the tool itself, ``poetry env info -p`` or ``pipenv --venv``, when the project declares it
+uses that tool); the environment that was active when the server started (``VIRTUAL_ENV``, conda's
+``CONDA_PREFIX``: an editor started from an activated shell), when it is not atlas-lsp's own. The first that can run
+pytest (its own, else atlas-lsp's) is used; none: the interpreter atlas-lsp runs on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from atlas_lsp.solve.runners.pytest_runner import pytest_problem
+
+logger = logging.getLogger(__name__)
+
+PROJECT_ENVIRONMENTS = (".venv", "venv", "env", ".env")  # virtualenv folders looked for at a project's root
+TOOL_TIMEOUT_S = 20  # Poetry starts in about half a second; a tool that hangs (a lock, a prompt) is given up on
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str  # absolute, not resolved (a virtualenv's python is a link to the one it was made from)
+    origin: str  # where it was found, for the log and the progress: "the project's .venv", "Poetry's environment"
+
+
+def _python_in(prefix: Path) -> Path:
+    return prefix / "bin" / "python"
+
+
+def _tool(name: str) -> str | None:
+    """``name`` on PATH, else where pipx and the official installers put it (an editor started from a desktop
+    launcher often has a PATH without ~/.local/bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    local = Path.home() / ".local" / "bin" / name
+    return str(local) if local.is_file() and os.access(local, os.X_OK) else None
+
+
+def _declares(root: Path, tool: str) -> bool:
+    if tool == "pipenv":
+        return (root / "Pipfile").is_file()
+    if (root / "poetry.lock").is_file():
+        return True
+    try:
+        return "[tool.poetry" in (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _asked(root: Path, tool: str, environ: Mapping[str, str]) -> Path | None:
+    """The prefix of the environment ``tool`` (poetry, pipenv) keeps for the project at ``root``, if it has one.
+    The tool is asked without the active environment in its view (both would answer with that one)."""
+    binary = _tool(tool)
+    if binary is None or not _declares(root, tool):
+        return None
+    argv = [binary, "env", "info", "-p", "--no-ansi", "-n"] if tool == "poetry" else [binary, "--venv"]
+    variables = {k: v for k, v in environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PIPENV_ACTIVE")}
+    variables.update({"PIPENV_IGNORE_VIRTUALENVS": "1", "PIPENV_VERBOSITY": "-1", "NO_COLOR": "1"})
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=root,
+            env=variables,
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        logger.info("solve: %s could not say where the project's environment is: %s", tool, error)
+        return None
+    lines = [line.strip() for line in done.stdout.strip().split("\n") if line.strip()]
+    if done.returncode != 0 or not lines:
+        logger.debug("solve: %s knows no environment for %s (exit %s)", tool, root, done.returncode)
+        return None
+    return Path(lines[-1])
+
+
+def _active(environ: Mapping[str, str]) -> Iterator[tuple[Path, str]]:
+    own = Path(sys.prefix).resolve()
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        value = environ.get(variable)
+        if value and Path(value).resolve() != own:
+            yield Path(value), f"the environment active when atlas-lsp started ({variable})"
+
+
+def candidates(root: Path, environ: Mapping[str, str] | None = None) -> Iterator[Environment]:
+    """The project's environments in the order they are preferred (only those with a ``bin/python``)."""
+    environ = os.environ if environ is None else environ
+    found: list[tuple[Path, str]] = [(root / folder, f"the project's {folder}") for folder in PROJECT_ENVIRONMENTS]
+    for prefix, origin in found:
+        if _python_in(prefix).is_file():
+            yield Environment(os.path.abspath(_python_in(prefix)), origin)
+    for tool, name in (("poetry", "Poetry"), ("pipenv", "Pipenv")):
+        prefix = _asked(root, tool, environ)
+        if prefix is not None and _python_in(prefix).is_file():
+            yield Environment(os.path.abspath(_python_in(prefix)), f"{name}'s environment for the project")
+    for prefix, origin in _active(environ):
+        if _python_in(prefix).is_file():
+            yield Environment(os.path.abspath(_python_in(prefix)), origin)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The environment that runs the tests (None: atlas-lsp's interpreter) and, when none could, the first one found
+    that cannot run pytest (a Python older than atlas-lsp's pytest supports, say), to say so."""
+
+    chosen: Environment | None
+    unusable: Environment | None
+
+
+def choose(root: Path, environ: Mapping[str, str] | None = None) -> Choice:
+    unusable: Environment | None = None
+    seen: set[str] = set()
+    for environment in candidates(root, environ):
+        if environment.python in seen:
+            continue
+        seen.add(environment.python)
+        problem = pytest_problem(environment.python)
+        if not problem:
+            return Choice(environment, None)
+        logger.info("solve: %s (%s) cannot run pytest: %s", environment.origin, environment.python, problem)
+        unusable = unusable or environment
+    return Choice(None, unusable)
