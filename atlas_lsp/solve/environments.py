@@ -4,9 +4,10 @@ dependencies are installed, found the way the project's own tools find it.
 In this order: a virtualenv folder at the project's root (``.venv``, ``venv``, ``env``, ``.env``: python -m venv,
 uv, PDM, Poetry with in-project environments); the environment Poetry or Pipenv keeps for the project elsewhere
 (their default: asked of the tool itself, ``poetry env info -p`` or ``pipenv --venv``, when the project declares it
-uses that tool); the environment that was active when the server started (``VIRTUAL_ENV``, conda's
-``CONDA_PREFIX``: an editor started from an activated shell), when it is not atlas-lsp's own. The first that can run
-pytest (its own, else atlas-lsp's) is used; none: the interpreter atlas-lsp runs on."""
+uses that tool); the pyenv version or pyenv-virtualenv environment its ``.python-version`` names; the environment
+that was active when the server started (``VIRTUAL_ENV``, conda's ``CONDA_PREFIX``: an editor started from an
+activated shell), when it is not atlas-lsp's own. The first that can run pytest (its own, else atlas-lsp's) is
+used; none: the interpreter atlas-lsp runs on."""
 
 from __future__ import annotations
 
@@ -87,6 +88,20 @@ def _asked(root: Path, tool: str, environ: Mapping[str, str]) -> Path | None:
     return Path(lines[-1])
 
 
+def _pyenv_version(root: Path, environ: Mapping[str, str]) -> tuple[Path, str] | None:
+    """The pyenv version (or pyenv-virtualenv environment) that the project's ``.python-version`` names first, when
+    pyenv has it installed ("system" and versions pyenv does not have: None)."""
+    try:
+        names = (root / ".python-version").read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    pyenv_root = Path(environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    name = names[0] if names else "system"
+    if name == "system" or "/" in name or name in (".", ".."):
+        return None
+    return pyenv_root / "versions" / name, f"the pyenv version the project names ({name}, in .python-version)"
+
+
 def _active(environ: Mapping[str, str]) -> Iterator[tuple[Path, str]]:
     own = Path(sys.prefix).resolve()
     for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
@@ -106,6 +121,9 @@ def candidates(root: Path, environ: Mapping[str, str] | None = None) -> Iterator
         prefix = _asked(root, tool, environ)
         if prefix is not None and _python_in(prefix).is_file():
             yield Environment(os.path.abspath(_python_in(prefix)), f"{name}'s environment for the project")
+    named = _pyenv_version(root, environ)
+    if named is not None and _python_in(named[0]).is_file():
+        yield Environment(os.path.abspath(_python_in(named[0])), named[1])
     for prefix, origin in _active(environ):
         if _python_in(prefix).is_file():
             yield Environment(os.path.abspath(_python_in(prefix)), origin)

@@ -656,6 +656,30 @@ def test_a_pipenv_projects_tests_run_with_the_environment_pipenv_keeps_for_it(
     assert right.all_passed and not wrong.all_passed, (right, wrong)
 
 
+def test_the_pyenv_environment_a_project_names_runs_its_tests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
+) -> None:
+    """`pyenv local myenv` writes `.python-version`: the pyenv-virtualenv environment (or pyenv version) it names,
+    in PYENV_ROOT, comes before an active environment; "system" or a version pyenv does not have, not at all."""
+    from atlas_lsp.solve.environments import Choice, Environment, choose
+
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    project = tmp_path / "project"
+    project.mkdir()
+    python = python_with_a_dependency(tmp_path / "pyenv" / "versions" / "calc-3.11")
+    (project / ".python-version").write_text("calc-3.11\n3.12.1\n")
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "active"))
+    python_with_a_dependency(tmp_path / "active")
+    named = "the pyenv version the project names (calc-3.11, in .python-version)"
+    assert choose(project) == Choice(Environment(python, named), None)
+    right, wrong = run_with(project, python)
+    assert right.all_passed and not wrong.all_passed, (right, wrong)
+    monkeypatch.delenv("VIRTUAL_ENV")
+    for other in ("system\n", "3.99.0\n", "../elsewhere\n", ""):
+        (project / ".python-version").write_text(other)
+        assert choose(project) == Choice(None, None), other
+
+
 def test_the_environment_active_when_the_server_started_runs_the_tests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
 ) -> None:
