@@ -2,12 +2,12 @@
 dependencies are installed, found the way the project's own tools find it.
 
 In this order: a virtualenv folder at the project's root (``.venv``, ``venv``, ``env``, ``.env``: python -m venv,
-uv, PDM, Poetry with in-project environments); the environment Poetry or Pipenv keeps for the project elsewhere
-(their default: asked of the tool itself, ``poetry env info -p`` or ``pipenv --venv``, when the project declares it
-uses that tool); the pyenv version or pyenv-virtualenv environment its ``.python-version`` names; the environment
-that was active when the server started (``VIRTUAL_ENV``, conda's ``CONDA_PREFIX``: an editor started from an
-activated shell), when it is not atlas-lsp's own. The first that can run pytest (its own, else atlas-lsp's) is
-used; none: the interpreter atlas-lsp runs on."""
+uv, PDM, Poetry with in-project environments); the environment Poetry, Pipenv or Hatch keeps for the project
+elsewhere (their default: asked of the tool itself, ``poetry env info -p``, ``pipenv --venv``, ``hatch env find``,
+when the project declares it uses that tool); the pyenv version or pyenv-virtualenv environment its
+``.python-version`` names; the environment that was active when the server started (``VIRTUAL_ENV``, conda's
+``CONDA_PREFIX``: an editor started from an activated shell), when it is not atlas-lsp's own. The first that can run
+pytest (its own, else atlas-lsp's) is used; none: the interpreter atlas-lsp runs on."""
 
 from __future__ import annotations
 
@@ -48,29 +48,44 @@ def _tool(name: str) -> str | None:
     return str(local) if local.is_file() and os.access(local, os.X_OK) else None
 
 
-def _declares(root: Path, tool: str) -> bool:
-    if tool == "pipenv":
-        return (root / "Pipfile").is_file()
-    if (root / "poetry.lock").is_file():
+@dataclass(frozen=True)
+class EnvironmentTool:
+    """A tool that keeps a project's environment outside it (by default), and how it is asked where."""
+
+    command: str  # its executable's name
+    name: str  # as the progress names it
+    marks: tuple[str, ...]  # files at the project's root that say it uses the tool
+    pyproject_section: str  # a pyproject.toml section that says so too ("" for none)
+    where: tuple[str, ...]  # the arguments that print the environment's folder
+
+
+TOOLS = (
+    EnvironmentTool("poetry", "Poetry", ("poetry.lock",), "[tool.poetry", ("env", "info", "-p", "--no-ansi", "-n")),
+    EnvironmentTool("pipenv", "Pipenv", ("Pipfile",), "", ("--venv",)),
+    EnvironmentTool("hatch", "Hatch", ("hatch.toml",), "[tool.hatch.envs", ("env", "find", "default")),
+)
+
+
+def _declares(root: Path, tool: EnvironmentTool) -> bool:
+    if any((root / mark).is_file() for mark in tool.marks):
         return True
     try:
-        return "[tool.poetry" in (root / "pyproject.toml").read_text(encoding="utf-8")
+        return bool(tool.pyproject_section) and tool.pyproject_section in (root / "pyproject.toml").read_text("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
 
 
-def _asked(root: Path, tool: str, environ: Mapping[str, str]) -> Path | None:
-    """The prefix of the environment ``tool`` (poetry, pipenv) keeps for the project at ``root``, if it has one.
-    The tool is asked without the active environment in its view (both would answer with that one)."""
-    binary = _tool(tool)
+def _asked(root: Path, tool: EnvironmentTool, environ: Mapping[str, str]) -> Path | None:
+    """The folder of the environment ``tool`` keeps for the project at ``root``, if it says where. The tool is asked
+    without the active environment in its view (Poetry and Pipenv would answer with that one)."""
+    binary = _tool(tool.command)
     if binary is None or not _declares(root, tool):
         return None
-    argv = [binary, "env", "info", "-p", "--no-ansi", "-n"] if tool == "poetry" else [binary, "--venv"]
     variables = {k: v for k, v in environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PIPENV_ACTIVE")}
     variables.update({"PIPENV_IGNORE_VIRTUALENVS": "1", "PIPENV_VERBOSITY": "-1", "NO_COLOR": "1"})
     try:
         done = subprocess.run(
-            argv,
+            [binary, *tool.where],
             cwd=root,
             env=variables,
             capture_output=True,
@@ -79,11 +94,11 @@ def _asked(root: Path, tool: str, environ: Mapping[str, str]) -> Path | None:
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError) as error:
-        logger.info("solve: %s could not say where the project's environment is: %s", tool, error)
+        logger.info("solve: %s could not say where the project's environment is: %s", tool.name, error)
         return None
     lines = [line.strip() for line in done.stdout.strip().split("\n") if line.strip()]
     if done.returncode != 0 or not lines:
-        logger.debug("solve: %s knows no environment for %s (exit %s)", tool, root, done.returncode)
+        logger.debug("solve: %s knows no environment for %s (exit %s)", tool.name, root, done.returncode)
         return None
     return Path(lines[-1])
 
@@ -117,10 +132,10 @@ def candidates(root: Path, environ: Mapping[str, str] | None = None) -> Iterator
     for prefix, origin in found:
         if _python_in(prefix).is_file():
             yield Environment(os.path.abspath(_python_in(prefix)), origin)
-    for tool, name in (("poetry", "Poetry"), ("pipenv", "Pipenv")):
+    for tool in TOOLS:
         prefix = _asked(root, tool, environ)
         if prefix is not None and _python_in(prefix).is_file():
-            yield Environment(os.path.abspath(_python_in(prefix)), f"{name}'s environment for the project")
+            yield Environment(os.path.abspath(_python_in(prefix)), f"{tool.name}'s environment for the project")
     named = _pyenv_version(root, environ)
     if named is not None and _python_in(named[0]).is_file():
         yield Environment(os.path.abspath(_python_in(named[0])), named[1])

@@ -7,6 +7,7 @@ import shutil
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -626,32 +627,53 @@ def test_a_poetry_projects_tests_run_with_the_environment_poetry_keeps_for_it(
     assert choose(project).chosen.origin == "the project's .venv"  # type: ignore[union-attr]
 
 
-PIPENV = "pipenv==2026.10.3"
+@dataclass(frozen=True)
+class ToolCase:
+    requirement: str  # from PyPI
+    name: str
+    files: dict[str, str]  # what says the project uses it
+    home: str  # the variable naming the folder it keeps environments in
+    create: list[str]  # the command that creates the project's environment
 
 
-def test_a_pipenv_projects_tests_run_with_the_environment_pipenv_keeps_for_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
+TOOL_CASES = [
+    ToolCase(
+        "pipenv==2026.10.3", "Pipenv", {"Pipfile": '[packages]\n\n[requires]\npython_version = "3.11"\n'},
+        "WORKON_HOME", ["pipenv", "--python", sys.executable],
+    ),
+    ToolCase(
+        "hatch==1.18.2", "Hatch",
+        {"pyproject.toml": '[project]\nname = "calc"\nversion = "0.1.0"\n\n[tool.hatch.envs.default]\n'
+         'skip-install = true\n'},
+        "HATCH_DATA_DIR", ["hatch", "env", "create"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", TOOL_CASES, ids=lambda case: case.name)
+def test_the_environment_pipenv_or_hatch_keeps_for_a_project_runs_its_tests(
+    case: ToolCase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
 ) -> None:
-    """The same for Pipenv (real Pipenv from PyPI; its environments in WORKON_HOME)."""
+    """The same for Pipenv and Hatch (real ones from PyPI, their environments in a folder of the test's)."""
     import subprocess
 
     from atlas_lsp.solve.service import choose_interpreter
     from tests.support.python_tools import installed_tool
 
-    monkeypatch.setenv("PATH", f"{installed_tool(PIPENV)}:{os.environ['PATH']}")
-    monkeypatch.setenv("WORKON_HOME", str(tmp_path / "pipenv-environments"))
+    monkeypatch.setenv("PATH", f"{installed_tool(case.requirement)}:{os.environ['PATH']}")
+    monkeypatch.setenv(case.home, str(tmp_path / "environments"))
     project = tmp_path / "calc"
     project.mkdir()
-    (project / "Pipfile").write_text('[packages]\n\n[requires]\npython_version = "3.11"\n')
+    for name, text in case.files.items():
+        (project / name).write_text(text)
     assert choose_interpreter(project).python == sys.executable  # (no environment for it yet)
-    subprocess.run(
-        ["pipenv", "--python", sys.executable], cwd=project, check=True, capture_output=True, timeout=300,
-        env={**os.environ, "PIPENV_VERBOSITY": "-1"},
-    )  # fmt: skip
-    (prefix,) = (tmp_path / "pipenv-environments").iterdir()
-    python = python_with_a_dependency(prefix)
+    env = {**os.environ, "PIPENV_VERBOSITY": "-1"}
+    subprocess.run(case.create, cwd=project, check=True, capture_output=True, timeout=300, env=env)
+    (python,) = (tmp_path / "environments").glob("**/bin/python")
+    python_with_a_dependency(python.parent.parent)
     chosen = choose_interpreter(project)
-    assert chosen.python == python and chosen.note == "the tests run with Pipenv's environment for the project"
+    assert chosen.python == str(python), chosen
+    assert chosen.note == f"the tests run with {case.name}'s environment for the project"
     right, wrong = run_with(project, chosen.python)
     assert right.all_passed and not wrong.all_passed, (right, wrong)
 

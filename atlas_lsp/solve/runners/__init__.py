@@ -234,8 +234,8 @@ def runner_summary() -> dict[str, str]:
     deno = find_deno()
     return {
         "pytest": (
-            "solve.python when set, else the project's environment (its virtualenv, Poetry's, Pipenv's or "
-            f"pyenv's), else the active one, else {sys.executable}; {_pytest_version()}"
+            "solve.python when set, else the project's environment (its virtualenv, Poetry's, Pipenv's, "
+            f"Hatch's or pyenv's), else the active one, else {sys.executable}; {_pytest_version()}"
         ),
         "node:test": javascript,
         "bun test": f"bun {_tool_version(bun, '--version')} (Bun projects)"
