@@ -62,7 +62,7 @@ class EnvironmentTool:
 TOOLS = (
     EnvironmentTool("poetry", "Poetry", ("poetry.lock",), "[tool.poetry", ("env", "info", "-p", "--no-ansi", "-n")),
     EnvironmentTool("pipenv", "Pipenv", ("Pipfile",), "", ("--venv",)),
-    EnvironmentTool("hatch", "Hatch", ("hatch.toml",), "[tool.hatch.envs", ("env", "find", "default")),
+    EnvironmentTool("hatch", "Hatch", ("hatch.toml",), "[tool.hatch", ("env", "find", "default")),
 )
 
 
