@@ -277,6 +277,8 @@ class SolveService:
             python = chosen.python
             if chosen.note:
                 progress(chosen.note)
+        if getattr(found.runner, "note", ""):  # (the Node.js a project pins: runners/node_versions.py)
+            progress(found.runner.note)  # type: ignore[attr-defined]
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:
             environment = variables_for_tests(settings, os.environ)

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from atlas_lsp.config import SolveSettings
 from atlas_lsp.solve.loop import replace_function
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
 from atlas_lsp.solve.runners.ava import AvaRunner
@@ -637,27 +638,69 @@ def test_a_tap_project_runs_its_tests_with_tap(registry: LanguageRegistry, tmp_p
     assert not broken.all_passed and "SyntaxError" in broken.failure_text() and "math.js:2" in broken.failure_text()
 
 
+TS_ADD_RIGHT = "function add(a: number, b: number): number {\n  return a + b;\n}"
+
+
+def typescript_add_project(project: Path, package: dict[str, object], test_file: str) -> Path:
+    """A TypeScript ES module project: its stub ``add`` in math.ts and ``test_file`` as test/math.test.ts."""
+    (project / "test").mkdir(parents=True, exist_ok=True)
+    (project / "package.json").write_text(json.dumps({"type": "module", **package}))
+    (project / "math.ts").write_text(
+        'export function add(a: number, b: number): number {\n  throw new Error("TODO");\n}\n'
+    )
+    (project / "test" / "math.test.ts").write_text(test_file)
+    return project / "math.ts"
+
+
+def test_typescript_runs_on_the_node_the_project_pins_with_nvm(
+    registry: LanguageRegistry, tmp_path: Path, node_with_types: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project whose .nvmrc asks for Node.js 22, which nvm installed (the real 22.12 from npm, where nvm keeps its
+    versions), while PATH has this machine's Node.js 20 (which cannot run TypeScript): the tests run on 22."""
+    nvm = tmp_path / "nvm"
+    (nvm / "versions" / "node" / f"v{NODE_WITH_TYPES}" / "bin").mkdir(parents=True)
+    (nvm / "versions" / "node" / f"v{NODE_WITH_TYPES}" / "bin" / "node").symlink_to(node_with_types)
+    monkeypatch.setenv("NVM_DIR", str(nvm))
+    project = tmp_path / "project"
+    path = typescript_add_project(
+        project,
+        {},
+        "import test from 'node:test';\nimport assert from 'node:assert/strict';\nimport { add } from '../math.ts';\n\n"
+        "test('adds numbers', () => {\n  const sum: number = add(2, 3);\n  assert.equal(sum, 5);\n});\n",
+    )
+    (project / ".nvmrc").write_text("22\n")
+    found = prepare(registry, path, project, "add")
+    assert isinstance(found.runner, NodeTestRunner) and found.runner.typescript
+    assert found.runner.node == str(nvm / "versions" / "node" / f"v{NODE_WITH_TYPES}" / "bin" / "node")
+    assert found.runner.note == f"Node.js {NODE_WITH_TYPES} (.nvmrc asks for 22)"  # (said in the solve's progress)
+    (right,) = run_candidates(found, project, path, [TS_ADD_RIGHT])
+    assert right.all_passed and right.total == 1, right
+    said: list[str] = []
+    request = SolveRequest(str(path), path.read_text(), project, {}, name="add")
+    SolveService(registry, None)._sandbox(request, SolveSettings(), found, said.append).close()
+    assert said == [found.runner.note]
+    (project / ".nvmrc").unlink()  # nothing pinned: PATH's Node.js (20 here), which cannot run TypeScript
+    system = node_version(shutil.which("node") or "node")
+    if system is not None and system < TYPE_STRIPPING:
+        with pytest.raises(RunnerUnavailable, match=r"runs TypeScript from Node.js 22.6 on .* this node is"):
+            runner_for(registry.languages["typescript"], project, path)
+
+
 def test_a_tap_project_in_typescript_runs_on_a_node_that_strips_types(
     registry: LanguageRegistry, tmp_path: Path, node_with_types: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", f"{node_with_types.parent}:{os.environ['PATH']}")
-    (tmp_path / "test").mkdir()
-    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"tap": "^21"}}))
-    link_node_modules(tmp_path, TAP)
-    (tmp_path / "math.ts").write_text(
-        'export function add(a: number, b: number): number {\n  throw new Error("TODO");\n}\n'
-    )
-    (tmp_path / "test" / "math.test.ts").write_text(
+    path = typescript_add_project(
+        tmp_path,
+        {"devDependencies": {"tap": "^21"}},
         "import t from 'tap';\nimport { add } from '../math.ts';\n\n"
-        "t.test('adds numbers', async (t) => {\n  const sum: number = add(2, 3);\n  t.equal(sum, 5);\n});\n"
+        "t.test('adds numbers', async (t) => {\n  const sum: number = add(2, 3);\n  t.equal(sum, 5);\n});\n",
     )
-    path = tmp_path / "math.ts"
+    link_node_modules(tmp_path, TAP)
     found = prepare(registry, path, tmp_path, "add")
     assert isinstance(found.runner, TapRunner) and found.runner.typescript
     assert found.node_ids == ["test/math.test.ts::adds numbers"]
-    stub, right = run_candidates(
-        found, tmp_path, path, [found.target.text, "function add(a: number, b: number): number {\n  return a + b;\n}"]
-    )
+    stub, right = run_candidates(found, tmp_path, path, [found.target.text, TS_ADD_RIGHT])
     assert not stub.all_passed and "TODO" in stub.failure_text(), stub
     assert right.all_passed and right.total == 1, right
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # (this machine's Node.js 20 strips no types)

@@ -19,7 +19,8 @@ from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
-from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, find_node, node_version
+from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, node_version
+from atlas_lsp.solve.runners.node_versions import choose_node
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
 from atlas_lsp.solve.runners.tap import TapRunner
 from atlas_lsp.solve.runs import TestRunner
@@ -31,6 +32,9 @@ OTHER_JS_RUNNERS = ("bun", "vitest", "jest", "mocha", "ava", "jasmine", "uvu", "
 JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha, jasmine and ava (their modules)
 SUPPORTED_JS = (*JEST_LIKE, "mocha", "jasmine", "ava", "tap")
 BIN = Path("node_modules") / ".bin"
+
+
+NodeRunner = JestLikeRunner | MochaRunner | JasmineRunner | AvaRunner | TapRunner | NodeTestRunner
 
 
 class RunnerUnavailable(Exception):
@@ -132,9 +136,21 @@ def _node_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     bun = _bun_runner(root, folders)
     if bun is not None:
         return bun
-    node = find_node()
-    if node is None:
-        raise RunnerUnavailable(f"solving {spec.name} runs the project's tests with Node.js: install it (node on PATH)")
+    choice = choose_node(folders)
+    if choice.node is None:
+        raise RunnerUnavailable(
+            f"solving {spec.name} runs the project's tests with Node.js: install it (node on PATH, or a version "
+            "installed by nvm, fnm, asdf, mise or Volta)"
+        )
+    runner = _runner_on_node(spec, root, path, folders, choice.node)
+    if choice.note:
+        logger.info("solve: %s", choice.note)
+        runner.note = choice.note
+    return runner
+
+
+def _runner_on_node(spec: LanguageSpec, root: Path, path: Path, folders: list[Path], node: str) -> NodeRunner:
+    """The project's own runner, else node:test, on ``node``."""
     declared = next(((folder, found) for folder in folders if (found := other_js_runner(folder))), None)
     if declared is not None:
         package, kind = declared
@@ -217,17 +233,17 @@ def _pytest_version() -> str:
 
 def runner_summary() -> dict[str, str]:
     """What each runner of the solve action would run with here (for `atlas-lsp doctor`)."""
-    node = find_node()
+    node = choose_node([]).node
     version = node_version(node) if node else None
     if node is None:
-        javascript = "not available: no node on PATH (solving JavaScript and TypeScript needs Node.js)"
+        javascript = "not available: no node on PATH or from a version manager (solving JavaScript needs Node.js)"
     elif version is None:
         javascript = f"{node} cannot be run"
     else:
         shown = f"node {version[0]}.{version[1]}"
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
-        own = "jest, vitest, mocha, jasmine or ava"
-        javascript = f"{shown} ({typescript}); a project's own {own} runs its tests instead"
+        own = "jest, vitest, mocha, jasmine, ava or tap"
+        javascript = f"{shown} ({typescript}); a project's own {own} runs its tests instead, on the Node.js it pins"
     cargo = find_cargo()
     go = find_go()
     bun = find_bun([])

@@ -36,6 +36,7 @@ module.exports = class AtlasReporter {
 class JasmineRunner:
     name = "jasmine"
     linked_folders: tuple[str, ...] = ("node_modules",)
+    note = ""  # which Node.js runs the tests, when it is not plainly the one on PATH (node_versions.py)
 
     def __init__(self, package: str, binary: str, node: str) -> None:
         self.package = package  # the folder (relative to the project) whose package.json uses jasmine: it runs there

@@ -26,6 +26,7 @@ def clean_message(text: str, workdir: Path, limit_lines: int = 14) -> str:
 
 class JestLikeRunner:
     linked_folders: tuple[str, ...] = ("node_modules",)
+    note = ""  # which Node.js runs the tests, when it is not plainly the one on PATH (node_versions.py)
 
     def __init__(self, kind: str, package: str, binary: str, node: str) -> None:
         self.kind = kind  # "jest" or "vitest"

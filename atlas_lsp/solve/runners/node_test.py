@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -137,6 +136,7 @@ def json_lines(report: Path | None) -> list[dict[str, Any]]:
 class NodeTestRunner:
     name = "node:test"
     linked_folders: tuple[str, ...] = ("node_modules",)
+    note = ""  # which Node.js runs the tests, when it is not plainly the one on PATH (node_versions.py)
 
     def __init__(self, node: str, typescript: bool = False) -> None:
         self.node = node
@@ -214,8 +214,3 @@ def named_outcomes(node_ids: list[str], results: NamedResults, file_errors: dict
         else:
             outcomes.append(TestOutcome(node_id, False, f"{NOT_RUN} (no test by that name ran)"))
     return outcomes
-
-
-def find_node() -> str | None:
-    """The ``node`` on PATH, absolute."""
-    return shutil.which("node")

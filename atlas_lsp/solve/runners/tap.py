@@ -134,6 +134,7 @@ def _test_message(tree: list[tuple[tuple[str, ...], bool, str, str]], names: tup
 class TapRunner:
     name = "tap"
     linked_folders: tuple[str, ...] = ("node_modules",)
+    note = ""  # which Node.js runs the tests, when it is not plainly the one on PATH (node_versions.py)
 
     def __init__(self, package: str, node: str, typescript: bool = False) -> None:
         self.package = package  # the folder (relative to the project) whose package.json uses tap: files run there

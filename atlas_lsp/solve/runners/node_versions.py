@@ -1,0 +1,131 @@
+"""Which Node.js runs a project's JavaScript and TypeScript tests: the version the project pins, as a version manager
+installed it, else ``node`` on PATH, else the newest a version manager installed.
+
+A project pins its Node.js in ``.nvmrc`` or ``.node-version`` (nvm, fnm, n, nodenv), ``.tool-versions`` (asdf, mise)
+or package.json's ``volta.node`` (Volta), in the file's folder or one above it up to the project's root. Version
+managers put each version in a folder of its own (nvm's ``$NVM_DIR/versions/node/v22.12.0``, fnm's, asdf's, mise's,
+Volta's), and put one on PATH only in a shell that loaded them: an editor started from a desktop launcher has no
+``node`` on PATH at all, or the system's older one. A pin is a version or its start (``22``, ``v22.12``), or an
+alias (``node``, ``lts/*``, ``latest``): the newest installed version that matches it is used."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+PIN_FILES = (".nvmrc", ".node-version")
+NEWEST_ALIASES = ("node", "stable", "latest", "current")  # and lts/…: the newest installed (no release table here)
+
+
+@dataclass(frozen=True)
+class NodeChoice:
+    node: str | None  # the binary (None: no Node.js at all)
+    note: str  # what the solve's progress says of it ("" when it is plainly the one on PATH)
+
+
+def _version_key(name: str) -> tuple[int, ...] | None:
+    found = re.fullmatch(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", name.strip())
+    return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
+
+def installed_versions(environ: Mapping[str, str]) -> dict[tuple[int, ...], Path]:
+    """Each Node.js version a version manager installed for this user -> its ``node`` binary."""
+    home = Path(environ.get("HOME") or Path.home())
+    data = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    places = [
+        (Path(environ.get("NVM_DIR") or home / ".nvm") / "versions" / "node", "bin/node"),
+        (Path(environ.get("FNM_DIR") or data / "fnm") / "node-versions", "installation/bin/node"),
+        (home / ".fnm" / "node-versions", "installation/bin/node"),
+        (Path(environ.get("ASDF_DATA_DIR") or home / ".asdf") / "installs" / "nodejs", "bin/node"),
+        (Path(environ.get("MISE_DATA_DIR") or data / "mise") / "installs" / "node", "bin/node"),
+        (Path(environ.get("VOLTA_HOME") or home / ".volta") / "tools" / "image" / "node", "bin/node"),
+        (Path(environ.get("N_PREFIX") or "/usr/local") / "n" / "versions" / "node", "bin/node"),
+    ]
+    found: dict[tuple[int, ...], Path] = {}
+    for folder, binary in places:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            key = _version_key(name)
+            node = folder / name / binary
+            if key is not None and len(key) == 3 and key not in found and node.is_file():
+                found[key] = node
+    return found
+
+
+def project_pin(folders: list[Path]) -> tuple[str, Path] | None:
+    """The Node.js version the project pins, nearest the file first (``folders``: from the file's folder up to the
+    project's root): (the pin as written, the file that says it)."""
+    for folder in folders:
+        for name in PIN_FILES:
+            try:
+                words = (folder / name).read_text(encoding="utf-8").split()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if words:
+                return words[0], folder / name
+        try:
+            for line in (folder / ".tool-versions").read_text(encoding="utf-8").split("\n"):
+                words = line.split("#", 1)[0].split()
+                if len(words) >= 2 and words[0] in ("nodejs", "node"):
+                    return words[1], folder / ".tool-versions"
+        except (OSError, UnicodeDecodeError):
+            pass
+        try:
+            package = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        volta = package.get("volta") if isinstance(package, dict) else None
+        if isinstance(volta, dict) and isinstance(volta.get("node"), str):
+            return volta["node"], folder / "package.json"
+    return None
+
+
+def matching(pin: str, versions: dict[tuple[int, ...], Path]) -> tuple[tuple[int, ...], Path] | None:
+    """The newest of ``versions`` that ``pin`` names."""
+    wanted = pin.strip().lower()
+    if wanted in NEWEST_ALIASES or wanted.startswith("lts/"):
+        keys = sorted(versions)
+    else:
+        start = _version_key(wanted)
+        keys = sorted(key for key in versions if start is not None and key[: len(start)] == start)
+    return (keys[-1], versions[keys[-1]]) if keys else None
+
+
+def _shown(key: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in key)
+
+
+def choose_node(folders: list[Path], environ: Mapping[str, str] | None = None) -> NodeChoice:
+    """The Node.js for a project's tests (``folders``: from the file's folder up to the project's root)."""
+    environ = os.environ if environ is None else environ
+    on_path = shutil.which("node", path=environ.get("PATH"))
+    pin = project_pin(folders)
+    versions = installed_versions(environ) if pin is not None or on_path is None else {}
+    missing = ""
+    if pin is not None:
+        wanted, where = pin
+        found = matching(wanted, versions)
+        if found is not None:
+            return NodeChoice(str(found[1]), f"Node.js {_shown(found[0])} ({where.name} asks for {wanted})")
+        missing = f"{where.name} asks for Node.js {wanted}, which no version manager here has installed"
+        logger.warning("solve: %s (%s)", missing, where)
+        if on_path is not None:
+            return NodeChoice(on_path, f"{missing}: the tests run with {on_path}")
+    if on_path is not None:
+        return NodeChoice(on_path, "")
+    if versions:
+        newest = max(versions)
+        said = f"Node.js {_shown(newest)}, the newest a version manager installed (none on PATH)"
+        return NodeChoice(str(versions[newest]), f"{missing}: {said}" if pin is not None else said)
+    return NodeChoice(None, "")
