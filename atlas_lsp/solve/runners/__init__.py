@@ -243,7 +243,10 @@ def runner_summary() -> dict[str, str]:
         shown = f"node {version[0]}.{version[1]}"
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
         own = "jest, vitest, mocha, jasmine, ava or tap"
-        javascript = f"{shown} ({typescript}); a project's own {own} runs its tests instead, on the Node.js it pins"
+        javascript = (
+            f"{shown} ({typescript}); a project's own {own} runs its tests instead; a Node.js the project pins "
+            "(.nvmrc, …) runs them where a version manager installed it"
+        )
     cargo = find_cargo()
     go = find_go()
     bun = find_bun([])
