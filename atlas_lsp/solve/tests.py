@@ -4,6 +4,7 @@ around the test: ``tests/test_x.py::TestC::test_y``, ``test/a.test.js::group::ad
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,8 @@ DENO_TESTS = ("Deno.test", "Deno.test.only")
 TAP_TESTS = ("t.test", "tap.test")  # node-tap's tests and subtests (`t` is the parent test, `tap` the root)
 SKIPPED = "test.skipped"  # tests and groups skipped by how they are written: #[ignore], @pytest.mark.skip, it.skip
 CASES = "test.cases"  # tests that their framework expands into cases named under their own name (rstest, test-case)
+FIXTURE = "test.fixture"  # what a test asks for by a parameter of that name (pytest's fixtures)
+FIXTURE_FILES = ("conftest.py",)  # where fixtures live besides test files
 
 
 def _call_title(node: object, source: bytes) -> str | None:
@@ -115,9 +118,11 @@ def _referring(
     capture: str,
     in_tests: bool,
     limit: int,
+    asks_for: frozenset[str] = frozenset(),
 ) -> list[tuple[Path, Path, bytes, object, bool]]:
     """(root, path, source, node, whether it is captured as ``test.cases`` too) for each ``capture`` text object (in
-    test files or not) that uses ``name``, once; in test files, none inside a ``test.skipped`` capture."""
+    test files or not) that uses ``name`` (or, given ``asks_for``, has a parameter of one of those names: a test
+    that asks for a fixture), once; in test files, none inside a ``test.skipped`` capture."""
     textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
     if textobjects is None or references is None:
         return []
@@ -127,7 +132,7 @@ def _referring(
             if spec.is_test_file(path.relative_to(root)) != in_tests:
                 continue
             text = open_texts.get(str(path)) or read_source(path)
-            if text is None or name not in text:
+            if text is None or not any(word in text for word in (asks_for or {name})):
                 continue
             source = text.encode()
             tree = spec.parser().parse(source)
@@ -142,6 +147,10 @@ def _referring(
                     if (node.start_byte, node.end_byte) in seen:
                         continue
                     seen.add((node.start_byte, node.end_byte))
+                    if asks_for:
+                        if asks_for & parameter_names(node, source):
+                            found.append((root, path, source, node, (node.start_byte, node.end_byte) in cases))
+                        continue
                     used = captures(references, tree.root_node, node.start_byte, node.end_byte)
                     names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
                     defined = node.child_by_field_name("name")
@@ -154,6 +163,76 @@ def _referring(
     return found
 
 
+def parameter_names(node: object, source: bytes) -> set[str]:
+    """The names of a function definition's parameters (``def test_x(client, tmp_path: Path)``), and the fixtures
+    its ``@pytest.mark.usefixtures("…")`` decorators ask for."""
+    found: set[str] = set()
+    parameters = node.child_by_field_name("parameters")  # type: ignore[attr-defined]
+    for parameter in parameters.named_children if parameters is not None else []:
+        name = parameter if parameter.type == "identifier" else parameter.child_by_field_name("name")
+        if name is None and parameter.named_child_count and parameter.named_children[0].type == "identifier":
+            name = parameter.named_children[0]  # (a typed parameter: its name is its first child)
+        if name is not None and name.type == "identifier":
+            found.add(source[name.start_byte : name.end_byte].decode())
+    parent = node.parent  # type: ignore[attr-defined]
+    if parent is not None and parent.type == "decorated_definition":
+        for decorator in parent.children:
+            text = source[decorator.start_byte : decorator.end_byte].decode()
+            if decorator.type == "decorator" and "usefixtures" in text:
+                found.update(re.findall(r"[\"']([A-Za-z_]\w*)[\"']", text))
+    return found
+
+
+def _fixture_name(node: object, source: bytes) -> str:
+    """A fixture's name: its function's, or the ``name="…"`` its decorator gives it."""
+    parent = node.parent  # type: ignore[attr-defined]
+    if parent is not None and parent.type == "decorated_definition":
+        for decorator in parent.children:
+            given = re.search(
+                r"\bname\s*=\s*[\"']([A-Za-z_]\w*)[\"']", source[decorator.start_byte : decorator.end_byte].decode()
+            )
+            if decorator.type == "decorator" and given:
+                return given.group(1)
+    own = node.child_by_field_name("name")  # type: ignore[attr-defined]
+    return source[own.start_byte : own.end_byte].decode() if own is not None else ""
+
+
+def has_capture(spec: LanguageSpec, kind: str, capture: str) -> bool:
+    query = spec.queries.get(kind)
+    return query is not None and any(query.capture_name(i) == capture for i in range(query.capture_count))
+
+
+def fixtures_using(name: str, spec: LanguageSpec, roots: list[Path], open_texts: dict[str, str]) -> frozenset[str]:
+    """The fixtures (in test files and conftest.py files) that use ``name``, or ask for a fixture that does."""
+    textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
+    if textobjects is None or references is None:
+        return frozenset()
+    fixtures: list[tuple[str, set[str], set[str]]] = []  # (name, what it refers to, what it asks for)
+    for root in roots:
+        for path in workspace_files(root, set(spec.suffixes)):
+            if path.name not in FIXTURE_FILES and not spec.is_test_file(path.relative_to(root)):
+                continue
+            text = open_texts.get(str(path)) or read_source(path)
+            if text is None or "fixture" not in text:
+                continue
+            source = text.encode()
+            tree = spec.parser().parse(source)
+            for match in matches(textobjects, tree.root_node):
+                for node in match.get(FIXTURE, []):
+                    used = captures(references, tree.root_node, node.start_byte, node.end_byte)
+                    names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
+                    fixtures.append((_fixture_name(node, source), names, parameter_names(node, source)))
+    relevant: set[str] = set()
+    grew = True
+    while grew:  # (a fixture that asks for one that uses the function uses it too)
+        grew = False
+        for fixture, names, asks in fixtures:
+            if fixture and fixture not in relevant and (name in names or asks & relevant):
+                relevant.add(fixture)
+                grew = True
+    return frozenset(relevant)
+
+
 def tests_referring_to(
     name: str,
     registry: LanguageRegistry,
@@ -164,7 +243,19 @@ def tests_referring_to(
 ) -> list[SelectedTest]:
     """Tests (per the language's `test_globs`) whose body refers to ``name``, as runner node ids."""
     selected: list[SelectedTest] = []
-    for root, path, source, node, cases in _referring(name, spec, roots, open_texts or {}, "test.around", True, limit):
+    texts = open_texts or {}
+    found = _referring(name, spec, roots, texts, "test.around", True, limit)
+    fixtures = fixtures_using(name, spec, roots, texts) if has_capture(spec, "textobjects", FIXTURE) else frozenset()
+    if fixtures:
+        logger.info(
+            "solve: the fixtures %s use %s: the tests that ask for them are selected too", sorted(fixtures), name
+        )
+        seen = {(path, node.start_byte) for _, path, _, node, _ in found}  # type: ignore[attr-defined]
+        asking = _referring(name, spec, roots, texts, "test.around", True, limit, asks_for=fixtures)
+        found += [hit for hit in asking if (hit[1], hit[3].start_byte) not in seen][: max(0, limit - len(found))]  # type: ignore[attr-defined]
+        files = list(dict.fromkeys(path for _, path, _, _, _ in found))
+        found.sort(key=lambda hit: (files.index(hit[1]), hit[3].start_byte))  # type: ignore[attr-defined]
+    for root, path, source, node, cases in found:
         relative = path.relative_to(root)
         node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]

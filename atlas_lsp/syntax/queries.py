@@ -22,6 +22,7 @@ CAPTURE_VOCABULARY = frozenset(
         "test.around",
         "test.skipped",
         "test.cases",
+        "test.fixture",
         "import",
         "import.module",
         "import.name",

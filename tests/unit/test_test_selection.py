@@ -192,6 +192,72 @@ test('plain', () => f());
 """
 
 
+FIXTURE_TESTS = """import pytest
+
+import calc
+
+
+@pytest.fixture
+def adder():
+    return calc.add
+
+
+@pytest.fixture(name="summer")
+def make_summer(adder):
+    return lambda xs: adder(xs[0], xs[1])
+
+
+@pytest.fixture
+def unrelated():
+    return 1
+
+
+def test_direct():
+    assert calc.add(1, 2) == 3
+
+
+def test_asks(adder):
+    assert adder(1, 2) == 3
+
+
+def test_asks_through_another(summer, unrelated: int):
+    assert summer([1, 2]) == 3
+
+
+@pytest.mark.usefixtures("adder")
+def test_uses_it():
+    pass
+
+
+def test_unrelated(unrelated):
+    adder = 1
+    assert adder == unrelated
+"""
+
+
+def test_pytest_tests_that_ask_for_a_fixture_that_uses_the_function_are_selected(
+    registry: LanguageRegistry, tmp_path: Path
+) -> None:
+    """A test that asks for a fixture (a parameter of its name, or usefixtures) that uses the function, directly or
+    through another fixture (in a test file or a conftest.py, named by its function or its `name=`); not a test that
+    only has a variable of a fixture's name."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_calc.py").write_text(FIXTURE_TESTS)
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\nimport calc\n\n\n@pytest.fixture\ndef twice():\n    return lambda a: calc.add(a, a)\n"
+    )
+    (tmp_path / "tests" / "test_twice.py").write_text(
+        "def test_twice(twice: object) -> None:\n    assert twice(2) == 4\n"
+    )
+    assert selected(registry, "python", tmp_path, "add") == [
+        "tests/test_calc.py::test_direct",
+        "tests/test_calc.py::test_asks",
+        "tests/test_calc.py::test_asks_through_another",
+        "tests/test_calc.py::test_uses_it",
+        "tests/test_twice.py::test_twice",
+    ]
+
+
 def test_tests_skipped_as_written_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_calc.py").write_text(PYTHON_TESTS)
