@@ -202,12 +202,19 @@ def has_capture(spec: LanguageSpec, kind: str, capture: str) -> bool:
     return query is not None and any(query.capture_name(i) == capture for i in range(query.capture_count))
 
 
-def fixtures_using(name: str, spec: LanguageSpec, roots: list[Path], open_texts: dict[str, str]) -> frozenset[str]:
-    """The fixtures (in test files and conftest.py files) that use ``name``, or ask for a fixture that does."""
+@dataclass(frozen=True)
+class Fixture:
+    source: str  # its definition, decorators included
+    asks_for: frozenset[str]  # the fixtures it asks for
+
+
+def fixtures_using(name: str, spec: LanguageSpec, roots: list[Path], open_texts: dict[str, str]) -> dict[str, Fixture]:
+    """The fixtures (in test files and conftest.py files) that use ``name``, or ask for a fixture that does: their
+    names -> their source (decorators included), for the model, which sees the tests that ask for them."""
     textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
     if textobjects is None or references is None:
-        return frozenset()
-    fixtures: list[tuple[str, set[str], set[str]]] = []  # (name, what it refers to, what it asks for)
+        return {}
+    fixtures: list[tuple[str, set[str], Fixture]] = []  # (name, what it refers to, itself)
     for root in roots:
         for path in workspace_files(root, set(spec.suffixes)):
             if path.name not in FIXTURE_FILES and not spec.is_test_file(path.relative_to(root)):
@@ -221,16 +228,31 @@ def fixtures_using(name: str, spec: LanguageSpec, roots: list[Path], open_texts:
                 for node in match.get(FIXTURE, []):
                     used = captures(references, tree.root_node, node.start_byte, node.end_byte)
                     names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
-                    fixtures.append((_fixture_name(node, source), names, parameter_names(node, source)))
-    relevant: set[str] = set()
+                    whole = node.parent if node.parent is not None else node  # (with its decorators)
+                    text = source[whole.start_byte : whole.end_byte].decode()
+                    asks = frozenset(parameter_names(node, source))
+                    fixtures.append((_fixture_name(node, source), names, Fixture(text, asks)))
+    relevant: dict[str, Fixture] = {}
     grew = True
     while grew:  # (a fixture that asks for one that uses the function uses it too)
         grew = False
-        for fixture, names, asks in fixtures:
-            if fixture and fixture not in relevant and (name in names or asks & relevant):
-                relevant.add(fixture)
+        for fixture, names, found in fixtures:
+            if fixture and fixture not in relevant and (name in names or found.asks_for & relevant.keys()):
+                relevant[fixture] = found
                 grew = True
-    return frozenset(relevant)
+    return relevant
+
+
+def _fixtures_asked(node: object, source: bytes, fixtures: dict[str, Fixture]) -> list[str]:
+    """The fixtures of ``fixtures`` that the test ``node`` asks for, and those they ask for in turn."""
+    asked: list[str] = []
+    wanted = sorted(parameter_names(node, source) & fixtures.keys())
+    while wanted:
+        fixture = wanted.pop(0)
+        if fixture not in asked:
+            asked.append(fixture)
+            wanted += sorted(fixtures[fixture].asks_for & fixtures.keys())
+    return asked[::-1]  # (the innermost first: the way they are built)
 
 
 def tests_referring_to(
@@ -245,13 +267,13 @@ def tests_referring_to(
     selected: list[SelectedTest] = []
     texts = open_texts or {}
     found = _referring(name, spec, roots, texts, "test.around", True, limit)
-    fixtures = fixtures_using(name, spec, roots, texts) if has_capture(spec, "textobjects", FIXTURE) else frozenset()
+    fixtures = fixtures_using(name, spec, roots, texts) if has_capture(spec, "textobjects", FIXTURE) else {}
     if fixtures:
         logger.info(
             "solve: the fixtures %s use %s: the tests that ask for them are selected too", sorted(fixtures), name
         )
         seen = {(path, node.start_byte) for _, path, _, node, _ in found}  # type: ignore[attr-defined]
-        asking = _referring(name, spec, roots, texts, "test.around", True, limit, asks_for=fixtures)
+        asking = _referring(name, spec, roots, texts, "test.around", True, limit, asks_for=frozenset(fixtures))
         found += [hit for hit in asking if (hit[1], hit[3].start_byte) not in seen][: max(0, limit - len(found))]  # type: ignore[attr-defined]
         files = list(dict.fromkeys(path for _, path, _, _, _ in found))
         found.sort(key=lambda hit: (files.index(hit[1]), hit[3].start_byte))  # type: ignore[attr-defined]
@@ -259,6 +281,9 @@ def tests_referring_to(
         relative = path.relative_to(root)
         node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
+        used = _fixtures_asked(node, source, fixtures) if fixtures else []
+        if used:  # (the model sees what the test's parameters are)
+            text = "\n\n".join([*(f"# the fixture {n}:\n{fixtures[n].source}" for n in used), text])
         selected.append(SelectedTest(node_id, str(path), text))
     return selected
 

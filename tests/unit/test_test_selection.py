@@ -256,6 +256,14 @@ def test_pytest_tests_that_ask_for_a_fixture_that_uses_the_function_are_selected
         "tests/test_calc.py::test_uses_it",
         "tests/test_twice.py::test_twice",
     ]
+    found = selection.tests_referring_to("add", registry, registry.languages["python"], [tmp_path])
+    shown = found[2].source  # (the model is shown the fixtures a test asks for, the innermost first)
+    assert (
+        shown.index("# the fixture adder:\n@pytest.fixture\ndef adder():")
+        < shown.index('# the fixture summer:\n@pytest.fixture(name="summer")')
+        < shown.index("def test_asks_through_another(summer, unrelated: int):")
+    )
+    assert "def unrelated" not in shown and "# the fixture" not in found[0].source
 
 
 def test_tests_skipped_as_written_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
