@@ -981,6 +981,9 @@ def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: 
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
     with pytest.raises(RunnerUnavailable, match="run with vitest, which is not installed: run npm install"):
         runner_for(javascript, tmp_path, path)
+    (tmp_path / ".pnp.cjs").write_text("")  # Yarn's Plug'n'Play: no node_modules at all
+    with pytest.raises(RunnerUnavailable, match=r"Plug'n'Play .* set nodeLinker: node-modules in \.yarnrc\.yml"):
+        runner_for(javascript, tmp_path, path)
 
 
 def test_no_node_test_says_what_to_write(registry: LanguageRegistry, tmp_path: Path) -> None:

@@ -160,6 +160,12 @@ def _runner_on_node(spec: LanguageSpec, root: Path, path: Path, folders: list[Pa
                 "deno test and node:test tests so far"
             )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
+        if installed is None and any((f / ".pnp.cjs").is_file() for f in _folders_up(root, package / "package.json")):
+            raise RunnerUnavailable(
+                f"this project's tests run with {kind}, installed by Yarn Plug'n'Play (.pnp.cjs), without a "
+                "node_modules folder, which solving needs: set nodeLinker: node-modules in .yarnrc.yml and run "
+                "yarn install"
+            )
         if installed is None:
             raise RunnerUnavailable(f"this project's tests run with {kind}, which is not installed: run npm install")
         resolved = root.resolve()
