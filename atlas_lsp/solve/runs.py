@@ -111,6 +111,8 @@ class RunCommand:
     limit_address_space: bool = True
     cwd: Path | None = None  # where it runs (default: the copy's root)
     memory_bytes: int | None = None  # its memory limit, when the runner needs another than the limits' (Bun)
+    # variables the run gets unless the user's (solve.env, solve.passEnv) say otherwise (DJANGO_SETTINGS_MODULE)
+    defaults: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -459,7 +459,7 @@ class Sandbox:
         started = time.monotonic()
         try:
             command = self.runner.command(place, node_ids, self.limits)
-            environment = {**self.environment, **command.environment}
+            environment = {**command.defaults, **self.environment, **command.environment}
             limits = (
                 self.limits if command.memory_bytes is None else replace(self.limits, memory_bytes=command.memory_bytes)
             )

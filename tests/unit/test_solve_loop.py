@@ -678,6 +678,80 @@ def test_the_environment_pipenv_or_hatch_keeps_for_a_project_runs_its_tests(
     assert right.all_passed and not wrong.all_passed, (right, wrong)
 
 
+DJANGO = "django==5.2.19"
+DJANGO_PROJECT = {
+    "manage.py": "import os\nimport sys\n\nif __name__ == '__main__':\n"
+    "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+    "    from django.core.management import execute_from_command_line\n\n    execute_from_command_line(sys.argv)\n",
+    "mysite/__init__.py": "",
+    "mysite/settings.py": "SECRET_KEY = 'test'\nINSTALLED_APPS = ['shop']\nUSE_TZ = True\n"
+    "DEFAULT_AUTO_FIELD = 'django.db.models.AutoField'\n"
+    "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', 'NAME': 'db.sqlite3'}}\n",
+    "shop/__init__.py": "",
+    "shop/models.py": "from django.db import models\n\n\nclass Item(models.Model):\n"
+    "    price = models.IntegerField()\n",
+    "shop/pricing.py": "from shop.models import Item\n\n\ndef total_price():\n    return 0\n",
+    "shop/tests.py": "from django.test import TestCase\n\nfrom shop.models import Item\n"
+    "from shop.pricing import total_price\n\n\nclass TotalTests(TestCase):\n    def test_total(self):\n"
+    "        Item.objects.create(price=2)\n        Item.objects.create(price=3)\n"
+    "        self.assertEqual(total_price(), 5)\n",
+}
+
+
+def test_a_django_projects_tests_run_with_django_set_up(tmp_path: Path) -> None:
+    """A Django project that runs its tests with `manage.py test` (Django's `tests.py`, a TestCase that needs the
+    test database; real Django from PyPI, no pytest-django in its environment): the tests are selected and run
+    with atlas-lsp's pytest-django and the settings module manage.py names; a project whose pytest configuration
+    names its settings keeps them."""
+    from atlas_lsp.solve.runners.django_project import DjangoProject, has_pytest_django
+    from atlas_lsp.solve.runners.pytest_runner import PytestRunner
+    from tests.support.python_tools import installed_tool
+
+    python = str(installed_tool(DJANGO) / "python")
+    assert not has_pytest_django(python)
+    project = tmp_path / "project"
+    for name, text in DJANGO_PROJECT.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    path = project / "shop" / "pricing.py"
+    service = SolveService(load_registry(), None)
+    found = service.prepare(SolveRequest(str(path), path.read_text(), project, {}, name="total_price"))
+    assert found.node_ids == ["shop/tests.py::TotalTests::test_total"]
+    assert isinstance(found.runner, PytestRunner) and found.runner.django == DjangoProject("mysite.settings", ".")
+    sandbox = Sandbox(project, {}, Limits(python, wall_seconds=120), found.runner)
+    right = "def total_price():\n    return sum(item.price for item in Item.objects.all())"
+    try:
+        stub = sandbox.run({}, found.node_ids, {}, None)
+        solved = sandbox.run(
+            {str(path): replace_function(path.read_text(), found.target, right)}, found.node_ids, {}, None
+        )
+    finally:
+        sandbox.close()
+    assert not stub.all_passed and "AssertionError: 0 != 5" in stub.failure_text(), stub.failure_text()
+    assert solved.all_passed, solved.failure_text()
+    assert sorted(p.name for p in project.iterdir()) == ["manage.py", "mysite", "shop"]  # (no database left)
+    own = Sandbox(project, {}, Limits(python, wall_seconds=120), found.runner, {"DJANGO_SETTINGS_MODULE": "mysite.own"})
+    try:  # (the user's solve.env names the settings: theirs, not manage.py's)
+        theirs = own.run({}, found.node_ids, {}, None)
+    finally:
+        own.close()
+    assert "No module named 'mysite.own'" in theirs.failure_text() + theirs.problem, theirs
+    (project / "pytest.ini").write_text("[pytest]\nDJANGO_SETTINGS_MODULE = mysite.settings\n")
+    again = service.prepare(SolveRequest(str(path), path.read_text(), project, {}, name="total_price"))
+    assert again.runner.django == DjangoProject("", ".")  # type: ignore[attr-defined]
+    # an environment with pytest-django of its own: its plugin loads by itself (naming it again is an error)
+    with_plugin = str(installed_tool(DJANGO, "pytest==9.0.3", "pytest-django==4.14.0") / "python")
+    assert has_pytest_django(with_plugin)
+    sandbox = Sandbox(project, {}, Limits(with_plugin, wall_seconds=120), again.runner)
+    try:
+        own = sandbox.run(
+            {str(path): replace_function(path.read_text(), found.target, right)}, found.node_ids, {}, None
+        )
+    finally:
+        sandbox.close()
+    assert own.all_passed, own.failure_text() + own.problem
+
+
 def test_the_pyenv_environment_a_project_names_runs_its_tests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
 ) -> None:

@@ -15,6 +15,7 @@ from atlas_lsp.solve.runners.ava import AvaRunner
 from atlas_lsp.solve.runners.bun_test import LOCKFILES, BunTestRunner, find_bun
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
 from atlas_lsp.solve.runners.deno_test import DenoTestRunner, find_deno, is_deno_project
+from atlas_lsp.solve.runners.django_project import django_project
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
@@ -210,7 +211,7 @@ def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     """The runner for the tests of ``path`` (a file of ``spec``'s language in the project at ``root``); raises
     RunnerUnavailable with the reason when there is none."""
     if spec.test_runner == "pytest":
-        return PytestRunner()
+        return PytestRunner(django_project(root.resolve(), _folders_up(root, path)))
     if spec.test_runner == "node":
         return _node_runner(spec, root, path)
     if spec.test_runner == "cargo":

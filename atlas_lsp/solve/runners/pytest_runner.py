@@ -16,6 +16,7 @@ import tempfile
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from atlas_lsp.solve.runners.django_project import DjangoProject, has_pytest_django
 from atlas_lsp.solve.runs import (
     NOT_COLLECTED,
     NOT_RUN,
@@ -32,6 +33,8 @@ from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_fai
 logger = logging.getLogger(__name__)
 # pytest and what it imports (exceptiongroup and tomli: on Pythons before 3.11, where atlas-lsp's has them)
 PYTEST_DISTRIBUTIONS = ("pytest", "pluggy", "iniconfig", "packaging", "pygments", "exceptiongroup", "tomli")
+# and pytest-django, for a Django project whose environment has none (django_project.py)
+BUNDLED_PLUGINS = ("pytest-django",)
 # `python -c PYTEST_MAIN FOLDER ARGS…`: pytest with FOLDER last on the import path (the project's own pytest first)
 PYTEST_MAIN = "import sys; sys.path.append(sys.argv.pop(1)); import pytest; sys.exit(pytest.main())"
 
@@ -39,7 +42,7 @@ PYTEST_MAIN = "import sys; sys.path.append(sys.argv.pop(1)); import pytest; sys.
 def _pytest_modules() -> dict[str, Path]:
     """Each top-level module of pytest and the packages it imports (as installed with atlas-lsp), with its path."""
     modules: dict[str, Path] = {}
-    for name in PYTEST_DISTRIBUTIONS:
+    for name in (*PYTEST_DISTRIBUTIONS, *BUNDLED_PLUGINS):
         try:
             distribution = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
@@ -183,13 +186,26 @@ class PytestRunner:
     name = "pytest"
     linked_folders: tuple[str, ...] = ()
 
+    def __init__(self, django: DjangoProject | None = None) -> None:
+        self.django = django  # a Django project: its tests run with pytest-django (django_project.py)
+        self._has_pytest_django: dict[str, bool] = {}  # per Python, looked at once per solve (a runner is a job's)
+
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
         report = place.workdir / ".atlas-report.xml"
+        plugins: list[str] = []
+        defaults: dict[str, str] = {}
+        if self.django is not None:
+            if limits.python not in self._has_pytest_django:
+                self._has_pytest_django[limits.python] = has_pytest_django(limits.python)
+            if not self._has_pytest_django[limits.python]:
+                plugins = ["-p", "pytest_django.plugin"]  # (atlas-lsp's, next to its pytest)
+            if self.django.settings:
+                defaults["DJANGO_SETTINGS_MODULE"] = self.django.settings
         argv = [
-            limits.python, "-c", PYTEST_MAIN, bundled_pytest(), "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-            f"--junitxml={report}", "--rootdir", str(place.workdir), *node_ids,
+            limits.python, "-c", PYTEST_MAIN, bundled_pytest(), "-q", "-p", "no:cacheprovider", *plugins,
+            "-o", "addopts=", f"--junitxml={report}", "--rootdir", str(place.workdir), *node_ids,
         ]  # fmt: skip
-        return RunCommand(argv, python_environment(place, limits.python), report)
+        return RunCommand(argv, python_environment(place, limits.python), report, defaults=defaults)
 
     def outcomes(self, place: RunPlace, command: RunCommand, node_ids: list[str], run: FinishedRun) -> TestReport:
         problem = run_problem(run, (0, 1))
