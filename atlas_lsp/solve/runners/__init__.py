@@ -235,7 +235,11 @@ def _pytest_version() -> str:
         version = importlib.metadata.version("pytest")
     except importlib.metadata.PackageNotFoundError:
         return "an environment without pytest cannot run its tests (atlas-lsp's has none either)"
-    return f"an environment without pytest runs its tests with atlas-lsp's pytest {version}"
+    try:
+        django = f", a Django project without pytest-django with its {importlib.metadata.version('pytest-django')}"
+    except importlib.metadata.PackageNotFoundError:
+        django = ""
+    return f"an environment without pytest runs its tests with atlas-lsp's pytest {version}{django}"
 
 
 def runner_summary() -> dict[str, str]:
