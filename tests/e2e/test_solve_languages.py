@@ -1,6 +1,6 @@
-"""Solve this function in JavaScript (node:test), TypeScript (vitest), Rust (cargo test) and Go (go test), end to end
-over LSP: the real server finds the project's tests, runs them with the project's own runner in the sandbox and
-proposes only what passed."""
+"""Solve this function in JavaScript (node:test, tap), TypeScript (vitest), Rust (cargo test) and Go (go test), end
+to end over LSP: the real server finds the project's tests, runs them with the project's own runner in the sandbox
+and proposes only what passed."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.e2e.test_solve import record_edits
 from tests.e2e.test_solve_scripted import solve_through_the_action
 from tests.support.npm_packages import installed, link_node_modules
 from tests.support.scripted_openai import ScriptedEndpoint
-from tests.unit.test_runners import BUN, DENO, VITEST
+from tests.unit.test_runners import BUN, DENO, TAP, VITEST
 
 MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
 MATH_TESTS = """const { describe, it, test } = require('node:test');
@@ -54,6 +54,43 @@ async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_no
     (edit,) = edits  # SmolLM2 writes add() in JavaScript correctly
     proposed = edit.edit.document_changes[0].edits[0].new_text
     assert proposed.startswith("function add(a, b) {") and "return" in proposed
+    assert (tmp_path / "math.js").read_text() == MATH_JS
+
+
+TAP_TESTS = """const t = require('tap');
+const { add } = require('../math');
+
+t.test('add', async (t) => {
+  t.test('adds two numbers', async (t) => {
+    t.equal(add(2, 3), 5);
+  });
+  t.test('adds a negative number', async (t) => {
+    t.equal(add(-1, 1), 0);
+  });
+});
+"""
+
+
+@pytest.mark.usefixtures("model_backend")
+async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_tap_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """node-tap: its nested subtests selected and read from its TAP, with the project's own tap."""
+    (tmp_path / "test").mkdir()
+    (tmp_path / "package.json").write_text(json.dumps({"name": "calc", "devDependencies": {"tap": "^21"}}))
+    link_node_modules(tmp_path, TAP)
+    (tmp_path / "math.js").write_text(MATH_JS)
+    (tmp_path / "test" / "math.test.js").write_text(TAP_TESTS)
+    edits = record_edits(client)
+    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 1}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "math.js", MATH_JS, "javascript")
+    reports = await solve_through_the_action(client, uri, 1)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert any(m.startswith("running 3 tests on candidate") for m in messages), messages
+    assert "3/3 selected tests pass: add, adds two numbers, adds a negative number" in messages[-1], messages
+    (edit,) = edits  # SmolLM2 writes add() in JavaScript correctly
+    assert "return" in edit.edit.document_changes[0].edits[0].new_text
     assert (tmp_path / "math.js").read_text() == MATH_JS
 
 
