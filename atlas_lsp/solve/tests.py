@@ -118,11 +118,11 @@ def _referring(
     capture: str,
     in_tests: bool,
     limit: int,
-    asks_for: frozenset[str] = frozenset(),
+    asking: Fixtures | None = None,
 ) -> list[tuple[Path, Path, bytes, object, bool]]:
     """(root, path, source, node, whether it is captured as ``test.cases`` too) for each ``capture`` text object (in
-    test files or not) that uses ``name`` (or, given ``asks_for``, has a parameter of one of those names: a test
-    that asks for a fixture), once; in test files, none inside a ``test.skipped`` capture."""
+    test files or not) that uses ``name`` (or, given ``asking``, asks for one of its fixtures that use it), once; in
+    test files, none inside a ``test.skipped`` capture."""
     textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
     if textobjects is None or references is None:
         return []
@@ -132,7 +132,7 @@ def _referring(
             if spec.is_test_file(path.relative_to(root)) != in_tests:
                 continue
             text = open_texts.get(str(path)) or read_source(path)
-            if text is None or not any(word in text for word in (asks_for or {name})):
+            if text is None or not any(word in text for word in (asking.names if asking is not None else {name})):
                 continue
             source = text.encode()
             tree = spec.parser().parse(source)
@@ -147,9 +147,11 @@ def _referring(
                     if (node.start_byte, node.end_byte) in seen:
                         continue
                     seen.add((node.start_byte, node.end_byte))
-                    if asks_for:
-                        if asks_for & parameter_names(node, source):
+                    if asking is not None:
+                        if asking.used_by(path, parameter_names(node, source)):
                             found.append((root, path, source, node, (node.start_byte, node.end_byte) in cases))
+                            if len(found) >= limit:
+                                return found
                         continue
                     used = captures(references, tree.root_node, node.start_byte, node.end_byte)
                     names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
@@ -204,18 +206,65 @@ def has_capture(spec: LanguageSpec, kind: str, capture: str) -> bool:
 
 @dataclass(frozen=True)
 class Fixture:
+    name: str
+    path: Path  # the file that defines it
     source: str  # its definition, decorators included
     asks_for: frozenset[str]  # the fixtures it asks for
+    uses: bool  # it refers to the function itself
 
 
-def fixtures_using(name: str, spec: LanguageSpec, roots: list[Path], open_texts: dict[str, str]) -> dict[str, Fixture]:
-    """The fixtures (in test files and conftest.py files) that use ``name``, or ask for a fixture that does: their
-    names -> their source (decorators included), for the model, which sees the tests that ask for them."""
+class Fixtures:
+    """A workspace's fixtures (pytest's, in test files and conftest.py files), resolved the way pytest resolves a
+    name that a test or a fixture asks for: the one its own module defines, else the one in the nearest conftest.py
+    above it; and which of them use the function, themselves or through a fixture they ask for."""
+
+    def __init__(self, defined: list[Fixture]) -> None:
+        self._by_name: dict[str, list[Fixture]] = {}
+        for fixture in defined:
+            self._by_name.setdefault(fixture.name, []).append(fixture)
+        self.relevant: set[Fixture] = set()
+        grew = True
+        while grew:  # (a fixture that asks for one that uses the function uses it too)
+            grew = False
+            for fixture in defined:
+                if fixture not in self.relevant and (
+                    fixture.uses or self._asks_relevant(fixture.path, fixture.asks_for)
+                ):
+                    self.relevant.add(fixture)
+                    grew = True
+        self.names = frozenset(fixture.name for fixture in self.relevant)
+
+    def resolve(self, name: str, path: Path) -> Fixture | None:
+        """The fixture ``name`` that a test or fixture in ``path`` gets."""
+        found = self._by_name.get(name, [])
+        own = [fixture for fixture in found if fixture.path == path]
+        if own:
+            return own[-1]  # (a module's last definition of a name is the one it has)
+        above = [f for f in found if f.path.name in FIXTURE_FILES and path.is_relative_to(f.path.parent)]
+        return max(above, key=lambda fixture: len(fixture.path.parts), default=None)
+
+    def _asks_relevant(self, path: Path, asks_for: frozenset[str] | set[str]) -> bool:
+        return any(self.resolve(name, path) in self.relevant for name in asks_for)
+
+    def used_by(self, path: Path, asks_for: set[str]) -> list[Fixture]:
+        """The fixtures that use the function among those a test in ``path`` asks for, and those they ask for in
+        turn, the innermost first (the way they are built)."""
+        chain: list[Fixture] = []
+        wanted = [(name, path) for name in sorted(asks_for)]
+        while wanted:
+            name, asking = wanted.pop(0)
+            fixture = self.resolve(name, asking)
+            if fixture is not None and fixture in self.relevant and fixture not in chain:
+                chain.append(fixture)
+                wanted += [(inner, fixture.path) for inner in sorted(fixture.asks_for)]
+        return chain[::-1]
+
+
+def fixtures_of(name: str, spec: LanguageSpec, roots: list[Path], open_texts: dict[str, str]) -> Fixtures:
+    """The fixtures in test files and conftest.py files, and which of them use ``name``."""
     textobjects, references = spec.queries.get("textobjects"), spec.queries.get("references")
-    if textobjects is None or references is None:
-        return {}
-    fixtures: list[tuple[str, set[str], Fixture]] = []  # (name, what it refers to, itself)
-    for root in roots:
+    defined: list[Fixture] = []
+    for root in roots if textobjects is not None and references is not None else []:
         for path in workspace_files(root, set(spec.suffixes)):
             if path.name not in FIXTURE_FILES and not spec.is_test_file(path.relative_to(root)):
                 continue
@@ -229,30 +278,10 @@ def fixtures_using(name: str, spec: LanguageSpec, roots: list[Path], open_texts:
                     used = captures(references, tree.root_node, node.start_byte, node.end_byte)
                     names = {source[n.start_byte : n.end_byte].decode() for group in used.values() for n in group}
                     whole = node.parent if node.parent is not None else node  # (with its decorators)
-                    text = source[whole.start_byte : whole.end_byte].decode()
                     asks = frozenset(parameter_names(node, source))
-                    fixtures.append((_fixture_name(node, source), names, Fixture(text, asks)))
-    relevant: dict[str, Fixture] = {}
-    grew = True
-    while grew:  # (a fixture that asks for one that uses the function uses it too)
-        grew = False
-        for fixture, names, found in fixtures:
-            if fixture and fixture not in relevant and (name in names or found.asks_for & relevant.keys()):
-                relevant[fixture] = found
-                grew = True
-    return relevant
-
-
-def _fixtures_asked(node: object, source: bytes, fixtures: dict[str, Fixture]) -> list[str]:
-    """The fixtures of ``fixtures`` that the test ``node`` asks for, and those they ask for in turn."""
-    asked: list[str] = []
-    wanted = sorted(parameter_names(node, source) & fixtures.keys())
-    while wanted:
-        fixture = wanted.pop(0)
-        if fixture not in asked:
-            asked.append(fixture)
-            wanted += sorted(fixtures[fixture].asks_for & fixtures.keys())
-    return asked[::-1]  # (the innermost first: the way they are built)
+                    text_of = source[whole.start_byte : whole.end_byte].decode()
+                    defined.append(Fixture(_fixture_name(node, source), path, text_of, asks, name in names))
+    return Fixtures(defined)
 
 
 def tests_referring_to(
@@ -263,17 +292,18 @@ def tests_referring_to(
     open_texts: dict[str, str] | None = None,
     limit: int = 40,
 ) -> list[SelectedTest]:
-    """Tests (per the language's `test_globs`) whose body refers to ``name``, as runner node ids."""
+    """Tests (per the language's `test_globs`) whose body refers to ``name``, or (pytest) that ask for a fixture
+    that uses it, as runner node ids."""
     selected: list[SelectedTest] = []
     texts = open_texts or {}
     found = _referring(name, spec, roots, texts, "test.around", True, limit)
-    fixtures = fixtures_using(name, spec, roots, texts) if has_capture(spec, "textobjects", FIXTURE) else {}
-    if fixtures:
+    fixtures = fixtures_of(name, spec, roots, texts) if has_capture(spec, "textobjects", FIXTURE) else None
+    if fixtures is not None and fixtures.relevant:
         logger.info(
-            "solve: the fixtures %s use %s: the tests that ask for them are selected too", sorted(fixtures), name
+            "solve: the fixtures %s use %s: tests that ask for them are selected too", sorted(fixtures.names), name
         )
         seen = {(path, node.start_byte) for _, path, _, node, _ in found}  # type: ignore[attr-defined]
-        asking = _referring(name, spec, roots, texts, "test.around", True, limit, asks_for=frozenset(fixtures))
+        asking = _referring(name, spec, roots, texts, "test.around", True, limit, asking=fixtures)
         found += [hit for hit in asking if (hit[1], hit[3].start_byte) not in seen][: max(0, limit - len(found))]  # type: ignore[attr-defined]
         files = list(dict.fromkeys(path for _, path, _, _, _ in found))
         found.sort(key=lambda hit: (files.index(hit[1]), hit[3].start_byte))  # type: ignore[attr-defined]
@@ -281,9 +311,9 @@ def tests_referring_to(
         relative = path.relative_to(root)
         node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
-        used = _fixtures_asked(node, source, fixtures) if fixtures else []
-        if used:  # (the model sees what the test's parameters are)
-            text = "\n\n".join([*(f"# the fixture {n}:\n{fixtures[n].source}" for n in used), text])
+        chain = fixtures.used_by(path, parameter_names(node, source)) if fixtures is not None else []
+        if chain:  # (the model sees what the test's parameters are)
+            text = "\n\n".join([*(f"# the fixture {f.name}:\n{f.source}" for f in chain), text])
         selected.append(SelectedTest(node_id, str(path), text))
     return selected
 

@@ -266,6 +266,23 @@ def test_pytest_tests_that_ask_for_a_fixture_that_uses_the_function_are_selected
     assert "def unrelated" not in shown and "# the fixture" not in found[0].source
 
 
+def test_a_fixture_is_the_one_pytest_would_give_the_test(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """Two folders' conftest.py files define `client`, one using the function; a test module defines its own: a
+    test is selected when the `client` it gets (its module's, else the nearest conftest.py's) uses the function."""
+    fixture = "import pytest\nimport calc\n\n\n@pytest.fixture\ndef client():\n    return {body}\n"
+    test = "def test_{name}(client):\n    assert client\n"
+    for folder, body in (("api", "calc.add"), ("web", "object()")):
+        (tmp_path / "tests" / folder / "deep").mkdir(parents=True)
+        (tmp_path / "tests" / folder / "conftest.py").write_text(fixture.format(body=body))
+        (tmp_path / "tests" / folder / "test_one.py").write_text(test.format(name=folder))
+        (tmp_path / "tests" / folder / "deep" / "test_deeper.py").write_text(test.format(name=f"{folder}_deeper"))
+    (tmp_path / "tests" / "api" / "test_own.py").write_text(fixture.format(body="object()") + test.format(name="own"))
+    assert sorted(selected(registry, "python", tmp_path, "add")) == [
+        "tests/api/deep/test_deeper.py::test_api_deeper",
+        "tests/api/test_one.py::test_api",
+    ]
+
+
 def test_tests_skipped_as_written_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_calc.py").write_text(PYTHON_TESTS)
