@@ -63,32 +63,37 @@ def installed_versions(environ: Mapping[str, str]) -> dict[tuple[int, ...], Path
     return found
 
 
+def _read(path: Path) -> str:
+    """The file's text ("" when it cannot be read)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _pin_in(folder: Path) -> tuple[str, Path] | None:
+    for name in PIN_FILES:
+        words = _read(folder / name).split()
+        if words:
+            return words[0], folder / name
+    for line in _read(folder / ".tool-versions").split("\n"):
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2 and words[0] in ("nodejs", "node"):
+            return words[1], folder / ".tool-versions"
+    try:
+        package = json.loads(_read(folder / "package.json") or "null")
+    except ValueError:
+        return None
+    volta = package.get("volta") if isinstance(package, dict) else None
+    if isinstance(volta, dict) and isinstance(volta.get("node"), str):
+        return volta["node"], folder / "package.json"
+    return None
+
+
 def project_pin(folders: list[Path]) -> tuple[str, Path] | None:
     """The Node.js version the project pins, nearest the file first (``folders``: from the file's folder up to the
     project's root): (the pin as written, the file that says it)."""
-    for folder in folders:
-        for name in PIN_FILES:
-            try:
-                words = (folder / name).read_text(encoding="utf-8").split()
-            except (OSError, UnicodeDecodeError):
-                continue
-            if words:
-                return words[0], folder / name
-        try:
-            for line in (folder / ".tool-versions").read_text(encoding="utf-8").split("\n"):
-                words = line.split("#", 1)[0].split()
-                if len(words) >= 2 and words[0] in ("nodejs", "node"):
-                    return words[1], folder / ".tool-versions"
-        except (OSError, UnicodeDecodeError):
-            pass
-        try:
-            package = json.loads((folder / "package.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        volta = package.get("volta") if isinstance(package, dict) else None
-        if isinstance(volta, dict) and isinstance(volta.get("node"), str):
-            return volta["node"], folder / "package.json"
-    return None
+    return next((pin for folder in folders if (pin := _pin_in(folder)) is not None), None)
 
 
 def matching(pin: str, versions: dict[tuple[int, ...], Path]) -> tuple[tuple[int, ...], Path] | None:
