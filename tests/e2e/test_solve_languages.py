@@ -35,26 +35,36 @@ describe('add', () => {
 """
 
 
+async def solve_add_with_the_bundled_model(
+    client: LanguageClient, root: Path, package: dict[str, object], tests: str
+) -> tuple[list[str], str]:
+    """Solve add() of math.js (a stub) with the bundled model, its tests in test/math.test.js: the job's progress
+    messages and the edit proposed (one: SmolLM2 writes add() in JavaScript correctly); the file never changes."""
+    (root / "test").mkdir()
+    (root / "package.json").write_text(json.dumps({"name": "calc", **package}))
+    (root / "math.js").write_text(MATH_JS)
+    (root / "test" / "math.test.js").write_text(tests)
+    edits = record_edits(client)
+    await start_session(client, root, options={"solve": {"candidates": 4, "repairRounds": 1}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, root / "math.js", MATH_JS, "javascript")
+    reports = await solve_through_the_action(client, uri, 1)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert len(edits) == 1, messages
+    assert (root / "math.js").read_text() == MATH_JS
+    return messages, edits[0].edit.document_changes[0].edits[0].new_text
+
+
 @pytest.mark.usefixtures("model_backend")
 async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_node_tests(
     client: LanguageClient, tmp_path: Path
 ) -> None:
-    (tmp_path / "test").mkdir()
-    (tmp_path / "package.json").write_text(json.dumps({"name": "calc", "scripts": {"test": "node --test"}}))
-    (tmp_path / "math.js").write_text(MATH_JS)
-    (tmp_path / "test" / "math.test.js").write_text(MATH_TESTS)
-    edits = record_edits(client)
-    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 1}})
-    await wait_for_status(client, {"ready"})
-    uri = open_document(client, tmp_path / "math.js", MATH_JS, "javascript")
-    reports = await solve_through_the_action(client, uri, 1)
-    messages = [getattr(r, "message", "") or "" for r in reports]
+    messages, proposed = await solve_add_with_the_bundled_model(
+        client, tmp_path, {"scripts": {"test": "node --test"}}, MATH_TESTS
+    )
     assert any(m.startswith("running 2 tests on candidate") for m in messages), messages
     assert "2/2 selected tests pass: adds two numbers, adds a negative number" in messages[-1], messages
-    (edit,) = edits  # SmolLM2 writes add() in JavaScript correctly
-    proposed = edit.edit.document_changes[0].edits[0].new_text
     assert proposed.startswith("function add(a, b) {") and "return" in proposed
-    assert (tmp_path / "math.js").read_text() == MATH_JS
 
 
 TAP_TESTS = """const t = require('tap');
@@ -76,22 +86,13 @@ async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_ta
     client: LanguageClient, tmp_path: Path
 ) -> None:
     """node-tap: its nested subtests selected and read from its TAP, with the project's own tap."""
-    (tmp_path / "test").mkdir()
-    (tmp_path / "package.json").write_text(json.dumps({"name": "calc", "devDependencies": {"tap": "^21"}}))
     link_node_modules(tmp_path, TAP)
-    (tmp_path / "math.js").write_text(MATH_JS)
-    (tmp_path / "test" / "math.test.js").write_text(TAP_TESTS)
-    edits = record_edits(client)
-    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 1}})
-    await wait_for_status(client, {"ready"})
-    uri = open_document(client, tmp_path / "math.js", MATH_JS, "javascript")
-    reports = await solve_through_the_action(client, uri, 1)
-    messages = [getattr(r, "message", "") or "" for r in reports]
+    messages, proposed = await solve_add_with_the_bundled_model(
+        client, tmp_path, {"devDependencies": {"tap": "^21"}}, TAP_TESTS
+    )
     assert any(m.startswith("running 3 tests on candidate") for m in messages), messages
     assert "3/3 selected tests pass: add, adds two numbers, adds a negative number" in messages[-1], messages
-    (edit,) = edits  # SmolLM2 writes add() in JavaScript correctly
-    assert "return" in edit.edit.document_changes[0].edits[0].new_text
-    assert (tmp_path / "math.js").read_text() == MATH_JS
+    assert proposed.startswith("function add(a, b) {") and "return" in proposed
 
 
 async def solve_with_script(
