@@ -173,7 +173,8 @@ class SolveSettings:
         None,
         "Python interpreter that runs the project's tests (its virtualenv's; a relative path such as "
         ".venv/bin/python is the project's); unset: the project's own environment (.venv, venv or env at its root, "
-        "else the one Poetry, Pipenv or Hatch keeps for it, else the pyenv version its .python-version names), "
+        "else the one Poetry, Pipenv or Hatch keeps for it, else the pyenv version its .python-version or the "
+        "conda environment its environment.yml names), "
         "else the one active when the server started (VIRTUAL_ENV, CONDA_PREFIX), else the one atlas-lsp runs on; "
         "one without pytest runs the tests with atlas-lsp's pytest.",
     )

@@ -5,9 +5,10 @@ In this order: a virtualenv folder at the project's root (``.venv``, ``venv``, `
 uv, PDM, Poetry with in-project environments); the environment Poetry, Pipenv or Hatch keeps for the project
 elsewhere (their default: asked of the tool itself, ``poetry env info -p``, ``pipenv --venv``, ``hatch env find``,
 when the project declares it uses that tool); the pyenv version or pyenv-virtualenv environment its
-``.python-version`` names; the environment that was active when the server started (``VIRTUAL_ENV``, conda's
-``CONDA_PREFIX``: an editor started from an activated shell), when it is not atlas-lsp's own. The first that can run
-pytest (its own, else atlas-lsp's) is used; none: the interpreter atlas-lsp runs on."""
+``.python-version`` names; the conda environment its ``environment.yml`` names; the environment that was active
+when the server started (``VIRTUAL_ENV``, conda's ``CONDA_PREFIX``: an editor started from an activated shell),
+when it is not atlas-lsp's own. The first that can run pytest (its own, else atlas-lsp's) is used; none: the
+interpreter atlas-lsp runs on."""
 
 from __future__ import annotations
 
@@ -117,6 +118,37 @@ def _pyenv_version(root: Path, environ: Mapping[str, str]) -> tuple[Path, str] |
     return pyenv_root / "versions" / name, f"the pyenv version the project names ({name}, in .python-version)"
 
 
+CONDA_FILES = ("environment.yml", "environment.yaml")
+# where conda, mamba and their installers keep named environments, under the home folder
+CONDA_HOMES = ("miniconda3", "anaconda3", "miniforge3", "mambaforge", "micromamba", ".conda")
+
+
+def _conda_environment(root: Path, environ: Mapping[str, str]) -> tuple[Path, str] | None:
+    """The conda environment the project's ``environment.yml`` names (``name: …``), where conda keeps it: a folder
+    of that name under one of conda's ``envs`` folders, or a prefix listed in ``~/.conda/environments.txt``."""
+    for file in CONDA_FILES:
+        try:
+            text = (root / file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        name = next(
+            (line.split(":", 1)[1].strip().strip("'\"") for line in text.split("\n") if line.startswith("name:")), ""
+        )
+        if not name or "/" in name or name in (".", ".."):
+            return None
+        home = Path(environ.get("HOME") or Path.home())
+        folders = [Path(p) for p in environ.get("CONDA_ENVS_PATH", "").split(os.pathsep) if p]
+        folders += [home / conda / "envs" for conda in CONDA_HOMES] + [Path("/opt/conda/envs")]
+        try:
+            listed = (home / ".conda" / "environments.txt").read_text(encoding="utf-8").split()
+        except (OSError, UnicodeDecodeError):
+            listed = []
+        prefixes = [folder / name for folder in folders] + [Path(p) for p in listed if Path(p).name == name]
+        found = next((prefix for prefix in prefixes if _python_in(prefix).is_file()), None)
+        return (found, f"the conda environment the project names ({name}, in {file})") if found else None
+    return None
+
+
 def _active(environ: Mapping[str, str]) -> Iterator[tuple[Path, str]]:
     own = Path(sys.prefix).resolve()
     for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
@@ -136,9 +168,9 @@ def candidates(root: Path, environ: Mapping[str, str] | None = None) -> Iterator
         prefix = _asked(root, tool, environ)
         if prefix is not None and _python_in(prefix).is_file():
             yield Environment(os.path.abspath(_python_in(prefix)), f"{tool.name}'s environment for the project")
-    named = _pyenv_version(root, environ)
-    if named is not None and _python_in(named[0]).is_file():
-        yield Environment(os.path.abspath(_python_in(named[0])), named[1])
+    for named in (_pyenv_version(root, environ), _conda_environment(root, environ)):
+        if named is not None and _python_in(named[0]).is_file():
+            yield Environment(os.path.abspath(_python_in(named[0])), named[1])
     for prefix, origin in _active(environ):
         if _python_in(prefix).is_file():
             yield Environment(os.path.abspath(_python_in(prefix)), origin)

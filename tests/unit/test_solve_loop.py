@@ -776,6 +776,31 @@ def test_the_pyenv_environment_a_project_names_runs_its_tests(
         assert choose(project) == Choice(None, None), other
 
 
+def test_the_conda_environment_a_project_names_runs_its_tests(tmp_path: Path) -> None:
+    """`environment.yml`'s `name:` names a conda environment: found in conda's envs folders under the home folder,
+    or among the prefixes conda lists in ~/.conda/environments.txt (an environment made with --prefix elsewhere)."""
+    from atlas_lsp.solve.environments import Choice, Environment, choose
+
+    home = tmp_path / "home"
+    environ = {"HOME": str(home)}  # (conda's folders under this home, and nothing active)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "environment.yml").write_text("name: shop\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.11\n")
+    assert choose(project, environ) == Choice(None, None)  # (not created yet)
+    python = python_with_a_dependency(home / "miniforge3" / "envs" / "shop")
+    named = "the conda environment the project names (shop, in environment.yml)"
+    assert choose(project, environ) == Choice(Environment(python, named), None)
+    right, wrong = run_with(project, python)
+    assert right.all_passed and not wrong.all_passed, (right, wrong)
+    shutil.rmtree(home / "miniforge3")
+    elsewhere = python_with_a_dependency(tmp_path / "somewhere" / "shop")
+    (home / ".conda").mkdir(parents=True)
+    (home / ".conda" / "environments.txt").write_text(
+        f"{tmp_path / 'somewhere' / 'other'}\n{tmp_path / 'somewhere' / 'shop'}\n"
+    )
+    assert choose(project, environ) == Choice(Environment(elsewhere, named), None)
+
+
 def test_the_environment_active_when_the_server_started_runs_the_tests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
 ) -> None:

@@ -265,7 +265,7 @@ def runner_summary() -> dict[str, str]:
     return {
         "pytest": (
             "solve.python when set, else the project's environment (its virtualenv, Poetry's, Pipenv's, "
-            f"Hatch's or pyenv's), else the active one, else {sys.executable}; {_pytest_version()}"
+            f"Hatch's, pyenv's or conda's), else the active one, else {sys.executable}; {_pytest_version()}"
         ),
         "node:test": javascript,
         "bun test": f"bun {_tool_version(bun, '--version')} (Bun projects)"
