@@ -38,7 +38,9 @@ def test_installed_versions_and_what_a_pin_names(home: dict[str, str]) -> None:
     assert sorted(versions) == [(18, 20, 4), (20, 11, 1), (22, 3, 0), (22, 12, 0), (23, 6, 1)]
     cases = {
         "22": (22, 12, 0), "v22": (22, 12, 0), "22.3": (22, 3, 0), "v20.11.1": (20, 11, 1), "18.20.4": (18, 20, 4),
-        "node": (23, 6, 1), "lts/*": (23, 6, 1), "lts/iron": (23, 6, 1), "latest": (23, 6, 1),
+        "node": (23, 6, 1), "latest": (23, 6, 1), "lts/*": (22, 12, 0), "lts/jod": (22, 12, 0),
+        "lts/iron": (20, 11, 1), "lts/hydrogen": (18, 20, 4), "lts/gallium": None,
+        "lts/-1": (20, 11, 1), "lts/-9": None,
         "21": None, "22.4": None, "system": None, "": None,
     }  # fmt: skip
     for pin, version in cases.items():

@@ -6,7 +6,8 @@ or package.json's ``volta.node`` (Volta), in the file's folder or one above it u
 managers put each version in a folder of its own (nvm's ``$NVM_DIR/versions/node/v22.12.0``, fnm's, asdf's, mise's,
 Volta's), and put one on PATH only in a shell that loaded them: an editor started from a desktop launcher has no
 ``node`` on PATH at all, or the system's older one. A pin is a version or its start (``22``, ``v22.12``), or an
-alias (``node``, ``lts/*``, ``latest``): the newest installed version that matches it is used."""
+alias (``node``, ``latest``; ``lts/iron``, ``lts/*``: a long-term-support line): the newest installed version that
+matches it is used."""
 
 from __future__ import annotations
 
@@ -22,7 +23,13 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 PIN_FILES = (".nvmrc", ".node-version")
-NEWEST_ALIASES = ("node", "stable", "latest", "current")  # and lts/…: the newest installed (no release table here)
+NEWEST_ALIASES = ("node", "stable", "latest", "current")  # the newest installed version
+# nvm's names of Node.js's long-term-support lines (lts/iron): their major version; lts/* is the newest such line
+# installed (they are the even majors); a line named after these is taken as the newest installed even major
+LTS_LINES = {
+    "argon": 4, "boron": 6, "carbon": 8, "dubnium": 10, "erbium": 12, "fermium": 14, "gallium": 16,
+    "hydrogen": 18, "iron": 20, "jod": 22, "krypton": 24,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -99,8 +106,15 @@ def project_pin(folders: list[Path]) -> tuple[str, Path] | None:
 def matching(pin: str, versions: dict[tuple[int, ...], Path]) -> tuple[tuple[int, ...], Path] | None:
     """The newest of ``versions`` that ``pin`` names."""
     wanted = pin.strip().lower()
-    if wanted in NEWEST_ALIASES or wanted.startswith("lts/"):
+    line = LTS_LINES.get(wanted.removeprefix("lts/")) if wanted.startswith("lts/") else None
+    if wanted in NEWEST_ALIASES:
         keys = sorted(versions)
+    elif line is not None:
+        keys = sorted(key for key in versions if key[0] == line)
+    elif wanted.startswith("lts/"):  # lts/*, lts/-1 (the line before), or a line newer than this table
+        lines = sorted({key[0] for key in versions if key[0] % 2 == 0})
+        back = int(wanted[5:]) if re.fullmatch(r"lts/-\d+", wanted) else 0
+        keys = sorted(key for key in versions if back < len(lines) and key[0] == lines[-1 - back])
     else:
         start = _version_key(wanted)
         keys = sorted(key for key in versions if start is not None and key[: len(start)] == start)
