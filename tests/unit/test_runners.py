@@ -32,7 +32,7 @@ from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
-from atlas_lsp.solve.runners.tap import TapRunner, grep_levels
+from atlas_lsp.solve.runners.tap import TapRunner, grep_levels, tap_tree
 from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
 from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService, Specification
@@ -736,6 +736,20 @@ def test_node_test_subtests_are_selected_with_their_parent(registry: LanguageReg
     assert [o.passed for o in wrong.outcomes] == [False, False, True], wrong
     assert "Expected values to be strictly equal" in wrong.outcomes[1].message and "-1" in wrong.outcomes[1].message
     assert right.all_passed and right.total == 3, right
+
+
+def test_tap_names_are_read_as_written() -> None:
+    """TAP escapes `#` and `\\` in names; a time or a SKIP after them is not part of the name."""
+    tap = (
+        "TAP version 14\n# Subtest: issue \\#12 \\# fixed\n    ok 1 - ok\n    1..1\n"
+        "ok 1 - issue \\#12 \\# fixed # time=4.4ms\n"
+        "ok 2 - back\\\\slash # SKIP filter: /x/\n1..2\n"
+    )
+    assert [(names, passed, directive[:7]) for names, passed, directive, _ in tap_tree(tap)] == [
+        (("issue #12 # fixed", "ok"), True, ""),
+        (("issue #12 # fixed",), True, " # time"),
+        (("back\\slash",), True, " # SKIP"),
+    ]
 
 
 def test_tap_reads_its_filter_per_level() -> None:

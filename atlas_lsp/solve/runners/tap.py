@@ -66,6 +66,11 @@ def grep_levels(node_ids: list[str]) -> str:
     return "\n".join(levels)
 
 
+def _unescaped(name: str) -> str:
+    """A test's name as written: TAP escapes ``#`` and ``\\`` in names (``issue \\#12``)."""
+    return re.sub(r"\\(.)", r"\1", name)
+
+
 def tap_tree(tap: str) -> list[tuple[tuple[str, ...], bool, str, str]]:
     """(names from the outermost test down, passed, directive, YAML block) of each result line of nested TAP (its
     subtests' lines indented four spaces a level, each after a ``# Subtest:`` line naming it)."""
@@ -86,13 +91,13 @@ def tap_tree(tap: str) -> list[tuple[tuple[str, ...], bool, str, str]]:
         if subtest:
             level = len(subtest.group("indent")) // 4
             opened = {k: v for k, v in opened.items() if k < level}
-            opened[level] = subtest.group("name")
+            opened[level] = _unescaped(subtest.group("name"))
             continue
         found = _RESULT.match(line)
         if found:
             level = len(found.group("indent")) // 4
             parents = tuple(opened[k] for k in range(level) if k in opened)
-            name = found.group("name") or ""
+            name = _unescaped(found.group("name") or "")
             results.append(((*parents, name), found.group("ok") == "ok", found.group("directive") or "", ""))
             opened = {k: v for k, v in opened.items() if k < level}
             continue
