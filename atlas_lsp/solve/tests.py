@@ -50,6 +50,7 @@ def _call_title(node: object, source: bytes) -> str | None:
         whole not in DENO_TESTS
         and whole not in TAP_TESTS
         and (callee is None or source[callee.start_byte : callee.end_byte].decode() not in TEST_CALLS)
+        and uvu_suite_of(node, source) is None
     ):
         return None
     title = arguments.named_children[0]
@@ -60,6 +61,38 @@ def _call_title(node: object, source: bytes) -> str | None:
     ):
         return None
     return source[title.start_byte + 1 : title.end_byte - 1].decode()
+
+
+def uvu_suite_of(node: object, source: bytes) -> str | None:
+    """The name of the uvu suite whose test the call ``node`` registers (``Add('adds', …)`` or ``Add.only(…)``
+    where the file declares ``const Add = suite('add')``), else None."""
+    function = node.child_by_field_name("function")  # type: ignore[attr-defined]
+    if function is not None and function.type == "member_expression":
+        function = function.child_by_field_name("object")
+    if function is None or function.type != "identifier":
+        return None
+    callee = source[function.start_byte : function.end_byte]
+    root = node
+    while root.parent is not None:  # type: ignore[attr-defined]
+        root = root.parent  # type: ignore[attr-defined]
+    for statement in root.named_children:  # type: ignore[attr-defined]
+        if statement.type not in ("lexical_declaration", "variable_declaration"):
+            continue
+        for declarator in statement.named_children:
+            name, value = declarator.child_by_field_name("name"), declarator.child_by_field_name("value")
+            if name is None or value is None or source[name.start_byte : name.end_byte] != callee:
+                continue
+            maker, arguments = value.child_by_field_name("function"), value.child_by_field_name("arguments")
+            if (
+                value.type != "call_expression"
+                or maker is None
+                or source[maker.start_byte : maker.end_byte] != b"suite"
+            ):
+                continue
+            first = arguments.named_children[0] if arguments is not None and arguments.named_child_count else None
+            if first is not None and first.type == "string":
+                return source[first.start_byte + 1 : first.end_byte - 1].decode()
+    return None
 
 
 def _deno_test_name(argument: object, source: bytes) -> str | None:
@@ -107,6 +140,9 @@ def _test_name_path(node: object, source: bytes) -> list[str]:
         elif title is not None:
             names.insert(0, title)
         current = current.parent  # type: ignore[attr-defined]
+    suite = uvu_suite_of(node, source) if node.type == "call_expression" else None  # type: ignore[attr-defined]
+    if suite and names:
+        names.insert(len(names) - 1, suite)  # (an uvu suite's test: its suite's name, then its own)
     return names
 
 
@@ -308,6 +344,8 @@ def tests_referring_to(
         files = list(dict.fromkeys(path for _, path, _, _, _ in found))
         found.sort(key=lambda hit: (files.index(hit[1]), hit[3].start_byte))  # type: ignore[attr-defined]
     for root, path, source, node, cases in found:
+        if node.type == "call_expression" and _call_title(node, source) is None:  # type: ignore[attr-defined]
+            continue  # (a call the query takes for a test that names none: not an uvu suite's after all)
         relative = path.relative_to(root)
         node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]

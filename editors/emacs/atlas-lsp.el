@@ -154,7 +154,7 @@ For example: (:model (:path \"~/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf\"
                                          :range (list :start here :end here)
                                          :context (list :diagnostics []))))
          (command (atlas-lsp--solve-action actions)))
-    (unless command (user-error "atlas: no function at point to solve (solving works on functions in saved files whose tests run with pytest, jest, vitest, mocha, jasmine, ava, tap, bun test, deno test, node --test, cargo test or go test)"))
+    (unless command (user-error "atlas: no function at point to solve (solving works on functions in saved files whose tests run with pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test or go test)"))
     (atlas-lsp--started (jsonrpc-request server :workspace/executeCommand
                                          (list :command (plist-get command :command)
                                                :arguments (plist-get command :arguments)))
@@ -200,7 +200,7 @@ For example: (:model (:path \"~/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf\"
                                      :range (list :start here :end here)
                                      :context (list :diagnostics []))))
          (command (atlas-lsp--solve-action actions)))
-    (unless command (user-error "atlas: no function at point to solve (solving works on functions in saved files whose tests run with pytest, jest, vitest, mocha, jasmine, ava, tap, bun test, deno test, node --test, cargo test or go test)"))
+    (unless command (user-error "atlas: no function at point to solve (solving works on functions in saved files whose tests run with pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test or go test)"))
     (atlas-lsp--started (lsp-request "workspace/executeCommand"
                                      (list :command (atlas-lsp--get command "command")
                                            :arguments (atlas-lsp--get command "arguments")))

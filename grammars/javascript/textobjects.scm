@@ -46,6 +46,21 @@
   (#any-of? @_tap "t" "tap")
   (#eq? @_tap_test "test"))
 
+;; uvu: a suite's test, Add("name", fn) and Add.only("name", fn), where the file declares const Add = suite("add")
+;; (uvu's suites are capitalized by convention; a call that is not a suite's is passed over when it is named)
+((call_expression
+  function: (identifier) @_uvu_suite
+  arguments: (arguments (string) (_))) @test.around
+  (#match? @_uvu_suite "^[A-Z]"))
+
+((call_expression
+  function: (member_expression
+    object: (identifier) @_uvu_suite
+    property: (property_identifier) @_uvu_only)
+  arguments: (arguments (string) (_))) @test.around
+  (#match? @_uvu_suite "^[A-Z]")
+  (#eq? @_uvu_only "only"))
+
 ;; Deno's own: Deno.test("name", fn) and Deno.test("name", options, fn)
 ((call_expression
   function: (member_expression

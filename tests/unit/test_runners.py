@@ -33,6 +33,7 @@ from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, name_pattern, node_version
 from atlas_lsp.solve.runners.tap import TapRunner, grep_levels, tap_tree
+from atlas_lsp.solve.runners.uvu import UvuRunner
 from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox, isolation_prefix
 from atlas_lsp.solve.service import SolveError, SolveRequest, SolveService, Specification
@@ -758,6 +759,72 @@ def test_tap_reads_its_filter_per_level() -> None:
     assert grep_levels(["a.js::sub::neg (x)", "a.js::mul::by [0]"]) == "^(?:sub|mul)$\n^(?:neg \\(x\\)|by \\[0\\])$"
 
 
+UVU = "uvu@0.5.6"
+UVU_TESTS = """const { test, suite } = require('uvu');
+const assert = require('uvu/assert');
+const { add } = require('../math');
+
+test('unrelated', () => {
+  process.exit(3); // (were it run, no test after it would)
+});
+
+test('adds (two) numbers [x+y]', () => {
+  assert.is(add(1, 2), 3);
+});
+
+const Add = suite('add');
+Add('with zero', () => {
+  assert.is(add(5, 0), 5);
+});
+Add.skip('later', () => {
+  assert.is(add(1, 1), 2);
+});
+Add.run();
+
+test.run();
+"""
+UVU_ESM_TESTS = """import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { add } from '../../math.mjs';
+
+test('keeps the other', () => {
+  assert.equal({ sum: add(0, 7) }, { sum: 7 });
+});
+
+test.run();
+"""
+
+
+def test_an_uvu_project_runs_its_tests_with_uvu(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """uvu's `test` and a `suite`'s tests (CommonJS and ES modules), selected by suite and name: uvu has no filter
+    and names only failures, so its exports are wrapped to register only those and record each outcome; a skipped
+    test is left out; a module that does not load gives its SyntaxError."""
+    (tmp_path / "test" / "more").mkdir(parents=True)
+    (tmp_path / "package.json").write_text(
+        json.dumps({"scripts": {"test": "uvu test"}, "devDependencies": {"uvu": "^0.5"}})
+    )
+    link_node_modules(tmp_path, UVU)
+    (tmp_path / "math.js").write_text(STUB_ADD_JS)
+    (tmp_path / "math.mjs").write_text("export { add } from './math.js';\n")
+    (tmp_path / "test" / "math.test.js").write_text(UVU_TESTS)
+    (tmp_path / "test" / "more" / "zero.test.mjs").write_text(UVU_ESM_TESTS)
+    path = tmp_path / "math.js"
+    found = prepare(registry, path, tmp_path, "add")
+    assert isinstance(found.runner, UvuRunner)
+    assert found.node_ids == [
+        "test/math.test.js::adds (two) numbers [x+y]",
+        "test/math.test.js::add::with zero",
+        "test/more/zero.test.mjs::keeps the other",
+    ]
+    wrong, right, broken = run_candidates(found, tmp_path, path, ADD_WRONG_RIGHT_BROKEN)
+    assert [o.passed for o in wrong.outcomes] == [False, True, False], wrong
+    failure = wrong.failure_text()
+    assert "Expected values to be strictly equal" in failure and "at test/math.test.js:10" in failure, failure
+    assert '"sum":·7' in failure and ".atlas-uvu" not in failure, failure
+    assert right.all_passed and right.total == 3, right
+    assert not broken.all_passed and "SyntaxError" in broken.failure_text() and "math.js:2" in broken.failure_text()
+
+
 BUN = "@oven/bun-linux-x64@1.3.3"  # (npm's bun package installs this one's binary on Linux x64)
 BUN_TESTS = """import { describe, expect, test, it } from "bun:test";
 import { add } from "../math";
@@ -982,16 +1049,10 @@ def test_which_projects_run_with_deno(
         runner_for(typescript, tmp_path, tmp_path / "main.ts")
 
 
-def test_other_javascript_runners_say_why(registry: LanguageRegistry, tmp_path: Path) -> None:
+def test_a_runner_that_is_not_installed_says_how_to_install_it(registry: LanguageRegistry, tmp_path: Path) -> None:
     javascript = registry.languages["javascript"]
     path = tmp_path / "math.js"
     path.write_text(MATH_JS)
-    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"uvu": "^0.5"}}))
-    with pytest.raises(
-        RunnerUnavailable,
-        match="run with uvu; solving runs jest, vitest, mocha, jasmine, ava, tap, bun test, deno test and node:test",
-    ):
-        runner_for(javascript, tmp_path, path)
     (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"vitest": "^3"}}))
     with pytest.raises(RunnerUnavailable, match="run with vitest, which is not installed: run npm install"):
         runner_for(javascript, tmp_path, path)

@@ -283,6 +283,21 @@ def test_a_fixture_is_the_one_pytest_would_give_the_test(registry: LanguageRegis
     ]
 
 
+def test_an_uvu_suites_tests_are_named_after_the_suite(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """`const Add = suite('add'); Add('adds', …)`: the test is `add::adds`; a capitalized call that is not a
+    suite's (no `suite()` binds its name) is not a test."""
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "calc.test.js").write_text(
+        "const { suite } = require('uvu');\nconst { f } = require('../calc');\n\n"
+        "const Calc = suite('calc');\nCalc('runs', () => f());\nCalc.only('runs alone', () => f());\n"
+        "Calc.skip('skipped', () => f());\nCalc.run();\n\nRegister('not a test', () => f());\n"
+    )
+    assert selected(registry, "javascript", tmp_path, "f") == [
+        "test/calc.test.js::calc::runs",
+        "test/calc.test.js::calc::runs alone",
+    ]
+
+
 def test_tests_skipped_as_written_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_calc.py").write_text(PYTHON_TESTS)

@@ -1,5 +1,5 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
-jest, vitest, mocha, jasmine, ava or tap, deno test in a Deno project, bun test in a Bun project, else node:test
+jest, vitest, mocha, jasmine, ava, tap or uvu, deno test in a Deno project, bun test in a Bun project, else node:test
 (TypeScript on a Node.js that strips types); cargo test for Rust; go test for Go; or why none can."""
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, no
 from atlas_lsp.solve.runners.node_versions import choose_node
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner
 from atlas_lsp.solve.runners.tap import TapRunner
+from atlas_lsp.solve.runners.uvu import UvuRunner
 from atlas_lsp.solve.runs import TestRunner
 from atlas_lsp.syntax.registry import LanguageSpec
 
 logger = logging.getLogger(__name__)
 # JavaScript runners a project may use instead of node:test (in package.json's dependencies or its test script)
 OTHER_JS_RUNNERS = ("bun", "vitest", "jest", "mocha", "ava", "jasmine", "uvu", "tap")
-JEST_LIKE = ("vitest", "jest")  # those solving runs (see jest_like.py), and mocha, jasmine and ava (their modules)
-SUPPORTED_JS = (*JEST_LIKE, "mocha", "jasmine", "ava", "tap")
+JEST_LIKE = ("vitest", "jest")  # one runner for both (jest_like.py); the others have a module each
 BIN = Path("node_modules") / ".bin"
 
 
-NodeRunner = JestLikeRunner | MochaRunner | JasmineRunner | AvaRunner | TapRunner | NodeTestRunner
+NodeRunner = JestLikeRunner | MochaRunner | JasmineRunner | AvaRunner | TapRunner | UvuRunner | NodeTestRunner
 
 
 class RunnerUnavailable(Exception):
@@ -155,11 +155,6 @@ def _runner_on_node(spec: LanguageSpec, root: Path, path: Path, folders: list[Pa
     declared = next(((folder, found) for folder in folders if (found := other_js_runner(folder))), None)
     if declared is not None:
         package, kind = declared
-        if kind not in SUPPORTED_JS:
-            raise RunnerUnavailable(
-                f"this project's tests run with {kind}; solving runs jest, vitest, mocha, jasmine, ava, tap, bun test, "
-                "deno test and node:test tests so far"
-            )
         installed = next((f for f in _folders_up(root, package / "package.json") if (f / BIN / kind).exists()), None)
         if installed is None and any((f / ".pnp.cjs").is_file() for f in _folders_up(root, package / "package.json")):
             raise RunnerUnavailable(
@@ -179,6 +174,8 @@ def _runner_on_node(spec: LanguageSpec, root: Path, path: Path, folders: list[Pa
             return AvaRunner(folder, binary.as_posix(), node)
         if kind == "tap":  # (its test files run as Node.js scripts: tap's TypeScript loader is its command line's)
             return TapRunner(folder, node, _strips_types(spec, path, node, "tap", "its test files run by Node.js"))
+        if kind == "uvu":
+            return UvuRunner(folder, node, _strips_types(spec, path, node, "uvu", "its test files run by Node.js"))
         return JestLikeRunner(kind, folder, binary.as_posix(), node)
     typescript = _strips_types(
         spec, path, node, "node --test", "the project uses neither jest nor vitest", ": jest or vitest projects are"
@@ -253,7 +250,7 @@ def runner_summary() -> dict[str, str]:
     else:
         shown = f"node {version[0]}.{version[1]}"
         typescript = "TypeScript too" if version >= TYPE_STRIPPING else "TypeScript needs Node.js 22.6+"
-        own = "jest, vitest, mocha, jasmine, ava or tap"
+        own = "jest, vitest, mocha, jasmine, ava, tap or uvu"
         javascript = (
             f"{shown} ({typescript}); a project's own {own} runs its tests instead; a Node.js the project pins "
             "(.nvmrc, …) runs them where a version manager installed it"

@@ -133,6 +133,16 @@ def json_lines(report: Path | None) -> list[dict[str, Any]]:
     return found
 
 
+def strip_types_flags(node: str, typescript: bool) -> list[str]:
+    """What ``node`` needs to run TypeScript files (nothing from Node.js 23.6 on)."""
+    version = node_version(node)
+    return (
+        ["--experimental-strip-types"]
+        if typescript and version is not None and version < TYPE_STRIPPING_DEFAULT
+        else []
+    )
+
+
 class NodeTestRunner:
     name = "node:test"
     linked_folders: tuple[str, ...] = ("node_modules",)
@@ -147,10 +157,7 @@ class NodeTestRunner:
         report = place.workdir / REPORT_FILE
         files = list(dict.fromkeys(node_id.split("::", 1)[0] for node_id in node_ids))
         names = dict.fromkeys(node_id.split("::")[-1] for node_id in node_ids)
-        flags = []
-        version = node_version(self.node)
-        if self.typescript and version is not None and version < TYPE_STRIPPING_DEFAULT:
-            flags.append("--experimental-strip-types")
+        flags = strip_types_flags(self.node, self.typescript)
         argv = [
             self.node, *flags, "--test", f"--test-reporter=./{REPORTER_FILE}",
             f"--test-reporter-destination={report}", *(f"--test-name-pattern={name_pattern(n)}" for n in names),

@@ -4,8 +4,7 @@ its nested TAP is read per file. tap's command line would wrap the same run in i
 (one small file: 2.3-3.3 s against 0.22 s on a 2-core Xeon); what it adds besides (a tap config's
 ``node-arg``, ``before`` and ``after``) is not applied.
 
-A small driver written into the candidate's folder runs the files one after the other and writes, per file, its
-TAP, the end of its stderr and how it exited, one JSON line each."""
+The files run one after the other through `node_files.py`'s driver, which records each one's TAP."""
 
 from __future__ import annotations
 
@@ -14,38 +13,18 @@ import re
 from pathlib import Path
 
 from atlas_lsp.solve.runners.jest_like import clean_message
+from atlas_lsp.solve.runners.node_files import ScriptFilesRunner, files_argv
 from atlas_lsp.solve.runners.node_test import (
-    TYPE_STRIPPING_DEFAULT,
     NamedResults,
     _js_escaped,
     json_lines,
     named_outcomes,
-    node_version,
+    strip_types_flags,
 )
 from atlas_lsp.solve.runs import SKIPPED, FinishedRun, Limits, RunCommand, RunPlace, TestReport
 from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_failed
 
-DRIVER_FILE = ".atlas-tap-driver.mjs"
 REPORT_FILE = ".atlas-tap-report.jsonl"
-DRIVER = """
-import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
-
-const [report, grep, ...rest] = process.argv.slice(2);
-const flags = rest.slice(0, rest.indexOf('--'));
-for (const file of rest.slice(rest.indexOf('--') + 1)) {
-  const env = { ...process.env, TAP_GREP: grep };
-  const done = spawnSync(process.execPath, [...flags, file], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
-  appendFileSync(report, JSON.stringify({
-    file,
-    status: done.status,
-    signal: done.signal,
-    error: done.error ? String(done.error) : null,
-    tap: done.stdout ?? '',
-    stderr: (done.stderr ?? '').slice(-8192),
-  }) + '\\n');
-}
-"""
 _RESULT = re.compile(
     r"^(?P<indent>(?:    )*)(?P<ok>ok|not ok) \d+(?: - (?P<name>.*?))?(?P<directive> # (?:SKIP|TODO)\b.*| # time=.*)?$"
 )
@@ -136,35 +115,17 @@ def _test_message(tree: list[tuple[tuple[str, ...], bool, str, str]], names: tup
     return "\n".join(failing[:2]) or _readable(block) or "failed"
 
 
-class TapRunner:
+class TapRunner(ScriptFilesRunner):
     name = "tap"
-    linked_folders: tuple[str, ...] = ("node_modules",)
-    note = ""  # which Node.js runs the tests, when it is not plainly the one on PATH (node_versions.py)
-
-    def __init__(self, package: str, node: str, typescript: bool = False) -> None:
-        self.package = package  # the folder (relative to the project) whose package.json uses tap: files run there
-        self.node = node
-        self.typescript = typescript
 
     def command(self, place: RunPlace, node_ids: list[str], limits: Limits) -> RunCommand:
-        place.own(place.workdir / DRIVER_FILE).write_text(DRIVER, encoding="utf-8")
         report = place.workdir / REPORT_FILE
         cwd = place.workdir / self.package
-        files = list(dict.fromkeys(node_id.split("::", 1)[0] for node_id in node_ids))
-        relative = [os.path.relpath(place.workdir / file, cwd) for file in files]
-        flags = []
-        version = node_version(self.node)
-        if self.typescript and version is not None and version < TYPE_STRIPPING_DEFAULT:
-            flags.append("--experimental-strip-types")
-        argv = [
-            self.node,
-            str(place.workdir / DRIVER_FILE),
-            str(report),
-            grep_levels(node_ids),
-            *flags,
-            "--",
-            *relative,
-        ]
+        files = dict.fromkeys(os.path.relpath(place.workdir / node_id.split("::", 1)[0], cwd) for node_id in node_ids)
+        grep = {"TAP_GREP": grep_levels(node_ids)}
+        argv = files_argv(
+            place, self.node, report, {file: grep for file in files}, strip_types_flags(self.node, self.typescript)
+        )
         environment = {**base_environment(place.workdir, [str(Path(self.node).parent)]), "NODE_ENV": "test"}
         environment["TAP_COLORS"] = "0"
         return RunCommand(argv, environment, report, limit_address_space=False, cwd=cwd)
@@ -179,7 +140,7 @@ class TapRunner:
                 relative = file.relative_to(place.workdir.resolve()).as_posix()
             except ValueError:
                 continue
-            tree = tap_tree(str(ran.get("tap") or ""))
+            tree = tap_tree(str(ran.get("stdout") or ""))
             for names, passed, directive, block in tree:
                 if directive.startswith(UNSELECTED):
                     continue

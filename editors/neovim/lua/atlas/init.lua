@@ -196,7 +196,7 @@ function M.solve(callback)
       end
     end
     if not command then
-      echo("no function under the cursor to solve (solving works on functions in saved files whose tests run with pytest, jest, vitest, mocha, jasmine, ava, tap, bun test, deno test, node --test, cargo test or go test)", "WarningMsg")
+      echo("no function under the cursor to solve (solving works on functions in saved files whose tests run with pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test or go test)", "WarningMsg")
       return
     end
     local execute = { command = command.command, arguments = command.arguments }

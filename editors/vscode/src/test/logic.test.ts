@@ -101,6 +101,6 @@ test("solving is offered in saved Python, JavaScript, TypeScript, Rust and Go fi
   }
   assert.match(solveUnavailable("untitled", "python") ?? "", /save this one first/);
   assert.match(solveUnavailable("vscode-notebook-cell", "python") ?? "", /not in a notebook cell/);
-  assert.match(solveUnavailable("file", "ruby") ?? "", /pytest, jest, vitest, mocha, jasmine, ava, tap, bun test, deno test, node --test, cargo test or go test/);
+  assert.match(solveUnavailable("file", "ruby") ?? "", /pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test or go test/);
   assert.match(solveUnavailable("file", "ruby") ?? "", /Rust and Go functions/);
 });
