@@ -1,4 +1,4 @@
-"""Solve this function in JavaScript (node:test, tap), TypeScript (vitest), Rust (cargo test) and Go (go test), end
+"""Solve this function in JavaScript (node:test, tap, uvu), TypeScript (vitest), Rust (cargo test) and Go (go test), end
 to end over LSP: the real server finds the project's tests, runs them with the project's own runner in the sandbox
 and proposes only what passed."""
 
@@ -16,7 +16,7 @@ from tests.e2e.test_solve import record_edits
 from tests.e2e.test_solve_scripted import solve_through_the_action
 from tests.support.npm_packages import installed, link_node_modules
 from tests.support.scripted_openai import ScriptedEndpoint
-from tests.unit.test_runners import BUN, DENO, TAP, VITEST
+from tests.unit.test_runners import BUN, DENO, TAP, UVU, VITEST
 
 MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
 MATH_TESTS = """const { describe, it, test } = require('node:test');
@@ -92,6 +92,35 @@ async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_ta
     )
     assert any(m.startswith("running 3 tests on candidate") for m in messages), messages
     assert "3/3 selected tests pass: add, adds two numbers, adds a negative number" in messages[-1], messages
+    assert proposed.startswith("function add(a, b) {") and "return" in proposed
+
+
+UVU_TESTS = """const { suite } = require('uvu');
+const assert = require('uvu/assert');
+const { add } = require('../math');
+
+const Add = suite('add');
+Add('adds two numbers', () => {
+  assert.is(add(2, 3), 5);
+});
+Add('adds a negative number', () => {
+  assert.is(add(-1, 1), 0);
+});
+Add.run();
+"""
+
+
+@pytest.mark.usefixtures("model_backend")
+async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_uvu_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """uvu: a suite's tests selected, run through its wrapped exports, with the project's own uvu."""
+    link_node_modules(tmp_path, UVU)
+    messages, proposed = await solve_add_with_the_bundled_model(
+        client, tmp_path, {"devDependencies": {"uvu": "^0.5"}}, UVU_TESTS
+    )
+    assert any(m.startswith("running 2 tests on candidate") for m in messages), messages
+    assert "2/2 selected tests pass: adds two numbers, adds a negative number" in messages[-1], messages
     assert proposed.startswith("function add(a, b) {") and "return" in proposed
 
 
