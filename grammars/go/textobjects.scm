@@ -27,3 +27,9 @@
   body: (block [(comment) @_output (statement_list (comment) @_output)])) @test.around
   (#match? @_test_name "^Example")
   (#match? @_output "^//[ \t]*(Unordered output|Output):"))
+
+;; a test file built only with a tag `go test` is not given by default (//go:build integration, e2e, …): none of
+;; its tests runs, so none is selected (a negated tag, //go:build !integration, builds by default)
+((source_file
+  (comment) @_build) @test.skipped
+  (#match? @_build "^//go:build (.*[ (&|])?(integration|e2e|manual|slow|acceptance|functional|system|smoke|long|ignore)\\b"))

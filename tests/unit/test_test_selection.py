@@ -298,6 +298,20 @@ def test_an_uvu_suites_tests_are_named_after_the_suite(registry: LanguageRegistr
     ]
 
 
+def test_go_tests_built_only_with_a_tag_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """`go test` builds a file with `//go:build integration` only when given that tag: its tests never run by
+    default, so none is selected (a negated tag builds by default: selected)."""
+    (tmp_path / "go.mod").write_text("module example.com/calc\n\ngo 1.19\n")
+    (tmp_path / "calc.go").write_text("package calc\n\nfunc Add(a, b int) int {\n\treturn 0\n}\n")
+    test = 'package calc\n\nimport "testing"\n\nfunc Test{name}(t *testing.T) {{\n\tif Add(1, 2) != 3 {{\n'
+    test += "\t\tt.Fatal()\n\t}}\n}}\n"
+    (tmp_path / "calc_test.go").write_text(test.format(name="Add"))
+    (tmp_path / "integration_test.go").write_text("//go:build integration\n\n" + test.format(name="AddIntegration"))
+    (tmp_path / "e2e_test.go").write_text("// Copyright\n\n//go:build linux && e2e\n\n" + test.format(name="AddE2E"))
+    (tmp_path / "unit_test.go").write_text("//go:build !integration\n\n" + test.format(name="AddUnit"))
+    assert sorted(selected(registry, "go", tmp_path, "Add")) == ["calc_test.go::TestAdd", "unit_test.go::TestAddUnit"]
+
+
 def test_tests_skipped_as_written_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_calc.py").write_text(PYTHON_TESTS)
