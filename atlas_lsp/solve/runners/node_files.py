@@ -5,8 +5,10 @@ one JSON line each (``kind: "file"``), to the report the runner reads."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from atlas_lsp.solve.runners.jest_like import clean_message
 from atlas_lsp.solve.runs import RunPlace
 
 DRIVER_FILE = ".atlas-file-driver.mjs"
@@ -41,6 +43,15 @@ def files_argv(
     place.own(place.workdir / DRIVER_FILE).write_text(DRIVER, encoding="utf-8")
     driver = str(place.workdir / DRIVER_FILE)
     return [node, driver, str(report), json.dumps(variables), *flags, "--", *variables]
+
+
+def file_failure(ran: Mapping[str, object], workdir: Path, noise: Callable[[str], str] = str) -> str | None:
+    """Why a file the driver ran failed as a whole (it did not load: its SyntaxError), from its ``kind: "file"``
+    line; None when it exited well. ``noise`` takes out what is atlas-lsp's own in its stderr."""
+    if ran.get("status") == 0 and not ran.get("error"):
+        return None
+    stderr = noise(str(ran.get("stderr") or ran.get("error") or ""))
+    return clean_message(stderr, workdir, 20) or f"it exited with {ran.get('status')}"
 
 
 class ScriptFilesRunner:

@@ -12,8 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from atlas_lsp.solve.runners.jest_like import clean_message
-from atlas_lsp.solve.runners.node_files import ScriptFilesRunner, files_argv
+from atlas_lsp.solve.runners.node_files import ScriptFilesRunner, file_failure, files_argv
 from atlas_lsp.solve.runners.node_test import (
     NamedResults,
     _js_escaped,
@@ -147,11 +146,9 @@ class TapRunner(ScriptFilesRunner):
                 skipped = directive.startswith((" # SKIP", " # TODO"))
                 message = SKIPPED if skipped else ("" if passed else _test_message(tree, names, block))
                 results.setdefault((relative, names), []).append((passed and not skipped, message))
-            if not tree and (ran.get("status") != 0 or ran.get("error")):
-                stderr = str(ran.get("stderr") or ran.get("error") or "")
-                file_errors[relative] = (
-                    clean_message(stderr, place.workdir, 20) or f"it exited with {ran.get('status')}"
-                )
+            failure = file_failure(ran, place.workdir) if not tree else None
+            if failure is not None:
+                file_errors[relative] = failure
         problem = run_problem(run, (0, 1))
         if not results and not file_errors:
             return whole_run_failed(run, node_ids, problem or "tap reported no test")

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from atlas_lsp.solve.runners.jest_like import clean_message
-from atlas_lsp.solve.runners.node_files import ScriptFilesRunner, files_argv
+from atlas_lsp.solve.runners.node_files import ScriptFilesRunner, file_failure, files_argv
 from atlas_lsp.solve.runners.node_test import (
     NamedResults,
     json_lines,
@@ -139,11 +139,9 @@ class UvuRunner(ScriptFilesRunner):
             file = relative.as_posix()
             if entry.get("kind") == "file":
                 ran = any(f == file for f, _ in results)
-                if not ran and (entry.get("status") != 0 or entry.get("error")):
-                    text = _without_hooks(str(entry.get("stderr") or entry.get("error") or ""))
-                    file_errors[file] = (
-                        clean_message(text, place.workdir, 20) or f"it exited with {entry.get('status')}"
-                    )
+                failure = file_failure(entry, place.workdir, _without_hooks) if not ran else None
+                if failure is not None:
+                    file_errors[file] = failure
                 continue
             suite, name = str(entry.get("suite") or ""), str(entry.get("name") or "")
             names = (suite, name) if suite else (name,)
