@@ -140,10 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(check, "the configured/bundled model")
     check.add_argument("--json", action="store_true", help="print a JSON report")
     one = sub.add_parser("complete", help="print the completion the server would suggest at FILE:LINE:COL")
-    one.add_argument("location", help="FILE:LINE:COL, 1-based (COL may be omitted: end of the line)")
+    one.add_argument(
+        "location",
+        help="FILE:LINE:COL, 1-based (COL may be omitted: end of the line); a notebook: NOTEBOOK.ipynb:CELL:LINE[:COL]",
+    )
     _add_model_args(one)
     show = sub.add_parser("context", help="print the context parts a completion at FILE:LINE:COL would include")
-    show.add_argument("location", help="FILE:LINE[:COL], 1-based")
+    show.add_argument("location", help="FILE:LINE[:COL], 1-based; a notebook: NOTEBOOK.ipynb:CELL:LINE[:COL]")
     show.add_argument("--root", help="workspace root (default: the file's git work tree, else its folder)")
     show.add_argument("--budget", type=int, default=1024, help="context token budget (default 1024)")
     fix = sub.add_parser("solve", help="write, test and repair a function; print the diff and the evidence")

@@ -1,4 +1,5 @@
-"""`atlas-lsp context FILE:LINE:COL`: what a completion prompt there would include, and why."""
+"""`atlas-lsp context FILE:LINE:COL` (or NOTEBOOK.ipynb:CELL:LINE:COL): what a completion prompt there would include,
+and why."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import IO
 
 from atlas_lsp.config import ContextSettings
 from atlas_lsp.context.service import ContextService
-from atlas_lsp.oneshot import parse_location
+from atlas_lsp.oneshot import read_location
 from atlas_lsp.prompts.completion import window_start
 
 logger = logging.getLogger(__name__)
@@ -29,23 +30,19 @@ def workspace_root(path: Path) -> Path:
 
 def print_context(location: str, root: str | None, budget: int, out: IO[str]) -> int:
     try:
-        path, line, column = parse_location(location)
-        text = path.read_text(encoding="utf-8")
+        place = read_location(location)
     except (ValueError, OSError, UnicodeDecodeError) as error:
         logger.error("%s", error)
         return 2
-    path = path.resolve()
+    path, text, line = place.path.resolve(), place.text, place.line + 1
     rows = text.split("\n")
-    if not 1 <= line <= len(rows):
-        logger.error("%s has %d lines; line %d is outside it", path, len(rows), line)
-        return 2
-    character = len(rows[line - 1]) if column is None else column - 1
+    character = len(rows[line - 1]) if place.column is None else place.column
     service = ContextService()
     for problem in service.registry.problems:
         logger.warning("%s", problem)
     base = Path(root).resolve() if root else workspace_root(path)
     stats = service.build_index([base])
-    service.open(str(path), text)
+    service.open(str(path), text, place.language)
     if str(path) not in service.documents:
         out.write(f"{path.name}: no grammar for this file type; completions use its plain text only\n")
         return 0

@@ -10,6 +10,7 @@ lines are lines of the whole text one for one, so a position or an edit in the c
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -92,3 +93,27 @@ def first_line(cells: list[NotebookCell], cell_uri: str) -> int | None:
             return line if cell.code and cell.language == language else None
         line += cell.text.count("\n") + 1
     return None
+
+
+def read_notebook(text: str, name: str) -> list[NotebookCell]:
+    """The cells of a Jupyter notebook file (nbformat 4 JSON), ``name#cellN`` their uris (1-based); code cells in the
+    notebook's language (its kernel's, else Python). Raises ValueError when the text is not a notebook."""
+    try:
+        notebook = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{name} is not a notebook (not JSON: {error})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError(f"{name} is not a notebook (no list of cells)")
+    metadata = notebook.get("metadata") if isinstance(notebook.get("metadata"), dict) else {}
+    kernel = metadata.get("kernelspec") if isinstance(metadata.get("kernelspec"), dict) else {}
+    info = metadata.get("language_info") if isinstance(metadata.get("language_info"), dict) else {}
+    language = str(kernel.get("language") or info.get("name") or "python").lower()
+    cells = []
+    for number, cell in enumerate(notebook["cells"], start=1):
+        if not isinstance(cell, dict):
+            continue
+        source = cell.get("source", "")
+        body = "".join(source) if isinstance(source, list) else str(source)
+        code = cell.get("cell_type") == "code"
+        cells.append(NotebookCell(f"{name}#cell{number}", code, language if code else "markdown", body))
+    return cells

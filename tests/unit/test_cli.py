@@ -64,6 +64,54 @@ def test_complete_rejects_a_bad_location() -> None:
     assert binary.returncode == 2 and "is not UTF-8 text" in binary.stderr
 
 
+NOTEBOOK = {
+    "nbformat": 4,
+    "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}},
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Geometry\n", "Areas of shapes."]},
+        {
+            "cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+            "source": ["import math\n", "\n", "\n", "def circle_area(r):\n", "    return math.pi * r * r"],
+        },
+        {
+            "cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+            "source": ["def ring_area(outer, inner):\n", "    return "],
+        },
+    ],
+}  # fmt: skip
+
+
+def test_complete_in_a_notebook_cell(tmp_path: Path) -> None:
+    """NOTEBOOK.ipynb:CELL:LINE[:COL]: the completion is made in the whole notebook laid out as one text (the cells
+    above are in its prompt), as the server makes one in a cell; a markdown cell or a cell or line outside the
+    notebook is refused with why."""
+    from atlas_lsp.oneshot import read_location
+
+    notebook = tmp_path / "geometry.ipynb"
+    notebook.write_text(json.dumps(NOTEBOOK))
+    place = read_location(f"{notebook}:3:2")
+    rows = place.text.split("\n")
+    assert rows[place.line] == "    return " and place.column is None and place.language == "python"
+    assert "import math" in "\n".join(rows[: place.line]) and "# Geometry" in place.text
+    assert read_location(f"{notebook}:3:1:5").column == 4
+    done = run("complete", f"{notebook}:3:2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("    return") and len(done.stdout.strip()) > len("return")
+    assert "prefix prompt" in done.stderr and "markdown" not in done.stderr
+    for location, why in [
+        (f"{notebook}:1:1", "cell 1 of .* is a markdown cell"),
+        (f"{notebook}:9:1", "has 3 cells; cell 9 is outside it"),
+        (f"{notebook}:3:7", "cell 3 of .* has 2 lines; line 7 is outside it"),
+        (f"{notebook}:3", r"expected NOTEBOOK\.ipynb:CELL:LINE\[:COL\]"),
+    ]:
+        refused = run("complete", location)
+        assert refused.returncode == 2 and re.search(why, refused.stderr), (location, refused.stderr)
+    (tmp_path / "broken.ipynb").write_text("{not json")
+    broken = run("context", f"{tmp_path / 'broken.ipynb'}:1:1")
+    assert broken.returncode == 2 and "is not a notebook (not JSON" in broken.stderr
+
+
 def test_serves_over_tcp() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
