@@ -77,7 +77,10 @@ async def complete_at(location: str, model_settings: ModelSettings, out: IO[str]
     try:
         place = read_location(location)
     except UnicodeDecodeError:
-        logger.error("%s is not UTF-8 text", location.rsplit(":", 3)[0] if ".ipynb:" in location else location)
+        logger.error(
+            "%s is not UTF-8 text",
+            location.split(".ipynb:")[0] + ".ipynb" if ".ipynb:" in location else parse_location(location)[0],
+        )
         return 2
     except (ValueError, OSError) as error:
         logger.error("%s", error)
