@@ -183,6 +183,8 @@ def _referring(
                     if (node.start_byte, node.end_byte) in seen:
                         continue
                     seen.add((node.start_byte, node.end_byte))
+                    if node.type == "call_expression" and _call_title(node, source) is None:
+                        continue  # (a call the query takes for a test that names none: not an uvu suite's after all)
                     if asking is not None:
                         if asking.used_by(path, parameter_names(node, source)):
                             found.append((root, path, source, node, (node.start_byte, node.end_byte) in cases))
@@ -344,8 +346,6 @@ def tests_referring_to(
         files = list(dict.fromkeys(path for _, path, _, _, _ in found))
         found.sort(key=lambda hit: (files.index(hit[1]), hit[3].start_byte))  # type: ignore[attr-defined]
     for root, path, source, node, cases in found:
-        if node.type == "call_expression" and _call_title(node, source) is None:  # type: ignore[attr-defined]
-            continue  # (a call the query takes for a test that names none: not an uvu suite's after all)
         relative = path.relative_to(root)
         node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
         text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]

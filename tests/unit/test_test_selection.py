@@ -296,6 +296,13 @@ def test_an_uvu_suites_tests_are_named_after_the_suite(registry: LanguageRegistr
         "test/calc.test.js::calc::runs",
         "test/calc.test.js::calc::runs alone",
     ]
+    (tmp_path / "test" / "calc.test.js").write_text(
+        "const { f } = require('../calc');\n\n"
+        + "Register('not a test', () => f());\n" * 3
+        + "test('real', () => f());\n"
+    )  # (calls that are no tests do not count against the limit)
+    found = selection.tests_referring_to("f", registry, registry.languages["javascript"], [tmp_path], limit=2)
+    assert [t.node_id for t in found] == ["test/calc.test.js::real"]
 
 
 def test_go_tests_built_only_with_a_tag_are_left_out(registry: LanguageRegistry, tmp_path: Path) -> None:
