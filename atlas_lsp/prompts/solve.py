@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 PLANS = (
@@ -24,13 +25,20 @@ class SolveSpec:
     context: str  # other code the function may use (skeletons)
     tests: list[str]  # test sources, the project's own or the docstring's examples
     tests_label: str  # "the project's tests" or "examples from the docstring"
+    indent: str = ""  # the definition's own indentation in its file (a method's), which its first line lacks
+
+
+def as_written(code: str, indent: str) -> str:
+    """A definition's ``code`` that starts at its first character, as it reads on its own: its first line given its
+    ``indent`` back and every line dedented together (a method's body no longer looks nested twice)."""
+    return textwrap.dedent(indent + code) if indent else code
 
 
 def _task(spec: SolveSpec) -> str:
     tests = "\n\n".join(spec.tests)
     parts = [
         f"Implement the {spec.language} function `{spec.name}` so that {spec.tests_label} pass.",
-        f"The function now:\n```{spec.language}\n{spec.current}\n```",
+        f"The function now:\n```{spec.language}\n{as_written(spec.current, spec.indent)}\n```",
     ]
     if spec.context:
         parts.append(f"Code it can use:\n```{spec.language}\n{spec.context}\n```")
@@ -51,7 +59,7 @@ def candidate_messages(spec: SolveSpec, plan: str) -> list[dict[str, str]]:
 def repair_messages(spec: SolveSpec, candidate: str, failures: str) -> list[dict[str, str]]:
     return [
         {"role": "user", "content": _task(spec)},
-        {"role": "assistant", "content": f"```{spec.language}\n{candidate}\n```"},
+        {"role": "assistant", "content": f"```{spec.language}\n{as_written(candidate, spec.indent)}\n```"},
         {
             "role": "user",
             "content": f"The tests failed:\n```\n{failures}\n```\nFix the function. Reply with the complete "

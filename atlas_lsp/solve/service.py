@@ -21,6 +21,7 @@ from atlas_lsp.solve.environments import choose
 from atlas_lsp.solve.loop import Generate, Reply, SolveLoop, SolveResult
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
 from atlas_lsp.solve.runners.cargo_test import CargoTestRunner
+from atlas_lsp.solve.runners.maven_test import reactor_root
 from atlas_lsp.solve.runners.pytest_runner import PytestRunner, pytest_problem
 from atlas_lsp.solve.runs import Limits, TestReport, TestRunner
 from atlas_lsp.solve.sandbox import ProjectTooLarge, Sandbox
@@ -324,6 +325,7 @@ class SolveService:
             ),
             tests=found.test_sources,
             tests_label=found.label,
+            indent=target.indent,
         )
         sandbox = self._sandbox(request, settings, found, progress)
 
@@ -342,16 +344,17 @@ class SolveService:
 
 
 PROJECT_MARKERS = (
-    "pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "package.json", "Cargo.toml", "go.mod", ".git",
+    "pyproject.toml", "setup.py", "setup.cfg", "pytest.ini", "tox.ini", "package.json", "Cargo.toml", "go.mod",
+    "pom.xml", "build.gradle", "build.gradle.kts", ".git",
 )  # fmt: skip
 
 
 def project_root(path: Path, folders: list[Path]) -> Path:
     """The project that holds ``path``. In a workspace folder: the outermost folder on the way down to the file
     that has a project file (pyproject.toml, setup.py, setup.cfg, pytest.ini, tox.ini, package.json, Cargo.toml,
-    go.mod) or a git checkout (the
-    workspace folder itself when it has one), else the workspace folder. Outside any: the nearest such folder above
-    the file, else its own folder. (The sandbox copies the whole project per candidate, so a workspace folder like a
+    go.mod, pom.xml, build.gradle) or a git checkout (the workspace folder itself when it has one), else the workspace
+    folder. Outside any: the nearest such folder above the file (a Maven module: the multi-module build that lists
+    it), else its own folder. (The sandbox copies the whole project per candidate, so a workspace folder like a
     home directory is not taken for the project of a file in a project inside it.)"""
     path = path.resolve()
 
@@ -366,4 +369,5 @@ def project_root(path: Path, folders: list[Path]) -> Path:
             continue
         inside = [p for p in reversed(path.parents) if p == workspace or workspace in p.parents]
         return next((p for p in inside if is_project(p)), workspace)
-    return next((p for p in path.parents if is_project(p)), path.parent)
+    nearest = next((p for p in path.parents if is_project(p)), path.parent)
+    return reactor_root(Path(nearest.anchor), nearest) if (nearest / "pom.xml").is_file() else nearest

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_lsp.context.index import read_source, workspace_files
+from atlas_lsp.prompts.solve import as_written
 from atlas_lsp.solve.runs import CASES_SUFFIX
 from atlas_lsp.syntax.queries import captures, matches
 from atlas_lsp.syntax.registry import LanguageRegistry, LanguageSpec
@@ -25,7 +26,6 @@ class SelectedTest:
     source: str
 
 
-NAMED_SCOPES = ("function_definition", "class_definition", "function_item", "mod_item")  # Python, Rust
 TEST_CALLS = ("describe", "suite", "context", "test", "it")  # JavaScript: describe('group', () => { it('x', …) })
 DENO_TESTS = ("Deno.test", "Deno.test.only")
 TAP_TESTS = ("t.test", "tap.test")  # node-tap's tests and subtests (`t` is the parent test, `tap` the root)
@@ -120,20 +120,21 @@ def _receiver_type(node: object, source: bytes) -> str | None:
     return source[kind.start_byte : kind.end_byte].decode() if kind is not None else None
 
 
-def _test_name_path(node: object, source: bytes) -> list[str]:
-    """Names of the test and of what is around it, outermost first: classes and functions (Python), modules
-    (Rust), suites (JavaScript's describe titles)."""
+def _test_name_path(node: object, source: bytes, scopes: tuple[str, ...]) -> list[str]:
+    """Names of the test and of what is around it, outermost first: the declarations of ``scopes`` (the language's
+    `test_scopes`: classes and functions in Python, modules in Rust, classes in Java), suites (JavaScript's describe
+    titles)."""
     names: list[str] = []
     own = node.child_by_field_name("name")  # type: ignore[attr-defined]
-    if own is not None and node.type not in NAMED_SCOPES:  # type: ignore[attr-defined]
-        names.append(source[own.start_byte : own.end_byte].decode())  # (a Go test function)
+    if own is not None and node.type not in scopes:  # type: ignore[attr-defined]
+        names.append(source[own.start_byte : own.end_byte].decode())  # (a Go test function, a Java test method)
     receiver = _receiver_type(node, source) if node.type == "method_declaration" else None  # type: ignore[attr-defined]
     if receiver:
         names.insert(0, receiver)  # (a Go suite's method: its suite type, then its name)
     current = node
     while current is not None:
         kind = current.type  # type: ignore[attr-defined]
-        field = current.child_by_field_name("name") if kind in NAMED_SCOPES else None  # type: ignore[attr-defined]
+        field = current.child_by_field_name("name") if kind in scopes else None  # type: ignore[attr-defined]
         title = _call_title(current, source) if kind == "call_expression" else None
         if field is not None:
             names.insert(0, source[field.start_byte : field.end_byte].decode())
@@ -347,8 +348,12 @@ def tests_referring_to(
         found.sort(key=lambda hit: (files.index(hit[1]), hit[3].start_byte))  # type: ignore[attr-defined]
     for root, path, source, node, cases in found:
         relative = path.relative_to(root)
-        node_id = "::".join([relative.as_posix(), *_test_name_path(node, source)]) + (CASES_SUFFIX if cases else "")
-        text = source[node.start_byte : node.end_byte].decode()  # type: ignore[attr-defined]
+        node_id = "::".join([relative.as_posix(), *_test_name_path(node, source, spec.test_scopes)]) + (
+            CASES_SUFFIX if cases else ""
+        )
+        line_start = source.rfind(b"\n", 0, node.start_byte) + 1  # type: ignore[attr-defined]
+        indent = source[line_start : node.start_byte].decode()  # type: ignore[attr-defined]
+        text = as_written(source[node.start_byte : node.end_byte].decode(), "" if indent.strip() else indent)  # type: ignore[attr-defined]
         chain = fixtures.used_by(path, parameter_names(node, source)) if fixtures is not None else []
         if chain:  # (the model sees what the test's parameters are)
             text = "\n\n".join([*(f"# the fixture {f.name}:\n{f.source}" for f in chain), text])

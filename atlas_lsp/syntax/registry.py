@@ -17,6 +17,9 @@ from atlas_lsp.syntax.queries import compile_query
 
 logger = logging.getLogger(__name__)
 QUERY_FILES = ("tags", "textobjects", "imports", "references")
+# node types whose names are part of the id of a test inside them, where language.toml names none (Python's classes
+# and functions, Rust's modules)
+TEST_SCOPES = ("function_definition", "class_definition", "function_item", "mod_item")
 INHERITS = re.compile(r"^;+\s*inherits:\s*(?P<names>[\w-]+(?:\s*,\s*[\w-]+)*)\s*$")
 
 
@@ -35,6 +38,7 @@ class LanguageSpec:
     queries: dict[str, Query] = field(default_factory=dict)
     attached_to_next: tuple[str, ...] = ("comment",)  # top-level node types that belong to the statement after them
     split_inside: tuple[str, ...] = ()  # definitions a large segment may be cut inside, their header parsed again
+    test_scopes: tuple[str, ...] = TEST_SCOPES  # declarations whose names are part of a test's id (its class)
 
     def parser(self) -> Parser:
         return Parser(self.language)
@@ -140,6 +144,7 @@ def load_language(folder: Path) -> LanguageSpec:
         queries=queries,
         attached_to_next=tuple(meta.get("attached_to_next", ["comment"])),
         split_inside=tuple(meta.get("split_inside", [])),
+        test_scopes=tuple(meta.get("test_scopes", TEST_SCOPES)),
     )
 
 

@@ -1,6 +1,6 @@
-"""Solve this function in JavaScript (node:test, tap, uvu), TypeScript (vitest), Rust (cargo test) and Go (go test), end
-to end over LSP: the real server finds the project's tests, runs them with the project's own runner in the sandbox
-and proposes only what passed."""
+"""Solve this function in JavaScript (node:test, tap, uvu), TypeScript (vitest), Rust (cargo test), Go (go test) and
+Java (mvn test), end to end over LSP: the real server finds the project's tests, runs them with the project's own
+runner in the sandbox and proposes only what passed."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.e2e.test_solve import record_edits
 from tests.e2e.test_solve_scripted import solve_through_the_action
 from tests.support.npm_packages import installed, link_node_modules
 from tests.support.scripted_openai import ScriptedEndpoint
+from tests.unit.test_maven_runner import CALC, maven_project
 from tests.unit.test_runners import BUN, DENO, TAP, UVU, VITEST
 
 MATH_JS = "function add(a, b) {\n  // TODO: the sum of a and b\n}\n\nmodule.exports = { add };\n"
@@ -125,16 +126,16 @@ async def test_a_javascript_function_is_solved_with_the_bundled_model_and_its_uv
 
 
 async def solve_with_script(
-    client: LanguageClient, root: Path, replies: list[str], relative: str, language: str
+    client: LanguageClient, root: Path, replies: list[str], relative: str, language: str, line: int = 1
 ) -> tuple[ScriptedEndpoint, list[str]]:
-    """Solve the function on line 1 of ``relative`` with a scripted model answering ``replies`` (one candidate, then
-    repairs): the endpoint (what it was asked) and the job's progress messages."""
+    """Solve the function on ``line`` of ``relative`` with a scripted model answering ``replies`` (one candidate,
+    then repairs): the endpoint (what it was asked) and the job's progress messages."""
     with ScriptedEndpoint(replies).running() as endpoint:
         solve = {"candidates": 1, "repairRounds": len(replies) - 1}
         await start_session(client, root, options={"model": {"backend": "openai", "url": endpoint.url}, "solve": solve})
         await wait_for_status(client, {"ready"})
         uri = open_document(client, root / relative, (root / relative).read_text(), language)
-        reports = await solve_through_the_action(client, uri, 1)
+        reports = await solve_through_the_action(client, uri, line)
     return endpoint, [getattr(r, "message", "") or "" for r in reports]
 
 
@@ -311,3 +312,56 @@ async def test_a_typescript_function_of_a_deno_project_is_repaired_from_deno(
     assert "the code does not compile" in repair and "TS2322" in repair
     (edit,) = edits
     assert "return width * height;" in edit.edit.document_changes[0].edits[0].new_text
+
+
+JAVA_EVIDENCE = "4/4 selected tests pass: addsSmallNumbers, addsPairs (cases), addsOnAnotherMachine"  # (, …, 3.0 s)
+
+
+@pytest.mark.usefixtures("model_backend")
+async def test_a_java_function_is_solved_with_the_bundled_model_and_its_junit_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """A Maven project's stub (throw new UnsupportedOperationException) solved with the bundled model (SmolLM2
+    writes add() in Java correctly): its JUnit tests that use it (a parameterized one, a @Nested class's, one in
+    another package; not the @Disabled one) run with mvn test, and the edit is proposed with the evidence."""
+    path = maven_project(tmp_path)
+    edits = record_edits(client)
+    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 1}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC, "java")
+    reports = await solve_through_the_action(client, uri, 5)
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert any(m.startswith("running 5 tests on candidate") for m in messages), messages
+    assert JAVA_EVIDENCE in messages[-1] and "(1 skipped)" in messages[-1], messages
+    (edit,) = edits
+    proposed = edit.edit.document_changes[0].edits[0].new_text
+    assert proposed.startswith("public static int add(int a, int b) {") and "return" in proposed
+    assert path.read_text() == CALC and not (tmp_path / "target").exists()
+
+
+JAVA_DOES_NOT_COMPILE = "```java\npublic static int add(int a, int b) {\n    return a + c;\n}\n```"
+JAVA_WRONG = "```java\npublic static int add(int a, int b) {\n    return a - b;\n}\n```"  # (adds zero only)
+JAVA_RIGHT = "```java\npublic static int add(int a, int b) {\n    return a + b;\n}\n```"
+
+
+async def test_a_java_function_is_repaired_from_javac_and_its_junit_tests(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """A scripted model: a candidate javac rejects, its repair from the compiler's error that fails a test, the
+    repair of that from the failing assertion, which passes and is proposed, indented as the method is."""
+    path = maven_project(tmp_path)
+    edits = record_edits(client)
+    replies = [JAVA_DOES_NOT_COMPILE, JAVA_WRONG, JAVA_RIGHT]
+    relative = path.relative_to(tmp_path).as_posix()
+    endpoint, messages = await solve_with_script(client, tmp_path, replies, relative, "java", line=5)
+    assert "repair round 2" in messages and JAVA_EVIDENCE in messages[-1], messages
+    first_repair = "\n".join(m["content"] for m in endpoint.requests[1]["messages"])
+    assert "the code does not compile" in first_repair and "Calc.java:6:20: cannot find symbol" in first_repair
+    assert "symbol:   variable c" in first_repair
+    second_repair = "\n".join(m["content"] for m in endpoint.requests[2]["messages"])
+    assert "CalcTest::addsSmallNumbers failed" in second_repair and "expected: <3> but was: <-1>" in second_repair
+    (edit,) = edits
+    assert edit.edit.document_changes[0].edits[0].new_text == (
+        "public static int add(int a, int b) {\n        return a + b;\n    }"
+    )
+    assert path.read_text() == CALC

@@ -85,12 +85,21 @@ def test_first_candidate_fails_second_passes_and_repair_sees_the_failure(tmp_pat
     model = ScriptedModel([wrong, right])
     sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
     target = found.target
-    spec = SolveSpec("python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label)
+    spec = SolveSpec(
+        "python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label, target.indent
+    )
     progress: list[str] = []
     loop = SolveLoop(PYTHON, model, lambda text, token: sandbox.run({str(path): text}, found.node_ids, {}, token),
                      progress.append, chat_template=None)  # fmt: skip
     result = loop.run(spec, found.target, SOURCE, found.node_ids, found.label, k=1, rounds=2, cancel=CancelToken())
     sandbox.close()
+    # the method, its candidate and the test method are shown as they read on their own (not nested twice)
+    assert '```python\ndef total(self, items):\n    """Sum of items.' in model.prompts[0]
+    assert "def test_empty(self):\n    assert Box().total([]) == 0" in model.prompts[0]
+    candidate = (
+        '```python\ndef total(self, items):\n    """Sum of items.\n\n    >>> Box().total([1, 2])\n    3\n    """\n'
+    )
+    assert candidate + "    return 0\n```" in model.prompts[1]  # (the candidate, its docstring put back)
     assert result.passed and result.best is not None and result.best.origin.startswith("repair 1")
     assert result.evidence().startswith("2/2 selected tests pass: test_total, test_empty")
     assert "assert 0 == 6" in model.prompts[1]  # the repair prompt carries the failing assertion

@@ -1,6 +1,7 @@
 """Which test runner solves a function of a project: pytest for Python; for JavaScript and TypeScript the project's
 jest, vitest, mocha, jasmine, ava, tap or uvu, deno test in a Deno project, bun test in a Bun project, else node:test
-(TypeScript on a Node.js that strips types); cargo test for Rust; go test for Go; or why none can."""
+(TypeScript on a Node.js that strips types); cargo test for Rust; go test for Go; mvn test for Java; or why none
+can."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from atlas_lsp.solve.runners.django_project import django_project
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
+from atlas_lsp.solve.runners.maven_test import MavenTestRunner, find_maven, maven_version, reactor_root
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, node_version
 from atlas_lsp.solve.runners.node_versions import choose_node
@@ -204,6 +206,24 @@ def _go_runner(root: Path, path: Path) -> TestRunner:
     return GoTestRunner(go, module.as_posix())
 
 
+GRADLE_FILES = ("build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts")
+
+
+def _maven_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
+    folders = _folders_up(root, path)
+    module = next((f for f in folders if (f / "pom.xml").is_file()), None)
+    gradle = next((f for f in folders for name in GRADLE_FILES if (f / name).is_file()), None)
+    if module is None and gradle is not None:
+        raise RunnerUnavailable(
+            f"this project builds with Gradle ({gradle.name}/…): solving Java runs the tests with Maven "
+            "(a pom.xml); Gradle projects are not supported yet"
+        )
+    maven, folder = _tool_in_module(root, path, "pom.xml", find_maven(), "mvn test: install Maven (mvn on PATH)")
+    resolved = root.resolve()
+    reactor = reactor_root(resolved, resolved / folder).relative_to(resolved)
+    return MavenTestRunner(maven, spec, folder.as_posix(), reactor.as_posix())
+
+
 def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
     """The runner for the tests of ``path`` (a file of ``spec``'s language in the project at ``root``); raises
     RunnerUnavailable with the reason when there is none."""
@@ -215,6 +235,8 @@ def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         return _cargo_runner(root, path)
     if spec.test_runner == "go":
         return _go_runner(root, path)
+    if spec.test_runner == "maven":
+        return _maven_runner(spec, root, path)
     raise RunnerUnavailable(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")
 
 
@@ -257,6 +279,7 @@ def runner_summary() -> dict[str, str]:
         )
     cargo = find_cargo()
     go = find_go()
+    maven = find_maven()
     bun = find_bun([])
     deno = find_deno()
     return {
@@ -273,4 +296,8 @@ def runner_summary() -> dict[str, str]:
         else "not available: no deno on PATH or ~/.deno/bin",
         "cargo test": _tool_version(cargo, "--version") if cargo else "not available: no cargo on PATH or ~/.cargo/bin",
         "go test": _tool_version(go, "version") if go else "not available: no go on PATH",
+        "mvn test": f"{maven_version(maven)} (Maven projects; JUnit 5, or 4 where its provider is in "
+        "the local repository)"
+        if maven
+        else "not available: no mvn on PATH (solving Java needs Maven)",
     }
