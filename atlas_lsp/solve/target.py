@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.symbols import Definition, definitions, enclosing, text_objects
 
-_STUB_LINE = re.compile(r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?|#.*\b(TODO|FIXME)\b.*)\s*$", re.I)
+_NOT_WRITTEN = r"[\"'`][^\"'`]*\b(todo|fixme|not (yet )?implemented|unimplemented)\b[^\"'`]*[\"'`]"  # ("TODO")
+# The statements of a body not written yet, one per line: Python's `pass`, `...` and NotImplementedError, Rust's
+# todo!() and unimplemented!(), Java's UnsupportedOperationException, Go's panic("not implemented"), an error thrown
+# that says so (JavaScript, Java), and a to-do comment
+_STUB_LINE = re.compile(
+    r"^\s*(pass|\.\.\.|raise NotImplementedError(\(.*\))?"
+    r"|(todo|unimplemented)!\(.*\);?"
+    r"|throw new (java\.lang\.)?UnsupportedOperationException\(.*\);?"
+    rf"|throw new \w+\(\s*{_NOT_WRITTEN}\s*\);?"
+    rf"|panic\(\s*{_NOT_WRITTEN}\s*\)"
+    r"|(#|//|/\*).*\b(TODO|FIXME)\b.*)\s*$",
+    re.I,
+)
+_BRACES = re.compile(r"^\s*\{|\}\s*$")  # a body's own braces (Java, Go, Rust, JavaScript), around its statements
 
 
 @dataclass(frozen=True)
@@ -33,11 +46,13 @@ class FunctionTarget:
 
     @property
     def is_stub(self) -> bool:
-        """Its body is only a docstring and `pass` / `...` / `raise NotImplementedError` / a TODO comment."""
+        """Its body is only a docstring and statements that say it is not written yet (`pass`, `...`, `raise
+        NotImplementedError`, `todo!()`, `throw new UnsupportedOperationException()`, `panic("not implemented")`, a
+        TODO comment: _STUB_LINE)."""
         body = self.text[len(self.signature) :]
         if self.doc:
             body = body.replace(self.doc, "", 1)
-        lines = [line for line in body.split("\n") if line.strip()]
+        lines = [stripped for line in body.split("\n") if (stripped := _BRACES.sub("", line).strip())]
         return all(_STUB_LINE.match(line) for line in lines) if lines else True
 
 

@@ -63,6 +63,35 @@ def test_target_and_stub_detection() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("language", "source", "stub"),
+    [
+        ("python", "def f(x):\n    pass\n", True),
+        ("python", "def f(x):\n    raise NotImplementedError('later')\n", True),
+        ("python", "def f(x):\n    return x\n", False),
+        ("rust", "fn f(x: u32) -> u32 {\n    todo!()\n}\n", True),
+        ("rust", 'fn f(x: u32) -> u32 { unimplemented!("soon") }\n', True),
+        ("rust", "fn f(x: u32) -> u32 {\n    x\n}\n", False),
+        ("go", 'func F(x int) int {\n\tpanic("not implemented")\n}\n', True),
+        ("go", 'func F(x int) int {\n\tpanic("negative size")\n}\n', False),
+        ("javascript", "function f(x) {\n  throw new Error('TODO: write f');\n}\n", True),
+        ("javascript", "function f(x) {\n  throw new Error('x must be positive');\n}\n", False),
+        ("javascript", "function f(x) {\n  // TODO\n}\n", True),
+        ("javascript", "function f(x) {}\n", True),
+        ("java", "class A {\n  int f(int x) {\n    throw new UnsupportedOperationException();\n  }\n}\n", True),
+        ("java", 'class A {\n  int f(int x) { throw new IllegalStateException("not yet implemented"); }\n}\n', True),
+        ("java", 'class A {\n  int f(int x) {\n    throw new IllegalArgumentException("x < 0");\n  }\n}\n', False),
+        ("java", "class A {\n  int f(int x) {\n    return x + 1;\n  }\n}\n", False),
+    ],
+)
+def test_a_body_not_written_yet_is_a_stub(language: str, source: str, stub: bool) -> None:
+    """A stub gets the solve action as a quick fix: in every language, by the statements that say so."""
+    document = SyntaxDocument(REGISTRY.languages[language], source)
+    target = find_function(document, "f", line=1 if language == "java" else 0)
+    assert target is not None and target.name.lower() == "f"
+    assert target.is_stub == stub
+
+
 def test_extract_function_reindents_for_a_method() -> None:
     reply = "Here you go:\n```python\ndef total(self, items):\n    return sum(items)\n```\nDone."
     code, problem = extract_function(reply, PYTHON, "total", "    ")
