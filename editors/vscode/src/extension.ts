@@ -17,7 +17,7 @@ import {
   statusBarView,
 } from "./logic";
 
-const LANGUAGES = ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust"];
+const LANGUAGES = ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust", "java"];
 
 let client: LanguageClient | undefined;
 let lastStatus: AtlasStatus | undefined;

@@ -142,7 +142,7 @@ export function documentSelector(languages: string[]): { scheme: string; languag
 }
 
 /** The languages whose functions "solve this function" can test: with pytest, the project's jest, vitest, mocha,
- * jasmine, ava, tap or uvu, bun test, deno test, node --test, cargo test or go test. The server says why a project of one of
+ * jasmine, ava, tap or uvu, bun test, deno test, node --test, cargo test, go test or mvn test (JUnit). The server says why a project of one of
  * them cannot be solved (a Yarn Plug'n'Play project, TypeScript with node --test on a Node.js older than 22.6, a Rust file outside
  * any crate). */
 export const SOLVABLE_LANGUAGES = [
@@ -153,6 +153,7 @@ export const SOLVABLE_LANGUAGES = [
   "typescriptreact",
   "rust",
   "go",
+  "java",
 ];
 
 /** Why "solve this function" cannot run in a document of this URI scheme and language (it runs the project's tests
@@ -165,7 +166,7 @@ export function solveUnavailable(scheme: string, languageId: string): string | u
     return "atlas: solving runs your project's tests on a function in a saved file: save this one first";
   }
   if (!SOLVABLE_LANGUAGES.includes(languageId)) {
-    return "atlas: solving runs your project's tests with pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test or go test: on Python, JavaScript, TypeScript, Rust and Go functions";
+    return "atlas: solving runs your project's tests with pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test, go test or mvn test: on Python, JavaScript, TypeScript, Rust, Go and Java functions";
   }
   return undefined;
 }

@@ -95,12 +95,12 @@ test("completions in files, unsaved editors and notebook cells of each language"
   ]);
 });
 
-test("solving is offered in saved Python, JavaScript, TypeScript, Rust and Go files, and says why elsewhere", () => {
-  for (const language of ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust", "go"]) {
+test("solving is offered in saved Python, JavaScript, TypeScript, Rust, Go and Java files, and says why elsewhere", () => {
+  for (const language of ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "rust", "go", "java"]) {
     assert.equal(solveUnavailable("file", language), undefined);
   }
   assert.match(solveUnavailable("untitled", "python") ?? "", /save this one first/);
   assert.match(solveUnavailable("vscode-notebook-cell", "python") ?? "", /not in a notebook cell/);
-  assert.match(solveUnavailable("file", "ruby") ?? "", /pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test or go test/);
-  assert.match(solveUnavailable("file", "ruby") ?? "", /Rust and Go functions/);
+  assert.match(solveUnavailable("file", "ruby") ?? "", /pytest, jest, vitest, mocha, jasmine, ava, tap, uvu, bun test, deno test, node --test, cargo test, go test or mvn test/);
+  assert.match(solveUnavailable("file", "ruby") ?? "", /Rust, Go and Java functions/);
 });
