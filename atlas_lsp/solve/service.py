@@ -29,6 +29,7 @@ from atlas_lsp.solve.target import FunctionTarget, find_function
 from atlas_lsp.solve.tests import callers_of, tests_referring_to
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.registry import LanguageRegistry, LanguageSpec
+from atlas_lsp.syntax.symbols import class_skeleton, definitions
 
 logger = logging.getLogger(__name__)
 EXAMPLES_FILE = "test_atlas_docstring_examples.py"
@@ -127,13 +128,36 @@ def examples_test_file(
     return "\n".join(lines)
 
 
+MAX_DEFINITIONS_BELOW = 20  # of the function's file shown to the model after the code above it (bodies collapsed)
+
+
 def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list[str]) -> str:
-    """The code above the function (imports and neighbours, bounded) and a few of its callers."""
+    """The code above the function (imports and neighbours, bounded), the definitions after it in its file with
+    their bodies collapsed (a helper written below it, the rest of its class), and a few of its callers; labelled
+    with the language's own comments."""
+    comment = document.spec.line_comment
     text = document.text
     before = text.encode()[: target.start_byte].decode("utf-8", errors="replace")
     above = "\n".join(before.split("\n")[-60:]).strip()
-    used_by = [f"# a caller of {target.name}:\n{caller}" for caller in callers]
-    return "\n\n".join([above, *used_by]).strip()
+    after = [
+        d for d in definitions(document.spec, document.roots, document.source, "") if d.start_byte >= target.end_byte
+    ]
+    outermost = [
+        d
+        for d in after
+        if not any(o is not d and o.start_byte <= d.start_byte and d.end_byte <= o.end_byte for o in after)
+    ]
+    shown_whole = [d for d in outermost if any(caller.startswith(d.signature.strip()) for caller in callers)]
+    below = [
+        class_skeleton(d, after, comment) if d.kind == "class" else d.skeleton(comment)
+        for d in outermost
+        if d not in shown_whole  # (a caller below it: shown whole further on)
+    ]
+    shown_below = (
+        [f"{comment} below {target.name} in its file:\n" + "\n".join(below[:MAX_DEFINITIONS_BELOW])] if below else []
+    )
+    used_by = [f"{comment} a caller of {target.name}:\n{caller}" for caller in callers]
+    return "\n\n".join([above, *shown_below, *used_by]).strip()
 
 
 @dataclass(frozen=True)

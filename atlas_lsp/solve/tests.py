@@ -351,9 +351,7 @@ def tests_referring_to(
         node_id = "::".join([relative.as_posix(), *_test_name_path(node, source, spec.test_scopes)]) + (
             CASES_SUFFIX if cases else ""
         )
-        line_start = source.rfind(b"\n", 0, node.start_byte) + 1  # type: ignore[attr-defined]
-        indent = source[line_start : node.start_byte].decode()  # type: ignore[attr-defined]
-        text = as_written(source[node.start_byte : node.end_byte].decode(), "" if indent.strip() else indent)  # type: ignore[attr-defined]
+        text = _as_written(source, node)
         chain = fixtures.used_by(path, parameter_names(node, source)) if fixtures is not None else []
         if chain:  # (the model sees what the test's parameters are)
             text = "\n\n".join([*(f"# the fixture {f.name}:\n{f.source}" for f in chain), text])
@@ -366,4 +364,12 @@ def callers_of(
 ) -> list[str]:
     """Source of up to ``limit`` non-test functions that call or mention ``name`` (how it is used)."""
     found = _referring(name, spec, roots, open_texts or {}, "function.around", False, limit)
-    return [source[node.start_byte : node.end_byte].decode() for _, _, source, node, _ in found]  # type: ignore[attr-defined]
+    return [_as_written(source, node) for _, _, source, node, _ in found]
+
+
+def _as_written(source: bytes, node: object) -> str:
+    """A definition's source as it reads on its own: a method's first line given its indentation back, and all its
+    lines dedented together."""
+    start, end = node.start_byte, node.end_byte  # type: ignore[attr-defined]
+    indent = source[source.rfind(b"\n", 0, start) + 1 : start].decode()
+    return as_written(source[start:end].decode(), "" if indent.strip() else indent)

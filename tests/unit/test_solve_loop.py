@@ -19,7 +19,7 @@ from atlas_lsp.prompts.solve import SolveSpec
 from atlas_lsp.solve.loop import Reply, SolveLoop, extract_function, keep_docstring, keep_signature, replace_function
 from atlas_lsp.solve.runs import Limits, TestReport
 from atlas_lsp.solve.sandbox import Sandbox
-from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService, variables_for_tests
+from atlas_lsp.solve.service import EXAMPLES_FILE, SolveRequest, SolveService, _context_for, variables_for_tests
 from atlas_lsp.solve.target import docstring_examples, find_function
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.registry import load_registry
@@ -968,3 +968,31 @@ def test_the_test_runs_environment_takes_the_named_variables_then_the_set_ones()
         "EXTRA": "1",
     }
     assert variables_for_tests(SolveSettings(), server) == {}  # nothing of the server's unless named
+
+
+def test_the_model_sees_the_definitions_below_the_function_and_its_callers_in_the_languages_comments() -> None:
+    """What "Code it can use" holds: the code above the function, then what its file defines below it with bodies
+    collapsed (a helper written after it; a caller there is shown whole instead, once), labelled with the language's
+    own comment (a `#` line in a Java block was code the model had to make sense of)."""
+    source = (
+        "import math\n\n\ndef area(r):\n    raise NotImplementedError\n\n\ndef _square(x):\n    return x * x\n\n\n"
+        "class Disc:\n    def size(self):\n        return area(self.r)\n\n\n"
+        "def total(rs):\n    return sum(area(r) for r in rs)\n"
+    )
+    document = SyntaxDocument(PYTHON, source)
+    target = find_function(document, "disc.py", name="area")
+    assert target is not None
+    callers = ["def total(rs):\n    return sum(area(r) for r in rs)"]
+    assert _context_for(document, target, callers) == (
+        "import math\n\n# below area in its file:\ndef _square(x):\n    ...\n"
+        "class Disc:\n    def size(self):\n        ..."
+        "\n\n# a caller of area:\ndef total(rs):\n    return sum(area(r) for r in rs)"
+    )
+    java = SyntaxDocument(
+        REGISTRY.languages["java"], "class A {\n  int f() {\n    return 0;\n  }\n\n  int g() {\n    return 1;\n  }\n}\n"
+    )
+    method = find_function(java, "A.java", name="f")
+    assert method is not None
+    assert _context_for(java, method, ["int h() {\n  return f();\n}"]).endswith(
+        "class A {\n\n// below f in its file:\nint g() { ... }\n\n// a caller of f:\nint h() {\n  return f();\n}"
+    )
