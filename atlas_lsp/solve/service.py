@@ -302,7 +302,7 @@ class SolveService:
             python = chosen.python
             if chosen.note:
                 progress(chosen.note)
-        if getattr(found.runner, "note", ""):  # (the Node.js a project pins: runners/node_versions.py)
+        if getattr(found.runner, "note", ""):  # (the Node.js or Maven a project pins: node_versions.py, maven_test.py)
             progress(found.runner.note)  # type: ignore[attr-defined]
         limits = Limits(python, wall_seconds=settings.test_timeout_s, cpu_seconds=int(settings.test_timeout_s) + 1)
         try:

@@ -335,3 +335,32 @@ def test_compiler_errors_are_read_once_with_their_details() -> None:
         "src/main/java/A.java:6:20: cannot find symbol\n  symbol:   variable c\n  location: class A\n"
         "src/main/java/A.java:9:5: missing return statement"
     )
+
+
+def test_the_maven_the_projects_wrapper_pins_runs_its_tests(
+    registry: LanguageRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project with a Maven Wrapper builds with the Maven it pins: where the wrapper has fetched it (under
+    MAVEN_USER_HOME's wrapper/dists) it runs the tests, with no mvn on PATH; one not fetched yet is said, and mvn
+    from PATH runs them."""
+    project = tmp_path / "project"
+    path = maven_project(project)
+    (project / ".mvn" / "wrapper").mkdir(parents=True)
+    url = "distributionUrl=https\\://repo.maven.apache.org/maven2/org/apache/maven/apache-maven/{0}/apache-maven-{0}-bin.zip"
+    (project / ".mvn" / "wrapper" / "maven-wrapper.properties").write_text(url.format("3.8.7") + "\n")
+    dist = tmp_path / "m2" / "wrapper" / "dists" / "apache-maven-3.8.7-bin" / "5a1b2c3d"
+    dist.mkdir(parents=True)
+    (dist / "apache-maven-3.8.7").symlink_to(Path(shutil.which("mvn") or "mvn").resolve().parents[1])
+    monkeypatch.setenv("MAVEN_USER_HOME", str(tmp_path / "m2"))
+    monkeypatch.setenv("PATH", "/usr/local/sbin:/nothing")  # (no mvn; the sandbox's runs get their own PATH)
+    found = prepare(registry, path, project, "add")
+    assert isinstance(found.runner, MavenTestRunner)
+    assert found.runner.maven == str(dist / "apache-maven-3.8.7" / "bin" / "mvn")
+    assert found.runner.note == "the tests run with apache-maven-3.8.7-bin, which the project's Maven Wrapper pins"
+    (report,) = run_candidates(found, project, path, [ADD.format(SUM)])
+    assert report.all_passed, report.failure_text()
+    monkeypatch.undo()
+    (project / ".mvn" / "wrapper" / "maven-wrapper.properties").write_text(url.format("3.9.9") + "\n")
+    found = prepare(registry, path, project, "add")
+    assert found.runner.maven == shutil.which("mvn")  # type: ignore[attr-defined]
+    assert found.runner.note.startswith("the project's Maven Wrapper pins apache-maven-3.9.9-bin, not fetched yet")  # type: ignore[attr-defined]

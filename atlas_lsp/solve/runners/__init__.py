@@ -20,7 +20,7 @@ from atlas_lsp.solve.runners.django_project import django_project
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
 from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
-from atlas_lsp.solve.runners.maven_test import MavenTestRunner, find_maven, maven_version, reactor_root
+from atlas_lsp.solve.runners.maven_test import MavenTestRunner, choose_maven, find_maven, maven_version, reactor_root
 from atlas_lsp.solve.runners.mocha import MochaRunner
 from atlas_lsp.solve.runners.node_test import TYPE_STRIPPING, NodeTestRunner, node_version
 from atlas_lsp.solve.runners.node_versions import choose_node
@@ -218,10 +218,15 @@ def _maven_runner(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
             f"this project builds with Gradle ({gradle.name}/…): solving Java runs the tests with Maven "
             "(a pom.xml); Gradle projects are not supported yet"
         )
-    maven, folder = _tool_in_module(root, path, "pom.xml", find_maven(), "mvn test: install Maven (mvn on PATH)")
+    choice = choose_maven(folders)
+    maven, folder = _tool_in_module(root, path, "pom.xml", choice.maven, "mvn test: install Maven (mvn on PATH)")
     resolved = root.resolve()
     reactor = reactor_root(resolved, resolved / folder).relative_to(resolved)
-    return MavenTestRunner(maven, spec, folder.as_posix(), reactor.as_posix())
+    runner = MavenTestRunner(maven, spec, folder.as_posix(), reactor.as_posix())
+    if choice.note:
+        logger.info("solve: %s", choice.note)
+        runner.note = choice.note
+    return runner
 
 
 def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:

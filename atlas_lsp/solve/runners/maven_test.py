@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
 from pathlib import Path
 
 from atlas_lsp.solve.runs import (
@@ -28,6 +29,7 @@ from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_fai
 from atlas_lsp.syntax.registry import LanguageSpec
 
 DOES_NOT_COMPILE = "the code does not compile"
+WRAPPER = Path(".mvn") / "wrapper" / "maven-wrapper.properties"
 _COMPILER_LINE = re.compile(r"^\[ERROR\] (?P<place>\S+\.java):\[(?P<line>\d+),(?P<column>\d+)\] (?P<message>.*)$")
 _COMPILER_DETAIL = re.compile(r"^\s+(symbol|location|required|found|reason|where)\b.*:")  # (below an error line)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -90,6 +92,7 @@ def package_of(spec: LanguageSpec, source: bytes) -> str:
 class MavenTestRunner:
     name = "mvn test"
     linked_folders: tuple[str, ...] = ()
+    note = ""  # which Maven runs the tests, when it is the project's wrapper's (choose_maven)
 
     def __init__(self, maven: str, spec: LanguageSpec, module: str, reactor: str) -> None:
         self.maven = maven
@@ -239,13 +242,54 @@ def maven_version(maven: str) -> str:
     return f"{first} on Java {java}" if java else first
 
 
+@dataclass(frozen=True)
+class MavenChoice:
+    maven: str | None
+    note: str  # which Maven, when it is the project's wrapper's ("" for mvn on PATH)
+
+
+def wrapper_distribution(folders: list[Path]) -> tuple[Path, str] | None:
+    """The Maven distribution the project's Maven Wrapper pins (`.mvn/wrapper/maven-wrapper.properties` in the
+    nearest folder above the file that has one): its `mvn` where the wrapper has unpacked it (under
+    ``$MAVEN_USER_HOME/wrapper/dists``, default ``~/.m2``) and its name; None when there is no wrapper, or the name
+    and no path when the wrapper has not fetched it (it would download it, and the runs are offline)."""
+    properties = next((f / WRAPPER for f in folders if (f / WRAPPER).is_file()), None)
+    if properties is None:
+        return None
+    try:
+        lines = properties.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    url = next((line.split("=", 1)[1].strip() for line in lines if line.strip().startswith("distributionUrl")), "")
+    name = url.replace("\\:", ":").rsplit("/", 1)[-1].removesuffix(".zip").removesuffix(".tar.gz")
+    if not name:
+        return None
+    dists = Path(os.environ.get("MAVEN_USER_HOME", Path.home() / ".m2")) / "wrapper" / "dists"
+    unpacked = sorted((dists / name).glob("*/*/bin/mvn")) + sorted((dists / name).glob("*/bin/mvn"))
+    return (unpacked[0] if unpacked else Path()), name
+
+
+def choose_maven(folders: list[Path]) -> MavenChoice:
+    """The Maven that runs the project's tests: the one its Maven Wrapper pins where the wrapper has fetched it
+    (the version the project builds with), else ``mvn`` on PATH, else in MAVEN_HOME's or M2_HOME's bin folder."""
+    pinned = wrapper_distribution(folders)
+    if pinned is not None and pinned[0].name == "mvn":
+        return MavenChoice(str(pinned[0]), f"the tests run with {pinned[1]}, which the project's Maven Wrapper pins")
+    found = shutil.which("mvn") or next(
+        (
+            str(candidate)
+            for variable in ("MAVEN_HOME", "M2_HOME")
+            if (candidate := Path(os.environ.get(variable, "/nonexistent")) / "bin" / "mvn").is_file()
+        ),
+        None,
+    )
+    if pinned is not None and found is not None:  # (a Maven the wrapper has not fetched: run ./mvnw once)
+        return MavenChoice(
+            found, f"the project's Maven Wrapper pins {pinned[1]}, not fetched yet: the tests run with {found}"
+        )
+    return MavenChoice(found, "")
+
+
 def find_maven() -> str | None:
-    """``mvn`` on PATH, else in MAVEN_HOME's or M2_HOME's bin folder."""
-    found = shutil.which("mvn")
-    if found:
-        return found
-    for variable in ("MAVEN_HOME", "M2_HOME"):
-        candidate = Path(os.environ.get(variable, "/nonexistent")) / "bin" / "mvn"
-        if candidate.is_file():
-            return str(candidate)
-    return None
+    """``mvn`` on PATH, else in MAVEN_HOME's or M2_HOME's bin folder (no project: what `doctor` reports)."""
+    return choose_maven([]).maven
