@@ -83,3 +83,34 @@ def test_the_node_a_project_pins_runs_its_tests(home: dict[str, str], tmp_path: 
     (project / ".nvmrc").unlink()
     assert choose_node([project], on_path) == NodeChoice(str(system), "")  # nothing pinned: PATH's, said nothing
     assert choose_node([project], {"HOME": str(tmp_path / "nobody"), "PATH": ""}) == NodeChoice(None, "")
+
+
+def test_a_project_that_accepts_only_some_node_versions_runs_on_one_of_them(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """package.json's engines.node (no pin file): node on PATH where it is one of the versions it accepts, else the
+    newest installed one that is, and the progress says why; a range npm cannot read is passed over."""
+    project = tmp_path / "project"
+    project.mkdir()
+    system = node_at(tmp_path / "system-bin")
+    system.write_text("#!/bin/sh\necho v20.20.2\n")  # (these choices ask PATH's node its version)
+    on_path = {**home, "PATH": str(system.parent)}
+    nvm = Path(home["HOME"]) / ".nvm" / "versions" / "node"
+    (project / "package.json").write_text(json.dumps({"engines": {"node": ">=18 <21"}}))
+    assert choose_node([project], on_path) == NodeChoice(str(system), "")  # (PATH's is accepted)
+    (project / "package.json").write_text(json.dumps({"engines": {"node": "^22.6.0"}}))
+    accepted = NodeChoice(
+        str(nvm / "v22.12.0" / "bin" / "node"),
+        "Node.js 22.12.0 (package.json's engines.node asks for ^22.6.0; node on PATH is 20.20.2)",
+    )
+    assert choose_node([project], on_path) == accepted
+    (project / "package.json").write_text(json.dumps({"engines": {"node": ">=25"}}))
+    nowhere = "package.json's engines.node asks for Node.js >=25, which neither node on PATH (20.20.2) nor a version"
+    assert choose_node([project], on_path) == NodeChoice(
+        str(system), f"{nowhere} manager here has: the tests run with {system}"
+    )
+    (project / "package.json").write_text(json.dumps({"engines": {"node": "the latest please"}}))
+    assert choose_node([project], on_path) == NodeChoice(str(system), "")
+    (project / "package.json").write_text(json.dumps({"engines": {"node": "^22.6.0"}}))
+    (project / ".nvmrc").write_text("20\n")  # (a pin file says exactly which: it wins)
+    assert choose_node([project], on_path).note == "Node.js 20.11.1 (.nvmrc asks for 20)"

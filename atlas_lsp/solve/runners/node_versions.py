@@ -2,7 +2,9 @@
 installed it, else ``node`` on PATH, else the newest a version manager installed.
 
 A project pins its Node.js in ``.nvmrc`` or ``.node-version`` (nvm, fnm, n, nodenv), ``.tool-versions`` (asdf, mise)
-or package.json's ``volta.node`` (Volta), in the file's folder or one above it up to the project's root. Version
+or package.json's ``volta.node`` (Volta), in the file's folder or one above it up to the project's root; one that pins
+none but whose package.json accepts only some versions (``engines.node``: ``>=22``) runs on node from PATH where it
+is one of them, else on the newest installed one that is. Version
 managers put each version in a folder of its own (nvm's ``$NVM_DIR/versions/node/v22.12.0``, fnm's, asdf's, mise's,
 Volta's), and put one on PATH only in a shell that loaded them: an editor started from a desktop launcher has no
 ``node`` on PATH at all, or the system's older one. A pin is a version or its start (``22``, ``v22.12``), or an
@@ -16,9 +18,12 @@ import logging
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import nodesemver
 
 logger = logging.getLogger(__name__)
 
@@ -125,11 +130,61 @@ def _shown(key: tuple[int, ...]) -> str:
     return ".".join(str(part) for part in key)
 
 
+def engines_range(folders: list[Path]) -> tuple[str, Path] | None:
+    """The Node.js versions the nearest package.json that says so accepts (its ``engines.node``, an npm range such
+    as ``>=22`` or ``^20.11 || 22``; one npm cannot read is passed over), and that package.json."""
+    for folder in folders:
+        try:
+            package = json.loads(_read(folder / "package.json") or "null")
+        except ValueError:
+            continue
+        engines = package.get("engines") if isinstance(package, dict) else None
+        wanted = engines.get("node") if isinstance(engines, dict) else None
+        if isinstance(wanted, str) and nodesemver.valid_range(wanted, loose=True) is not None:
+            return wanted, folder / "package.json"
+    return None
+
+
+def node_version_text(node: str) -> str | None:
+    """The version ``node`` says it is ("20.20.2"), or None when it cannot be run."""
+    try:
+        done = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    version = done.stdout.strip().removeprefix("v")
+    return version if _version_key(version) is not None else None
+
+
+def _by_engines(wanted: str, on_path: str | None, environ: Mapping[str, str]) -> NodeChoice | None:
+    """For a project whose package.json accepts only some Node.js versions (``engines.node``, no pin file): node on
+    PATH where it is one of them (or says no version), else the newest installed one that is (the progress says
+    why); None where none is installed."""
+    path_version = node_version_text(on_path) if on_path is not None else None
+    if on_path is not None and (path_version is None or nodesemver.satisfies(path_version, wanted, loose=True)):
+        return NodeChoice(on_path, "")
+    versions = installed_versions(environ)
+    names = {_shown(key): node for key, node in versions.items()}
+    best = nodesemver.max_satisfying(list(names), wanted, loose=True)
+    on_path_said = f"; node on PATH is {path_version}" if path_version else ""
+    if best is not None:
+        return NodeChoice(
+            str(names[best]), f"Node.js {best} (package.json's engines.node asks for {wanted}{on_path_said})"
+        )
+    if on_path is not None:
+        note = f"package.json's engines.node asks for Node.js {wanted}, which neither node on PATH ({path_version}) nor"
+        return NodeChoice(on_path, f"{note} a version manager here has: the tests run with {on_path}")
+    return None
+
+
 def choose_node(folders: list[Path], environ: Mapping[str, str] | None = None) -> NodeChoice:
     """The Node.js for a project's tests (``folders``: from the file's folder up to the project's root)."""
     environ = os.environ if environ is None else environ
     on_path = shutil.which("node", path=environ.get("PATH"))
     pin = project_pin(folders)
+    engines = engines_range(folders) if pin is None else None
+    chosen = _by_engines(engines[0], on_path, environ) if engines is not None else None
+    if chosen is not None:
+        return chosen
     versions = installed_versions(environ) if pin is not None or on_path is None else {}
     missing = ""
     if pin is not None:
