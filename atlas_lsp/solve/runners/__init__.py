@@ -301,8 +301,7 @@ def runner_summary() -> dict[str, str]:
         else "not available: no deno on PATH or ~/.deno/bin",
         "cargo test": _tool_version(cargo, "--version") if cargo else "not available: no cargo on PATH or ~/.cargo/bin",
         "go test": _tool_version(go, "version") if go else "not available: no go on PATH",
-        "mvn test": f"{maven_version(maven)} (Maven projects; JUnit 5, or 4 where its provider is in "
-        "the local repository)"
+        "mvn test": f"{maven_version(maven)} (Maven projects' JUnit tests)"
         if maven
         else "not available: no mvn on PATH (solving Java needs Maven)",
     }
