@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
@@ -252,13 +253,18 @@ async def _apply(ls: AtlasLanguageServer, job: SolveJob, text: str, result: Solv
 async def _offer_anyway(ls: AtlasLanguageServer, job: SolveJob, text: str, result: SolveResult) -> str:
     """Nothing passed: say so, with the best score, and let the user choose; never apply silently."""
     message = f"atlas: no candidate for {job.name} passed every selected test; best: {result.evidence()}"
-    choice = await ls.window_show_message_request_async(
-        types.ShowMessageRequestParams(
-            type=types.MessageType.Warning,
-            message=message,
-            actions=[types.MessageActionItem("Apply anyway"), types.MessageActionItem("Show diff")],
+    try:
+        choice = await ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Warning,
+                message=message,
+                actions=[types.MessageActionItem("Apply anyway"), types.MessageActionItem("Show diff")],
+            )
         )
-    )
+    except JsonRpcException as error:  # (a client that cannot ask: it is told, and nothing is applied)
+        logger.info("solve %s: the editor cannot ask whether to apply anyway (%s)", job.id, error)
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message=message))
+        choice = None
     if choice is not None and choice.title == "Apply anyway":
         return await _apply(ls, job, text, result)
     if choice is not None and choice.title == "Show diff":
