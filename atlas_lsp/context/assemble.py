@@ -12,6 +12,7 @@ from tree_sitter import Node
 from atlas_lsp.context.index import WorkspaceIndex
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.symbols import (
+    CONTAINER_KINDS,
     Definition,
     class_skeleton,
     defined_names,
@@ -103,17 +104,19 @@ def _enclosing_parts(
 
 
 def _skeleton(definition: Definition, index: WorkspaceIndex, comment: str) -> str:
-    if definition.kind != "class":
+    if definition.kind not in CONTAINER_KINDS:
         return definition.skeleton(comment)
     return class_skeleton(definition, index.file_definitions(definition.path), comment)
 
 
 def _definition_parts(
-    names: list[str], imported: set[str], index: WorkspaceIndex, path: str, comment: str
+    names: list[str], imported: set[str], index: WorkspaceIndex, path: str, comment: str, family: str
 ) -> list[ContextPart]:
+    """The definitions in the workspace (of the document's language family) of the names used near the cursor and
+    of those the file imports."""
     parts: list[ContextPart] = []
     for rank, name in enumerate(names[:40]):
-        for definition in index.lookup(name)[:3]:
+        for definition in index.lookup(name, family)[:3]:
             if definition.path == path:
                 continue
             why = "imported and used near the cursor" if name in imported else "used near the cursor"
@@ -121,7 +124,7 @@ def _definition_parts(
             skeleton = _skeleton(definition, index, comment)
             parts.append(ContextPart("definition", definition.path, skeleton, f"{name}: {why}", score))
     for name in imported - set(names):
-        for definition in index.lookup(name)[:2]:
+        for definition in index.lookup(name, family)[:2]:
             if definition.path != path:
                 skeleton = _skeleton(definition, index, comment)
                 parts.append(ContextPart("import", definition.path, skeleton, f"{name}: imported", 30.0))
@@ -144,7 +147,7 @@ def open_file_summary(document: SyntaxDocument, path: str, comment: str) -> tupl
         # a class's later pieces are parsed after its header: the class is the first piece's (doc included)
         own = [d for d in definitions(spec, [root], source, path) if d.start_byte >= start]
         words = frozenset(_WORD.findall(source[start:end].decode("utf-8", errors="replace")))
-        return tuple((d.kind, d.skeleton(comment)) for d in own), words
+        return tuple((d.kind, d.skeleton(comment)) for d in own if d.kind != "field"), words
 
     def joined() -> tuple[str, frozenset[str]]:
         pieces = document.per_segment_span(f"open-file-summary:{path}:{comment}", summarise_segment)
@@ -156,12 +159,13 @@ def open_file_summary(document: SyntaxDocument, path: str, comment: str) -> tupl
 
 
 def _open_file_parts(
-    window: str, open_documents: dict[str, SyntaxDocument], path: str, comment: str
+    window: str, open_documents: dict[str, SyntaxDocument], path: str, comment: str, family: str
 ) -> list[ContextPart]:
+    """The open files of the document's language family, summarised, by their words' likeness to the cursor's."""
     near = _words(window)
     parts: list[ContextPart] = []
     for other_path, document in open_documents.items():
-        if other_path == path:
+        if other_path == path or document.spec.family != family:
             continue
         skeleton, words = open_file_summary(document, other_path, comment)
         if not skeleton:
@@ -232,8 +236,8 @@ def completion_context(
     wanted = [name for name in names if name not in local_names or name in imported]
     parts = _enclosing_parts(enclosing, line, path, comment, visible_from_line)
     if index is not None:
-        parts += _definition_parts(wanted, imported, index, path, comment)
+        parts += _definition_parts(wanted, imported, index, path, comment, spec.family)
     window = document.source[first:last].decode("utf-8", errors="replace")
-    parts += _open_file_parts(window, open_documents, path, comment)
+    parts += _open_file_parts(window, open_documents, path, comment, spec.family)
     parts += _recent_edit_parts(recent_edits, path, line)
     return fit_to_budget(parts, budget, count)

@@ -146,7 +146,8 @@ class WorkspaceIndex:
         by_name: dict[str, list[Definition]] = {}
         for found in by_file.values():
             for definition in found:
-                by_name.setdefault(definition.name, []).append(definition)
+                if definition.kind != "field":  # (a class's fields are shown with it, not looked up by name)
+                    by_name.setdefault(definition.name, []).append(definition)
         with self._lock:
             self._by_file, self._by_name = by_file, by_name
             self.ready = True
@@ -167,11 +168,17 @@ class WorkspaceIndex:
             if found is not None:
                 self._by_file[key] = found
                 for definition in found:
-                    self._by_name.setdefault(definition.name, []).append(definition)
+                    if definition.kind != "field":
+                        self._by_name.setdefault(definition.name, []).append(definition)
 
-    def lookup(self, name: str) -> list[Definition]:
+    def lookup(self, name: str, family: str | None = None) -> list[Definition]:
+        """The definitions of ``name``; given a language ``family``, only those in its files (a Python file's
+        `Point` is not a Go file's)."""
         with self._lock:
-            return list(self._by_name.get(name, ()))
+            found = list(self._by_name.get(name, ()))
+        if family is None:
+            return found
+        return [d for d in found if (spec := self._registry.for_path(d.path)) is not None and spec.family == family]
 
     def file_definitions(self, path: str) -> list[Definition]:
         with self._lock:

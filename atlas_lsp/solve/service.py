@@ -149,7 +149,7 @@ def _context_for(document: SyntaxDocument, target: FunctionTarget, callers: list
     ]
     shown_whole = [d for d in outermost if any(caller.startswith(d.signature.strip()) for caller in callers)]
     below = [
-        class_skeleton(d, after, comment) if d.kind == "class" else d.skeleton(comment)
+        class_skeleton(d, after, comment)
         for d in outermost
         if d not in shown_whole  # (a caller below it: shown whole further on)
     ]

@@ -15,6 +15,7 @@ CAPTURE_VOCABULARY = frozenset(
         "definition.type",
         "definition.constant",
         "definition.module",
+        "definition.field",
         "function.around",
         "function.inside",
         "class.around",

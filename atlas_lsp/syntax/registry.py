@@ -39,6 +39,7 @@ class LanguageSpec:
     attached_to_next: tuple[str, ...] = ("comment",)  # top-level node types that belong to the statement after them
     split_inside: tuple[str, ...] = ()  # definitions a large segment may be cut inside, their header parsed again
     test_scopes: tuple[str, ...] = TEST_SCOPES  # declarations whose names are part of a test's id (its class)
+    family: str = ""  # languages whose files use each other's definitions share one (JavaScript, TypeScript, TSX)
 
     def parser(self) -> Parser:
         return Parser(self.language)
@@ -145,6 +146,7 @@ def load_language(folder: Path) -> LanguageSpec:
         attached_to_next=tuple(meta.get("attached_to_next", ["comment"])),
         split_inside=tuple(meta.get("split_inside", [])),
         test_scopes=tuple(meta.get("test_scopes", TEST_SCOPES)),
+        family=meta.get("family", meta["name"]),
     )
 
 

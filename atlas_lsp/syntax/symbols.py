@@ -11,7 +11,10 @@ from tree_sitter import Node
 from atlas_lsp.syntax.queries import captures, matches
 from atlas_lsp.syntax.registry import LanguageSpec
 
-_KIND_PRIORITY = {"method": 0, "class": 1, "interface": 1, "type": 2, "function": 3, "constant": 4, "module": 5}
+_KIND_PRIORITY = {
+    "method": 0, "class": 1, "interface": 1, "type": 2, "function": 3, "constant": 4, "module": 5, "field": 6,
+}  # fmt: skip
+MAX_FIELDS_SHOWN = 20  # of a class's fields, in its skeleton
 
 
 @dataclass(frozen=True)
@@ -41,16 +44,29 @@ class Definition:
         return "\n".join([*doc, f"{signature} {{ ... }}"])
 
 
+CONTAINER_KINDS = ("class", "interface", "type")  # definitions whose skeletons show their members
+
+
 def class_skeleton(definition: Definition, members: list[Definition], comment: str = "#") -> str:
-    """A class's skeleton with its methods' skeletons inside (bodies collapsed)."""
-    inner = [
+    """A class's (an interface's, an enum's) skeleton with its own fields (as declared: ``x: int``, ``private int
+    side = 1;``, a struct's ``Side int``, an enum's variants; the first MAX_FIELDS_SHOWN; its constants too) and its
+    methods' skeletons inside (bodies collapsed), in their order; not those of a class inside it. Another kind of
+    definition: its own skeleton."""
+    if definition.kind not in CONTAINER_KINDS:
+        return definition.skeleton(comment)
+    inside = [m for m in members if definition.start_byte < m.start_byte and m.end_byte <= definition.end_byte]
+    own = [
         m
-        for m in members
-        if m.kind == "method" and definition.start_byte < m.start_byte and m.end_byte <= definition.end_byte
+        for m in inside
+        if not any(o is not m and o.start_byte <= m.start_byte and m.end_byte <= o.end_byte for o in inside)
     ]
+    fields = [m for m in own if m.kind in ("field", "constant")][:MAX_FIELDS_SHOWN]
+    inner = [m for m in own if m.kind == "method" or m in fields]
     if not inner:
         return definition.skeleton(comment)
-    indented = "\n".join("    " + row for m in inner for row in m.skeleton(comment).split("\n"))
+    indented = "\n".join(
+        "    " + row for m in inner for row in (m.skeleton(comment) if m.kind == "method" else m.signature).split("\n")
+    )
     signature = definition.signature.rstrip()
     if signature.endswith(":"):
         doc = [f"    {row.strip()}" for row in definition.doc.splitlines()]
@@ -82,8 +98,8 @@ def _body(node: Node) -> Node | None:
 
 def _signature(source: bytes, node: Node) -> str:
     body = _body(node)
-    if body is None:
-        return _text(source, node).split("\n", 1)[0]
+    if body is None:  # (its first line: a Go struct's type line without the brace that opens its fields)
+        return _text(source, node).split("\n", 1)[0].rstrip().removesuffix("{").rstrip()
     return source[node.start_byte : body.start_byte].decode("utf-8", errors="replace").rstrip()
 
 
@@ -132,7 +148,7 @@ def definitions(
         candidate = Definition(
             name=_text(source, name_node),
             kind=kind,
-            signature=_signature(source, node),
+            signature=_text(source, node).split("\n", 1)[0] if kind == "field" else _signature(source, node),
             doc=doc,
             path=path,
             start_line=node.start_point.row,
@@ -152,11 +168,13 @@ def definitions(
 
 
 def defined_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> set[str]:
-    """The names of every definition under ``roots`` (cheaper than `definitions` when only names matter)."""
+    """The names of every definition under ``roots`` but fields (cheaper than `definitions` when only names
+    matter)."""
     query = spec.queries.get("tags")
     if query is None:
         return set()
-    return {_text(source, node) for root in roots for node in captures(query, root).get("name", [])}
+    found = (match for root in roots for match in matches(query, root))
+    return {_text(source, match["name"][0]) for match in found if "name" in match and "definition.field" not in match}
 
 
 def _joined(first: Definition, second: Definition) -> Definition:

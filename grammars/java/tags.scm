@@ -26,3 +26,13 @@
     name: (identifier) @name)) @definition.constant
   (#match? @_modifiers "(^|[ \t\n])static([ \t\n]|$)")
   (#match? @_modifiers "(^|[ \t\n])final([ \t\n]|$)"))
+
+; a class's fields and an enum's constants, shown in their skeletons
+(class_body
+  (field_declaration
+    declarator: (variable_declarator
+      name: (identifier) @name)) @definition.field)
+
+(enum_body
+  (enum_constant
+    name: (identifier) @name) @definition.field)

@@ -19,3 +19,7 @@
   (variable_declarator
     name: (identifier) @name
     value: [(arrow_function) (function_expression)]) @definition.function)
+
+; a class's fields, shown in its skeleton
+(field_definition
+  property: [(property_identifier) (private_property_identifier)] @name) @definition.field

@@ -33,3 +33,9 @@
 (module
   (expression_statement
     (assignment left: (identifier) @name) @definition.constant))
+
+; a class's fields and attributes (x: int, x = 0), shown in its skeleton
+(class_definition
+  body: (block
+    (expression_statement
+      (assignment left: (identifier) @name) @definition.field)))

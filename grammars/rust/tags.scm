@@ -22,3 +22,12 @@
 
 (type_item
   name: (type_identifier) @name) @definition.type
+
+; a struct's fields and an enum's variants, shown in their skeletons
+(field_declaration_list
+  (field_declaration
+    name: (field_identifier) @name) @definition.field)
+
+(enum_variant_list
+  (enum_variant
+    name: (identifier) @name) @definition.field)

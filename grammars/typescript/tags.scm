@@ -31,3 +31,22 @@
   (variable_declarator
     name: (identifier) @name
     value: [(arrow_function) (function_expression)]) @definition.function)
+
+; a class's fields, an interface's properties and methods, an enum's members: shown in their skeletons
+(public_field_definition
+  name: [(property_identifier) (private_property_identifier)] @name) @definition.field
+
+(interface_body
+  (property_signature
+    name: (property_identifier) @name) @definition.field)
+
+(interface_body
+  (method_signature
+    name: (property_identifier) @name) @definition.field)
+
+(enum_body
+  name: (property_identifier) @name @definition.field)
+
+(enum_body
+  (enum_assignment
+    name: (property_identifier) @name) @definition.field)

@@ -233,6 +233,7 @@ def whole_file_summary(text: str) -> tuple[str, frozenset[str]]:
     spec = REGISTRY.languages["python"]
     source = text.encode()
     found = symbols.definitions(spec, [spec.parser().parse(source).root_node], source, "/w/big.py")
+    found = [d for d in found if d.kind != "field"]  # (a class's fields are shown with it, not in the list)
     skeleton = "\n".join(d.skeleton("#") for d in found if d.kind != "method" or len(found) < 30)
     return skeleton, frozenset(assemble._WORD.findall(text))
 
@@ -301,3 +302,85 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
     finally:
         server.close_services()
     assert not early and later
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "name", "skeleton"),
+    [
+        (
+            "python",
+            '@dataclass\nclass Point:\n    """A point."""\n\n    x: float\n    y: float = 0.0\n    LABEL = "p"\n\n'
+            "    def norm(self) -> float:\n        return 0.0\n\n    class Meta:\n        ordering: str = 'x'\n",
+            "Point",
+            'class Point:\n    """A point."""\n    x: float\n    y: float = 0.0\n    LABEL = "p"\n'
+            "    def norm(self) -> float:\n        ...",
+        ),
+        (
+            "go",
+            'package p\n\ntype Point struct {\n\tX, Y float64\n\tName string `json:"name"`\n}\n',
+            "Point",
+            'Point struct {\n    X, Y float64\n    Name string `json:"name"`\n}',
+        ),
+        (
+            "go",
+            "package p\n\ntype Shape interface {\n\tArea() float64\n}\n",
+            "Shape",
+            "Shape interface {\n    Area() float64\n}",
+        ),
+        (
+            "rust",
+            "pub struct Point {\n    pub x: f64,\n    y: f64,\n}\n",
+            "Point",
+            "pub struct Point {\n    pub x: f64\n    y: f64\n}",
+        ),
+        (
+            "rust",
+            "enum Corner {\n    TopLeft,\n    Named { x: i32 },\n}\n",
+            "Corner",
+            "enum Corner {\n    TopLeft\n    Named { x: i32 }\n}",
+        ),
+        (
+            "java",
+            "class Square {\n    static final int SIDES = 4;\n    private int side;\n\n    int area() {\n"
+            "        return side * side;\n    }\n}\n",
+            "Square",
+            "class Square {\n    static final int SIDES = 4;\n    private int side;\n    int area() { ... }\n}",
+        ),
+        (
+            "typescript",
+            "interface Shape {\n  area(): number;\n  label?: string;\n}\n",
+            "Shape",
+            "interface Shape {\n    area(): number\n    label?: string\n}",
+        ),
+    ],
+)
+def test_a_types_skeleton_shows_its_fields(language: str, source: str, name: str, skeleton: str) -> None:
+    """What a completion elsewhere sees of a class, struct, interface or enum: its own fields (a dataclass's, a
+    struct's, an enum's variants, an interface's members) with its methods' bodies collapsed, not a nested class's;
+    before, only methods (a dataclass or a struct showed nothing of what it holds)."""
+    spec = REGISTRY.languages[language]
+    document = SyntaxDocument(spec, source)
+    found = symbols.definitions(spec, document.roots, document.source, "f")
+    (definition,) = [d for d in found if d.name == name]
+    assert symbols.class_skeleton(definition, found, spec.line_comment) == skeleton
+
+
+def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Path) -> None:
+    """A name defined in a Python file and in a Go file: a Python completion sees the Python definition only (and
+    no open Go file); a TypeScript file still sees a JavaScript file's (one family: they import each other)."""
+    (tmp_path / "shapes.py").write_text("class Point:\n    x: float\n")
+    (tmp_path / "shapes.go").write_text("package shapes\n\ntype Point struct {\n\tX float64\n}\n")
+    (tmp_path / "util.js").write_text("export function scale(p, k) {\n  return p * k;\n}\n")
+    index = WorkspaceIndex(REGISTRY)
+    index.build([tmp_path])
+    assert len(index.lookup("Point")) == 2 and len(index.lookup("Point", "python")) == 1
+    use = "from shapes import Point\n\n\ndef far(p: Point) -> bool:\n    return p.\n"
+    document = SyntaxDocument(REGISTRY.languages["python"], use)
+    go_document = SyntaxDocument(REGISTRY.languages["go"], (tmp_path / "shapes.go").read_text())
+    open_documents = {"use.py": document, str(tmp_path / "shapes.go"): go_document}
+    parts = completion_context(document, "use.py", 4, 13, index, open_documents, [], budget=500)
+    assert [p.label for p in parts] == [str(tmp_path / "shapes.py")], parts
+    assert parts[0].text == "class Point:\n    x: float"
+    typescript = SyntaxDocument(REGISTRY.languages["typescript"], "import { scale } from './util';\n\nscale(2, 3);\n")
+    parts = completion_context(typescript, "main.ts", 2, 5, index, {}, [], budget=500)
+    assert [p.label for p in parts] == [str(tmp_path / "util.js")]
