@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from atlas_lsp.syntax.document import SyntaxDocument
-from atlas_lsp.syntax.symbols import Definition, definitions, enclosing, text_objects
+from atlas_lsp.syntax.symbols import Definition, definitions, enclosing, signature_of, text_objects
 
 _NOT_WRITTEN = r"[\"'`][^\"'`]*\b(todo|fixme|not (yet )?implemented|unimplemented)\b[^\"'`]*[\"'`]"  # ("TODO")
 # The statements of a body not written yet, one per line: Python's `pass`, `...` and NotImplementedError, Rust's
@@ -107,7 +107,7 @@ def find_function(
         end_line=node.end_point.row,
         end_column=len(document.source[document.point(node.end_point.row, 0)[0] : node.end_byte].decode("utf-8")),
         text=document.node_text(node),
-        signature=definition.signature,
+        signature=signature_of(document.source, node),  # (its own: `function f(…)` of an `export function f(…)`)
         doc=definition.doc,
         indent=indent if not indent.strip() else "",
     )

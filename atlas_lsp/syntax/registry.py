@@ -40,6 +40,7 @@ class LanguageSpec:
     split_inside: tuple[str, ...] = ()  # definitions a large segment may be cut inside, their header parsed again
     test_scopes: tuple[str, ...] = TEST_SCOPES  # declarations whose names are part of a test's id (its class)
     family: str = ""  # languages whose files use each other's definitions share one (JavaScript, TypeScript, TSX)
+    declaration_wrappers: tuple[str, ...] = ()  # statements a definition is written inside (`export`, Go's `type`)
 
     def parser(self) -> Parser:
         return Parser(self.language)
@@ -147,6 +148,7 @@ def load_language(folder: Path) -> LanguageSpec:
         split_inside=tuple(meta.get("split_inside", [])),
         test_scopes=tuple(meta.get("test_scopes", TEST_SCOPES)),
         family=meta.get("family", meta["name"]),
+        declaration_wrappers=tuple(meta.get("declaration_wrappers", [])),
     )
 
 

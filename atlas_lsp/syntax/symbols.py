@@ -35,8 +35,8 @@ class Definition:
     def skeleton(self, comment: str = "#") -> str:
         """Signature and doc, body collapsed (`...` for indentation-based languages, `{ ... }` for braces)."""
         signature = self.signature.rstrip()
-        if not self.has_body:
-            return signature
+        if not self.has_body:  # (a constant, a Go type: its doc comment above it)
+            return "\n".join([*(f"{comment} {row}" for row in self.doc.splitlines()), signature])
         if signature.endswith(":"):
             doc = [f"    {row.strip()}" for row in self.doc.splitlines()]
             return "\n".join([signature, *doc, "    ..."])
@@ -96,17 +96,34 @@ def _body(node: Node) -> Node | None:
     return body if body is not None and body.start_byte > node.start_byte else None
 
 
-def _signature(source: bytes, node: Node) -> str:
+def _declaration(node: Node, wrappers: tuple[str, ...]) -> Node:
+    """The statement a definition is written as: ``node`` itself, or the declaration of a type in ``wrappers`` (the
+    language's `declaration_wrappers`) around it that starts on its line: `export function f`, `const f = () =>`,
+    Go's `type Point struct`. Its signature starts there, and its doc comment is above it."""
+    parent = node.parent
+    while parent is not None and parent.type in wrappers and parent.start_point.row == node.start_point.row:
+        node, parent = parent, parent.parent
+    return node
+
+
+def signature_of(source: bytes, node: Node, declaration: Node | None = None) -> str:
+    """What a definition's skeleton starts with: from its declaration's start up to its body (a definition without
+    one: its first line, less the brace that opens a Go struct's fields)."""
+    start = (declaration or node).start_byte
     body = _body(node)
-    if body is None:  # (its first line: a Go struct's type line without the brace that opens its fields)
-        return _text(source, node).split("\n", 1)[0].rstrip().removesuffix("{").rstrip()
-    return source[node.start_byte : body.start_byte].decode("utf-8", errors="replace").rstrip()
+    if body is None:
+        text = source[start : node.end_byte].decode("utf-8", errors="replace")
+        return text.split("\n", 1)[0].rstrip().removesuffix("{").rstrip()
+    return source[start : body.start_byte].decode("utf-8", errors="replace").rstrip()
 
 
-def _comment_doc(source: bytes, node: Node, comment: str) -> str:
-    """Line comments directly above ``node`` (Go, Rust, JS doc comments)."""
+def _comment_doc(source: bytes, node: Node, comment: str, passed_over: tuple[str, ...] = ()) -> str:
+    """Line comments directly above ``node`` (Go, Rust, JS doc comments), past the statements of ``passed_over``
+    types between them that are not comments (Rust's attributes: `/// doc` then `#[derive(…)]`)."""
     rows: list[str] = []
     sibling = node.prev_named_sibling
+    while sibling is not None and sibling.type in passed_over and "comment" not in sibling.type:
+        sibling = sibling.prev_named_sibling
     parent = node.parent
     if sibling is None and parent is not None and parent.start_byte == node.start_byte:
         # the first statement of a block: Python puts the comments above it before the block (after the header)
@@ -144,11 +161,18 @@ def definitions(
         kind = kind_capture.split(".", 1)[1]
         key = node.start_byte
         doc_nodes = match.get("doc")
-        doc = _text(source, doc_nodes[0]) if doc_nodes else _comment_doc(source, node, spec.line_comment)
+        declaration = _declaration(node, spec.declaration_wrappers)
+        doc = (
+            _text(source, doc_nodes[0])
+            if doc_nodes
+            else _comment_doc(source, declaration, spec.line_comment, spec.attached_to_next)
+        )
         candidate = Definition(
             name=_text(source, name_node),
             kind=kind,
-            signature=_text(source, node).split("\n", 1)[0] if kind == "field" else _signature(source, node),
+            signature=_text(source, node).split("\n", 1)[0]
+            if kind == "field"
+            else signature_of(source, node, declaration),
             doc=doc,
             path=path,
             start_line=node.start_point.row,

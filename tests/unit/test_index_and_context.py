@@ -319,13 +319,13 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
             "go",
             'package p\n\ntype Point struct {\n\tX, Y float64\n\tName string `json:"name"`\n}\n',
             "Point",
-            'Point struct {\n    X, Y float64\n    Name string `json:"name"`\n}',
+            'type Point struct {\n    X, Y float64\n    Name string `json:"name"`\n}',
         ),
         (
             "go",
             "package p\n\ntype Shape interface {\n\tArea() float64\n}\n",
             "Shape",
-            "Shape interface {\n    Area() float64\n}",
+            "type Shape interface {\n    Area() float64\n}",
         ),
         (
             "rust",
@@ -384,3 +384,43 @@ def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Pat
     typescript = SyntaxDocument(REGISTRY.languages["typescript"], "import { scale } from './util';\n\nscale(2, 3);\n")
     parts = completion_context(typescript, "main.ts", 2, 5, index, {}, [], budget=500)
     assert [p.label for p in parts] == [str(tmp_path / "util.js")]
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "name", "skeleton"),
+    [
+        (
+            "typescript",
+            "/** The area of a square. */\nexport function area(side: number): number {\n  return side * side;\n}\n",
+            "area",
+            "// The area of a square.\nexport function area(side: number): number { ... }",
+        ),
+        (
+            "javascript",
+            "// Doubles x.\nexport const double = (x) => {\n  return x * 2;\n};\n",
+            "double",
+            "// Doubles x.\nexport const double = (x) => { ... }",
+        ),
+        (
+            "go",
+            "package p\n\n// Point is a place.\ntype Point struct {\n\tX int\n}\n",
+            "Point",
+            "// Point is a place.\ntype Point struct",
+        ),
+        (
+            "rust",
+            "/// A place.\n#[derive(Debug)]\npub struct Point {\n    x: i32,\n}\n",
+            "Point",
+            "// A place.\npub struct Point { ... }",
+        ),
+    ],
+)
+def test_a_definition_is_shown_as_declared_with_its_doc_comment(
+    language: str, source: str, name: str, skeleton: str
+) -> None:
+    """An exported function's JSDoc (above `export`, not the function), a Go type's comment (above `type`) and a
+    Rust item's doc comment above its attributes reach its skeleton, which starts where its declaration does."""
+    spec = REGISTRY.languages[language]
+    document = SyntaxDocument(spec, source)
+    (definition,) = [d for d in symbols.definitions(spec, document.roots, document.source, "f") if d.name == name]
+    assert definition.skeleton(spec.line_comment) == skeleton

@@ -996,3 +996,22 @@ def test_the_model_sees_the_definitions_below_the_function_and_its_callers_in_th
     assert _context_for(java, method, ["int h() {\n  return f();\n}"]).endswith(
         "class A {\n\n// below f in its file:\nint g() { ... }\n\n// a caller of f:\nint h() {\n  return f();\n}"
     )
+
+
+def test_an_exported_functions_candidate_keeps_one_export() -> None:
+    """The solve target is the function itself (`function add(…)`), whose skeleton elsewhere starts at `export`: a
+    candidate with or without `export` replaces the function, and the file keeps its one `export`."""
+    typescript = REGISTRY.languages["typescript"]
+    source = "export function add(a: number, b: number): number {\n  return 0;\n}\n"
+    target = find_function(SyntaxDocument(typescript, source), "add.ts", name="add")
+    assert target is not None and target.signature == "function add(a: number, b: number): number"
+    for reply in (
+        "function add(x: number, y: number) {\n  return x + y;\n}",
+        "export function add(a, b) { return a + b; }",
+    ):
+        code, problem = extract_function(f"```ts\n{reply}\n```", typescript, "add", target.indent)
+        assert problem == ""
+        written = replace_function(source, target, keep_signature(code, target, typescript))
+        assert written.count("export") == 1 and written.startswith(
+            "export function add(a: number, b: number): number {"
+        )
