@@ -86,7 +86,8 @@ async def test_no_action_where_the_tests_runner_is_not_supported(
     client: LanguageClient, tmp_path: Path, profile: str
 ) -> None:
     """Where no supported runner can run the function's tests (jest not installed, TSX with node --test, a Go file
-    outside any module, a Rust file outside any crate), there is no light bulb that would only fail: a client that
+    outside any module, a Rust file outside any crate, a Java file outside any Maven project, C and C++, which have
+    no runner), there is no light bulb that would only fail: a client that
     shows disabled code actions (VS Code) gets the action disabled with the reason, others none; the command says
     why."""
     await start_session(client, tmp_path, profile=profile)
@@ -99,6 +100,13 @@ async def test_no_action_where_the_tests_runner_is_not_supported(
         "calc.tsx": ("typescriptreact", "export function add(a: number): number {\n  return 0;\n}\n", "TSX"),
         "calc.go": ("go", "package calc\n\nfunc Add(a int, b int) int {\n\treturn 0\n}\n", "no go.mod above calc.go"),
         "calc.rs": ("rust", "pub fn add(a: i32, b: i32) -> i32 {\n    0\n}\n", "no Cargo.toml above calc.rs"),
+        "calc.c": ("c", "int add(int a, int b) {\n    return 0;\n}\n", "no test runner for c"),
+        "calc.cpp": ("cpp", "int add(int a, int b) {\n    return 0;\n}\n", "no test runner for cpp"),
+        "Calc.java": (
+            "java",
+            "class Calc {\n  int add(int a) {\n    return 0;\n  }\n}\n",
+            "no pom.xml above Calc.java",
+        ),
     }
     for name, (language, text, why) in sources.items():
         uri = open_document(client, tmp_path / name, text, language)

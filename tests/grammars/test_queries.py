@@ -23,7 +23,7 @@ from atlas_lsp.syntax.registry import (
 from atlas_lsp.syntax.symbols import definitions
 
 FIXTURES = Path(__file__).parent / "fixtures"
-LANGUAGES = ["python", "javascript", "typescript", "tsx", "go", "rust", "java"]
+LANGUAGES = ["python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp"]
 ASSERTION = re.compile(r"^(?P<indent>\s*)(?P<comment>#|//)(?P<rest>.*)$")
 
 

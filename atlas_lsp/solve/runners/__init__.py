@@ -242,6 +242,11 @@ def runner_for(spec: LanguageSpec, root: Path, path: Path) -> TestRunner:
         return _go_runner(root, path)
     if spec.test_runner == "maven":
         return _maven_runner(spec, root, path)
+    if not spec.test_runner:  # (C, C++: context and completions only)
+        raise RunnerUnavailable(
+            f"solving {spec.name} functions is not supported yet: no test runner for {spec.name} (context and "
+            "completions work)"
+        )
     raise RunnerUnavailable(f"solving {spec.name} functions needs the {spec.test_runner} runner, not supported yet")
 
 

@@ -17,7 +17,18 @@ import {
   statusBarView,
 } from "./logic";
 
-const LANGUAGES = ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust", "java"];
+const LANGUAGES = [
+  "python",
+  "javascript",
+  "javascriptreact",
+  "typescript",
+  "typescriptreact",
+  "go",
+  "rust",
+  "java",
+  "c",
+  "cpp",
+];
 
 let client: LanguageClient | undefined;
 let lastStatus: AtlasStatus | undefined;

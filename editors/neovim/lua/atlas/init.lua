@@ -11,7 +11,7 @@ local M = {}
 
 M.defaults = {
   cmd = { "atlas-lsp" }, -- how to start the server, e.g. { "/path/to/venv/bin/atlas-lsp" }
-  filetypes = { "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust", "java" },
+  filetypes = { "python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust", "java", "c", "cpp" },
   root_markers = { ".git", "pyproject.toml", "setup.py", "setup.cfg", "package.json", "go.mod", "Cargo.toml" },
   settings = {}, -- the server's settings tree: { model = {...}, completion = {...}, context = {...}, solve = {...} }
   ghost_text = true, -- draw ghost text on Neovim < 0.12 (0.12 uses its native inline completion)
