@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from atlas_lsp.solve.loop import replace_function
 from atlas_lsp.solve.runners import RunnerUnavailable, runner_for
 from atlas_lsp.solve.runners.maven_test import MavenTestRunner, compiler_errors
+from atlas_lsp.solve.runs import Limits
+from atlas_lsp.solve.sandbox import Sandbox
 from atlas_lsp.solve.service import project_root
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 from tests.unit.test_runners import prepare, run_candidates
@@ -364,3 +367,22 @@ def test_the_maven_the_projects_wrapper_pins_runs_its_tests(
     found = prepare(registry, path, project, "add")
     assert found.runner.maven == shutil.which("mvn")  # type: ignore[attr-defined]
     assert found.runner.note.startswith("the project's Maven Wrapper pins apache-maven-3.9.9-bin, not fetched yet")  # type: ignore[attr-defined]
+
+
+def test_a_hanging_java_test_is_killed_at_the_limit(registry: LanguageRegistry, tmp_path: Path) -> None:
+    """A candidate that never returns: Maven and the JVM that runs the tests are killed together at the limit, and
+    no Java process of the run is left behind."""
+    path = maven_project(tmp_path)
+    found = prepare(registry, path, tmp_path, "add")
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=12), found.runner)
+    hanging = ADD.format("while (true) { }")
+    try:
+        report = sandbox.run(
+            {str(path): replace_function(path.read_text(), found.target, hanging)}, found.node_ids, {}, None
+        )
+    finally:
+        sandbox.close()
+    assert report.passed == 0 and "timed out after 12 s" in report.problem, report.problem
+    assert report.seconds < 30
+    left = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert left == [], left
