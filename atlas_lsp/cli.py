@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--root", help="workspace root (default: the file's git work tree, else its folder)")
     show.add_argument("--budget", type=int, default=1024, help="context token budget (default 1024)")
     fix = sub.add_parser("solve", help="write, test and repair a function; print the diff and the evidence")
-    fix.add_argument("target", help="path/file.py::function (a Python, JavaScript, TypeScript, Rust or Go file)")
+    fix.add_argument("target", help="path/file.py::function (a Python, JavaScript, TypeScript, Rust, Go or Java file)")
     fix.add_argument("--k", type=int, help="candidates per round (default 4)")
     fix.add_argument("--rounds", type=int, help="repair rounds (default 2)")
     fix.add_argument("--timeout", type=float, help="seconds per test run (default 60)")
