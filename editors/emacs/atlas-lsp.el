@@ -35,8 +35,7 @@
 
 (defcustom atlas-lsp-modes
   '(python-mode python-ts-mode js-mode js-ts-mode typescript-mode typescript-ts-mode tsx-ts-mode
-                go-mode go-ts-mode rust-mode rust-ts-mode java-mode java-ts-mode
-                c-mode c-ts-mode c++-mode c++-ts-mode)
+                go-mode go-ts-mode rust-mode rust-ts-mode)
   "Major modes whose buffers atlas-lsp serves."
   :type '(repeat symbol))
 
