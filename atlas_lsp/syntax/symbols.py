@@ -121,8 +121,10 @@ def _comment_doc(source: bytes, node: Node, comment: str, passed_over: tuple[str
     """Line comments directly above ``node`` (Go, Rust, JS doc comments), past the statements of ``passed_over``
     types between them that are not comments (Rust's attributes: `/// doc` then `#[derive(…)]`)."""
     rows: list[str] = []
+    line = node.start_point.row
     sibling = node.prev_named_sibling
     while sibling is not None and sibling.type in passed_over and "comment" not in sibling.type:
+        line = sibling.start_point.row  # (the comment is above the attributes)
         sibling = sibling.prev_named_sibling
     parent = node.parent
     if sibling is None and parent is not None and parent.start_byte == node.start_byte:
@@ -130,7 +132,6 @@ def _comment_doc(source: bytes, node: Node, comment: str, passed_over: tuple[str
         sibling = parent.prev_named_sibling
         if sibling is not None and sibling.start_point.column != node.start_point.column:
             sibling = None  # a comment after the header on its line is not about this statement
-    line = node.start_point.row
     while sibling is not None and "comment" in sibling.type and sibling.end_point.row >= line - 1:
         text = _text(source, sibling).strip()
         for marker in ("///", "//!", comment, "/**", "*/", "/*"):

@@ -409,7 +409,7 @@ def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Pat
         ),
         (
             "rust",
-            "/// A place.\n#[derive(Debug)]\npub struct Point {\n    x: i32,\n}\n",
+            '/// A place.\n#[derive(Debug)]\n#[serde(rename_all = "camelCase")]\npub struct Point {\n    x: i32,\n}\n',
             "Point",
             "// A place.\npub struct Point { ... }",
         ),
