@@ -76,15 +76,22 @@ def _definition_for(document: SyntaxDocument, path: str, start: int, end: int) -
 def find_function(
     document: SyntaxDocument, path: str, line: int | None = None, name: str | None = None
 ) -> FunctionTarget | None:
-    """The innermost function around ``line``, or the function called ``name``."""
+    """The innermost function around ``line``, or the function called ``name``; given both (the solve command, which
+    names the function and the line it starts on), the one of that name there: another of the same name (Java's
+    overloads, the same method in two classes of one file) is not it."""
     objects = text_objects(document.spec, document.roots, "function")
     chosen = None
     if name is not None:
-        for obj in objects:
-            definition = _definition_for(document, path, obj.around_start, obj.around_end)
-            if definition is not None and definition.name == name.split(".")[-1]:
-                chosen = obj
-                break
+        named = [
+            obj
+            for obj in objects
+            if (definition := _definition_for(document, path, obj.around_start, obj.around_end)) is not None
+            and definition.name == name.split(".")[-1]
+        ]
+        at_line = [
+            obj for obj in named if line is not None and obj.node.start_point.row <= line <= obj.node.end_point.row
+        ]
+        chosen = (at_line or named or [None])[-1 if at_line else 0]  # (the innermost there, else the first)
     elif line is not None:
         byte, _ = document.point(line, 0)
         end, _ = document.point(line + 1, 0)

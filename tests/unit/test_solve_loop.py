@@ -1015,3 +1015,19 @@ def test_an_exported_functions_candidate_keeps_one_export() -> None:
         assert written.count("export") == 1 and written.startswith(
             "export function add(a: number, b: number): number {"
         )
+
+
+def test_the_solve_command_finds_the_function_of_that_name_on_its_line() -> None:
+    """The command names the function and its line: of two methods of one name (the same method in two classes, a
+    Java overload), the one on that line is solved, not the first (before, the light bulb on the second solved the
+    first); a name alone still finds the first."""
+    source = "class Box:\n    def total(self):\n        pass\n\n\nclass Bag:\n    def total(self):\n        pass\n"
+    document = SyntaxDocument(PYTHON, source)
+    second = find_function(document, "shop.py", line=6, name="total")
+    assert second is not None and second.start_line == 6
+    first = find_function(document, "shop.py", name="total")
+    assert first is not None and first.start_line == 1
+    java = "class Calc {\n  int add(int a, int b) {\n    return 0;\n  }\n\n  double add(double a, double b) {\n"
+    java += "    return 0;\n  }\n}\n"
+    overload = find_function(SyntaxDocument(REGISTRY.languages["java"], java), "Calc.java", line=5, name="add")
+    assert overload is not None and overload.signature == "double add(double a, double b)"
