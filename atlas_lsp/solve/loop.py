@@ -95,11 +95,14 @@ class SolveResult:
         return evidence
 
 
-def extract_function(reply: str, spec: LanguageSpec, name: str, indent: str) -> tuple[str, str]:
-    """The definition of ``name`` in a model reply, re-indented for ``indent``: (code, problem)."""
+def extract_function(
+    reply: str, spec: LanguageSpec, name: str, indent: str, signature: str | None = None
+) -> tuple[str, str]:
+    """The definition of ``name`` in a model reply (of several: the one with ``signature``, the target's, else the
+    first), re-indented for ``indent``: (code, problem)."""
     code = code_from_reply(strip_thinking(reply)).split("```", 1)[0]
     document = SyntaxDocument(spec, code)
-    found = find_function(document, "<candidate>", name=name)
+    found = find_function(document, "<candidate>", name=name, signature=signature)
     if found is None:
         return "", f"the reply has no definition of {name}"
     lines = found.text.split("\n")
@@ -167,7 +170,8 @@ class SolveLoop:
         with self._count_lock:
             result.model_calls += 1
         text, likelihood = (reply.text, reply.mean_logprob) if isinstance(reply, Reply) else (reply, None)
-        code, problem = extract_function(text, self._language, result.target.name, result.target.indent)
+        target = result.target
+        code, problem = extract_function(text, self._language, target.name, target.indent, target.signature)
         code = keep_docstring(keep_signature(code, result.target, self._language), result.target, self._language)
         changed = sum(1 for line in difflib.ndiff(result.target.text.split("\n"), code.split("\n")) if line[:1] in "+-")
         return Candidate(code, origin, lines_changed=changed, order=order, invalid=problem, likelihood=likelihood)

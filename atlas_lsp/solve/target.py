@@ -56,6 +56,11 @@ class FunctionTarget:
         return all(_STUB_LINE.match(line) for line in lines) if lines else True
 
 
+def _same(signature: str, other: str) -> bool:
+    """Two signatures alike but for their spacing."""
+    return " ".join(signature.split()) == " ".join(other.split())
+
+
 def docstring_examples(doc: str) -> list[tuple[str, str]]:
     """(expression, expected output) pairs from `>>>` lines of a docstring."""
     examples: list[tuple[str, str]] = []
@@ -74,11 +79,16 @@ def _definition_for(document: SyntaxDocument, path: str, start: int, end: int) -
 
 
 def find_function(
-    document: SyntaxDocument, path: str, line: int | None = None, name: str | None = None
+    document: SyntaxDocument,
+    path: str,
+    line: int | None = None,
+    name: str | None = None,
+    signature: str | None = None,
 ) -> FunctionTarget | None:
     """The innermost function around ``line``, or the function called ``name``; given both (the solve command, which
     names the function and the line it starts on), the one of that name there: another of the same name (Java's
-    overloads, the same method in two classes of one file) is not it."""
+    overloads, the same method in two classes of one file) is not it. Given a ``signature`` (a model's reply with
+    several of that name), the one written with it, else the first."""
     objects = text_objects(document.spec, document.roots, "function")
     chosen = None
     if name is not None:
@@ -91,7 +101,8 @@ def find_function(
         at_line = [
             obj for obj in named if line is not None and obj.node.start_point.row <= line <= obj.node.end_point.row
         ]
-        chosen = (at_line or named or [None])[-1 if at_line else 0]  # (the innermost there, else the first)
+        alike = [o for o in named if signature is not None and _same(signature_of(document.source, o.node), signature)]
+        chosen = (at_line or alike or named or [None])[-1 if at_line else 0]  # (the innermost there, else the first)
     elif line is not None:
         byte, _ = document.point(line, 0)
         end, _ = document.point(line + 1, 0)

@@ -1031,3 +1031,7 @@ def test_the_solve_command_finds_the_function_of_that_name_on_its_line() -> None
     java += "    return 0;\n  }\n}\n"
     overload = find_function(SyntaxDocument(REGISTRY.languages["java"], java), "Calc.java", line=5, name="add")
     assert overload is not None and overload.signature == "double add(double a, double b)"
+    reply = "```java\nclass Calc {\n  int add(int a, int b) {\n    return a + b;\n  }\n\n"
+    reply += "  double add(double a, double b) {\n    return a + b + 0.0;\n  }\n}\n```"
+    code, problem = extract_function(reply, REGISTRY.languages["java"], "add", "  ", overload.signature)
+    assert problem == "" and code == "double add(double a, double b) {\n    return a + b + 0.0;\n  }"
