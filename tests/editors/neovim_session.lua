@@ -185,6 +185,19 @@ local function run()
   end
   out.after_solve = table.concat(vim.api.nvim_buf_get_lines(calc, 0, -1, false), "\n")
   out.messages = vim.fn.execute("messages")
+
+  -- Java, C and C++ buffers are served too (the plugin's filetypes): the client attaches to each
+  local compat = require("atlas.compat")
+  out.other_languages = {}
+  for _, name in ipairs({ "Calc.java", "geo.c", "geo.cpp" }) do
+    vim.cmd("edit " .. project .. "/" .. name)
+    local buffer = vim.api.nvim_get_current_buf()
+    local attached = vim.wait(10000, function()
+      local client = compat.client(buffer)
+      return client ~= nil and vim.lsp.buf_is_attached(buffer, client.id)
+    end, 50)
+    out.other_languages[name] = { filetype = vim.bo[buffer].filetype, attached = attached }
+  end
 end
 
 local ok, err = pcall(run)

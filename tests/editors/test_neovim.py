@@ -65,3 +65,9 @@ def test_plugin_in_a_real_neovim(editor: str, project: Path, tmp_path: Path) -> 
     assert after != CALC.rstrip("\n") and "pass\n" not in after and "return" in after.split("def add")[1]
     assert after.endswith("LIMIT = 3")  # only the function was replaced
     assert (project / "calc.py").read_text() == CALC  # the file on disk changes only when the user saves
+    # the plugin serves Java, C and C++ buffers too
+    assert result["other_languages"] == {
+        "Calc.java": {"filetype": "java", "attached": True},
+        "geo.c": {"filetype": "c", "attached": True},
+        "geo.cpp": {"filetype": "cpp", "attached": True},
+    }, result["other_languages"]
