@@ -42,6 +42,7 @@ class RecentEdit:
     path: str
     line: int
     text: str
+    family: str = ""  # the edited file's language family ("": any)
 
 
 def approx_tokens(text: str) -> int:
@@ -178,11 +179,14 @@ def _open_file_parts(
     return parts
 
 
-def _recent_edit_parts(edits: list[RecentEdit], path: str, line: int) -> list[ContextPart]:
+def _recent_edit_parts(edits: list[RecentEdit], path: str, line: int, family: str) -> list[ContextPart]:
+    """The latest edits of files of the document's language family, but those the prompt's own window shows."""
     parts = []
     for age, edit in enumerate(reversed(edits[-8:])):
         if edit.path == path and abs(edit.line - line) <= WINDOW_LINES:
             continue  # already in the prompt's own window
+        if edit.family and edit.family != family:
+            continue  # (an edit of a Go file says nothing to a Python completion)
         why = f"edited recently (line {edit.line + 1})"
         parts.append(ContextPart("recent-edit", edit.path, edit.text, why, 15.0 - age))
     return parts
@@ -239,5 +243,5 @@ def completion_context(
         parts += _definition_parts(wanted, imported, index, path, comment, spec.family)
     window = document.source[first:last].decode("utf-8", errors="replace")
     parts += _open_file_parts(window, open_documents, path, comment, spec.family)
-    parts += _recent_edit_parts(recent_edits, path, line)
+    parts += _recent_edit_parts(recent_edits, path, line, spec.family)
     return fit_to_budget(parts, budget, count)

@@ -89,7 +89,7 @@ class ContextService:
                 start, _ = document.point(max(0, edit.start_line - 2), 0)
                 end, _ = document.point(edit.start_line + 3, 0)
                 snippet = document.source[start:end].decode("utf-8", errors="replace")
-                self._remember(RecentEdit(path, edit.start_line, snippet))
+                self._remember(RecentEdit(path, edit.start_line, snippet, document.spec.family))
 
     def _remember(self, edit: RecentEdit) -> None:
         if (

@@ -381,6 +381,9 @@ def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Pat
     parts = completion_context(document, "use.py", 4, 13, index, open_documents, [], budget=500)
     assert [p.label for p in parts] == [str(tmp_path / "shapes.py")], parts
     assert parts[0].text == "class Point:\n    x: float"
+    edits = [RecentEdit("/w/geo.go", 3, "\tX float64\n", "go"), RecentEdit("/w/geo.py", 3, "TOTAL = 3\n", "python")]
+    parts = completion_context(document, "use.py", 4, 13, None, {}, edits, budget=500)
+    assert [p.label for p in parts if p.kind == "recent-edit"] == ["/w/geo.py"]
     typescript = SyntaxDocument(REGISTRY.languages["typescript"], "import { scale } from './util';\n\nscale(2, 3);\n")
     parts = completion_context(typescript, "main.ts", 2, 5, index, {}, [], budget=500)
     assert [p.label for p in parts] == [str(tmp_path / "util.js")]
