@@ -18,6 +18,7 @@ def _measured() -> CompletionBench:
         overhead=[0.003],
         follow_up=[0.02],
         follow_up_ratio=[0.2],
+        follow_up_cold_prompt=[1500],
         evaluated_cold=[1500],
         evaluated_follow_up=[1],
         cache_hits=[0.001],
@@ -178,3 +179,21 @@ def test_the_report_shows_the_wait_after_a_cancelled_cold_request() -> None:
     report = markdown(_measured())
     row = next(line for line in report.split("\n") if "after a cold request was cancelled" in line)
     assert "(3)" in row and "| 90; 0.30 |" in row  # median wait 90 ms; median latency 30 ms / cold 100 ms
+
+
+def test_the_follow_up_target_counts_only_cold_prompts_of_its_size() -> None:
+    """The target is stated for prompts of 1,500 tokens or more: a follow-up after a shorter cold prompt (whose
+    cold request cost less, so its ratio is higher) is left out of the target's row, and the row says so."""
+    bench = _measured()
+    bench.follow_up_ratio = [0.2, 0.25, 0.9]
+    bench.follow_up_cold_prompt = [1500, 1720, 1499]
+    bench.prompt_tokens = [1500, 1720, 1499]
+    report = markdown(bench)
+    assert (
+        "| follow-up / cold latency, median (where the cold prompt had ≥ 1,500 tokens: 2 of 3) | 0.23 | ≤ 0.30 |"
+        in (report)
+    )
+    assert (
+        "| prompt tokens at the cold positions, median / fewest | 1500 / 1499 | ≥ 1,500 for the follow-up target |"
+        in (report)
+    )
