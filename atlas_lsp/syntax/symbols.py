@@ -106,15 +106,28 @@ def _declaration(node: Node, wrappers: tuple[str, ...]) -> Node:
     return node
 
 
-def signature_of(source: bytes, node: Node, declaration: Node | None = None) -> str:
+def _grouping_keyword(node: Node, declaration: Node | None, wrappers: tuple[str, ...]) -> str:
+    """The keyword of a grouped declaration that ``node`` is one of (Go's `type ( A struct{…}; B int )`: `type`),
+    which its own text lacks; "" for a definition written on its declaration's line, or not in one."""
+    parent = node.parent
+    if declaration is not node or parent is None or parent.type not in wrappers:
+        return ""
+    first = parent.child(0)
+    return first.type if first is not None and not first.is_named and first.type.isidentifier() else ""
+
+
+def signature_of(source: bytes, node: Node, declaration: Node | None = None, wrappers: tuple[str, ...] = ()) -> str:
     """What a definition's skeleton starts with: from its declaration's start up to its body (a definition without
-    one: its first line, less the brace that opens a Go struct's fields)."""
+    one: its first line, less the brace that opens a Go struct's fields); one of a grouped declaration (a `type`
+    block of ``wrappers``) after the group's keyword."""
     start = (declaration or node).start_byte
+    keyword = _grouping_keyword(node, declaration or node, wrappers)
+    prefix = f"{keyword} " if keyword else ""
     body = _body(node)
     if body is None:
         text = source[start : node.end_byte].decode("utf-8", errors="replace")
-        return text.split("\n", 1)[0].rstrip().removesuffix("{").rstrip()
-    return source[start : body.start_byte].decode("utf-8", errors="replace").rstrip()
+        return prefix + text.split("\n", 1)[0].rstrip().removesuffix("{").rstrip()
+    return prefix + source[start : body.start_byte].decode("utf-8", errors="replace").rstrip()
 
 
 def _comment_doc(source: bytes, node: Node, comment: str, passed_over: tuple[str, ...] = ()) -> str:
@@ -173,7 +186,7 @@ def definitions(
             kind=kind,
             signature=_text(source, node).split("\n", 1)[0]
             if kind == "field"
-            else signature_of(source, node, declaration),
+            else signature_of(source, node, declaration, spec.declaration_wrappers),
             doc=doc,
             path=path,
             start_line=node.start_point.row,

@@ -411,6 +411,12 @@ def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Pat
             "// Point is a place.\ntype Point struct",
         ),
         (
+            "go",
+            "package p\n\ntype (\n\t// Point is a place.\n\tPoint struct {\n\t\tX int\n\t}\n\tID int\n)\n",
+            "Point",
+            "// Point is a place.\ntype Point struct",
+        ),
+        (
             "rust",
             '/// A place.\n#[derive(Debug)]\n#[serde(rename_all = "camelCase")]\npub struct Point {\n    x: i32,\n}\n',
             "Point",
