@@ -13,6 +13,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
+from atlas_lsp.model.llama import gpu_offload_supported
 from atlas_lsp.model.locate import bundled_model
 from tests.support.openai_server import OpenAIServer
 
@@ -36,6 +37,14 @@ def model_backend(request: pytest.FixtureRequest) -> Iterator[str]:
         BACKEND_OPTIONS.update(backend="openai", url=server.url)
     yield request.param
     BACKEND_OPTIONS.clear()
+
+
+def model_on_gpu() -> bool:
+    """Whether the server's in-process model runs on a GPU here: llama.cpp built with GPU offload (CUDA, Metal),
+    where the default `model.gpuLayers` (-1) offloads every layer. A GPU decodes hundreds of tokens in the time a CPU
+    evaluates one prompt, so the tests that catch a generation part-way make it longer there, and `auto` settings
+    decide differently (warm-ups, fixed-shape model steps)."""
+    return gpu_offload_supported()
 
 
 def make_client() -> LanguageClient:
