@@ -31,6 +31,7 @@ class Definition:
     start_byte: int
     end_byte: int
     has_body: bool = True
+    closing: str = ""  # what follows its closing brace on that line: C's `typedef struct {…} point_t;` → "point_t;"
 
     def skeleton(self, comment: str = "#") -> str:
         """Signature and doc, body collapsed (`...` for indentation-based languages, `{ ... }` for braces)."""
@@ -52,9 +53,15 @@ def class_skeleton(definition: Definition, members: list[Definition], comment: s
     side = 1;``, a struct's ``Side int``, an enum's variants; the first MAX_FIELDS_SHOWN; its constants too) and its
     methods' skeletons inside (bodies collapsed), in their order; not those of a class inside it. Another kind of
     definition: its own skeleton."""
-    if definition.kind not in CONTAINER_KINDS:
-        return definition.skeleton(comment)
+    if definition.kind not in CONTAINER_KINDS or (
+        not definition.has_body and definition.start_line == definition.end_line
+    ):
+        return definition.skeleton(comment)  # (one written on one line, `type P struct{ X int }`: its line says it)
     inside = [m for m in members if definition.start_byte < m.start_byte and m.end_byte <= definition.end_byte]
+    # a container written on the definition's first line is its body (C's `typedef struct point {…} point_t;`): its
+    # members are the definition's own
+    body = [m for m in inside if m.kind in CONTAINER_KINDS and m.start_line == definition.start_line]
+    inside = [m for m in inside if m not in body]
     own = [
         m
         for m in inside
@@ -72,7 +79,9 @@ def class_skeleton(definition: Definition, members: list[Definition], comment: s
         doc = [f"    {row.strip()}" for row in definition.doc.splitlines()]
         return "\n".join([signature, *doc, indented])
     doc = [f"{comment} {row}" for row in definition.doc.splitlines()]
-    return "\n".join([*doc, signature + " {", indented, "}"])
+    closing = definition.closing
+    closing = "}" + (" " if closing[:1].isalnum() or closing[:1] == "_" else "") + closing
+    return "\n".join([*doc, signature + " {", indented, closing])
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,7 @@ def definitions(
             start_byte=node.start_byte,
             end_byte=node.end_byte,
             has_body=_body(node) is not None,
+            closing=_after_closing_brace(_text(source, node)) if kind in CONTAINER_KINDS else "",
         )
         previous = found.get(key)
         if previous is None:
@@ -213,6 +223,14 @@ def defined_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> s
         return set()
     found = (match for root in roots for match in matches(query, root))
     return {_text(source, match["name"][0]) for match in found if "name" in match and "definition.field" not in match}
+
+
+def _after_closing_brace(text: str) -> str:
+    """What a container's text has after its last closing brace, on that brace's line (the names a C typedef
+    declares: `} point_t;`); "" when nothing or a line break follows it."""
+    brace = text.rfind("}")
+    rest = text[brace + 1 :] if brace >= 0 else ""
+    return rest.strip() if rest.strip() and "\n" not in rest and len(rest) <= 80 else ""
 
 
 def _joined(first: Definition, second: Definition) -> Definition:

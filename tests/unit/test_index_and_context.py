@@ -352,6 +352,20 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
             "Shape",
             "interface Shape {\n    area(): number\n    label?: string\n}",
         ),
+        (  # a C typedef of a named struct: the struct's fields, and the name it declares after the brace
+            "c",
+            "/* A point. */\ntypedef struct point {\n    int x;\n    int y;\n} point_t;\n",
+            "point_t",
+            "// A point.\ntypedef struct point {\n    int x;\n    int y;\n} point_t;",
+        ),
+        (
+            "c",
+            "typedef struct {\n    double w, h;\n} size2;\n",
+            "size2",
+            "typedef struct {\n    double w, h;\n} size2;",
+        ),
+        ("cpp", "typedef struct { int c; } T;\n", "T", "typedef struct { int c; } T;"),
+        ("go", "package p\n\ntype P struct{ X int }\n", "P", "type P struct{ X int }"),
     ],
 )
 def test_a_types_skeleton_shows_its_fields(language: str, source: str, name: str, skeleton: str) -> None:
