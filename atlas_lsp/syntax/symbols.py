@@ -102,7 +102,9 @@ def _body(node: Node) -> Node | None:
     if body is None and node.type == "variable_declarator":
         value = node.child_by_field_name("value")
         body = value.child_by_field_name("body") if value is not None else None
-    return body if body is not None and body.start_byte > node.start_byte else None
+    if body is None or body.start_byte <= node.start_byte or body.type == "ordered_field_declaration_list":
+        return None  # (a Rust tuple struct's `(i32, String)` is its fields, not a body to collapse)
+    return body
 
 
 def _declaration(node: Node, wrappers: tuple[str, ...]) -> Node:

@@ -366,6 +366,7 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
         ),
         ("cpp", "typedef struct { int c; } T;\n", "T", "typedef struct { int c; } T;"),
         ("go", "package p\n\ntype P struct{ X int }\n", "P", "type P struct{ X int }"),
+        ("rust", "/// Meters.\npub struct Meters(pub f64);\n", "Meters", "// Meters.\npub struct Meters(pub f64);"),
     ],
 )
 def test_a_types_skeleton_shows_its_fields(language: str, source: str, name: str, skeleton: str) -> None:
