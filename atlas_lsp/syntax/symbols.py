@@ -80,7 +80,7 @@ def class_skeleton(definition: Definition, members: list[Definition], comment: s
         return "\n".join([signature, *doc, indented])
     doc = [f"{comment} {row}" for row in definition.doc.splitlines()]
     closing = definition.closing
-    closing = "}" + (" " if closing[:1].isalnum() or closing[:1] == "_" else "") + closing
+    closing = "}" + ("" if closing[:1] in ("", ";", ",") else " ") + closing  # `} point_t;`, `};`
     return "\n".join([*doc, signature + " {", indented, closing])
 
 

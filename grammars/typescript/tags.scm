@@ -44,6 +44,12 @@
   (method_signature
     name: (property_identifier) @name) @definition.field)
 
+; a type alias of an object type: `type Point = { x: number; … }` (its properties, like an interface's)
+(type_alias_declaration
+  value: (object_type
+    [(property_signature name: (property_identifier) @name)
+     (method_signature name: (property_identifier) @name)] @definition.field))
+
 (enum_body
   name: (property_identifier) @name @definition.field)
 

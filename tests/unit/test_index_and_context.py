@@ -366,6 +366,12 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
         ),
         ("cpp", "typedef struct { int c; } T;\n", "T", "typedef struct { int c; } T;"),
         ("go", "package p\n\ntype P struct{ X int }\n", "P", "type P struct{ X int }"),
+        (
+            "typescript",
+            "/** A place. */\nexport type Point = {\n  x: number;\n  label?: string;\n  norm(): number;\n};\n",
+            "Point",
+            "// A place.\nexport type Point = {\n    x: number\n    label?: string\n    norm(): number\n};",
+        ),
         ("rust", "/// Meters.\npub struct Meters(pub f64);\n", "Meters", "// Meters.\npub struct Meters(pub f64);"),
     ],
 )
