@@ -32,12 +32,13 @@ class Definition:
     end_byte: int
     has_body: bool = True
     closing: str = ""  # what follows its closing brace on that line: C's `typedef struct {…} point_t;` → "point_t;"
+    written: str = ""  # one without a body, as written when it is short (a union type, a dict): its skeleton
 
     def skeleton(self, comment: str = "#") -> str:
         """Signature and doc, body collapsed (`...` for indentation-based languages, `{ ... }` for braces)."""
         signature = self.signature.rstrip()
         if not self.has_body:  # (a constant, a Go type: its doc comment above it)
-            return "\n".join([*(f"{comment} {row}" for row in self.doc.splitlines()), signature])
+            return "\n".join([*(f"{comment} {row}" for row in self.doc.splitlines()), self.written or signature])
         if signature.endswith(":"):
             doc = [f"    {row.strip()}" for row in self.doc.splitlines()]
             return "\n".join([signature, *doc, "    ..."])
@@ -46,6 +47,8 @@ class Definition:
 
 
 CONTAINER_KINDS = ("class", "interface", "type")  # definitions whose skeletons show their members
+WRITTEN_LINES = 6  # a definition without a body is shown whole up to this many lines and WRITTEN_CHARS characters
+WRITTEN_CHARS = 400
 
 
 def class_skeleton(definition: Definition, members: list[Definition], comment: str = "#") -> str:
@@ -206,6 +209,9 @@ def definitions(
             end_byte=node.end_byte,
             has_body=_body(node) is not None,
             closing=_after_closing_brace(_text(source, node)) if kind in CONTAINER_KINDS else "",
+            written=_written(source, node, declaration, spec.declaration_wrappers)
+            if kind != "field" and _body(node) is None
+            else "",
         )
         previous = found.get(key)
         if previous is None:
@@ -225,6 +231,20 @@ def defined_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> s
         return set()
     found = (match for root in roots for match in matches(query, root))
     return {_text(source, match["name"][0]) for match in found if "name" in match and "definition.field" not in match}
+
+
+def _written(source: bytes, node: Node, declaration: Node, wrappers: tuple[str, ...]) -> str:
+    """A definition without a body as written, from its declaration's start, when it spans 2 to WRITTEN_LINES
+    lines and at most WRITTEN_CHARS characters (`type Color =` then its union's lines; a dict constant); its later
+    lines indented relative to its first. "" otherwise: its first line stands for it."""
+    text = source[declaration.start_byte : node.end_byte].decode("utf-8", errors="replace")
+    rows = text.split("\n")
+    if len(rows) < 2 or len(rows) > WRITTEN_LINES or len(text) > WRITTEN_CHARS:
+        return ""
+    column = declaration.start_point.column
+    rows = [rows[0], *(row[column:] if not row[:column].strip() else row.lstrip() for row in rows[1:])]
+    keyword = _grouping_keyword(node, declaration, wrappers)
+    return (f"{keyword} " if keyword else "") + "\n".join(row.rstrip() for row in rows)
 
 
 def _after_closing_brace(text: str) -> str:

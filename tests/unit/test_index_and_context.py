@@ -429,13 +429,31 @@ def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Pat
             "go",
             "package p\n\n// Point is a place.\ntype Point struct {\n\tX int\n}\n",
             "Point",
-            "// Point is a place.\ntype Point struct",
+            "// Point is a place.\ntype Point struct {\n\tX int\n}",
         ),
         (
             "go",
             "package p\n\ntype (\n\t// Point is a place.\n\tPoint struct {\n\t\tX int\n\t}\n\tID int\n)\n",
             "Point",
-            "// Point is a place.\ntype Point struct",
+            "// Point is a place.\ntype Point struct {\n\tX int\n}",
+        ),
+        (  # one without a body, shown as written when short: a union type, a dict constant
+            "typescript",
+            '/** Colors. */\nexport type Color =\n  | "red"\n  | "green";\n',
+            "Color",
+            '// Colors.\nexport type Color =\n  | "red"\n  | "green";',
+        ),
+        (
+            "python",
+            'LIMITS = {\n    "low": 1,\n    "high": 9,\n}\n',
+            "LIMITS",
+            'LIMITS = {\n    "low": 1,\n    "high": 9,\n}',
+        ),
+        (  # longer: its first line
+            "python",
+            "NAMES = [\n" + "".join(f'    "n{i}",\n' for i in range(8)) + "]\n",
+            "NAMES",
+            "NAMES = [",
         ),
         (
             "rust",
