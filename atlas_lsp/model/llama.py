@@ -702,11 +702,14 @@ class LlamaCppBackend:
             pick = partial(_sample, sampler, llm._ctx)
         earlier = self._recent.related(prompt) if self._tuner.max_tokens > 0 else []
         history = TokenHistory(tokens, earlier=earlier)
-        self._cached_prompt = 0  # until the prompt is in the cache, nothing there is worth parking again
         produced: Iterator[tuple[int, int]] | None = None
         output: list[int] = []
         try:
             stats.reused_tokens = self._drop_after(stats.reused_tokens)
+            # until this prompt is all in the cache, the cache's prompt is what it shares with the one before: a
+            # generation stopped while it evaluates its prompt (a speculation that made way) leaves that prompt's
+            # start, to be parked when a request overwrites it (it was 0: a file's prompt was lost that way)
+            self._cached_prompt = min(self._cached_prompt, stats.reused_tokens)
             tail: list[int] = []
             if len(tokens) - stats.reused_tokens <= FIRST_STEP_TAIL:  # a keystroke's request: the prompt is cached
                 tail = tokens[stats.reused_tokens :]

@@ -612,6 +612,37 @@ def test_a_prompt_parked_for_another_comes_back_without_evaluating_it(
     assert max(margins) < 1.0, margins
 
 
+def test_a_prompt_whose_speculation_made_way_is_parked_when_another_file_overwrites_it(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A suggestion shown, its speculation (the prompt plus the suggestion, a chunk at a time) stopped part-way by a
+    request in another file: the file's prompt is still in the cache, so that request parks it, and going back
+    evaluates only what changed. (Under load the e2e test of this flow failed: the stopped speculation had marked
+    nothing in the cache as a prompt, so nothing was parked and 609 of 609 tokens were evaluated again.)"""
+    monkeypatch.setattr(backend, "_abortable", lambda check: contextlib.nullcontext())  # (stops between chunks)
+    first = REPETITIVE_PROMPT * 2
+    second = "".join(f"Chapter {n}: the travellers reached town number {n} and rested there.\n" for n in range(12))
+    list(backend.generate(GenerationRequest(first, max_tokens=4), CancelToken()))
+    checks: list[bool] = []
+
+    def request_waits() -> bool:  # after the speculation's first chunk
+        checks.append(len(checks) >= 1)
+        return checks[-1]
+
+    suggestion = "".join(f"    option_{n} = settings.get('option_{n}', defaults[{n}])\n" for n in range(40))
+    speculation = backend.generate(
+        GenerationRequest(first + suggestion, max_tokens=4), CancelToken(yield_to=request_waits)
+    )
+    assert list(speculation) == [] and speculation.stats.stop_reason == "cancelled"
+    parked_before = backend._parked.parked
+    other = backend.generate(GenerationRequest(second, max_tokens=4), CancelToken())
+    list(other)
+    assert other.stats.reused_tokens < 8 and backend._parked.parked == parked_before + 1
+    back = backend.generate(GenerationRequest(first + "    z", max_tokens=4), CancelToken())
+    list(back)
+    assert back.stats.reused_tokens >= len(backend._prompt_tokens(first, 4)) - 4, back.stats.reused_tokens
+
+
 def test_a_prompt_set_aside_in_idle_time_is_left_without_a_copy_and_comes_back(
     backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
