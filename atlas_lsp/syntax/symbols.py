@@ -190,6 +190,7 @@ def definitions(
         key = node.start_byte
         doc_nodes = match.get("doc")
         declaration = _declaration(node, spec.declaration_wrappers)
+        body = _body(node)
         doc = (
             _text(source, doc_nodes[0])
             if doc_nodes
@@ -207,10 +208,10 @@ def definitions(
             end_line=node.end_point.row,
             start_byte=node.start_byte,
             end_byte=node.end_byte,
-            has_body=_body(node) is not None,
-            closing=_after_closing_brace(_text(source, node)) if kind in CONTAINER_KINDS else "",
+            has_body=body is not None,
+            closing=_after_closing_brace(source, node) if kind in CONTAINER_KINDS else "",
             written=_written(source, node, declaration, spec.declaration_wrappers)
-            if kind != "field" and _body(node) is None
+            if kind != "field" and body is None
             else "",
         )
         previous = found.get(key)
@@ -237,6 +238,9 @@ def _written(source: bytes, node: Node, declaration: Node, wrappers: tuple[str, 
     """A definition without a body as written, from its declaration's start, when it spans 2 to WRITTEN_LINES
     lines and at most WRITTEN_CHARS characters (`type Color =` then its union's lines; a dict constant); its later
     lines indented relative to its first. "" otherwise: its first line stands for it."""
+    lines = node.end_point.row - declaration.start_point.row + 1
+    if lines < 2 or lines > WRITTEN_LINES or node.end_byte - declaration.start_byte > 4 * WRITTEN_CHARS:
+        return ""  # (without decoding it: a generated data file's constant can be megabytes)
     text = source[declaration.start_byte : node.end_byte].decode("utf-8", errors="replace")
     rows = text.split("\n")
     if len(rows) < 2 or len(rows) > WRITTEN_LINES or len(text) > WRITTEN_CHARS:
@@ -247,9 +251,10 @@ def _written(source: bytes, node: Node, declaration: Node, wrappers: tuple[str, 
     return (f"{keyword} " if keyword else "") + "\n".join(row.rstrip() for row in rows)
 
 
-def _after_closing_brace(text: str) -> str:
+def _after_closing_brace(source: bytes, node: Node) -> str:
     """What a container's text has after its last closing brace, on that brace's line (the names a C typedef
-    declares: `} point_t;`); "" when nothing or a line break follows it."""
+    declares: `} point_t;`); "" when nothing or a line break follows it. Only its end is read: a class can be long."""
+    text = source[max(node.start_byte, node.end_byte - 128) : node.end_byte].decode("utf-8", errors="replace")
     brace = text.rfind("}")
     rest = text[brace + 1 :] if brace >= 0 else ""
     return rest.strip() if rest.strip() and "\n" not in rest and len(rest) <= 80 else ""
