@@ -57,6 +57,7 @@ class CompletionBench:
     steps: list[int] = field(default_factory=list)  # model steps they took (the first token comes with the prompt)
     follow_up_generated: list[int] = field(default_factory=list)  # the same, follow-ups alone
     cold_generated: list[int] = field(default_factory=list)  # the same, cold requests alone
+    cold_modes: list[str] = field(default_factory=list)  # how each cold request decoded (the tuner's choice)
     follow_up_steps: list[int] = field(default_factory=list)
     modes: dict[str, int] = field(default_factory=dict)  # decode modes of the cold and follow-up generations
     phases: list[dict[str, float]] = field(default_factory=list)  # the server's own steps, cold positions (ms)
@@ -217,6 +218,7 @@ def run(
             bench.cold_generated.append(last["generatedTokens"])
             bench.steps.append(last["decodeSteps"] + 1)
             _count(bench.modes, last.get("decodeMode", ""))
+            bench.cold_modes.append(last.get("decodeMode", ""))
             started = time.perf_counter()
             llm.create_completion(last["prompt"], max_tokens=max(1, last["generatedTokens"]), temperature=0.0)
             bench.raw.append(time.perf_counter() - started)
@@ -581,11 +583,12 @@ def _highest_ratio_row(result: CompletionBench) -> str:
     _, at = max(pairs)
     phases = result.model_phases[at] if at < len(result.model_phases) else {}
     generated = result.cold_generated[at] if at < len(result.cold_generated) else 0
+    mode = (result.cold_modes[at] if at < len(result.cold_modes) else "") or "not reported"
     overhead = result.overhead[at] * 1000 if at < len(result.overhead) else float("nan")
     return (
-        f"| … the request with the highest ratio: ours / raw ms; its server overhead ms; tokens generated; its "
-        f"model time, ms: {_model_summary([phases])} | {result.ours[at] * 1000:.2f} / {result.raw[at] * 1000:.2f}; "
-        f"{overhead:.2f}; {generated} | |"
+        f"| … the request with the highest ratio: ours / raw ms; its server overhead ms; tokens generated, their "
+        f"decode mode; its model time, ms: {_model_summary([phases])} | {result.ours[at] * 1000:.2f} / "
+        f"{result.raw[at] * 1000:.2f}; {overhead:.2f}; {generated}, {mode} | |"
     )
 
 

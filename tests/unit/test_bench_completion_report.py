@@ -116,10 +116,11 @@ def test_the_report_shows_where_the_highest_ratio_went() -> None:
     measured = _measured()
     measured.ours, measured.raw, measured.overhead = [0.1, 0.3, 0.12], [0.1, 0.2, 0.1], [0.003, 0.009, 0.004]
     measured.cold_generated = [10, 24, 12]
+    measured.cold_modes = ["fixed", "guess", "fixed"]  # (the tuner checking a slower mode now and then)
     measured.model_phases = [{"decode": 1.0}, {"tokenize": 0.5, "arrange": 9.0, "first token": 90.0, "decode": 200.0}]
     report = markdown(measured)
     assert "its model time, ms: tokenize 0.50, arrange 9.00, first token 90.00, decode 200.00 | " in report
-    assert "| 300.00 / 200.00; 9.00; 24 | |" in report  # the second pair: 1.5, the highest
+    assert "| 300.00 / 200.00; 9.00; 24, guess | |" in report  # the second pair: 1.5, the highest
     assert "highest ratio" not in markdown(measured, endpoint="http://127.0.0.1:8089/v1")  # no model phases there
 
 
