@@ -25,7 +25,9 @@ from atlas_lsp.model.parked import common_prefix
 
 _ITEM = array("i").itemsize
 REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was last measured long ago
-CHECK_EVERY = 8  # every 8th generation runs the other way (guessing or not), so both stay measured
+CHECK_EVERY = 8  # every 8th generation runs another way (guessing or not), so each stays measured
+SLOW_MODE = 2.0  # a way this many times slower per token than the best is checked less often by requests:
+SLOW_CHECK_EVERY = 32  # every 32nd generation (a user waits for a request; low-priority work still checks every 8th)
 MIN_COMPARED_TOKENS = 8  # shorter generations say too little about the cost per token
 STALE_AFTER = 256  # decisions after which a size's measured cost is stale
 FIXED_STEP_TOKENS = 8  # a fixed-shape step: up to 8 tokens stay on llama.cpp's CUDA matrix-vector kernels
@@ -147,6 +149,7 @@ class DraftTuner:
     decisions: int = 0
     measured_at: dict[int, int] = field(default_factory=dict)  # the decision count when a size was last measured
     generations: int = 0
+    last_check: int = 0  # the generation that last ran another mode than the best
     seconds_per_token: dict[DecodeMode, float] = field(default_factory=dict)  # by how the generation decoded
     last_planned: dict[DecodeMode, int] = field(default_factory=dict)  # the generation that last used a mode
     planned: dict[DecodeMode, int] = field(default_factory=dict)  # generations run in each mode
@@ -158,24 +161,41 @@ class DraftTuner:
             return ["plain"]
         return ["fixed", "guess", "plain"] if self.fixed_step > 1 else ["guess", "plain"]
 
-    def plan_generation(self) -> DecodeMode:
+    def plan_generation(self, low_priority: bool = False) -> DecodeMode:
         """How the next generation decodes. Step costs measured one by one miss what switching step sizes costs (a
         GPU's captured graphs are rebuilt when the shape changes), so whole generations are compared: the mode
         with the least time per token is used, and every CHECK_EVERY-th generation runs another one (the one not
-        measured, or not run, for longest) so that each stays measured."""
+        measured, or not run, for longest) so that each stays measured. A mode measured SLOW_MODE times slower
+        than the best (on a GPU, guesses of changing length: a graph rebuilt each step) makes a request that
+        checks it that much slower (likely the H200's slowest cold request at 87dd496: 115 ms of decoding against
+        a 25 ms median), so requests check it every SLOW_CHECK_EVERY-th generation, while ``low_priority`` work (a
+        speculation, which no one waits for) still checks it every CHECK_EVERY-th."""
         modes = self.modes()
         if len(modes) == 1:
             return modes[0]
         self.generations += 1
         measured = [mode for mode in modes if mode in self.seconds_per_token]
         best = min(measured, key=self.seconds_per_token.__getitem__) if modes[0] in measured else modes[0]
+        due: list[DecodeMode] = []
+        if self.generations - self.last_check >= CHECK_EVERY:
+            for mode in modes:
+                waited = self.generations - self.last_planned.get(mode, 0)
+                if mode != best and waited >= self._check_every(mode, best, low_priority):
+                    due.append(mode)
         chosen = best
-        if self.generations % CHECK_EVERY == 0:
-            others = [mode for mode in modes if mode != best]
-            chosen = min(others, key=lambda mode: (mode in measured, self.last_planned.get(mode, 0)))
+        if due:
+            chosen = min(due, key=lambda mode: (mode in measured, self.last_planned.get(mode, 0)))
+            self.last_check = self.generations
         self.last_planned[chosen] = self.generations
         self.planned[chosen] = self.planned.get(chosen, 0) + 1
         return chosen
+
+    def _check_every(self, mode: DecodeMode, best: DecodeMode, low_priority: bool) -> int:
+        """Generations from one run of ``mode`` (not the best) to its next check, by a request or by low-priority
+        work."""
+        cost, best_cost = self.seconds_per_token.get(mode), self.seconds_per_token.get(best)
+        slow = cost is not None and best_cost is not None and cost >= SLOW_MODE * best_cost
+        return SLOW_CHECK_EVERY if slow and not low_priority else CHECK_EVERY
 
     def record_generation(self, mode: DecodeMode, tokens: int, seconds: float) -> None:
         """A generation's decoding (after its prompt) produced ``tokens`` tokens in ``seconds``."""

@@ -596,22 +596,26 @@ class LlamaCppBackend:
         budget: int,
         stats: GenerationStats,
         tail: list[int] | None = None,
+        low_priority: bool = False,
     ) -> Iterator[tuple[int, int]]:
         """The generated tokens, each with the index of the logits row it was sampled from (valid until the next
         token is taken). A step evaluates the latest token plus a guess from the history when the tuner expects it
         to pay; each guessed token is kept only if it is what the sampler chooses there. With ``tail`` (the end of
         a prompt whose start is cached: a keystroke's request), the first step evaluates the tail; with fixed-shape
         steps it is padded to their shape with a guess of what follows. Whole generations are timed from the end of
-        the prompt's step, so that the decode modes compare alike whether or not the prompt had a tail."""
+        the prompt's step, so that the decode modes compare alike whether or not the prompt had a tail, and not
+        when a step was stopped part-way (its time bought no token). ``low_priority``: a speculation's generation
+        (see `DraftTuner.plan_generation`)."""
         llm = self._llm
         tuner = self._tuner
         kept = llm.n_tokens
         recurrent = getattr(llm, "_is_recurrent", False) or getattr(llm, "_is_hybrid", False)
-        mode: DecodeMode = "plain" if recurrent else tuner.plan_generation()
+        mode: DecodeMode = "plain" if recurrent else tuner.plan_generation(low_priority)
         stats.decode_mode = mode
         decoding_started: float | None = None
         produced = 0
         untimed = 0  # tokens that came with the prompt's step, before decoding was timed
+        aborted = False
         try:
             pending = tail or []  # evaluated in the next step, before its guess
             token = -1
@@ -642,7 +646,11 @@ class LlamaCppBackend:
                     real = guess = found.tokens[: tuner.length(len(found.tokens), found.match_size, found.earlier)]
                 step = [*pending, *guess]
                 started = time.perf_counter()
-                self._decode_step(step, len(pending) - 1)
+                try:
+                    self._decode_step(step, len(pending) - 1)
+                except _StepAborted:
+                    aborted = True
+                    raise
                 if not first_step:
                     stats.decode_steps += 1  # (the prompt's step is not counted: its first token comes with it)
                 base = llm.n_tokens - len(step)
@@ -666,7 +674,7 @@ class LlamaCppBackend:
                 pending = [token]
         finally:
             self._keep_cache(kept)
-            if decoding_started is not None and not recurrent:
+            if decoding_started is not None and not recurrent and not aborted:
                 tuner.record_generation(mode, produced - untimed, time.perf_counter() - decoding_started)
 
     def generate(self, request: GenerationRequest, cancel: CancelToken) -> GenerationStream:
@@ -720,7 +728,7 @@ class LlamaCppBackend:
                     return
             self._cached_prompt = len(tokens)
             budget = min(request.max_tokens, self._info.context_size - len(tokens) - 1)  # up to the context's end
-            produced = self._sampled_tokens(pick, history, budget, stats, tail)
+            produced = self._sampled_tokens(pick, history, budget, stats, tail, cancel.yields)
             for token, row in produced:
                 if not output and "first token" not in stats.phases:
                     lap("first token")

@@ -168,7 +168,7 @@ def test_whole_generations_decide_whether_to_guess_at_all() -> None:
     tuner = DraftTuner(max_tokens=8)
     plans = [tuner.plan_generation() for _ in range(16)]
     assert plans == ["guess"] * 7 + ["plain"] + ["guess"] * 7 + ["plain"]  # guess; check plain now and then
-    tuner.record_generation("guess", tokens=40, seconds=0.4)
+    tuner.record_generation("guess", tokens=40, seconds=0.3)
     tuner.record_generation("plain", tokens=40, seconds=0.2)  # plain decoding was faster per token
     plans = [tuner.plan_generation() for _ in range(16)]
     assert plans == ["plain"] * 7 + ["guess"] + ["plain"] * 7 + ["guess"]  # stop guessing; re-check it now and then
@@ -180,6 +180,32 @@ def test_whole_generations_decide_whether_to_guess_at_all() -> None:
     assert DraftTuner(max_tokens=0).plan_generation() == "plain"
 
 
+def test_a_mode_twice_as_slow_is_checked_by_speculations_and_rarely_by_requests() -> None:
+    """A request that checks a mode measured twice as slow or worse waits that much longer (on a GPU, guesses of
+    changing length rebuild the captured graph each step): requests check it every 32nd generation, low-priority
+    work (a speculation, which no one waits for) every 8th, as before."""
+    tuner = DraftTuner(max_tokens=8, fixed_step=8)
+    tuner.record_generation("fixed", tokens=24, seconds=0.024)
+    tuner.record_generation("guess", tokens=24, seconds=0.096)  # four times as slow per token
+    tuner.record_generation("plain", tokens=24, seconds=0.036)  # half as slow again: still checked every 8th
+    plans = [tuner.plan_generation() for _ in range(64)]
+    assert [number for number, plan in enumerate(plans, 1) if plan == "guess"] == [32, 64]
+    assert [number for number, plan in enumerate(plans, 1) if plan == "plain"] == [8, 16, 24, 40, 48, 56]
+    assert plans.count("fixed") == 56
+    on_a_cpu = DraftTuner(max_tokens=8)  # guess or plain
+    on_a_cpu.record_generation("guess", tokens=24, seconds=0.024)
+    on_a_cpu.record_generation("plain", tokens=24, seconds=0.072)  # three times as slow per token
+    plans = [on_a_cpu.plan_generation() for _ in range(40)]
+    assert [number for number, plan in enumerate(plans, 1) if plan == "plain"] == [32]
+    plans = [on_a_cpu.plan_generation(low_priority=number % 4 == 0) for number in range(41, 65)]
+    assert [number for number, plan in enumerate(plans, 41) if plan == "plain"] == [44, 52, 60]  # every 8th
+    on_a_cpu.record_generation("plain", tokens=24, seconds=0.024)  # as fast as guessing now: requests check it
+    on_a_cpu.record_generation("plain", tokens=24, seconds=0.024)
+    on_a_cpu.record_generation("plain", tokens=24, seconds=0.024)
+    plans = [on_a_cpu.plan_generation() for _ in range(16)]
+    assert [number for number, plan in enumerate(plans, 65) if plan == "plain"] == [68, 76]
+
+
 def test_a_gpu_also_compares_fixed_shape_steps() -> None:
     """Where steps are launch-bound (a GPU), steps of one fixed size keep the captured graph: that mode starts,
     and the other two are each measured in turn; the fastest per token wins."""
@@ -188,7 +214,7 @@ def test_a_gpu_also_compares_fixed_shape_steps() -> None:
     assert plans[7] == "guess" and plans[15] == "plain" and plans[23] == "guess"  # the unmeasured, then the oldest
     assert all(plan == "fixed" for number, plan in enumerate(plans) if number % 8 != 7)
     tuner.record_generation("fixed", tokens=40, seconds=0.08)
-    tuner.record_generation("guess", tokens=40, seconds=0.12)
+    tuner.record_generation("guess", tokens=40, seconds=0.10)
     tuner.record_generation("plain", tokens=40, seconds=0.06)  # here plain was fastest after all
     plans = [tuner.plan_generation() for _ in range(16)]
     assert plans.count("plain") == 14 and set(plans) == {"plain", "fixed", "guess"}

@@ -17,7 +17,7 @@ import pytest
 from atlas_lsp.config import ModelSettings
 from atlas_lsp.model.backend import CancelToken, GenerationRequest, GenerationStream, ModelError
 from atlas_lsp.model.cores import default_threads
-from atlas_lsp.model.draft import DraftTuner, RecentOutputs
+from atlas_lsp.model.draft import DecodeMode, DraftTuner, RecentOutputs
 from atlas_lsp.model.host_memory import HostMemory, StateMemory
 from atlas_lsp.model.llama import (
     FIRST_STEP_TAIL,
@@ -178,6 +178,24 @@ def test_a_cancelled_request_stops_between_steps_of_its_prompt(
     assert newer.stats.reused_tokens >= step - 1 and newer.stats.stop_reason in ("length", "eos")
 
 
+def test_a_speculation_plans_its_decoding_as_low_priority_work(
+    backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Low-priority work (a speculation: its cancel token yields to other work) tells the tuner so: it may check a
+    slow decode mode that a request would wait for (`DraftTuner.plan_generation`)."""
+    planned: list[bool] = []
+    plan = backend._tuner.plan_generation
+
+    def recorded(low_priority: bool = False) -> DecodeMode:
+        planned.append(low_priority)
+        return plan(low_priority)
+
+    monkeypatch.setattr(backend._tuner, "plan_generation", recorded)
+    list(backend.generate(GenerationRequest("x = ", max_tokens=2), CancelToken()))
+    list(backend.generate(GenerationRequest("y = ", max_tokens=2), CancelToken(yield_to=lambda: False)))
+    assert planned == [False, True]
+
+
 def test_work_that_makes_way_stops_part_way_through_a_model_step(
     backend: LlamaCppBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -198,14 +216,18 @@ def test_work_that_makes_way_stops_part_way_through_a_model_step(
     assert "".join(whole) and whole.stats.generated_tokens == 16
     backend._drop_after(0)
     aborted_before = backend.steps_aborted
+    compared_before = dict(backend._tuner.seconds_per_token)
     stopped = backend.generate(GenerationRequest(prompt, max_tokens=16), CancelToken(yield_to=other_work_waits))
     for count, _ in enumerate(stopped, start=1):
-        if count == 4:  # after the 4th piece: a token-boundary check, then the next step's operations ask it
+        if count == 10:  # after the 10th piece: a token-boundary check, then the next step's operations ask it
             # (a GPU's steps do not ask it: there the next check, between tokens, is told to stop)
             waits_after[0] = len(calls) + (20 if backend.info.gpu_layers == 0 else 0)
-    assert stopped.stats.stop_reason == "cancelled" and 4 <= stopped.stats.generated_tokens < 16
+    assert stopped.stats.stop_reason == "cancelled" and 10 <= stopped.stats.generated_tokens < 16
     if backend.info.gpu_layers == 0:  # (a GPU's steps are not asked: there it stops between tokens)
         assert backend.steps_aborted == aborted_before + 1
+        # the stopped step's time bought no token: the generation (long enough to count) does not go into the
+        # decode modes' comparison
+        assert backend._tuner.seconds_per_token == compared_before
         # llama.cpp reports the stop as a failed decode: expected here, so not an error in the user's log
         assert any("failed to decode" in record.getMessage() for record in caplog.records)
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
