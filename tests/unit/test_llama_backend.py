@@ -108,7 +108,7 @@ def test_a_model_step_is_measured_as_generations_run(
     """What `completion.speculate: auto` decides by, and what a request waits for a running speculation: a one-token
     step. A GPU's first generations run in fixed-shape steps only; then the smallest step measured stands for it."""
     tuner = DraftTuner(max_tokens=8, fixed_step=4 if mode == "fixed" else 0)
-    monkeypatch.setattr(tuner, "plan_generation", lambda: mode)
+    monkeypatch.setattr(tuner, "plan_generation", lambda low_priority=False: mode)
     monkeypatch.setattr(backend, "_tuner", tuner)
     assert backend.step_seconds is None
     list(backend.generate(GenerationRequest("# count: 1 2 3 4 5", max_tokens=16), CancelToken()))
@@ -326,6 +326,11 @@ def test_preparing_a_document_fills_the_piece_cache_and_skips_huge_ones(backend:
     backend.count_tokens(text)
     assert backend._pieces.pieces_reused - reused >= 300  # a prompt holding those lines tokenizes nothing new
     tokenized = backend._pieces.pieces_tokenized
+    # a prompt that starts at one of its lines (a budget's trial) is counted from the cache too, within a token
+    for first in (10, 101, 250):
+        trial = text.split("\n", first)[first]
+        assert abs(backend.count_tokens(trial) - len(backend._tokenize_whole(trial))) <= 1
+    assert backend._pieces.pieces_tokenized == tokenized  # (`_tokenize_whole` bypasses the cache)
     backend.prepare("x = 1  # huge\n" * (PREPARE_MAX_CHARS // 10))
     assert backend._pieces.pieces_tokenized == tokenized
 
@@ -433,7 +438,7 @@ def _free_steps(backend: LlamaCppBackend, monkeypatch: pytest.MonkeyPatch) -> Dr
             tuner.record_step(size, 0.001)
     monkeypatch.setattr(backend, "_tuner", tuner)
     monkeypatch.setattr(tuner, "record_step", lambda tokens, seconds: None)  # keep the costs equal
-    monkeypatch.setattr(tuner, "plan_generation", lambda: "guess")
+    monkeypatch.setattr(tuner, "plan_generation", lambda low_priority=False: "guess")
     return tuner
 
 
@@ -450,7 +455,7 @@ def test_guessed_tokens_are_kept_only_where_the_model_agrees(
     step_sizes = _record_step_sizes(backend, monkeypatch)
     if mode == "fixed":  # every step the same size (what a GPU would run): guesses, then the latest token repeated
         tuner.fixed_step = 4
-        monkeypatch.setattr(tuner, "plan_generation", lambda: "fixed")
+        monkeypatch.setattr(tuner, "plan_generation", lambda low_priority=False: "fixed")
     sampled = _record_sampled(backend, monkeypatch)
     prompt = backend._prompt_tokens(REPETITIVE_PROMPT, 64)
     steps = tokens = 0
@@ -506,7 +511,7 @@ def test_a_cached_prompts_tail_is_evaluated_in_the_first_step(
     a long tail (a cold request) is evaluated on its own first."""
     tuner = _free_steps(backend, monkeypatch)
     tuner.fixed_step = 8
-    monkeypatch.setattr(tuner, "plan_generation", lambda: mode)
+    monkeypatch.setattr(tuner, "plan_generation", lambda low_priority=False: mode)
     monkeypatch.setattr(backend, "_recent", RecentOutputs())
     sampled = _record_sampled(backend, monkeypatch)
     sizes = _record_step_sizes(backend, monkeypatch)
@@ -580,7 +585,7 @@ def test_fixed_shape_steps_shrink_where_the_context_ends(monkeypatch: pytest.Mon
     assert isinstance(small, LlamaCppBackend)
     try:
         monkeypatch.setattr(small._tuner, "fixed_step", 8)
-        monkeypatch.setattr(small._tuner, "plan_generation", lambda: "fixed")
+        monkeypatch.setattr(small._tuner, "plan_generation", lambda low_priority=False: "fixed")
         sizes = _record_step_sizes(small, monkeypatch)
         context = small.info.context_size
         assert context == 128  # llama.cpp rounds the context up to 256, but llama-cpp-python's buffers hold 128
