@@ -135,6 +135,7 @@ class LastCompletion:
 CHARS_PER_TOKEN_CEILING = 6  # code rarely packs more characters than this into one token
 EXACT_CHECK_SHARE = 0.75  # an estimating backend's prompt above this share of the context is counted exactly
 TYPING_RESERVE = 32  # prompt tokens kept free for typing on the cursor line (see _fitted_prompt)
+SEAM_TOKENS = 2  # a text counted in two parts may differ from its whole count by this much (at the seam)
 PINNED_CONTEXTS = 16  # (file, block) context choices kept: see _assemble_context
 PINNED_TRIMS = 64  # cursor lines whose trim is remembered: going back to one rebuilds the same prompt start
 LINE_CUT_STEP = 256  # the cursor's line, cut, starts on a multiple of this many characters: stable while typing
@@ -294,12 +295,23 @@ class CompletionService:
             prompt = self._build(info, kept, kept_context, settings)
             if self._count_tokens(backend, prompt) <= budget:
                 return prompt
-        fitted = self._trimmed(info, cursor, context, settings, budget, lambda p: self._count_tokens(backend, p), line)
+        fitted = self._trimmed(
+            info,
+            cursor,
+            context,
+            settings,
+            budget,
+            lambda p: self._count_tokens(backend, p),
+            line,
+            backend.count_tokens,
+        )
         exact = getattr(backend, "count_tokens_exact", None)  # a backend whose counts are estimates (an endpoint)
         room = info.context_size - generation_tokens(info.context_size, settings) - 8
         if exact is not None and fitted.tokens > EXACT_CHECK_SHARE * room:
             # near the context size an estimate's error could overflow it: fit by the tokenizer's exact count
-            again = self._trimmed(info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text), line)
+            again = self._trimmed(
+                info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text), line, exact
+            )
             fitted = replace(
                 again,
                 trimmed=fitted.trimmed or again.trimmed,
@@ -328,10 +340,12 @@ class CompletionService:
         limit: int,
         count: Callable[[CompletionPrompt], int],
         line: int | None = None,
+        count_text: Callable[[str], int] | None = None,
     ) -> _Fitted:
         """The prompt within ``limit`` tokens (less TYPING_RESERVE) by ``count``: lines farthest above the cursor go
         first (the first kept on a multiple of ``context.stepLines`` when the cursor's ``line`` is known), then the
-        context."""
+        context. ``count_text`` (the same counter, for a text) lets a step of lines taken back be counted alone
+        first: when it overshoots on its own, the wider prompt is not counted whole."""
         prompt = self._build(info, cursor, context, settings)
         tokens = count(prompt)
         trimmed = dropped = False
@@ -365,6 +379,10 @@ class CompletionService:
             lowest = line - whole.count("\n")
             while (first := line - cursor.before_line.count("\n")) % step == 0 and first - step >= lowest:
                 wider = replace(cursor, before_line=_from_line(whole, line, first - step))
+                if count_text is not None:
+                    added = wider.before_line[: len(wider.before_line) - len(cursor.before_line)]
+                    if tokens + count_text(added) > limit - TYPING_RESERVE + SEAM_TOKENS:
+                        break  # the step's lines alone overshoot the room left: the wider prompt is not counted
                 wider_prompt = self._build(info, wider, context, settings)
                 wider_tokens = count(wider_prompt)
                 if wider_tokens > limit - TYPING_RESERVE:

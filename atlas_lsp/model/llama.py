@@ -364,7 +364,9 @@ class LlamaCppBackend:
         return self._pieces.tokenize(text)
 
     def count_tokens(self, text: str) -> int:
-        return self._pieces.count(text)
+        """For fitting prompts to a budget: exact, or within one where ``text`` starts with a line not tokenized yet
+        (`PieceCachedTokenizer.count`'s ``first_by_twin``; `tokenize` is always exact)."""
+        return self._pieces.count(text, first_by_twin=True)
 
     def prompt_split_rule(self) -> str | None:
         """How prompts are cut into cached pieces (None: tokenized whole), for `doctor`."""

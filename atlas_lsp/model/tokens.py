@@ -110,8 +110,13 @@ class PieceCachedTokenizer:
         """``text`` cut by the rule (each piece tokenizes to itself); empty without a rule."""
         return self._split(text) if self._split is not None else []
 
-    def count(self, text: str) -> int:
-        """How many tokens ``text`` is (no token list is built: prompts are counted several times while fitted)."""
+    def count(self, text: str, first_by_twin: bool = False) -> int:
+        """How many tokens ``text`` is (no token list is built: prompts are counted several times while fitted).
+
+        ``first_by_twin``: a first piece that is not known, where the same text after a newline is (a prompt or
+        its part that starts at a line of an open document, whose pieces each start with their newline), counts
+        as that twin: the newline adds a token or joins the indent's, so the count is exact or one over, and a
+        budget's fit skips tokenizing a line it may not keep (each trial of a trim starts at a new line)."""
         if self._split is None:
             return len(self._tokenize(text))
         pieces = self._split(text)
@@ -122,8 +127,10 @@ class PieceCachedTokenizer:
             return total
         except KeyError:  # some are new (a cold request's context): only those are tokenized
             total = 0
-            for piece in pieces:
+            for index, piece in enumerate(pieces):
                 known = lengths.get(piece)
+                if known is None and index == 0 and first_by_twin:
+                    known = lengths.get("\n" + piece)
                 total += known if known is not None else len(self._piece(piece))
             return total
 

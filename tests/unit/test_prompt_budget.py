@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from atlas_lsp.completion.service import LINE_CUT_STEP, TYPING_RESERVE, CompletionService, generation_tokens
+from atlas_lsp.completion.service import (
+    CHARS_PER_TOKEN_CEILING,
+    LINE_CUT_STEP,
+    TYPING_RESERVE,
+    CompletionService,
+    _clip_before,
+    generation_tokens,
+)
 from atlas_lsp.config import CompletionSettings, Settings
 from atlas_lsp.context.service import AssembledContext
 from atlas_lsp.model.backend import FimTokens, ModelInfo
@@ -159,6 +166,45 @@ def test_a_trim_on_the_step_leaves_less_than_a_step_of_room_unused() -> None:
         prompt = service._fitted_prompt(CountingBackend(), cursor, AssembledContext([], ""), settings, ("a.py", line))
         tokens = CountingBackend().count_tokens(prompt.text)
         assert BUDGET - TYPING_RESERVE - step_tokens < tokens <= BUDGET - TYPING_RESERVE, (line, tokens)
+
+
+def test_a_step_of_lines_that_cannot_fit_is_counted_alone_not_in_the_whole_prompt() -> None:
+    """Taking back a step of lines (above) counts that step alone first: when it overshoots the room left, the wider
+    prompt is not counted whole (each whole count re-reads ~2,000 tokens of prompt on the model's thread). The
+    fits are the same as counting each wider prompt whole."""
+    rows = [f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(600)]
+
+    class Recording(CountingBackend):
+        def __init__(self) -> None:
+            self.counted: list[int] = []
+
+        def count_tokens(self, text: str) -> int:
+            self.counted.append(len(text))
+            return super().count_tokens(text)
+
+    for line in range(500, 600, 7):
+        cursor = CursorText("".join(rows[:line]), "    result = ", "", "")
+        recording = Recording()
+        service = CompletionService(models=None)  # type: ignore[arg-type]
+        prompt = service._fitted_prompt(recording, cursor, AssembledContext([], ""), SETTINGS, ("a.py", line))
+        tail = len(cursor.line_prefix) // 4  # (counted apart from the stable part: see _count_tokens)
+        whole_counts = [size // 4 + tail for size in recording.counted if size > len(prompt.text) // 2]
+        clipped = _clip_before(cursor, BUDGET * CHARS_PER_TOKEN_CEILING, line, SETTINGS.context.step_lines)
+        fits = [
+            service._trimmed(
+                CountingBackend.info, clipped, AssembledContext([], ""), SETTINGS, BUDGET, count, line, alone
+            )
+            for count, alone in (
+                (lambda p: len(p.text) // 4, None),
+                (lambda p: len(p.text) // 4, lambda t: len(t) // 4),
+            )
+        ]
+        assert prompt.text == fits[0].prompt.text == fits[1].prompt.text, line
+        # once a trim fits, a step taken back is counted whole only where it fits (one that does not is stopped by
+        # its own count)
+        room = BUDGET - TYPING_RESERVE
+        fitting = next(index for index, tokens in enumerate(whole_counts) if tokens <= room)
+        assert all(tokens <= room for tokens in whole_counts[fitting:]), (line, whole_counts)
 
 
 class FimBackend(CountingBackend):

@@ -88,6 +88,28 @@ def test_counts_match_the_tokens_with_pieces_known_unknown_and_let_go() -> None:
     assert set(tokenizer._lengths) == set(tokenizer._pieces) and len(tokenizer._pieces) <= 12
 
 
+def test_a_first_line_not_known_is_counted_by_its_twin_after_a_newline_when_asked() -> None:
+    """A budget's trial prompt starts at a line of an open document (known with its newline): counted by that
+    twin, within one token, without tokenizing it; the exact count (and `tokenize`) still tokenize it."""
+    calls: list[str] = []
+
+    def counted(text: str) -> list[int]:
+        calls.append(text)
+        return bpe_like(text)
+
+    tokenizer = PieceCachedTokenizer(counted, "before-newline")
+    document = "".join(f"value_{n} = compute({n})\n    total += value_{n}\n" for n in range(10))
+    tokenizer.tokenize(document)  # (opening the document prepares its pieces)
+    known = len(calls)
+    trial = document.split("\n", 7)[7]  # from line 7 on: its first piece lacks the newline it has in the document
+    estimate = tokenizer.count(trial, first_by_twin=True)
+    assert len(calls) == known  # nothing tokenized
+    assert estimate - len(bpe_like(trial)) in (0, 1)  # (this vocabulary: the newline is a token of its own)
+    assert tokenizer.count(trial) == len(bpe_like(trial)) and len(calls) == known + 1  # exact: tokenized
+    fresh = "brand_new = 1\n" + trial
+    assert tokenizer.count(fresh, first_by_twin=True) == len(bpe_like(fresh))  # no twin known: tokenized, exact
+
+
 def test_the_fast_newline_split_matches_its_regex() -> None:
     import random
 
