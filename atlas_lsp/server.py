@@ -59,6 +59,8 @@ class AtlasLanguageServer(LanguageServer):
         self.solver = SolveService(self.context.registry, self.models.worker)
         self.solve_jobs: dict[str, solve.SolveJob] = {}
         self.solve_diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.idle_parses: dict[str, asyncio.TimerHandle] = {}  # edited documents' parses to come (lsp/documents.py)
+        self.parsed_while_idle = 0  # documents whose edits were parsed in a pause, before a request needed them
         self.stale_notebooks: set[str] = set()  # to be laid out again before their next completion (lsp/notebooks.py)
         self.index_builds = asyncio.Lock()  # one workspace index build at a time (lsp/documents.py)
         self.shutdown_requested = False  # the client sent `shutdown` (the exit status: cli.serve)
@@ -201,6 +203,7 @@ class AtlasLanguageServer(LanguageServer):
             "skippedInIdentifier": counters.skipped_in_identifier,
             "empty": counters.empty,
         }
+        report["syntax"] = {"parsedWhileIdle": self.parsed_while_idle}
         worker = self.models.worker.counters
         report["worker"] = {"jobsRun": worker.jobs_run, "jobsSkippedStale": worker.jobs_skipped_stale}
         report["memory"] = {
@@ -239,6 +242,9 @@ class AtlasLanguageServer(LanguageServer):
 
     def close_services(self) -> None:
         self.cancel_warm_up()
+        for pending in self.idle_parses.values():
+            pending.cancel()
+        self.idle_parses.clear()
         self.completions.stop_speculation()
         for token in self._completion_tokens.values():
             token.cancel()

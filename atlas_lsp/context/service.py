@@ -104,6 +104,16 @@ class ContextService:
     def close(self, path: str) -> None:
         self.documents.pop(path, None)
 
+    def parse(self, path: str) -> bool:
+        """Parse the parts of ``path`` edited since they were last parsed (reading its trees would); True when
+        there were any."""
+        document = self.documents.get(path)
+        if document is None:
+            return False
+        parses = document.incremental_parses
+        document.parse()
+        return document.incremental_parses != parses
+
     def saved(self, path: str) -> None:
         self.index.update_file(Path(path))
 

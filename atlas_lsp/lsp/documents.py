@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
 
 logger = logging.getLogger(__name__)
+IDLE_PARSE_S = 0.25  # after a document's last change, before its edited parts are parsed (see schedule_idle_parse)
 SUMMARY_DELAY_S = 0.1  # after opening a file, before summarising it for completions in other files: by then a
 # completion asked for right after opening has usually reached the model, and the event loop is free while it runs
 
@@ -58,6 +59,23 @@ def edit_from_change(
     return TextEdit(first_line + start.line, column(start), first_line + end.line, column(end), change.text)
 
 
+def schedule_idle_parse(ls: AtlasLanguageServer, path: str) -> None:
+    """``path`` was just edited: its edited parts are parsed once its edits pause for IDLE_PARSE_S. A tree is parsed
+    when it is read, so edits that no request read (typing answered from the suggestion cache, typing with
+    suggestions off) were parsed by the next request that reads it, in another place of the file maybe: a
+    millisecond or more of its answer (a request right after an edit still parses that edit)."""
+    pending = ls.idle_parses.pop(path, None)
+    if pending is not None:
+        pending.cancel()
+    ls.idle_parses[path] = asyncio.get_running_loop().call_later(IDLE_PARSE_S, _parse_when_idle, ls, path)
+
+
+def _parse_when_idle(ls: AtlasLanguageServer, path: str) -> None:
+    ls.idle_parses.pop(path, None)
+    if ls.context.parse(path):
+        ls.parsed_while_idle += 1
+
+
 def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
     from atlas_lsp.lsp.completion import schedule_warm_up_after  # (here: that module imports this one)
 
@@ -69,6 +87,7 @@ def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentPa
                 ls.context.change(path, [edit_from_change(ls, path, change)])
             else:
                 ls.context.change(path, [change.text])
+        schedule_idle_parse(ls, path)
     schedule_warm_up_after(ls, uri, params.content_changes[-1] if params.content_changes else None)
 
 

@@ -27,7 +27,7 @@ from atlas_lsp.context.notebook import (
     lay_out,
     notebook_language,
 )
-from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, edit_from_change, uri_to_path
+from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, edit_from_change, schedule_idle_parse, uri_to_path
 from atlas_lsp.syntax.registry import LanguageRegistry
 
 if TYPE_CHECKING:
@@ -155,6 +155,7 @@ def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNoteb
         if line is not None and len(edits) == len(changes):
             for change in edits:  # (the cells above it are as they were: its first line has not moved)
                 ls.context.change(path, [edit_from_change(ls, path, change, line)])
+            schedule_idle_parse(ls, path)
             schedule_warm_up_after(ls, cell_uri, changes[-1] if changes else None)
             return
     ls.stale_notebooks.add(path)

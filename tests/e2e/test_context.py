@@ -97,6 +97,36 @@ async def test_edits_keep_the_tree_current(client: LanguageClient, tmp_path: Pat
     assert any("def helper(x):" in p["text"] for p in parts), parts
 
 
+def _typed(uri: str, version: int, column: int, text: str) -> types.DidChangeTextDocumentParams:
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[
+            types.TextDocumentContentChangePartial(
+                range=types.Range(start=types.Position(2, column), end=types.Position(2, column)), text=text
+            )
+        ],
+    )
+
+
+async def test_edits_are_parsed_in_the_pause_after_them(client: LanguageClient, tmp_path: Path) -> None:
+    """Typing that no request reads (answered from the suggestion cache, or with suggestions off) is parsed once
+    the edits pause, not by the next request that reads the tree; a burst of edits is parsed once."""
+    await start_session(client, tmp_path)
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, tmp_path / "main.py", "def f(x):\n    return x\n\n")
+    await asyncio.sleep(0.5)  # (what opening starts reads the tree: it would parse the edits below itself)
+    for column, character in enumerate("total = f(1)"):
+        client.text_document_did_change(_typed(uri, column + 2, column, character))
+    status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.status"))
+    assert status["syntax"]["parsedWhileIdle"] == 0  # still typing
+    await asyncio.sleep(1.0)
+    status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.status"))
+    assert status["syntax"]["parsedWhileIdle"] == 1  # the twelve keystrokes, parsed once, in the pause
+    await asyncio.sleep(0.5)
+    status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.status"))
+    assert status["syntax"]["parsedWhileIdle"] == 1  # nothing more to parse
+
+
 async def test_a_folder_added_to_the_workspace_is_indexed(client: LanguageClient, tmp_path: Path) -> None:
     """VS Code's "Add Folder to Workspace": the index is built again with the new folder (it kept the first set)."""
     first, second = tmp_path / "app", tmp_path / "lib"
