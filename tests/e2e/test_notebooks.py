@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,20 @@ async def test_a_completion_in_a_notebook_cell_sees_the_cells_around_it(client: 
         "    return math.pi * r * r\n\nTAU = 2 * math.pi\n\n# %%\ndef add(a, b):\n    return " + suggestion[0]
         in last["prompt"]
     )
+
+
+async def test_typing_in_a_cell_is_parsed_in_the_pause_after_it(client: LanguageClient, tmp_path: Path) -> None:
+    """A keystroke in a code cell is an edit of the notebook's text; like a file's, it is parsed once the typing
+    pauses, not by the next request that reads the tree."""
+    await start(client, tmp_path)
+    notebook = tmp_path / "geometry.ipynb"
+    open_notebook(client, notebook)
+    await asyncio.sleep(0.5)  # (what opening starts reads the tree)
+    for column, character in enumerate("# sum"):
+        type_in_cell(client, notebook, 3, column + 2, 0, column, character)
+    assert (await command(client, "atlas.status"))["syntax"]["parsedWhileIdle"] == 0  # still typing
+    await asyncio.sleep(1.0)
+    assert (await command(client, "atlas.status"))["syntax"]["parsedWhileIdle"] == 1
 
 
 async def test_solving_needs_a_saved_file_and_unsaved_buffers_get_completions(
