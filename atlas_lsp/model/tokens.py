@@ -115,8 +115,10 @@ class PieceCachedTokenizer:
 
         ``first_by_twin``: a first piece that is not known, where the same text after a newline is (a prompt or
         its part that starts at a line of an open document, whose pieces each start with their newline), counts
-        as that twin: the newline adds a token or joins the indent's, so the count is exact or one over, and a
-        budget's fit skips tokenizing a line it may not keep (each trial of a trim starts at a new line)."""
+        as that twin: the newline adds a token or joins the indent's, so the count is within one of exact
+        (SmolLM2 on this project's lines: the same 9,837 times, one more 2,128 times, one fewer 11 times, after a
+        long indent), and a budget's fit skips tokenizing a line it may not keep (each trial of a trim starts at
+        another line)."""
         if self._split is None:
             return len(self._tokenize(text))
         pieces = self._split(text)
