@@ -44,11 +44,25 @@
   (method_signature
     name: (property_identifier) @name) @definition.field)
 
-; a type alias of an object type: `type Point = { x: number; … }` (its properties, like an interface's)
+; a type alias of an object type: `type Point = { x: number; … }` (its properties, like an interface's), also
+; in an intersection: `type Named = Base & { name: string }` (and one level deeper: `A & B & { … }`)
 (type_alias_declaration
   value: (object_type
     [(property_signature name: (property_identifier) @name)
      (method_signature name: (property_identifier) @name)] @definition.field))
+
+(type_alias_declaration
+  value: (intersection_type
+    (object_type
+      [(property_signature name: (property_identifier) @name)
+       (method_signature name: (property_identifier) @name)] @definition.field)))
+
+(type_alias_declaration
+  value: (intersection_type
+    (intersection_type
+      (object_type
+        [(property_signature name: (property_identifier) @name)
+         (method_signature name: (property_identifier) @name)] @definition.field))))
 
 (enum_body
   name: (property_identifier) @name @definition.field)

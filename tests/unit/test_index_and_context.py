@@ -372,6 +372,21 @@ def test_opening_a_file_summarises_it_a_moment_later_not_before_a_completion_in_
             "Point",
             "// A place.\nexport type Point = {\n    x: number\n    label?: string\n    norm(): number\n};",
         ),
+        (  # an intersection with an object type, too long to be shown as written: its properties, and the rest
+            "typescript",
+            "type Labeled = {\n  label: string;\n  color?: string;\n  size: number;\n  weight: number;\n"
+            "  hidden: boolean;\n} & Base;\n",
+            "Labeled",
+            "type Labeled = {\n    label: string\n    color?: string\n    size: number\n    weight: number\n"
+            "    hidden: boolean\n} & Base;",
+        ),
+        (
+            "tsx",
+            "export type Props = A & B & {\n  a: number;\n  b: number;\n  c: number;\n  d: number;\n  e: number;\n};\n",
+            "Props",
+            "export type Props = A & B & {\n    a: number\n    b: number\n    c: number\n    d: number\n"
+            "    e: number\n};",
+        ),
         ("rust", "/// Meters.\npub struct Meters(pub f64);\n", "Meters", "// Meters.\npub struct Meters(pub f64);"),
     ],
 )
