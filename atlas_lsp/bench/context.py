@@ -79,6 +79,17 @@ def javascript_file(functions: int, as_class: bool) -> str:
     return "class Big {\n" + methods + "}\n"
 
 
+def cpp_namespace_file(functions: int) -> str:
+    """C++: ``functions`` functions inside one namespace (as many projects write every file: one segment, since a
+    namespace is not cut into pieces)."""
+    body = "".join(
+        f"int helper_{n}(int value, const std::vector<int>& items) {{\n    int total = value;\n"
+        f"    for (int item : items) {{\n        total += item * {n};\n    }}\n    return total;\n}}\n\n"
+        for n in range(functions)
+    )
+    return f"#include <vector>\n\nnamespace big {{\n\n{body}}}  // namespace big\n"
+
+
 @dataclass
 class ContextBench:
     reparse: list[float]
@@ -98,6 +109,9 @@ class ContextBench:
     segments: int
     assembly_large_open: list[float] = field(default_factory=list)  # the same with large files open as well
     large_open_lines: int = 0  # lines of each of those files
+    reparse_cpp_namespace: list[float] = field(default_factory=list)  # C++ functions in one namespace
+    cpp_lines: int = 0
+    cpp_segments: int = 0
 
 
 def _rss_mb() -> float:
@@ -122,6 +136,8 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
     reparse_javascript = _reparse(functions, random.Random(2), edits, [], [])
     one_js_class = SyntaxDocument(javascript, javascript_file(700, as_class=True))
     reparse_javascript_class = _reparse(one_js_class, random.Random(2), edits, [], [])
+    in_namespace = SyntaxDocument(registry.languages["cpp"], cpp_namespace_file(600))
+    reparse_cpp_namespace = _reparse(in_namespace, random.Random(2), edits, [], [])
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         (root / "pkg").mkdir()
@@ -179,6 +195,9 @@ def run(files: int = 2000, file_lines: int = 5000, edits: int = 300, positions: 
         document.segments,
         assembly_large_open,
         large_text.count("\n") + 1,
+        reparse_cpp_namespace,
+        in_namespace.text.count("\n") + 1,
+        in_namespace.segments,
     )
 
 
@@ -220,6 +239,8 @@ def markdown(result: ContextBench) -> str:
         f"{summary_ms(result.reparse_javascript)} | |",
         f"| … the same as the methods of one class (not cut inside: a piece would lack the closing brace), "
         f"p50 / p95 ms | {summary_ms(result.reparse_javascript_class)} | |",
+        f"| C++, 600 functions in one namespace ({result.cpp_lines} lines, {result.cpp_segments} segment: a "
+        f"namespace is not cut), p50 / p95 ms | {summary_ms(result.reparse_cpp_namespace)} | |",
         f"| opening that file: whole-file parse, then one parse per segment ({result.segments} segments), ms | "
         f"{result.open_seconds * 1000:.1f} | |",
         f"| context assembly with a {result.index_files}-file index, p50 / p95 ms | {summary_ms(result.assembly)} | "

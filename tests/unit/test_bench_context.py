@@ -14,4 +14,6 @@ def test_the_context_benchmark_measures_assembly_with_large_files_open_too() -> 
         f"| … with {context.LARGE_OPEN_FILES} more files of {result.large_open_lines} lines open, p50 / p95 ms |"
         in report
     )
+    assert len(result.reparse_cpp_namespace) == 8 and result.cpp_segments == 1 and result.cpp_lines > 4000
+    assert f"| C++, 600 functions in one namespace ({result.cpp_lines} lines, 1 segment: " in report
     assert "nan" not in report
