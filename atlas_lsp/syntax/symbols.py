@@ -189,6 +189,9 @@ def definitions(
         kind = kind_capture.split(".", 1)[1]
         key = node.start_byte
         doc_nodes = match.get("doc")
+        previous = found.get(key)
+        if previous is not None and previous.end_byte == node.end_byte and _cannot_replace(kind, doc_nodes, previous):
+            continue  # (the same node matched by a pattern that loses: a method's function pattern; not built)
         declaration = _declaration(node, spec.declaration_wrappers)
         body = _body(node)
         doc = (
@@ -214,7 +217,6 @@ def definitions(
             if kind != "field" and body is None
             else "",
         )
-        previous = found.get(key)
         if previous is None:
             found[key] = candidate
         elif previous.end_byte != candidate.end_byte and previous.kind == candidate.kind:
@@ -264,6 +266,14 @@ def _joined(first: Definition, second: Definition) -> Definition:
     """One definition from two pieces of it: the longer range, and the doc one of them has."""
     longer = first if first.end_byte >= second.end_byte else second
     return dataclasses.replace(longer, doc=first.doc or second.doc)
+
+
+def _cannot_replace(kind: str, doc_nodes: list[Node] | None, old: Definition) -> bool:
+    """Whether a match of kind ``kind`` for ``old``'s node would lose to it in `_better` (without building it: a
+    query matches each method as a method and as a function, with and without its docstring). A match without
+    doc nodes would get ``old``'s comment doc, its node's being the same."""
+    rank, old_rank = _KIND_PRIORITY.get(kind, 9), _KIND_PRIORITY.get(old.kind, 9)
+    return rank > old_rank or (rank == old_rank and (bool(old.doc) or not doc_nodes))
 
 
 def _better(new: Definition, old: Definition) -> bool:
