@@ -26,8 +26,8 @@ from atlas_lsp.model.parked import common_prefix
 _ITEM = array("i").itemsize
 REVISIT_EVERY = 64  # decisions between looks for a step size whose cost was last measured long ago
 CHECK_EVERY = 8  # every 8th generation runs another way (guessing or not), so each stays measured
-SLOW_MODE = 2.0  # a way this many times slower per token than the best is checked less often by requests:
-SLOW_CHECK_EVERY = 32  # every 32nd generation (a user waits for a request; low-priority work still checks every 8th)
+SLOW_MODE = 2.0  # a way this many times slower per token than the best, or one not measured yet, is checked by
+SLOW_CHECK_EVERY = 32  # requests every 32nd generation only (a user waits for them; low-priority work: every 8th)
 MIN_COMPARED_TOKENS = 8  # shorter generations say too little about the cost per token
 STALE_AFTER = 256  # decisions after which a size's measured cost is stale
 FIXED_STEP_TOKENS = 8  # a fixed-shape step: up to 8 tokens stay on llama.cpp's CUDA matrix-vector kernels
@@ -168,8 +168,9 @@ class DraftTuner:
         measured, or not run, for longest) so that each stays measured. A mode measured SLOW_MODE times slower
         than the best (on a GPU, guesses of changing length: a graph rebuilt each step) makes a request that
         checks it that much slower (likely the H200's slowest cold request at 87dd496: 115 ms of decoding against
-        a 25 ms median), so requests check it every SLOW_CHECK_EVERY-th generation, while ``low_priority`` work (a
-        speculation, which no one waits for) still checks it every CHECK_EVERY-th."""
+        a 25 ms median), and so may one not measured yet, so requests check those every SLOW_CHECK_EVERY-th
+        generation, while ``low_priority`` work (a speculation, which no one waits for) checks them every
+        CHECK_EVERY-th."""
         modes = self.modes()
         if len(modes) == 1:
             return modes[0]
@@ -192,9 +193,9 @@ class DraftTuner:
 
     def _check_every(self, mode: DecodeMode, best: DecodeMode, low_priority: bool) -> int:
         """Generations from one run of ``mode`` (not the best) to its next check, by a request or by low-priority
-        work."""
+        work (a mode not measured yet may be slow too)."""
         cost, best_cost = self.seconds_per_token.get(mode), self.seconds_per_token.get(best)
-        slow = cost is not None and best_cost is not None and cost >= SLOW_MODE * best_cost
+        slow = cost is None or (best_cost is not None and cost >= SLOW_MODE * best_cost)
         return SLOW_CHECK_EVERY if slow and not low_priority else CHECK_EVERY
 
     def record_generation(self, mode: DecodeMode, tokens: int, seconds: float) -> None:

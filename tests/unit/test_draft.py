@@ -164,10 +164,14 @@ def test_a_size_measured_on_a_slow_moment_is_measured_again_later() -> None:
 
 def test_whole_generations_decide_whether_to_guess_at_all() -> None:
     """Per-step costs miss the cost of switching step sizes (a GPU rebuilds its captured graph when the shape
-    changes): whole generations are compared, each way checked every 8th time."""
+    changes): whole generations are compared, each way checked every 8th time (a way not measured yet by
+    low-priority work, a speculation; by requests only every 32nd: it may be slow)."""
     tuner = DraftTuner(max_tokens=8)
-    plans = [tuner.plan_generation() for _ in range(16)]
+    plans = [tuner.plan_generation(low_priority=True) for _ in range(16)]
     assert plans == ["guess"] * 7 + ["plain"] + ["guess"] * 7 + ["plain"]  # guess; check plain now and then
+    requests_only = DraftTuner(max_tokens=8)
+    plans = [requests_only.plan_generation() for _ in range(40)]
+    assert [number for number, plan in enumerate(plans, 1) if plan == "plain"] == [32]
     tuner.record_generation("guess", tokens=40, seconds=0.3)
     tuner.record_generation("plain", tokens=40, seconds=0.2)  # plain decoding was faster per token
     plans = [tuner.plan_generation() for _ in range(16)]
@@ -210,7 +214,7 @@ def test_a_gpu_also_compares_fixed_shape_steps() -> None:
     """Where steps are launch-bound (a GPU), steps of one fixed size keep the captured graph: that mode starts,
     and the other two are each measured in turn; the fastest per token wins."""
     tuner = DraftTuner(max_tokens=8, fixed_step=8)
-    plans = [tuner.plan_generation() for _ in range(24)]
+    plans = [tuner.plan_generation(low_priority=True) for _ in range(24)]  # (speculations: they check the others)
     assert plans[7] == "guess" and plans[15] == "plain" and plans[23] == "guess"  # the unmeasured, then the oldest
     assert all(plan == "fixed" for number, plan in enumerate(plans) if number % 8 != 7)
     tuner.record_generation("fixed", tokens=40, seconds=0.08)
