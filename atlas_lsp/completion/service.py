@@ -295,23 +295,17 @@ class CompletionService:
             prompt = self._build(info, kept, kept_context, settings)
             if self._count_tokens(backend, prompt) <= budget:
                 return prompt
-        fitted = self._trimmed(
-            info,
-            cursor,
-            context,
-            settings,
-            budget,
-            lambda p: self._count_tokens(backend, p),
-            line,
-            backend.count_tokens,
-        )
         exact = getattr(backend, "count_tokens_exact", None)  # a backend whose counts are estimates (an endpoint)
+        # (an estimate's parts need not add up to the whole's, and an exact count there is a round trip: counting a
+        # step of lines alone first pays only with the in-process tokenizer)
+        alone = backend.count_tokens if exact is None else None
+        fitted = self._trimmed(
+            info, cursor, context, settings, budget, lambda p: self._count_tokens(backend, p), line, alone
+        )
         room = info.context_size - generation_tokens(info.context_size, settings) - 8
         if exact is not None and fitted.tokens > EXACT_CHECK_SHARE * room:
             # near the context size an estimate's error could overflow it: fit by the tokenizer's exact count
-            again = self._trimmed(
-                info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text), line, exact
-            )
+            again = self._trimmed(info, fitted.cursor, fitted.context, settings, room, lambda p: exact(p.text), line)
             fitted = replace(
                 again,
                 trimmed=fitted.trimmed or again.trimmed,

@@ -120,6 +120,29 @@ def test_an_estimating_backend_is_counted_exactly_only_near_the_context() -> Non
     assert CountingBackend().count_tokens(prompt.text) <= BUDGET - TYPING_RESERVE
 
 
+def test_an_estimating_backend_counts_whole_prompts_only() -> None:
+    """An estimate's parts need not add up to the whole's (an endpoint estimates short texts at 3 bytes a token, long
+    ones by a learned ratio), and its exact count is a round trip: no step of lines is counted alone there."""
+    rows = [f"value_{n} = compute({n}, {n + 1})  # line {n}\n" for n in range(600)]
+    steps = {"".join(rows[first : first + 32]) for first in range(0, 600, 32)}
+
+    class Recording(EstimatingBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.counted: list[str] = []
+
+        def count_tokens(self, text: str) -> int:
+            self.counted.append(text)
+            return super().count_tokens(text)
+
+    backend = Recording()
+    service = CompletionService(models=None)  # type: ignore[arg-type]
+    service._fitted_prompt(
+        backend, CursorText("".join(rows[:500]), "    x = ", "", ""), AssembledContext([], ""), SETTINGS, ("a.py", 500)
+    )
+    assert backend.counted and not steps & set(backend.counted)
+
+
 def test_a_budget_far_below_the_context_needs_no_exact_count() -> None:
     service = CompletionService(models=None)  # type: ignore[arg-type]
     backend = EstimatingBackend()
