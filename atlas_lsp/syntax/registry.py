@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import logging
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -72,10 +73,17 @@ class LanguageRegistry:
 
     languages: dict[str, LanguageSpec] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # suffix -> its language, for the languages there were then (index lookups ask this per definition found)
+    _by_suffix: dict[str, LanguageSpec | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cached_for: int = field(default=0, init=False, repr=False, compare=False)
 
     def for_path(self, path: str | PurePath) -> LanguageSpec | None:
-        suffix = PurePath(path).suffix
-        return next((spec for spec in self.languages.values() if suffix in spec.suffixes), None)
+        suffix = PurePath(path).suffix if isinstance(path, PurePath) else os.path.splitext(path)[1]
+        if self._cached_for != len(self.languages):
+            self._by_suffix, self._cached_for = {}, len(self.languages)
+        if suffix not in self._by_suffix:
+            self._by_suffix[suffix] = next((s for s in self.languages.values() if suffix in s.suffixes), None)
+        return self._by_suffix[suffix]
 
     def for_language_id(self, language_id: str) -> LanguageSpec | None:
         return next((spec for spec in self.languages.values() if language_id in spec.language_ids), None)

@@ -14,6 +14,7 @@ from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.queries import UnknownCaptureError, captures, compile_query
 from atlas_lsp.syntax.registry import (
     QUERY_FILES,
+    LanguageRegistry,
     LanguageSpec,
     grammars_dir,
     load_language,
@@ -33,6 +34,20 @@ def test_every_language_loads() -> None:
     assert set(LANGUAGES) <= set(registry.languages)
     for name in LANGUAGES:
         assert set(registry.languages[name].queries) == set(QUERY_FILES), name
+
+
+def test_a_files_language_by_its_suffix() -> None:
+    """A path as text or as a Path; suffixes remembered per set of languages (one added later is found)."""
+    registry = load_registry()
+    python = registry.languages["python"]
+    assert registry.for_path("/w/a.py") is registry.for_path(Path("/w/a.py")) is python
+    assert registry.for_path("/w/pkg.d/a.py") is registry.for_path("a.b/.c.py") is python
+    assert registry.for_path("/w/Makefile") is registry.for_path("/w/a.") is registry.for_path("/w/py") is None
+    assert registry.for_path("/w/main.go") is registry.languages["go"]
+    growing = LanguageRegistry()
+    assert growing.for_path("/w/a.py") is None
+    growing.languages["python"] = python
+    assert growing.for_path("/w/a.py") is python
 
 
 @pytest.mark.parametrize("name", LANGUAGES)
