@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from atlas_lsp.context.assemble import (
     ContextPart,
     RecentEdit,
+    collect_line_names,
     completion_context,
     defined_and_imported,
     open_file_summary,
@@ -21,6 +23,7 @@ from atlas_lsp.syntax.document import SyntaxDocument, TextEdit, has_lone_carriag
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
 logger = logging.getLogger(__name__)
+NAMES_SLICE_S = 0.002  # names are collected in slices this long, between which the event loop handles messages
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,12 @@ class ContextService:
         document = self.documents.get(path)
         if document is not None:
             open_file_summary(document, path, document.spec.line_comment)
+
+    def collect_names(self, path: str, seconds: float = NAMES_SLICE_S) -> bool:
+        """Compute the names used on each line of ``path`` (what a completion's window of lines ranks definitions
+        by) for its segments that lack them, for up to ``seconds``; True when some are left for another call."""
+        document = self.documents.get(path)
+        return document is not None and collect_line_names(document, time.perf_counter() + seconds)
 
     def change(self, path: str, edits: list[TextEdit | str]) -> None:
         """Apply the client's edits in order; a plain string replaces the whole text."""

@@ -36,9 +36,21 @@ def on_did_open(ls: AtlasLanguageServer, params: types.DidOpenTextDocumentParams
     # event loop, once the messages already waiting are handled); and, a moment later, for completions in other
     # files (its skeleton and words), off the path of a completion asked for right after opening
     ls.models.prepare([item.text])
+    prepare_context_soon(ls, path)
+
+
+def prepare_context_soon(ls: AtlasLanguageServer, path: str) -> None:
+    """Once the messages already waiting are handled, the names ``path`` defines and imports; a moment later, its
+    skeleton and words (for completions in other files) and, a slice at a time, the names used on each line."""
     loop = asyncio.get_running_loop()
     loop.call_soon(ls.context.prepare, path)
     loop.call_later(SUMMARY_DELAY_S, ls.context.summarise, path)
+    loop.call_later(SUMMARY_DELAY_S, _collect_names, ls, path)
+
+
+def _collect_names(ls: AtlasLanguageServer, path: str) -> None:
+    if ls.context.collect_names(path):
+        asyncio.get_running_loop().call_soon(_collect_names, ls, path)
 
 
 def edit_from_change(
@@ -74,6 +86,7 @@ def _parse_when_idle(ls: AtlasLanguageServer, path: str) -> None:
     ls.idle_parses.pop(path, None)
     if ls.context.parse(path):
         ls.parsed_while_idle += 1
+        _collect_names(ls, path)  # an edit that added or removed lines dropped its segment's
 
 
 def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentParams) -> None:

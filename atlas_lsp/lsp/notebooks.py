@@ -10,7 +10,6 @@ lays the text out again, and so does the next completion after typing in a markd
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from atlas_lsp.context.notebook import (
     lay_out,
     notebook_language,
 )
-from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, edit_from_change, schedule_idle_parse, uri_to_path
+from atlas_lsp.lsp.documents import edit_from_change, prepare_context_soon, schedule_idle_parse, uri_to_path
 from atlas_lsp.syntax.registry import LanguageRegistry
 
 if TYPE_CHECKING:
@@ -124,9 +123,7 @@ def on_did_open_notebook(ls: AtlasLanguageServer, params: types.DidOpenNotebookD
     path = uri_to_path(notebook.uri)
     logger.debug("notebook opened: %s (%d cells)", path, len(notebook.cells))
     ls.models.prepare([cell.text for cell in params.cell_text_documents])
-    loop = asyncio.get_running_loop()
-    loop.call_soon(ls.context.prepare, path)
-    loop.call_later(SUMMARY_DELAY_S, ls.context.summarise, path)
+    prepare_context_soon(ls, path)
 
 
 def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:

@@ -209,7 +209,7 @@ class SyntaxDocument:
         return self._bounds[segment + 1] if segment + 1 < len(self._bounds) else len(self.source)
 
     def _point_of(self, byte: int) -> Point:
-        row = int(np.searchsorted(self._starts, byte, side="right")) - 1
+        row = self.line_of(byte)
         return Point(row, byte - int(self._starts[row]))
 
     def _parse(self, segment: int, old: Tree | None) -> Tree:
@@ -249,6 +249,10 @@ class SyntaxDocument:
     def segments(self) -> int:
         return len(self._trees)
 
+    def segment_span(self, segment: int) -> tuple[int, int]:
+        """The bytes (start, end) of segment number ``segment``."""
+        return self._bounds[segment], self._end(segment)
+
     @property
     def has_error(self) -> bool:
         return any(tree.root_node.has_error for tree in self._current_trees())
@@ -272,16 +276,33 @@ class SyntaxDocument:
     def per_segment_span(self, key: str, compute: Callable[[Node, int, int], T], stale_edits: int = 0) -> list[T]:
         """`per_segment` with each segment's own bytes (start, end): the root of a class's piece parsed after its
         header spans the header too, and so do the pieces between them."""
-        values: list[T] = []
-        for segment, tree in enumerate(self._current_trees()):
-            remembered = self._segment_values[segment]
-            known = remembered.get(key)
-            edits = self._segment_edits[segment]
-            if known is None or edits - known[0] > stale_edits:
-                known = (edits, compute(tree.root_node, self._bounds[segment], self._end(segment)))
-                remembered[key] = known
-            values.append(cast(T, known[1]))
-        return values
+        trees = self._current_trees()
+        return [self._segment_value(segment, trees, key, compute, stale_edits) for segment in range(len(trees))]
+
+    def per_segment_between(
+        self, key: str, compute: Callable[[Node, int, int], T], start_byte: int, end_byte: int, stale_edits: int = 0
+    ) -> list[tuple[int, T]]:
+        """`per_segment_span`'s values of only the segments that hold bytes ``start_byte``..``end_byte``, each
+        with the line its segment starts on now (a value must not hold positions; lines counted from its
+        segment's first line survive edits elsewhere)."""
+        trees = self._current_trees()
+        first = max(bisect.bisect_right(self._bounds, start_byte) - 1, 0)
+        last = max(bisect.bisect_left(self._bounds, max(end_byte, start_byte + 1)) - 1, first)
+        return [
+            (self.line_of(self._bounds[segment]), self._segment_value(segment, trees, key, compute, stale_edits))
+            for segment in range(first, min(last, len(trees) - 1) + 1)
+        ]
+
+    def _segment_value(
+        self, segment: int, trees: list[Tree], key: str, compute: Callable[[Node, int, int], T], stale_edits: int
+    ) -> T:
+        remembered = self._segment_values[segment]
+        known = remembered.get(key)
+        edits = self._segment_edits[segment]
+        if known is None or edits - known[0] > stale_edits:
+            known = (edits, compute(trees[segment].root_node, self._bounds[segment], self._end(segment)))
+            remembered[key] = known
+        return cast(T, known[1])
 
     def sexp(self) -> str:
         """The trees' top-level statements as one S-expression (tests compare it with a whole-file parse); the
@@ -447,6 +468,10 @@ class SyntaxDocument:
 
     def point(self, line: int, column: int) -> tuple[int, Point]:
         return self._byte_at(line, column)
+
+    def line_of(self, byte: int) -> int:
+        """The line that holds ``byte``."""
+        return int(np.searchsorted(self._starts, byte, side="right")) - 1
 
     def node_text(self, node: Node) -> str:
         return self.source[node.start_byte : node.end_byte].decode("utf-8", errors="replace")

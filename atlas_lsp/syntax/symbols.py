@@ -327,6 +327,28 @@ def imported_names(spec: LanguageSpec, roots: Sequence[Node], source: bytes) -> 
     return pairs
 
 
+REFERENCE_WEIGHTS = (("reference.call", 3), ("reference.name", 1))  # a call's name counts three times more
+LineNames = tuple[tuple[tuple[str, int], ...], ...]  # per line: (name, weight) of each name used on it
+
+
+def names_by_line(
+    spec: LanguageSpec, root: Node, source: bytes, start_byte: int, end_byte: int, first_line: int
+) -> LineNames:
+    """The names used between two offsets of ``root``'s tree, per line from ``first_line`` (the line of
+    ``start_byte``) on, each with its weight: what `referenced_names` counts, kept per line so that a window's
+    counts are its lines' added up. Only nodes that start in the span count (a class's piece: not its header's)."""
+    query = spec.queries.get("references")
+    if query is None:
+        return ()
+    found = captures(query, root, start_byte, end_byte)
+    lines: dict[int, list[tuple[str, int]]] = {}
+    for capture, weight in REFERENCE_WEIGHTS:
+        for node in found.get(capture, []):
+            if start_byte <= node.start_byte < end_byte:
+                lines.setdefault(node.start_point.row - first_line, []).append((_text(source, node), weight))
+    return tuple(tuple(lines.get(line, ())) for line in range(max(lines, default=-1) + 1))
+
+
 def referenced_names(
     spec: LanguageSpec, roots: Sequence[Node], source: bytes, start_byte: int, end_byte: int
 ) -> list[str]:
@@ -340,7 +362,7 @@ def referenced_names(
         if root.start_byte < end_byte and start_byte < root.end_byte
     ]
     counts: dict[str, int] = {}
-    for weight, capture in ((3, "reference.call"), (1, "reference.name")):
+    for capture, weight in REFERENCE_WEIGHTS:
         seen: set[int] = set()  # a class's header is in each of its pieces' trees: count its names once
         for node in (node for group in found for node in group.get(capture, [])):
             if start_byte <= node.start_byte and node.end_byte <= end_byte and node.start_byte not in seen:

@@ -1,4 +1,5 @@
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ from atlas_lsp.context import assemble
 from atlas_lsp.context.assemble import ContextPart, RecentEdit, approx_tokens, completion_context, fit_to_budget
 from atlas_lsp.context.index import WorkspaceIndex, workspace_files
 from atlas_lsp.context.service import ContextService
-from atlas_lsp.lsp.documents import SUMMARY_DELAY_S, on_did_open, uri_to_path
+from atlas_lsp.lsp.documents import IDLE_PARSE_S, SUMMARY_DELAY_S, on_did_open, schedule_idle_parse, uri_to_path
 from atlas_lsp.server import build_server
 from atlas_lsp.syntax import symbols
 from atlas_lsp.syntax.document import LONGEST_PARSED_LINE, SyntaxDocument, TextEdit
@@ -513,3 +514,133 @@ def test_matches_that_lose_to_a_definition_already_found_are_not_built(monkeypat
         *(("function", f'"""F {n}."""') for n in range(2)),
     ]
     assert len(built) <= 2 * len(found)  # 18 matches: each built at most twice (12 here), not every match
+
+
+def whole_parse_names(text: str, first: int, end: int) -> list[str]:
+    """`referenced_names` of lines first..end (exclusive) from one whole-file parse."""
+    whole = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=10**9)
+    start, _ = whole.point(first, 0)
+    stop, _ = whole.point(end, 0)
+    return symbols.referenced_names(whole.spec, whole.roots, whole.source, start, stop)
+
+
+def names_computed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each segment's names computed from now on (its first line)."""
+    computed: list[int] = []
+    compute = assemble.names_by_line
+    monkeypatch.setattr(
+        assemble,
+        "names_by_line",
+        lambda *args: computed.append(args[-1]) or compute(*args),  # type: ignore[func-returns-value]
+    )
+    return computed
+
+
+@pytest.mark.parametrize(("classes", "methods", "functions"), [(2, 8, 6), (1, 40, 3), (3, 15, 20)])
+def test_names_near_the_cursor_kept_per_line_are_a_whole_parses_through_edits(
+    classes: int, methods: int, functions: int
+) -> None:
+    """The names of a window of lines, added up from each segment's names per line, are the query's over those
+    lines of a whole-file parse (a class cut into pieces: its header's names counted once), through new lines,
+    deleted lines, typing inside a line and an edit of a class's header; at every window of the file."""
+    text = big_module(classes, methods, functions).replace("return sum(items)", "return helper(sum(items), self)")
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    assert document.segments > 5
+    rows = text.split("\n")
+    header = rows.index("class Shape0(object):")
+    method = rows.index("    def method_4(self, items):")
+    edits = [
+        TextEdit(method + 2, 0, method + 2, 0, "        extra = outer(items)\n    def inserted(self):\n        pass\n"),
+        TextEdit(method + 1, 12, method + 1, 12, "Big "),  # typing inside a line (its docstring)
+        TextEdit(header, 6, header, 12, "Figure"),  # the class's header: its pieces merge
+        TextEdit(3, 0, 8, 0, ""),  # a function deleted
+        TextEdit(len(rows) - 2, 0, len(rows) - 2, 0, "def appended(x):\n    return wrap(x)\n"),
+    ]
+    for edit in [None, *edits]:
+        if edit is not None:
+            document.apply(edit)
+        lines = document.text.count("\n") + 1
+        for line in range(0, lines + 3, 3):
+            first, end = max(0, line - assemble.WINDOW_LINES), line + assemble.WINDOW_LINES
+            assert assemble.window_names(document, first, end) == whole_parse_names(document.text, first, end), (
+                edit,
+                line,
+            )
+
+
+def test_a_window_computes_only_its_own_segments_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Computed for the segments a window reaches, once; kept through typing inside their lines and through edits
+    of other segments that move their lines; an edit that adds a line computes its segment's again."""
+    text = big_module(3, 15, 20)
+    document = SyntaxDocument(REGISTRY.languages["python"], text, segment_bytes=256)
+    computed = names_computed(monkeypatch)
+    rows = text.split("\n")
+    line = rows.index("    def method_7(self, items):")
+    start, _ = document.point(line - 20, 0)
+    end, _ = document.point(line + 20, 0)
+    spans = [document.segment_span(segment) for segment in range(document.segments)]
+    reached = [span for span in spans if span[0] < end and span[1] > start]
+    names = assemble.window_names(document, line - 20, line + 20)
+    assert len(computed) == len(reached) < document.segments
+    assemble.window_names(document, line - 20, line + 20)
+    assert len(computed) == len(reached)  # remembered
+    document.apply(TextEdit(2, 0, 2, 0, "# a comment\n# and another\n"))  # above: its lines move down by two
+    assert assemble.window_names(document, line - 18, line + 22) == names
+    assert len(computed) == len(reached)
+    body = line + 4  # `        return sum(items) * 7`
+    assert document.line_text(body) == "        return sum(items) * 7"
+    document.apply(TextEdit(body, 29, body, 29, " + typed"))  # typing inside a line: reused for a while
+    assert "typed" not in assemble.window_names(document, line - 18, line + 22)
+    assert len(computed) == len(reached)
+    document.apply(TextEdit(body + 1, 0, body + 1, 0, "        pass\n"))  # a new line: its segment's again
+    assert "typed" in assemble.window_names(document, line - 18, line + 22)
+    assert len(computed) == len(reached) + 1
+    assert assemble.window_names(document, line - 18, line + 22) == whole_parse_names(
+        document.text, line - 18, line + 22
+    )
+
+
+def test_names_collected_ahead_leave_a_window_nothing_to_compute(monkeypatch: pytest.MonkeyPatch) -> None:
+    document = SyntaxDocument(REGISTRY.languages["python"], big_module(3, 15, 20), segment_bytes=256)
+    computed = names_computed(monkeypatch)
+    assert assemble.collect_line_names(document, deadline=0.0)  # no time: all left
+    assert computed == []
+    assert not assemble.collect_line_names(document, deadline=time.perf_counter() + 60)
+    assert len(computed) == document.segments
+    lines = document.text.count("\n") + 1
+    for line in range(0, lines, 7):
+        assemble.window_names(document, max(0, line - 20), line + 20)
+    assert len(computed) == document.segments
+
+
+def test_names_are_collected_a_moment_after_opening_and_after_an_edit_adds_lines() -> None:
+    """Off the path of a completion asked for right after opening: a moment later, a slice at a time; and in the
+    pause after an edit that dropped a segment's."""
+    server = build_server()
+    uri = "file:///w/big.py"
+    text = big_module(3, 30, 60)
+    params = types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 1, text))
+
+    def collected(document: SyntaxDocument) -> int:  # (peeking: `line_names` would compute them)
+        return sum("names-by-line" in values for values in document._segment_values)
+
+    async def main() -> tuple[int, int, int, int, int]:
+        on_did_open(server, params)
+        await asyncio.sleep(0.02)
+        path = uri_to_path(uri)
+        document = server.context.documents[path]
+        early = collected(document)
+        await asyncio.sleep(SUMMARY_DELAY_S + 0.4)
+        later = collected(document)
+        server.context.change(path, [TextEdit(5, 0, 5, 0, "x = 1\n")])
+        schedule_idle_parse(server, path)
+        edited = collected(document)
+        await asyncio.sleep(IDLE_PARSE_S + 0.3)
+        return document.segments, early, later, edited, collected(document)
+
+    try:
+        segments, early, later, edited, idle = asyncio.run(main())
+    finally:
+        server.close_services()
+    assert segments > 2
+    assert (early, later, edited, idle) == (0, segments, segments - 1, segments)
