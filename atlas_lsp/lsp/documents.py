@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from atlas_lsp.server import AtlasLanguageServer
 
 logger = logging.getLogger(__name__)
-IDLE_PARSE_S = 0.25  # after a document's last change, before its edited parts are parsed (see schedule_idle_parse)
+# after a document's last change, before its edited parts are parsed (see schedule_idle_parse): shorter than the
+# default `completion.debounceMs` (60), so a keystroke's request finds its edit parsed once its debounce ends
+IDLE_PARSE_S = 0.05
 SUMMARY_DELAY_S = 0.1  # after opening a file, before summarising it for completions in other files: by then a
 # completion asked for right after opening has usually reached the model, and the event loop is free while it runs
 
@@ -75,7 +77,8 @@ def schedule_idle_parse(ls: AtlasLanguageServer, path: str) -> None:
     """``path`` was just edited: its edited parts are parsed once its edits pause for IDLE_PARSE_S. A tree is parsed
     when it is read, so edits that no request read (typing answered from the suggestion cache, typing with
     suggestions off) were parsed by the next request that reads it, in another place of the file maybe: a
-    millisecond or more of its answer (a request right after an edit still parses that edit)."""
+    millisecond or more of its answer. A request right after an edit parses that edit itself, unless it waits out
+    a debounce longer than IDLE_PARSE_S (the default one is)."""
     pending = ls.idle_parses.pop(path, None)
     if pending is not None:
         pending.cancel()

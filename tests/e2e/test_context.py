@@ -127,6 +127,38 @@ async def test_edits_are_parsed_in_the_pause_after_them(client: LanguageClient, 
     assert status["syntax"]["parsedWhileIdle"] == 1  # nothing more to parse
 
 
+async def test_a_keystrokes_edit_is_parsed_while_its_request_waits_out_the_debounce(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    """With `completion.debounceMs` at its default, a keystroke's own edit is parsed in the pause its request waits
+    for a newer one (the request then reads a parsed tree); without a debounce the request parses it itself."""
+    await start_session(client, tmp_path, {"completion": {"timeLimitMs": 60000}})
+    await wait_for_status(client, {"ready"})
+
+    async def keystroke(uri: str, version: int, column: int) -> int:
+        client.text_document_did_change(_typed(uri, version, column, "t"))
+        await client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=2, character=column + 1),
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            )
+        )
+        status = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="atlas.status"))
+        parsed: int = status["syntax"]["parsedWhileIdle"]
+        return parsed
+
+    first = open_document(client, tmp_path / "main.py", "def f(x):\n    return x\n\n")
+    second = open_document(client, tmp_path / "other.py", "def g(y):\n    return y\n\n")  # (no cache hit there)
+    await asyncio.sleep(0.5)  # (what opening starts reads the tree)
+    assert await keystroke(first, 2, 0) == 1  # parsed while the request waited
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"atlas": {"completion": {"debounceMs": 0}}})
+    )
+    await asyncio.sleep(0.5)
+    assert await keystroke(second, 2, 0) == 1  # the request parsed it: nothing left for the pause
+
+
 async def test_a_folder_added_to_the_workspace_is_indexed(client: LanguageClient, tmp_path: Path) -> None:
     """VS Code's "Add Folder to Workspace": the index is built again with the new folder (it kept the first set)."""
     first, second = tmp_path / "app", tmp_path / "lib"
