@@ -13,10 +13,8 @@ from tree_sitter import Node
 from atlas_lsp.context.index import WorkspaceIndex
 from atlas_lsp.syntax.document import SyntaxDocument
 from atlas_lsp.syntax.symbols import (
-    CONTAINER_KINDS,
     Definition,
     LineNames,
-    class_skeleton,
     defined_names,
     definitions,
     imported_names,
@@ -106,12 +104,6 @@ def _enclosing_parts(
     ]
 
 
-def _skeleton(definition: Definition, index: WorkspaceIndex, comment: str) -> str:
-    if definition.kind not in CONTAINER_KINDS:
-        return definition.skeleton(comment)
-    return class_skeleton(definition, index.file_definitions(definition.path), comment)
-
-
 def _definition_parts(
     names: list[str], imported: set[str], index: WorkspaceIndex, path: str, comment: str, family: str
 ) -> list[ContextPart]:
@@ -124,12 +116,12 @@ def _definition_parts(
                 continue
             why = "imported and used near the cursor" if name in imported else "used near the cursor"
             score = 60.0 - rank + (10.0 if name in imported else 0.0)
-            skeleton = _skeleton(definition, index, comment)
+            skeleton = index.skeleton(definition, comment)
             parts.append(ContextPart("definition", definition.path, skeleton, f"{name}: {why}", score))
-    for name in imported - set(names):
+    for name in sorted(imported - set(names)):  # (in name order: a set's order changes from run to run)
         for definition in index.lookup(name, family)[:2]:
             if definition.path != path:
-                skeleton = _skeleton(definition, index, comment)
+                skeleton = index.skeleton(definition, comment)
                 parts.append(ContextPart("import", definition.path, skeleton, f"{name}: imported", 30.0))
     return parts
 

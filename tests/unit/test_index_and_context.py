@@ -53,6 +53,52 @@ def make_workspace(root: Path) -> None:
     (root / "bundle.min.js").write_text("var a=[" + ",".join(["1"] * 15_000) + "];function minified(){}\n")
 
 
+def test_a_definitions_skeleton_is_built_once_until_its_file_is_indexed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A class's skeleton (with its methods') is built from its file's definitions once, then remembered; indexing
+    the file again (a save) forgets it, so a renamed method shows."""
+    make_workspace(tmp_path)
+    index = WorkspaceIndex(REGISTRY)
+    index.build([tmp_path])
+    built: list[str] = []
+    build = symbols.class_skeleton
+    monkeypatch.setattr(
+        "atlas_lsp.context.index.class_skeleton",
+        lambda definition, *rest: built.append(definition.name) or build(definition, *rest),  # type: ignore[func-returns-value]
+    )
+    (circle,) = index.lookup("Circle")
+    skeleton = index.skeleton(circle, "#")
+    assert skeleton == build(circle, index.file_definitions(circle.path), "#")
+    assert "def area(self) -> float:" in skeleton and "return" not in skeleton
+    assert index.skeleton(circle, "#") == skeleton and index.skeleton(circle, "//") == skeleton  # (a Python class)
+    assert built == ["Circle", "Circle"]  # once per comment style
+    shapes = tmp_path / "geometry" / "shapes.py"
+    shapes.write_text(SHAPES.replace("def area(self)", "def size(self)"))
+    index.update_file(shapes)
+    (again,) = index.lookup("Circle")
+    assert again == circle  # the class itself is as it was (same bytes, doc and signature)...
+    assert "def size(self) -> float:" in index.skeleton(again, "#")  # ...but not its members
+    assert built == ["Circle", "Circle", "Circle"]
+
+
+def test_imported_names_unused_near_the_cursor_come_in_name_order(tmp_path: Path) -> None:
+    """Their parts have one score: in name order, the same in every run (a set's order changes between runs, and
+    with it which of them a tight budget kept)."""
+    names = ["zeta", "alpha", "mu", "kappa", "omega", "beta", "delta", "sigma"]
+    (tmp_path / "lib.py").write_text("".join(f"def {name}(x):\n    return x\n\n\n" for name in names))
+    filler = "".join(f"value_{n} = {n}\n" for n in range(30))  # (the import out of the cursor's window)
+    main = f"from lib import {', '.join(names)}\n{filler}\n\ndef run():\n    pass\n"
+    (tmp_path / "main.py").write_text(main)
+    service = ContextService(REGISTRY)
+    service.build_index([tmp_path])
+    path = str(tmp_path / "main.py")
+    service.open(path, main)
+    parts = completion_context(service.documents[path], path, 34, 8, service.index, service.documents, [], budget=2000)
+    imported = [part.reason.split(":")[0] for part in parts if part.kind == "import"]
+    assert imported == sorted(names)
+
+
 def test_workspace_files_skip_vendored_and_virtualenv(tmp_path: Path) -> None:
     make_workspace(tmp_path)
     names = sorted(p.relative_to(tmp_path).as_posix() for p in workspace_files(tmp_path, REGISTRY.suffixes))
