@@ -16,4 +16,6 @@ def test_the_context_benchmark_measures_assembly_with_large_files_open_too() -> 
     )
     assert len(result.reparse_cpp_namespace) == 8 and result.cpp_segments == 1 and result.cpp_lines > 4000
     assert f"| C++, 600 functions in one namespace ({result.cpp_lines} lines, 1 segment: " in report
+    assert len(result.own_first) == len(result.own_again) == 8 and result.own_index_files > 50
+    assert f"| … in this package's own source ({context.OWN_SOURCE_FILE} open, its {result.own_index_files} " in report
     assert "nan" not in report
