@@ -63,15 +63,11 @@ def class_skeleton(definition: Definition, members: list[Definition], comment: s
     inside = [m for m in members if definition.start_byte < m.start_byte and m.end_byte <= definition.end_byte]
     # a container written on the definition's first line is its body (C's `typedef struct point {…} point_t;`): its
     # members are the definition's own
-    body = [m for m in inside if m.kind in CONTAINER_KINDS and m.start_line == definition.start_line]
-    inside = [m for m in inside if m not in body]
-    own = [
-        m
-        for m in inside
-        if not any(o is not m and o.start_byte <= m.start_byte and m.end_byte <= o.end_byte for o in inside)
-    ]
-    fields = [m for m in own if m.kind in ("field", "constant")][:MAX_FIELDS_SHOWN]
-    inner = [m for m in own if m.kind == "method" or m in fields]
+    inside = [m for m in inside if not (m.kind in CONTAINER_KINDS and m.start_line == definition.start_line)]
+    nested = _nested(inside)
+    own = [m for m in inside if id(m) not in nested]
+    fields = {id(m) for m in [m for m in own if m.kind in ("field", "constant")][:MAX_FIELDS_SHOWN]}
+    inner = [m for m in own if m.kind == "method" or id(m) in fields]
     if not inner:
         return definition.skeleton(comment)
     indented = "\n".join(
@@ -85,6 +81,21 @@ def class_skeleton(definition: Definition, members: list[Definition], comment: s
     closing = definition.closing
     closing = "}" + ("" if closing[:1] in ("", ";", ",") else " ") + closing  # `} point_t;`, `};`
     return "\n".join([*doc, signature + " {", indented, closing])
+
+
+def _nested(definitions: list[Definition]) -> set[int]:
+    """The ids of the definitions that lie within another of ``definitions`` (two with the same bytes each lie
+    within the other). One pass in start order, keeping the farthest end seen: a class of n members took n² checks."""
+    ordered = sorted(definitions, key=lambda d: (d.start_byte, -d.end_byte))
+    spans = [(d.start_byte, d.end_byte) for d in ordered]
+    nested: set[int] = set()
+    reach = -1
+    for number, (definition, span) in enumerate(zip(ordered, spans, strict=True)):
+        twin = (number > 0 and spans[number - 1] == span) or (number + 1 < len(spans) and spans[number + 1] == span)
+        if span[1] <= reach or twin:
+            nested.add(id(definition))
+        reach = max(reach, span[1])
+    return nested
 
 
 @dataclass(frozen=True)

@@ -449,6 +449,33 @@ def test_a_types_skeleton_shows_its_fields(language: str, source: str, name: str
     assert symbols.class_skeleton(definition, found, spec.line_comment) == skeleton
 
 
+def test_the_members_inside_another_member_are_found_in_one_pass() -> None:
+    """`_nested` (one pass in start order) marks what the pairwise check marked: a member inside another (a
+    method of a nested class), one that shares its start with a longer one, and both of two with the same bytes."""
+
+    def member(name: str, start: int, end: int) -> symbols.Definition:
+        return symbols.Definition(name, "method", name, "", "f", 0, 0, start, end)
+
+    members = [
+        member("outer", 10, 100),
+        member("inner", 20, 40),  # inside outer
+        member("inner_head", 10, 50),  # starts with outer, ends before it
+        member("after", 100, 150),  # touches outer's end: not inside
+        member("twin_a", 200, 220),
+        member("twin_b", 200, 220),  # the same bytes: each inside the other
+        member("deep", 25, 30),  # inside inner and outer
+        member("alone", 300, 310),
+    ]
+    pairwise = {
+        m.name
+        for m in members
+        if any(o is not m and o.start_byte <= m.start_byte and m.end_byte <= o.end_byte for o in members)
+    }
+    assert pairwise == {"inner", "inner_head", "twin_a", "twin_b", "deep"}
+    assert {m.name for m in members if id(m) in symbols._nested(members)} == pairwise
+    assert symbols._nested(list(reversed(members))) == symbols._nested(members)
+
+
 def test_context_comes_from_files_of_the_documents_language_family(tmp_path: Path) -> None:
     """A name defined in a Python file and in a Go file: a Python completion sees the Python definition only (and
     no open Go file); a TypeScript file still sees a JavaScript file's (one family: they import each other)."""
