@@ -22,6 +22,7 @@ from atlas_lsp.syntax.symbols import (
 )
 
 WINDOW_LINES = 20
+LINE_NAMES = "names-by-line"  # the per-segment value `line_names` keeps
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -215,7 +216,7 @@ def line_names(document: SyntaxDocument, start_byte: int, end_byte: int) -> list
     def by_line(root: Node, segment_start: int, segment_end: int) -> LineNames:
         return names_by_line(spec, root, source, segment_start, segment_end, document.line_of(segment_start))
 
-    return document.per_segment_between("names-by-line", by_line, start_byte, end_byte, stale_edits=64)
+    return document.per_segment_between(LINE_NAMES, by_line, start_byte, end_byte, stale_edits=64)
 
 
 def window_names(document: SyntaxDocument, first_line: int, end_line: int) -> list[str]:
@@ -235,7 +236,7 @@ def window_names(document: SyntaxDocument, first_line: int, end_line: int) -> li
 def collect_line_names(document: SyntaxDocument, deadline: float) -> bool:
     """Compute `line_names` for the segments that lack them, until ``deadline`` (time.perf_counter); True when
     some are left (a completion computes those its window needs itself)."""
-    for segment in range(document.segments):
+    for segment in document.segments_lacking(LINE_NAMES):  # (none, after most pauses in typing: a cheap check)
         if time.perf_counter() >= deadline:
             return True
         start, _ = document.segment_span(segment)

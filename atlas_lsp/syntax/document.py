@@ -249,6 +249,11 @@ class SyntaxDocument:
     def segments(self) -> int:
         return len(self._trees)
 
+    def segments_lacking(self, key: str) -> list[int]:
+        """The segments (numbers) that hold no value for ``key`` yet, after parsing what was edited."""
+        self._current_trees()
+        return [segment for segment, values in enumerate(self._segment_values) if key not in values]
+
     def segment_span(self, segment: int) -> tuple[int, int]:
         """The bytes (start, end) of segment number ``segment``."""
         return self._bounds[segment], self._end(segment)

@@ -680,6 +680,12 @@ def test_names_collected_ahead_leave_a_window_nothing_to_compute(monkeypatch: py
     assert computed == []
     assert not assemble.collect_line_names(document, deadline=time.perf_counter() + 60)
     assert len(computed) == document.segments
+    looked: list[int] = []
+    between = document.per_segment_between
+    document.per_segment_between = lambda *args, **kwargs: looked.append(1) or between(*args, **kwargs)  # type: ignore[method-assign]
+    assert not assemble.collect_line_names(document, deadline=time.perf_counter() + 60)
+    assert looked == []  # nothing lacking (after most pauses in typing): no segment visited
+    del document.per_segment_between
     lines = document.text.count("\n") + 1
     for line in range(0, lines, 7):
         assemble.window_names(document, max(0, line - 20), line + 20)
