@@ -175,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(measure)
     measure.add_argument("--files", type=int, default=2000, help="workspace size for `context` and `sandbox`")
     measure.add_argument(
+        "--file",
+        metavar="FILE.py",
+        help="`completion` and `decode`: measure in this Python file (its first 2,000 lines) instead of the pinned "
+        "input, the same text in every run (atlas_lsp/bench/data/completion_input.txt)",
+    )
+    measure.add_argument(
         "--server-log",
         metavar="FILE",
         help="`completion`: the server's debug log goes to FILE (to see what it did; its timings then include the "

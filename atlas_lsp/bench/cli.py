@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
+from atlas_lsp.bench.completion import BenchInputError
 from atlas_lsp.bench.report import with_settings, write_section
 from atlas_lsp.config import Settings, merge_settings, settings_reference
 
@@ -51,36 +52,13 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
     server_log = getattr(args, "server_log", None)
     if server_log and (args.suite != "completion" or args.output != "-"):
         raise SystemExit("--server-log applies to bench completion printed only (--output -): logging costs time")
-    on_gpu = False
-    if args.suite == "context":
-        from atlas_lsp.bench import context
-
-        body = context.markdown(context.run(files=args.files))
-    elif args.suite == "decode":
-        from atlas_lsp.bench import decode
-
-        if endpoint:
-            raise SystemExit("bench decode measures the in-process model; --endpoint does not apply")
-        decoded = decode.run(model=args.model, overrides=overrides)
-        on_gpu = decoded.device.startswith("gpu")
-        body = decode.markdown(decoded)
-    elif args.suite == "sandbox":
-        from atlas_lsp.bench import sandbox
-
-        if endpoint:
-            raise SystemExit("bench sandbox measures the test runs' sandbox; --endpoint does not apply")
-        body = sandbox.markdown(sandbox.run(files=args.files))
-    elif args.suite == "solve":
-        from atlas_lsp.bench import solve
-
-        result = solve.run(model=args.model, limit=args.tasks, k=args.k, rounds=args.rounds, endpoint=endpoint)
-        body = solve.markdown(result, endpoint)
-    else:
-        from atlas_lsp.bench import completion
-
-        result = completion.run(model=args.model, endpoint=endpoint, overrides=overrides, server_log=server_log)
-        on_gpu = result.device.startswith("gpu")
-        body = completion.markdown(result, endpoint)
+    file = Path(args.file) if getattr(args, "file", None) else None
+    if file is not None and args.suite not in SETTABLE_SUITES:
+        raise SystemExit(f"--file applies to bench {' and '.join(SETTABLE_SUITES)}, not {args.suite}")
+    try:
+        body, on_gpu = _measure(args, endpoint, overrides, server_log, file)
+    except BenchInputError as error:
+        raise SystemExit(f"--file {error}") from error
     if overrides:
         body = with_settings(body, describe_overrides(overrides))
     out.write(body)
@@ -90,3 +68,41 @@ def run_bench(args: argparse.Namespace, out: IO[str]) -> int:
         write_section(Path(args.output), key, body)
         out.write(f"\nrecorded in {args.output}\n")
     return 0
+
+
+def _measure(
+    args: argparse.Namespace,
+    endpoint: str | None,
+    overrides: dict[str, dict[str, Any]],
+    server_log: str | None,
+    file: Path | None,
+) -> tuple[str, bool]:
+    """Run the suite: its section's markdown, and whether it ran on a GPU."""
+    if args.suite == "context":
+        from atlas_lsp.bench import context
+
+        return context.markdown(context.run(files=args.files)), False
+    if args.suite == "decode":
+        from atlas_lsp.bench import decode
+
+        if endpoint:
+            raise SystemExit("bench decode measures the in-process model; --endpoint does not apply")
+        decoded = decode.run(model=args.model, overrides=overrides, file=file)
+        return decode.markdown(decoded), decoded.device.startswith("gpu")
+    if args.suite == "sandbox":
+        from atlas_lsp.bench import sandbox
+
+        if endpoint:
+            raise SystemExit("bench sandbox measures the test runs' sandbox; --endpoint does not apply")
+        return sandbox.markdown(sandbox.run(files=args.files)), False
+    if args.suite == "solve":
+        from atlas_lsp.bench import solve
+
+        result = solve.run(model=args.model, limit=args.tasks, k=args.k, rounds=args.rounds, endpoint=endpoint)
+        return solve.markdown(result, endpoint), False
+    from atlas_lsp.bench import completion
+
+    measured = completion.run(
+        model=args.model, endpoint=endpoint, overrides=overrides, server_log=server_log, file=file
+    )
+    return completion.markdown(measured, endpoint), measured.device.startswith("gpu")

@@ -1,6 +1,6 @@
 """`atlas-lsp bench completion`: the real server over LSP vs the raw llama-cpp call on the same prompts.
 
-Measured in one run: cold requests at fixed positions of a real 2,000-line file (this package's own source), the
+Measured in one run: cold requests at fixed positions of a real 2,000-line file (the pinned input below), the
 raw `Llama.create_completion` on the prompts the server built (same token count, same KV-cache history), a
 one-character follow-up on the same line (KV reuse), typing the suggestion (cache), a 50 requests/second
 burst of typing, new lines written below a position (the prompt's start should stay), the first request where
@@ -12,6 +12,11 @@ speculation running (`_settle`), so that the raw call and the cold requests have
 The file is opened one second before the first request, as a user opens a file and then types: opening starts
 one-time work (its lines tokenized into the piece cache, its names collected). A request sent at the moment a
 second file opens is measured separately ("first request right after opening a file").
+
+The input is pinned (`data/completion_input.txt`: this package's modules as they were at commit 078cbdc, concatenated,
+4,000 lines): its first 2,000 lines are the measured file, the rest the other files a run opens. It was this package's
+live source until then, so each change to the modules changed the positions and prompts, and runs of two commits
+measured two inputs. `--file` measures a Python file of the user's instead (its first 2,000 lines).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from atlas_lsp.bench.lsp_client import RawLspProcess
 from atlas_lsp.bench.report import header, median, percentile, summary_ms
 from atlas_lsp.config import ModelSettings, Settings, merge_settings
 
+PINNED_INPUT = Path(__file__).with_name("data") / "completion_input.txt"
+PINNED_ORIGIN = "this package's modules at 078cbdc"
 FILE_LINES = 2000
 POSITIONS = 12
 MORE_OPEN_FILES = 3  # opened at the end, for cold requests with other large files open
@@ -39,9 +46,14 @@ PROMPT_BUDGET = 2100  # context.budgetTokens for the measured server
 LONG_PROMPT = 1500  # prompt tokens the follow-up target is stated for
 
 
+class BenchInputError(Exception):
+    """A file given to measure in that the benchmark cannot use (not Python, unreadable, no place to measure)."""
+
+
 @dataclass
 class CompletionBench:
     model: str = ""
+    source: str = ""  # what the measured file is, for the report
     device: str = ""
     prompt_tokens: list[int] = field(default_factory=list)
     ours: list[float] = field(default_factory=list)  # client-measured request latency, cold positions
@@ -104,25 +116,50 @@ def server_command(server_log: str | None = None) -> list[str]:
     return [sys.executable, "-m", "atlas_lsp", *logging]
 
 
-def source_file(lines: int) -> str:
-    """A real Python file of about ``lines`` lines: this package's modules, concatenated."""
-    package = Path(__file__).resolve().parents[1]
-    chunks: list[str] = []
-    for path in sorted(package.rglob("*.py")):
-        chunks.append(path.read_text())
-        if sum(chunk.count("\n") for chunk in chunks) >= lines:
-            break
-    return "\n".join("\n".join(chunks).split("\n")[:lines])
+def source_file(lines: int = FILE_LINES, path: Path | None = None) -> str:
+    """The first ``lines`` lines of ``path``, else of the pinned input (a real Python file: see the module's
+    docstring). Raises BenchInputError for a file that cannot be measured."""
+    if path is None:
+        text = PINNED_INPUT.read_text(encoding="utf-8")
+    else:
+        if path.suffix != ".py":
+            raise BenchInputError(f"{path}: the completion benchmark measures a Python file (.py)")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise BenchInputError(f"{path}: cannot be read as UTF-8 text ({error})") from error
+    text = "\n".join(text.split("\n")[:lines])
+    if path is not None and not positions(text, POSITIONS):
+        raise BenchInputError(f"{path}: no indented code lines in the second half of its first {lines:,} lines")
+    return text
+
+
+def describe_source(text: str, path: Path | None) -> str:
+    """The report's line on the measured text: the pinned input, or the user's file (by name: a path can be
+    private)."""
+    lines = text.count("\n") + 1
+    if path is None:
+        return f"the pinned input ({PINNED_ORIGIN}), its first {lines:,} lines"
+    return f"{path.name}, its first {lines:,} lines (`--file`)"
+
+
+def other_file_text() -> str:
+    """The text of the other files a run opens: the pinned input after the measured file's lines."""
+    return "\n".join(PINNED_INPUT.read_text(encoding="utf-8").split("\n")[FILE_LINES:])
 
 
 def positions(text: str, count: int) -> list[tuple[int, int]]:
-    """Ends of indented code lines spread evenly over the second half of the file (long prompts)."""
+    """Ends of indented code lines spread evenly over the second half of the file (long prompts): lines indented
+    twice (a method's body), or any indented line where those are fewer than ``count``."""
     rows = text.split("\n")
-    candidates = [
-        (number, len(row))
+    code = [
+        (number, row)
         for number, row in enumerate(rows)
-        if number > len(rows) // 2 and row.startswith("        ") and row.strip() and not row.strip().startswith("#")
+        if number > len(rows) // 2 and row.strip() and not row.lstrip().startswith("#")
     ]
+    candidates = [(number, len(row)) for number, row in code if row.startswith("        ")]
+    if len(candidates) < count:
+        candidates = [(number, len(row)) for number, row in code if row[0] in " \t"]
     step = max(1, len(candidates) // count)
     return candidates[::step][:count]
 
@@ -165,15 +202,17 @@ def run(
     endpoint: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     server_log: str | None = None,
+    file: Path | None = None,
 ) -> CompletionBench:
     """With ``endpoint``, the server uses that OpenAI-compatible endpoint and the raw baseline stays the in-process
     model (serve the same GGUF there): the ratio is then the HTTP path's whole cost over the raw call.
     ``overrides`` (a settings object) goes to the server on top of the benchmark's own settings; its ``model``
-    section also to the raw baseline's model. ``server_log``: a file for the server's debug log."""
+    section also to the raw baseline's model. ``server_log``: a file for the server's debug log. ``file``: a Python
+    file to measure in instead of the pinned input (BenchInputError when it cannot be measured)."""
     from atlas_lsp.model.service import load_backend
 
-    bench = CompletionBench()
-    text = source_file(lines)
+    text = source_file(lines, file)
+    bench = CompletionBench(source=describe_source(text, file))
     options = {
         "model": {"backend": "openai", "url": endpoint} if endpoint else ({"path": model} if model else {}),
         "completion": {"debounceMs": 0, "maxTokens": 24, "timeLimitMs": 60000, "warmUp": "on", "speculate": "on"},
@@ -283,7 +322,7 @@ def _switch_back(
 ) -> int:
     """A request in another file, then a character typed back at the end of the big file's last position: the
     big file's prompt was set aside (parked) by the other request and is brought back, not evaluated again."""
-    other_text = "\n".join(source_file(2 * FILE_LINES).split("\n")[FILE_LINES:]) or "def other():\n    pass\n"
+    other_text = other_file_text()
     other = folder / "other.py"
     other.write_text(other_text)
     server.notify(
@@ -366,7 +405,7 @@ def _after_a_cancel(server: RawLspProcess, folder: Path, text: str, bench: Compl
 def _with_files_open(server: RawLspProcess, folder: Path, uri: str, text: str, bench: CompletionBench) -> None:
     """Cold requests in the big file with more large files open, as an editor often has: each open file is a
     candidate for the context (its skeleton, its similarity to the cursor's window)."""
-    other_text = "\n".join(source_file(2 * FILE_LINES).split("\n")[FILE_LINES:])
+    other_text = other_file_text()
     for number in range(MORE_OPEN_FILES):
         path = folder / f"open{number}.py"
         content = f"{other_text}\n# copy {number}\n"
@@ -749,4 +788,4 @@ def markdown(result: CompletionBench, endpoint: str | None = None) -> str:
             if "tokens" not in row and "decode mode" not in row
         ]
         title = "Inline completion through an OpenAI-compatible endpoint (`atlas-lsp bench completion --endpoint`)"
-    return header(title, f"{result.model}, {result.device}") + "\n" + "\n".join(rows) + "\n"
+    return header(title, f"{result.model}, {result.device}", result.source) + "\n" + "\n".join(rows) + "\n"

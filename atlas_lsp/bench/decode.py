@@ -14,9 +14,10 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from atlas_lsp.bench.completion import model_settings, positions, source_file
+from atlas_lsp.bench.completion import describe_source, model_settings, positions, source_file
 from atlas_lsp.bench.report import header, median, summary_ms
 from atlas_lsp.model.backend import CancelToken, GenerationRequest
 
@@ -41,6 +42,7 @@ class DecodeRun:
 class DecodeBench:
     model: str = ""
     device: str = ""
+    source: str = ""  # what the prompts' text is, for the report
     draft_tokens: int = 0
     plain: DecodeRun = field(default_factory=DecodeRun)
     guessing: DecodeRun = field(default_factory=DecodeRun)
@@ -97,18 +99,20 @@ def run(
     count: int = 12,
     prompt_chars: int = PROMPT_CHARS,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    file: Path | None = None,
 ) -> DecodeBench:
-    """``overrides``: a settings object whose ``model`` section applies to every model loaded here."""
+    """``overrides``: a settings object whose ``model`` section applies to every model loaded here. ``file``: a
+    Python file whose text the prompts come from instead of the pinned input (see bench/completion.py)."""
     from atlas_lsp.model.service import load_backend
 
     settings = model_settings(model, overrides)
-    bench = DecodeBench(draft_tokens=settings.draft_tokens)
+    text = source_file(path=file)
+    bench = DecodeBench(draft_tokens=settings.draft_tokens, source=describe_source(text, file))
     plain = load_backend(dataclasses.replace(settings, draft_tokens=0))
     guessing = load_backend(settings)
     bench.model, bench.device = guessing.info.name, guessing.info.device
     bench.flash_default = guessing.info.flash_attention
     toggled = load_backend(dataclasses.replace(settings, flash_attention="off" if bench.flash_default else "on"))
-    text = source_file(2000)
     rows = text.split("\n")
     prompts = [
         ("\n".join(rows[:line]) + "\n" + rows[line][:column])[-prompt_chars:] for line, column in positions(text, count)
@@ -237,6 +241,7 @@ def markdown(result: DecodeBench) -> str:
     head = header(
         f"Decoding with prompt-lookup guesses (`atlas-lsp bench decode`, {MAX_TOKENS} tokens, greedy)",
         f"{result.model}, {result.device}",
+        result.source,
     )
     rows = [
         "| measure | model.draftTokens 0 | model.draftTokens " + str(result.draft_tokens) + " |",

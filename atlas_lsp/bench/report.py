@@ -67,9 +67,10 @@ def gpus() -> str:
     return ", ".join(names) if done.returncode == 0 else ""
 
 
-def header(title: str, model: str | None = None) -> str:
+def header(title: str, model: str | None = None, source: str | None = None) -> str:
     """A section's title and what it was measured with. ``model`` names the model and its device ("cpu", "gpu
-    (30/30 layers)"): on a GPU, the title says so and the machine line names the GPU."""
+    (30/30 layers)"): on a GPU, the title says so and the machine line names the GPU. ``source``: the text it was
+    measured on, where a run can be given another."""
     on_gpu = bool(model) and ", gpu" in f", {model}"
     where = machine()
     if on_gpu:
@@ -78,6 +79,8 @@ def header(title: str, model: str | None = None) -> str:
     lines = [f"## {title}", "", f"- date: {datetime.date.today().isoformat()}", f"- machine: {where}"]
     if model:
         lines.append(f"- model: {model}")
+    if source:
+        lines.append(f"- input: {source}")
     lines.append(f"- commit: {commit()}")
     return "\n".join(lines) + "\n"
 
