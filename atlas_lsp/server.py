@@ -22,7 +22,7 @@ from atlas_lsp.config import Settings, SettingsProblem, merge_settings
 from atlas_lsp.context.service import ContextService
 from atlas_lsp.idle_gc import IdleCollector
 from atlas_lsp.lsp import completion, documents, lifecycle, notebooks, solve
-from atlas_lsp.lsp.client_log import ClientLogHandler
+from atlas_lsp.lsp.client_log import CLIENT_ERROR_TRACEBACKS, ClientLogHandler
 from atlas_lsp.lsp.protocol import REJECTED_NOTIFICATION, AtlasProtocol
 from atlas_lsp.lsp.stdio import FrameReader
 from atlas_lsp.model.backend import CancelToken, ModelBackend
@@ -46,6 +46,7 @@ class AtlasLanguageServer(LanguageServer):
             notebook_document_sync=notebooks.notebook_sync_options(registry),
             protocol_cls=AtlasProtocol,
         )
+        logging.getLogger("pygls.protocol.json_rpc").addFilter(CLIENT_ERROR_TRACEBACKS)
         self.settings = Settings()
         self._pending_problems: list[SettingsProblem] = []
         self._client_log: ClientLogHandler | None = None
