@@ -21,7 +21,15 @@ import pytest
 
 from atlas_lsp.bench.lsp_client import RawLspProcess
 from tests.e2e.conftest import SERVER
-from tests.support.random_edits import START, after_wide_character, inserted, lsp_position, random_change, valid_index
+from tests.support.random_edits import (
+    PIECES,
+    START,
+    after_wide_character,
+    inserted,
+    lsp_position,
+    random_change,
+    valid_index,
+)
 
 SEEDS = (7, 2024)
 STEPS = 220
@@ -30,6 +38,8 @@ OPTIONS = {
     "completion": {"debounceMs": 0, "maxTokens": 3, "timeLimitMs": 20000, "warmUp": "on", "speculate": "on"},
     "context": {"budgetTokens": 1500},
 }
+# a carriage return alone ends a line too (the syntax copy stops parsing such a file; the prompt's copy keeps it)
+TRACKED_PIECES = (*PIECES, "\r")
 CHAOS_LANGUAGES = ("python", "javascript", "typescript", "go", "rust", "java", "c", "cpp", "plaintext", "cobol", "")
 
 
@@ -65,7 +75,7 @@ class Traffic:
         text = self.tracked[uri]
         changes = []
         for _ in range(self.rng.randint(1, 3)):
-            change, after, at = random_change(self.rng, text)
+            change, after, at = random_change(self.rng, text, TRACKED_PIECES)
             if at is not None and after_wide_character(text, at):
                 self.after_wide += 1  # its columns in UTF-16 units differ from code points
             changes.append(change)

@@ -59,8 +59,8 @@ def valid_index(rng: random.Random, text: str) -> int:
             return index
 
 
-def inserted(rng: random.Random) -> str:
-    return "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 4)))
+def inserted(rng: random.Random, pieces: tuple[str, ...] = PIECES) -> str:
+    return "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
 
 
 def after_wide_character(text: str, index: int) -> bool:
@@ -70,16 +70,19 @@ def after_wide_character(text: str, index: int) -> bool:
     return any(ord(character) > 0xFFFF for character in text[line_start:index])
 
 
-def random_change(rng: random.Random, text: str) -> tuple[dict[str, Any], str, int | None]:
+def random_change(
+    rng: random.Random, text: str, pieces: tuple[str, ...] = PIECES
+) -> tuple[dict[str, Any], str, int | None]:
     """One didChange content change (as JSON), the text after it, and where it starts in the text before (None for
-    a whole text): mostly an insertion or a short replacement at a valid position, sometimes the whole text."""
+    a whole text): mostly an insertion or a short replacement at a valid position, sometimes the whole text, with
+    text made of ``pieces``."""
     if rng.random() < 0.05:
-        whole = inserted(rng) + START
+        whole = inserted(rng, pieces) + START
         return {"text": whole}, whole, None
     start = valid_index(rng, text)
     end = min(len(text), start + (0 if rng.random() < 0.6 else rng.randint(1, 8)))
     while 0 < end < len(text) and text[end - 1] == "\r" and text[end] == "\n":
         end += 1  # (after the whole line end)
-    added = inserted(rng) if rng.random() < 0.8 else ""
+    added = inserted(rng, pieces) if rng.random() < 0.8 else ""
     span = {"start": lsp_position(text, start), "end": lsp_position(text, end)}
     return {"range": span, "text": added}, text[:start] + added + text[end:], start
