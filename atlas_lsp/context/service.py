@@ -19,10 +19,17 @@ from atlas_lsp.context.assemble import (
 )
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
 from atlas_lsp.prompts.completion import ContextFile
-from atlas_lsp.syntax.document import SyntaxDocument, TextEdit, has_lone_carriage_return, unparsed_reason
+from atlas_lsp.syntax.document import (
+    LONGEST_PARSED_LINE,
+    SyntaxDocument,
+    TextEdit,
+    has_lone_carriage_return,
+    unparsed_reason,
+)
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
 logger = logging.getLogger(__name__)
+PASTE_CHARS = 1_000  # an inserted text longer than this may bring a line too long to parse (see _made_overlong_line)
 NAMES_SLICE_S = 0.002  # names are collected in slices this long, between which the event loop handles messages
 
 
@@ -42,6 +49,10 @@ class ContextService:
         self.registry = registry or load_registry()
         self.index = WorkspaceIndex(self.registry)
         self.documents: dict[str, SyntaxDocument] = {}
+        self.language_ids: dict[str, str | None] = {}  # the language id each open file came with
+        # open files of a known language that are not parsed (a line too long, a carriage return alone): parsed
+        # again once their text no longer has that (`parse_again`)
+        self.set_aside: set[str] = set()
         self.recent_edits: deque[RecentEdit] = deque(maxlen=16)
 
     def open(self, path: str, text: str, language_id: str | None = None) -> None:
@@ -49,12 +60,24 @@ class ContextService:
         if spec is None:
             self.documents.pop(path, None)
             return  # unknown language: plain-text context only
+        self.language_ids[path] = language_id
         reason = unparsed_reason(text)
         if reason is not None:
             self.documents.pop(path, None)
+            self.set_aside.add(path)
             logger.info("not parsed (%s; plain-text context): %s", reason, path)
             return
+        self.set_aside.discard(path)
         self.documents[path] = SyntaxDocument(spec, text)
+
+    def parse_again(self, path: str, text: str) -> bool:
+        """``path`` was set aside (see `set_aside`) and has changed: parse it when ``text`` (its whole text now) no
+        longer has what set it aside; True when it is parsed again."""
+        if path not in self.set_aside or unparsed_reason(text) is not None:
+            return False
+        self.open(path, text, self.language_ids.get(path))
+        logger.info("parsed again: %s", path)
+        return path in self.documents
 
     def prepare(self, path: str) -> None:
         """Compute what context assembly keeps per document (its defined and imported names) ahead of the first
@@ -84,7 +107,7 @@ class ContextService:
         for edit in edits:
             if isinstance(edit, str):
                 if unparsed_reason(edit) is not None:
-                    self.open(path, edit)  # not parsed any more (see open)
+                    self.open(path, edit, self.language_ids.get(path))  # not parsed any more (see open)
                     return
                 document.replace_all(edit)
                 continue
@@ -92,7 +115,13 @@ class ContextService:
             # (LSP positions cannot split "\r\n": only an edit's own text can bring a carriage return alone)
             if "\r" in edit.new_text and has_lone_carriage_return(document.source):
                 self.documents.pop(path, None)
+                self.set_aside.add(path)
                 logger.info("not parsed any more (a carriage return without a line feed): %s", path)
+                return
+            if _made_overlong_line(document, edit):
+                self.documents.pop(path, None)
+                self.set_aside.add(path)
+                logger.info("not parsed any more (a line over %d characters): %s", LONGEST_PARSED_LINE, path)
                 return
             if edit.new_text.strip():
                 start, _ = document.point(max(0, edit.start_line - 2), 0)
@@ -112,6 +141,8 @@ class ContextService:
 
     def close(self, path: str) -> None:
         self.documents.pop(path, None)
+        self.set_aside.discard(path)
+        self.language_ids.pop(path, None)
 
     def parse(self, path: str) -> bool:
         """Parse the parts of ``path`` edited since they were last parsed (reading its trees would); True when
@@ -157,3 +188,16 @@ class ContextService:
         files = [ContextFile(relative(part.label), part.text) for part in parts]
         repo = root.name if root is not None else ""
         return AssembledContext(parts, render(parts, document.spec.line_comment, root), files, repo, relative(path))
+
+
+def _made_overlong_line(document: SyntaxDocument, edit: TextEdit) -> bool:
+    """Whether ``edit``, just applied, left a line longer than LONGEST_PARSED_LINE (what a file is not parsed with,
+    see atlas_lsp/syntax/document.py): only a long insertion (a paste) or lines joined can, so a keystroke costs a
+    comparison. The lines inside the inserted text are its own; the first and last it touches join old text."""
+    lines = edit.new_text.split("\n")
+    if len(edit.new_text) <= PASTE_CHARS and edit.end_line == edit.start_line:
+        return False
+    if len(lines) > 2 and max(map(len, lines[1:-1])) > LONGEST_PARSED_LINE:
+        return True
+    first, last = edit.start_line, edit.start_line + len(lines) - 1
+    return any(len(document.line_text(line) or "") > LONGEST_PARSED_LINE for line in {first, last})

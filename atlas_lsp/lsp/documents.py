@@ -73,20 +73,26 @@ def edit_from_change(
     return TextEdit(first_line + start.line, column(start), first_line + end.line, column(end), change.text)
 
 
-def schedule_idle_parse(ls: AtlasLanguageServer, path: str) -> None:
+def schedule_idle_parse(ls: AtlasLanguageServer, path: str, uri: str | None = None) -> None:
     """``path`` was just edited: its edited parts are parsed once its edits pause for IDLE_PARSE_S. A tree is parsed
     when it is read, so edits that no request read (typing answered from the suggestion cache, typing with
     suggestions off) were parsed by the next request that reads it, in another place of the file maybe: a
     millisecond or more of its answer. A request right after an edit parses that edit itself, unless it waits out
-    a debounce longer than IDLE_PARSE_S (the default one is)."""
+    a debounce longer than IDLE_PARSE_S (the default one is). With ``uri``: ``path`` is set aside (not parsed: a
+    line too long, a carriage return alone), and in the pause it is parsed again if its text allows now."""
     pending = ls.idle_parses.pop(path, None)
     if pending is not None:
         pending.cancel()
-    ls.idle_parses[path] = asyncio.get_running_loop().call_later(IDLE_PARSE_S, _parse_when_idle, ls, path)
+    ls.idle_parses[path] = asyncio.get_running_loop().call_later(IDLE_PARSE_S, _parse_when_idle, ls, path, uri)
 
 
-def _parse_when_idle(ls: AtlasLanguageServer, path: str) -> None:
+def _parse_when_idle(ls: AtlasLanguageServer, path: str, uri: str | None = None) -> None:
     ls.idle_parses.pop(path, None)
+    if uri is not None and path in ls.context.set_aside:
+        document = ls.workspace.text_documents.get(uri)
+        if document is not None and ls.context.parse_again(path, document.source):
+            prepare_context_soon(ls, path)
+        return
     if ls.context.parse(path):
         ls.parsed_while_idle += 1
         _collect_names(ls, path)  # an edit that added or removed lines dropped its segment's
@@ -97,13 +103,17 @@ def on_did_change(ls: AtlasLanguageServer, params: types.DidChangeTextDocumentPa
 
     uri = params.text_document.uri
     path = uri_to_path(uri)
+    for change in params.content_changes:
+        if path not in ls.context.documents:
+            break  # not parsed: never opened, another language, or set aside (by an earlier change of this message)
+        if isinstance(change, types.TextDocumentContentChangePartial):
+            ls.context.change(path, [edit_from_change(ls, path, change)])
+        else:
+            ls.context.change(path, [change.text])
     if path in ls.context.documents:
-        for change in params.content_changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                ls.context.change(path, [edit_from_change(ls, path, change)])
-            else:
-                ls.context.change(path, [change.text])
         schedule_idle_parse(ls, path)
+    elif path in ls.context.set_aside:  # not parsed (a line too long, a carriage return alone): checked again in
+        schedule_idle_parse(ls, path, uri)  # the pause after its edits, as that may be gone now
     schedule_warm_up_after(ls, uri, params.content_changes[-1] if params.content_changes else None)
 
 

@@ -142,8 +142,12 @@ def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNoteb
         _lay_out_again(ls, notebook)
         return
     contents = cells.text_content or []
-    if not contents or path in ls.stale_notebooks or path not in ls.context.documents:
-        return  # (not parsed: see ContextService.open; a completion reads pygls's cells all the same)
+    if not contents or path in ls.stale_notebooks:
+        return
+    if path not in ls.context.documents:  # (not parsed: see ContextService.open; a completion reads pygls's cells)
+        if path in ls.context.set_aside:  # laid out again before its next completion: parsed if its text allows
+            ls.stale_notebooks.add(path)
+        return
     if len(contents) == 1:
         cell_uri = contents[0].document.uri
         line = first_line(notebook_cells(ls, notebook), unquote(cell_uri))
@@ -151,6 +155,9 @@ def on_did_change_notebook(ls: AtlasLanguageServer, params: types.DidChangeNoteb
         edits = [c for c in changes if isinstance(c, types.TextDocumentContentChangePartial)]
         if line is not None and len(edits) == len(changes):
             for change in edits:  # (the cells above it are as they were: its first line has not moved)
+                if path not in ls.context.documents:  # set aside by the change before (a line too long, ...)
+                    ls.stale_notebooks.add(path)
+                    break
                 ls.context.change(path, [edit_from_change(ls, path, change, line)])
             schedule_idle_parse(ls, path)
             schedule_warm_up_after(ls, cell_uri, changes[-1] if changes else None)

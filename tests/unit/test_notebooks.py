@@ -258,3 +258,39 @@ async def test_a_completion_in_a_cell_is_made_in_the_notebooks_text(server: Atla
     server.workspace.put_text_document(item)
     plain = notebooks.completion_source(server, item.uri, server.workspace.get_text_document(item.uri))
     assert (plain.path, list(plain.text()), plain.line(0)) == ("untitled:Untitled-1", ["x = 1\n"], 0)
+
+
+async def test_a_cell_edit_that_sets_the_notebook_aside_then_one_that_undoes_it(server: AtlasLanguageServer) -> None:
+    """One message of two edits in a cell: the first pastes a line too long to parse (the notebook is set aside),
+    the second lands in the same cell (it used to fail, our copy gone). Once the line is deleted, the next completion
+    lays the notebook out again and parses it."""
+    text = "rows = [1, 2, 3]\nprint(rows)"
+    documents = [types.TextDocumentItem(uri=cell_uri(0), language_id="python", version=1, text=text)]
+    opened = types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(
+            uri=NOTEBOOK,
+            notebook_type="jupyter-notebook",
+            version=1,
+            cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri(0))],
+        ),
+        cell_text_documents=documents,
+    )
+    server.workspace.put_notebook_document(opened)
+    notebooks.on_did_open_notebook(server, opened)
+    assert PATH in server.context.documents
+    long_line = "blob = '" + "z" * 30_000 + "'\n"
+    paste = text_edit(cell_uri(0), 2, 1, 0, 1, 0, long_line)
+    assert paste.text_content is not None
+    typed = types.TextDocumentContentChangePartial(
+        range=types.Range(types.Position(0, 0), types.Position(0, 0)), text="# data\n"
+    )
+    paste.text_content[0].changes.append(typed)
+    change(server, 2, paste)  # (raised KeyError before)
+    assert PATH not in server.context.documents and PATH in server.context.set_aside
+    assert PATH in server.stale_notebooks
+    change(server, 3, text_edit(cell_uri(0), 3, 2, 0, 3, 0, ""))  # the long line deleted again
+    cell_document = server.workspace.get_text_document(cell_uri(0))
+    assert cell_document.source == "# data\nrows = [1, 2, 3]\nprint(rows)"
+    notebooks.completion_source(server, cell_uri(0), cell_document)  # what a completion in the cell does first
+    assert_in_sync(server)
+    assert PATH not in server.context.set_aside
