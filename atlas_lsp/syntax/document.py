@@ -40,6 +40,11 @@ SEGMENT_BYTES = 4096  # target segment size: a keystroke reparses about this muc
 # parse and 0.15 s to reparse per keystroke, and holds no definitions worth showing (VS Code stops highlighting
 # lines past 20,000 characters too)
 LONGEST_PARSED_LINE = 20_000
+# nor a larger file (an amalgamation, generated code): its trees are built on the event loop when it opens
+# (py-tree-sitter holds the GIL while it parses and cannot stop part-way, so neither a thread nor slices would help):
+# on a 2-core Xeon about 0.3 s a megabyte of Python or C at the opening, then its names and its summary for other
+# files, about 0.1 s a megabyte each, in later turns; every request waits meanwhile (a 9 MB C file: seconds)
+LARGEST_PARSED_CHARS = 2_000_000
 
 
 _LONE_CARRIAGE_RETURN = re.compile(rb"\r(?!\n)")
@@ -57,7 +62,10 @@ def has_lone_carriage_return(source: bytes) -> bool:
 
 
 def unparsed_reason(text: str) -> str | None:
-    """Why ``text`` is given plain-text context instead of syntax trees, or None."""
+    """Why ``text`` is given plain-text context instead of syntax trees, or None. (Its size first: an open file set
+    aside is checked again at each pause in its edits, and a large one must cost nothing then.)"""
+    if len(text) > LARGEST_PARSED_CHARS:
+        return f"over {LARGEST_PARSED_CHARS:,} characters"
     if has_overlong_line(text):
         return f"a line over {LONGEST_PARSED_LINE} characters"
     if "\r" in text and has_lone_carriage_return(text.encode("utf-8")):

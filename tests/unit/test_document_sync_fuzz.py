@@ -18,7 +18,7 @@ from atlas_lsp.context.service import ContextService
 from atlas_lsp.lsp import documents
 from atlas_lsp.lsp.documents import IDLE_PARSE_S
 from atlas_lsp.server import AtlasLanguageServer, build_server
-from atlas_lsp.syntax.document import SyntaxDocument, TextEdit, unparsed_reason
+from atlas_lsp.syntax.document import LARGEST_PARSED_CHARS, SyntaxDocument, TextEdit, unparsed_reason
 from tests.support.random_edits import (
     PIECES,
     START,
@@ -170,3 +170,24 @@ def test_an_edit_that_leaves_a_line_too_long_sets_the_file_aside(text: str, edit
     context.change("/w/m.py", [edit])
     assert ("/w/m.py" in context.set_aside) == set_aside
     assert ("/w/m.py" in context.documents) != set_aside
+
+
+async def test_a_file_too_large_to_parse_is_set_aside_until_it_is_smaller(server: AtlasLanguageServer) -> None:
+    """Opening one over LARGEST_PARSED_CHARS parses nothing (every request would wait for it); cut below it, it is
+    parsed in the pause after the edit. The check at each pause is its size alone: no scan of a large text."""
+    uri, path = "file:///w/generated.py", "/w/generated.py"
+    rows = "VALUES = [\n" + "    1,\n" * 400_000 + "]\n"
+    assert len(rows) > LARGEST_PARSED_CHARS
+    item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text=rows)
+    server.workspace.put_text_document(item)
+    documents.on_did_open(server, types.DidOpenTextDocumentParams(text_document=item))
+    assert path not in server.context.documents and path in server.context.set_aside
+    assert unparsed_reason(rows) == f"over {LARGEST_PARSED_CHARS:,} characters"
+    params = types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=START)],
+    )
+    server.workspace.update_text_document(params.text_document, params.content_changes[0])
+    documents.on_did_change(server, params)
+    await asyncio.sleep(IDLE_PARSE_S + 0.05)
+    assert server.context.documents[path].text == START
