@@ -2,7 +2,8 @@
 text the same as the editor's, and ends cleanly.
 
 A seeded generator sends opens, edits (CRLF, tabs, emoji, whole-text replacements), closes, saves, completion and
-inline-completion requests (some cancelled at once), code actions and commands, without waiting for answers. Two kinds
+inline-completion requests (some cancelled at once), code actions and commands, settings of the wrong shape, files
+changed on disk that are not there and folders that do not exist, without waiting for answers. Two kinds
 of documents: *tracked* ones get valid edits only, and the test keeps its own copy of their text (LSP positions in
 UTF-16 units, as a client without `positionEncodings` sends); *chaos* ones also get what a confused client sends
 (ranges past the end or backwards, stale versions, changes to documents never opened, positions far outside,
@@ -32,7 +33,7 @@ from tests.support.random_edits import (
 )
 
 SEEDS = (7, 2024)
-STEPS = 220
+STEPS = 300
 MOST_TRACKED = 4  # documents whose text the test keeps: a few, each edited often
 OPTIONS = {
     "completion": {"debounceMs": 0, "maxTokens": 3, "timeLimitMs": 20000, "warmUp": "on", "speculate": "on"},
@@ -160,11 +161,42 @@ class Traffic:
             uri = tracked[0]  # closed, then opened again with the text the editor has
             self.server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
             self.open(uri, self.tracked[uri])
-        elif roll < 0.96:
+        elif roll < 0.94:
             uri = rng.choice(tracked + self.chaos)
             self.server.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+        elif roll < 0.98:
+            self.workspace_chaos()
         else:
             self.server.notify("textDocument/didClose", {"textDocument": {"uri": (self.folder / "never.py").as_uri()}})
+
+    def workspace_chaos(self) -> None:
+        """Settings of the wrong shape (the model's section left alone: a reload would stop the completions that the
+        test reads texts back with), files changed on disk that are not there, folders that do not exist."""
+        rng = self.rng
+        kind = rng.randrange(3)
+        if kind == 0:
+            settings = rng.choice(
+                [
+                    {"atlas": {"completion": {"maxTokens": "many", "debounceMs": -5}}},
+                    {"atlas": {"context": {"stepLines": 0, "budgetTokens": None}, "nothing": {"at": "all"}}},
+                    {"atlas": 5},
+                    {"atlas": {"completion": {"enabled": True, "maxTokens": 3}}},
+                    None,
+                ]
+            )
+            self.server.notify("workspace/didChangeConfiguration", {"settings": settings})
+        elif kind == 1:
+            uri = rng.choice(
+                [(self.folder / "gone.py").as_uri(), "untitled:Untitled-1", rng.choice(list(self.tracked))]
+            )
+            self.server.notify(
+                "workspace/didChangeWatchedFiles", {"changes": [{"uri": uri, "type": rng.randint(1, 3)}]}
+            )
+        else:
+            folder = {"uri": (self.folder / "no_such_folder").as_uri(), "name": "missing"}
+            added, removed = ([folder], []) if rng.random() < 0.5 else ([], [folder])
+            event = {"event": {"added": added, "removed": removed}}
+            self.server.notify("workspace/didChangeWorkspaceFolders", event)
 
 
 def _answers(server: RawLspProcess, request_ids: list[str], timeout: float = 120) -> list[dict[str, Any]]:
