@@ -13,6 +13,7 @@ from atlas_lsp.context.notebook import NotebookCell, first_line, lay_out
 from atlas_lsp.lsp import notebooks
 from atlas_lsp.server import AtlasLanguageServer, build_server
 from atlas_lsp.syntax.document import SyntaxDocument
+from tests.support.random_edits import after_wide_character, random_change
 
 NOTEBOOK = "file:///w/analysis.ipynb"
 PATH = "/w/analysis.ipynb"
@@ -294,3 +295,50 @@ async def test_a_cell_edit_that_sets_the_notebook_aside_then_one_that_undoes_it(
     notebooks.completion_source(server, cell_uri(0), cell_document)  # what a completion in the cell does first
     assert_in_sync(server)
     assert PATH not in server.context.set_aside
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_random_edits_in_code_cells_keep_the_copy_in_sync(server: AtlasLanguageServer, seed: int) -> None:
+    """Edits as a client sends them (UTF-16 columns after emoji, CRLF, one to three changes a message, in one cell):
+    our copy of the notebook stays pygls's cells laid out, and its trees a fresh parse's."""
+    rng = random.Random(seed)
+    texts = ["import os\n\nrows = [1, 2]", "def total(rows):\n    return sum(rows)", "print(total(rows))"]
+    documents = [
+        types.TextDocumentItem(uri=cell_uri(n), language_id="python", version=1, text=text)
+        for n, text in enumerate(texts)
+    ]
+    opened = types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(
+            uri=NOTEBOOK,
+            notebook_type="jupyter-notebook",
+            version=1,
+            cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri(n)) for n in range(3)],
+        ),
+        cell_text_documents=documents,
+    )
+    server.workspace.put_notebook_document(opened)
+    notebooks.on_did_open_notebook(server, opened)
+    cells = dict(enumerate(texts))
+    wide = 0
+    for version in range(2, 122):
+        n = rng.randrange(3)
+        edits = []
+        for _ in range(rng.randint(1, 3)):
+            edit, after, at = random_change(rng, cells[n])
+            if at is None:
+                continue  # (a whole text: not how a client changes a cell)
+            wide += after_wide_character(cells[n], at)
+            cells[n] = after
+            start, end = edit["range"]["start"], edit["range"]["end"]
+            edits.append(
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(types.Position(**start), types.Position(**end)), text=edit["text"]
+                )
+            )
+        content = types.NotebookDocumentCellContentChanges(
+            document=types.VersionedTextDocumentIdentifier(uri=cell_uri(n), version=version), changes=edits
+        )
+        change(server, version, types.NotebookDocumentCellChanges(text_content=[content]))
+        assert server.workspace.get_text_document(cell_uri(n)).source == cells[n]
+        assert_in_sync(server)
+    assert wide >= 2, "too few edits after an emoji on the same line: the UTF-16 columns went untested"
