@@ -43,12 +43,17 @@ def line_starts(text: str) -> list[int]:
     return starts
 
 
-def lsp_position(text: str, index: int) -> dict[str, int]:
-    """The LSP position (UTF-16 columns) of code point ``index``."""
+UNITS = {"utf-16": ("utf-16-le", 2), "utf-8": ("utf-8", 1), "utf-32": ("utf-32-le", 4)}  # codec, bytes a unit
+
+
+def lsp_position(text: str, index: int, encoding: str = "utf-16") -> dict[str, int]:
+    """The LSP position of code point ``index``, its column in ``encoding``'s units (UTF-16: what a client without
+    `positionEncodings` sends)."""
     starts = line_starts(text)
     line = max(number for number, start in enumerate(starts) if start <= index)
     before = text[starts[line] : index]
-    return {"line": line, "character": len(before.encode("utf-16-le")) // 2}
+    codec, size = UNITS[encoding]
+    return {"line": line, "character": len(before.encode(codec)) // size}
 
 
 def valid_index(rng: random.Random, text: str) -> int:
@@ -71,7 +76,7 @@ def after_wide_character(text: str, index: int) -> bool:
 
 
 def random_change(
-    rng: random.Random, text: str, pieces: tuple[str, ...] = PIECES
+    rng: random.Random, text: str, pieces: tuple[str, ...] = PIECES, encoding: str = "utf-16"
 ) -> tuple[dict[str, Any], str, int | None]:
     """One didChange content change (as JSON), the text after it, and where it starts in the text before (None for
     a whole text): mostly an insertion or a short replacement at a valid position, sometimes the whole text, with
@@ -84,5 +89,5 @@ def random_change(
     while 0 < end < len(text) and text[end - 1] == "\r" and text[end] == "\n":
         end += 1  # (after the whole line end)
     added = inserted(rng, pieces) if rng.random() < 0.8 else ""
-    span = {"start": lsp_position(text, start), "end": lsp_position(text, end)}
+    span = {"start": lsp_position(text, start, encoding), "end": lsp_position(text, end, encoding)}
     return {"range": span, "text": added}, text[:start] + added + text[end:], start

@@ -38,11 +38,20 @@ SEEDS = 6
 PIECES_WITH_CR = (*PIECES, "\r")
 
 
+ENCODINGS = (None, "utf-8", "utf-32")  # None: a client that names none (UTF-16)
+
+
+@pytest.fixture(params=ENCODINGS[:1])
+def encoding(request: pytest.FixtureRequest) -> str | None:
+    return request.param
+
+
 @pytest.fixture
-def server() -> Iterator[AtlasLanguageServer]:
+def server(encoding: str | None) -> Iterator[AtlasLanguageServer]:
     server = build_server()
+    general = types.GeneralClientCapabilities(position_encodings=[encoding]) if encoding else None
     steps = server.protocol.lsp_initialize(
-        types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=None)
+        types.InitializeParams(capabilities=types.ClientCapabilities(general=general), root_uri=None)
     )
     next(steps)  # pygls has built the workspace
     steps.close()
@@ -69,9 +78,10 @@ def _did_change(server: AtlasLanguageServer, version: int, changes: list[dict[st
     documents.on_did_change(server, params)
 
 
+@pytest.mark.parametrize("encoding", ENCODINGS, indirect=True)
 @pytest.mark.parametrize("seed", range(SEEDS))
 async def test_random_edits_keep_the_syntax_copy_equal_to_the_editors_text(
-    server: AtlasLanguageServer, seed: int
+    server: AtlasLanguageServer, seed: int, encoding: str | None
 ) -> None:
     rng = random.Random(seed)
     item = types.TextDocumentItem(uri=URI, language_id="python", version=1, text=START)
@@ -81,7 +91,8 @@ async def test_random_edits_keep_the_syntax_copy_equal_to_the_editors_text(
     for version in range(2, MESSAGES + 2):
         changes = []
         for _ in range(rng.randint(1, 3)):
-            change, text_after, at = random_change(rng, text, PIECES_WITH_CR if seed % 2 else PIECES)
+            pieces = PIECES_WITH_CR if seed % 2 else PIECES
+            change, text_after, at = random_change(rng, text, pieces, encoding or "utf-16")
             after_wide += at is not None and after_wide_character(text, at)
             changes.append(change)
             text = text_after
@@ -99,15 +110,16 @@ async def test_random_edits_keep_the_syntax_copy_equal_to_the_editors_text(
         if version % 25 == 0 or version == MESSAGES + 1:
             assert document.sexp() == SyntaxDocument(document.spec, text).sexp(), version
     assert after_wide >= 3, "too few edits after an emoji on the same line: the UTF-16 columns went untested"
-    seen_aside[seed] = (set_aside, parsed_again)
+    assert server.workspace.position_encoding == (encoding or "utf-16")
+    seen_aside[(seed, encoding)] = (set_aside, parsed_again)
 
 
-seen_aside: dict[int, tuple[int, int]] = {}
+seen_aside: dict[tuple[int, str | None], tuple[int, int]] = {}
 
 
 def test_the_seeds_set_files_aside_and_parse_them_again() -> None:
     """(After the fuzz above: its seeds reached both sides of a carriage return alone.)"""
-    assert len(seen_aside) == SEEDS, "run with the fuzz test"
+    assert len(seen_aside) == SEEDS * len(ENCODINGS), "run with the fuzz test"
     assert sum(aside for aside, _ in seen_aside.values()) >= 5
     assert sum(again for _, again in seen_aside.values()) >= 3
 
