@@ -204,7 +204,12 @@ class AtlasLanguageServer(LanguageServer):
             "skippedInIdentifier": counters.skipped_in_identifier,
             "empty": counters.empty,
         }
-        report["syntax"] = {"parsedWhileIdle": self.parsed_while_idle}
+        report["syntax"] = {
+            "parsedWhileIdle": self.parsed_while_idle,
+            # open files of a known language given plain-text context (a line too long, a carriage return alone,
+            # over the size parsed): why completions there see no trees
+            "setAside": sorted(self.context.set_aside),
+        }
         worker = self.models.worker.counters
         report["worker"] = {"jobsRun": worker.jobs_run, "jobsSkippedStale": worker.jobs_skipped_stale}
         report["memory"] = {

@@ -15,12 +15,14 @@ answered with errors and logged in a line each."""
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from atlas_lsp.bench.lsp_client import RawLspProcess
+from atlas_lsp.lsp.documents import IDLE_PARSE_S, uri_to_path
 from tests.e2e.conftest import SERVER
 from tests.support.random_edits import (
     PIECES,
@@ -216,6 +218,10 @@ def _answers(server: RawLspProcess, request_ids: list[str], timeout: float = 120
     return answers
 
 
+def _has_lone_cr(text: str) -> bool:
+    return "\r" in text.replace("\r\n", "")
+
+
 def _normalised(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -246,8 +252,14 @@ def test_random_traffic_is_answered_and_leaves_every_text_as_the_editor_has_it(t
                 last = server.request("workspace/executeCommand", {"command": "atlas.lastCompletion"})
                 expected = _normalised(text)[-600:]
                 assert _normalised(last["prompt"]).endswith(expected), (uri, last["prompt"][-300:], expected[-300:])
+            time.sleep(10 * IDLE_PARSE_S)  # (a file set aside is checked again in the pause after its last edit)
             status = server.request("workspace/executeCommand", {"command": "atlas.status"})
             assert status["state"] == "ready"
+            # the tracked files with a carriage return alone (set aside), and no other of them
+            lone_cr = sorted(uri_to_path(uri) for uri, text in traffic.tracked.items() if _has_lone_cr(text))
+            assert [
+                path for path in status["syntax"]["setAside"] if path in map(uri_to_path, traffic.tracked)
+            ] == lone_cr
             assert server.close() == 0
         finally:
             if server.process.poll() is None:
