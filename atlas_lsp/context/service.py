@@ -20,6 +20,7 @@ from atlas_lsp.context.assemble import (
 from atlas_lsp.context.index import IndexStats, WorkspaceIndex
 from atlas_lsp.prompts.completion import ContextFile
 from atlas_lsp.syntax.document import (
+    LARGEST_PARSED_CHARS,
     LONGEST_PARSED_LINE,
     SyntaxDocument,
     TextEdit,
@@ -29,7 +30,7 @@ from atlas_lsp.syntax.document import (
 from atlas_lsp.syntax.registry import LanguageRegistry, load_registry
 
 logger = logging.getLogger(__name__)
-PASTE_CHARS = 1_000  # an inserted text longer than this may bring a line too long to parse (see _made_overlong_line)
+PASTE_CHARS = 1_000  # an inserted text longer than this may make a file not parsed (see _reason_to_set_aside)
 NAMES_SLICE_S = 0.002  # names are collected in slices this long, between which the event loop handles messages
 
 
@@ -112,16 +113,11 @@ class ContextService:
                 document.replace_all(edit)
                 continue
             document.apply(edit)
-            # (LSP positions cannot split "\r\n": only an edit's own text can bring a carriage return alone)
-            if "\r" in edit.new_text and has_lone_carriage_return(document.source):
+            reason = _reason_to_set_aside(document, edit)
+            if reason is not None:
                 self.documents.pop(path, None)
                 self.set_aside.add(path)
-                logger.info("not parsed any more (a carriage return without a line feed): %s", path)
-                return
-            if _made_overlong_line(document, edit):
-                self.documents.pop(path, None)
-                self.set_aside.add(path)
-                logger.info("not parsed any more (a line over %d characters): %s", LONGEST_PARSED_LINE, path)
+                logger.info("not parsed any more (%s; plain-text context): %s", reason, path)
                 return
             if edit.new_text.strip():
                 start, _ = document.point(max(0, edit.start_line - 2), 0)
@@ -190,14 +186,21 @@ class ContextService:
         return AssembledContext(parts, render(parts, document.spec.line_comment, root), files, repo, relative(path))
 
 
-def _made_overlong_line(document: SyntaxDocument, edit: TextEdit) -> bool:
-    """Whether ``edit``, just applied, left a line longer than LONGEST_PARSED_LINE (what a file is not parsed with,
-    see atlas_lsp/syntax/document.py): only a long insertion (a paste) or lines joined can, so a keystroke costs a
-    comparison. The lines inside the inserted text are its own; the first and last it touches join old text."""
+def _reason_to_set_aside(document: SyntaxDocument, edit: TextEdit) -> str | None:
+    """What ``edit``, just applied, brought that a file is not parsed with (see `unparsed_reason`), or None. Only an
+    edit's own text can bring a carriage return alone (LSP positions cannot split "\r\n"); only a long insertion (a
+    paste) or lines joined can make a line too long, or a paste the file too large: a keystroke costs a comparison.
+    The lines inside the inserted text are its own; the first and last it touches join old text."""
+    if "\r" in edit.new_text and has_lone_carriage_return(document.source):
+        return "a carriage return without a line feed"
+    pasted = len(edit.new_text) > PASTE_CHARS
+    if not pasted and edit.end_line == edit.start_line:
+        return None
+    if pasted and len(document.source) > LARGEST_PARSED_CHARS and len(document.text) > LARGEST_PARSED_CHARS:
+        return f"over {LARGEST_PARSED_CHARS:,} characters"
     lines = edit.new_text.split("\n")
-    if len(edit.new_text) <= PASTE_CHARS and edit.end_line == edit.start_line:
-        return False
-    if len(lines) > 2 and max(map(len, lines[1:-1])) > LONGEST_PARSED_LINE:
-        return True
+    too_long = len(lines) > 2 and max(map(len, lines[1:-1])) > LONGEST_PARSED_LINE
     first, last = edit.start_line, edit.start_line + len(lines) - 1
-    return any(len(document.line_text(line) or "") > LONGEST_PARSED_LINE for line in {first, last})
+    if too_long or any(len(document.line_text(line) or "") > LONGEST_PARSED_LINE for line in {first, last}):
+        return f"a line over {LONGEST_PARSED_LINE:,} characters"
+    return None

@@ -174,6 +174,8 @@ HALF = "y" * 15_000  # two of these on one line are over LONGEST_PARSED_LINE
         (f"a = '{HALF}'\n", TextEdit(0, 4, 0, 4, f"'{HALF}' + "), True),  # the paste's line joins a long one
         ("a = 1\nb = 2\n", TextEdit(1, 0, 1, 0, "c = 3\n" * 2_000), False),  # many short lines
         (f"a = '{HALF}'\nb = 1\n", TextEdit(1, 0, 1, 1, "x"), False),  # a keystroke elsewhere
+        ("a = [\n]\n", TextEdit(1, 0, 1, 0, "    1,\n" * 300_000), True),  # a paste that makes it too large
+        ("a = 1\n", TextEdit(0, 5, 0, 5, "\rb = 2"), True),  # a carriage return alone
     ],
 )
 def test_an_edit_that_leaves_a_line_too_long_sets_the_file_aside(text: str, edit: TextEdit, set_aside: bool) -> None:
