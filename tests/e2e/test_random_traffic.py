@@ -24,6 +24,7 @@ import pytest
 from atlas_lsp.bench.lsp_client import RawLspProcess
 from atlas_lsp.lsp.documents import IDLE_PARSE_S, uri_to_path
 from tests.e2e.conftest import SERVER
+from tests.support.openai_server import OpenAIServer
 from tests.support.random_edits import (
     PIECES,
     START,
@@ -226,13 +227,21 @@ def _normalised(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_random_traffic_is_answered_and_leaves_every_text_as_the_editor_has_it(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "backend"), [(seed, "llama-cpp") for seed in SEEDS] + [(SEEDS[0], "openai")])
+def test_random_traffic_is_answered_and_leaves_every_text_as_the_editor_has_it(
+    tmp_path: Path, seed: int, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """In-process model, and (one seed) through an OpenAI-compatible endpoint: cancelled and superseded requests
+    there stop a streaming HTTP response part-way."""
+    options: dict[str, Any] = dict(OPTIONS)
+    if backend == "openai":
+        endpoint: OpenAIServer = request.getfixturevalue("openai_endpoint")
+        options["model"] = {"backend": "openai", "url": endpoint.url}
     log = tmp_path / "server.log"
     with log.open("w") as stderr:
         server = RawLspProcess(SERVER, stderr=stderr)
         try:
-            server.initialize(OPTIONS, tmp_path.as_uri(), {"textDocument": {"inlineCompletion": {}}})
+            server.initialize(options, tmp_path.as_uri(), {"textDocument": {"inlineCompletion": {}}})
             traffic = Traffic(server, tmp_path, random.Random(seed))
             for _ in range(STEPS):
                 traffic.step()
