@@ -9,12 +9,16 @@ it); the workspace builds these documents instead of pygls's own (AtlasProtocol 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.workspace import ServerTextPosition, TextDocument, Workspace
 
 from atlas_lsp.lsp.positions import cursor_position
+
+logger = logging.getLogger(__name__)
 
 
 def split_lines(text: str) -> list[str]:
@@ -81,6 +85,23 @@ class BufferedTextDocument(TextDocument):
 
 class BufferedWorkspace(Workspace):
     """pygls's Workspace, building BufferedTextDocuments."""
+
+    def update_text_document(
+        self, text_doc: types.VersionedTextDocumentIdentifier, change: types.TextDocumentContentChangeEvent
+    ) -> None:
+        """pygls's, except that a change to a document that is not open is ignored, with a line in the log once per
+        document (pygls raised KeyError, which reached the editor as an internal error naming only the URI)."""
+        uri = unquote(text_doc.uri)
+        if uri not in self.text_documents:
+            # (AtlasProtocol turns pygls's Workspace into this class without calling __init__)
+            logged: set[str] = self.__dict__.setdefault("_unopened_changed", set())
+            if uri not in logged:
+                logged.add(uri)
+                logger.warning(
+                    "ignored changes to a document that is not open (no didOpen, or after didClose): %s", uri
+                )
+            return
+        super().update_text_document(text_doc, change)
 
     def _create_text_document(
         self,

@@ -55,6 +55,7 @@ class Traffic:
         self.chaos: list[str] = []
         self.pending: list[str] = []  # request ids not answered yet
         self.after_wide = 0  # edits of tracked text after a character outside the BMP on the same line
+        self.unopened_changes = 0  # changes sent to documents never opened
         self.sent = 0
 
     def request(self, method: str, params: Any) -> str:
@@ -99,6 +100,7 @@ class Traffic:
         elif kind == 2:  # no changes at all, or a whole text with a lone surrogate
             self.change(uri, rng.choice([[], [{"text": "x = '\ud800'\n" + START}]]))
         elif kind == 3:  # to a document never opened
+            self.unopened_changes += 1
             never = (self.folder / f"never{rng.randrange(3)}.py").as_uri()
             self.change(never, [{"range": {"start": near, "end": near}, "text": "y"}])
         else:
@@ -275,4 +277,6 @@ def test_random_traffic_is_answered_and_leaves_every_text_as_the_editor_has_it(
                 server.process.kill()
     written = log.read_text()
     assert "Traceback" not in written, written[written.index("Traceback") - 2000 :][:6000]
+    assert "KeyError" not in written  # (a change to a document never opened: a line of its own, no internal error)
+    assert ("ignored changes to a document that is not open" in written) == (traffic.unopened_changes > 0)
     assert sum(1 for path in tmp_path.iterdir() if path.suffix != ".log") == 0  # nothing written to the workspace
