@@ -9,8 +9,9 @@ default (or the previous value) is kept. Unknown keys are ignored.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_type_hints
 
@@ -274,14 +275,26 @@ def _describe_error(error: Exception) -> str:
     return str(error)
 
 
+# sections of the `atlas` settings that are the editor's own, not the server's: the VS Code extension's
+# `atlas.server.*` (how it starts the server) arrive with the rest of the `atlas` section
+CLIENT_SECTIONS = frozenset({"server"})
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _merge_section(current: Any, raw: Mapping[str, Any], section: str, problems: list[SettingsProblem]) -> Any:
     hints = get_type_hints(type(current))
     updates: dict[str, Any] = {}
     for key, value in raw.items():
         name = camel_to_snake(key)
         spec = next((f for f in dataclasses.fields(current) if f.name == name), None)
-        if spec is None:
-            continue  # unknown keys are ignored
+        if spec is None:  # a typo, or a setting of another version: named, so that it is not silently without effect
+            known = [snake_to_camel(f.name) for f in dataclasses.fields(current)]
+            problems.append(SettingsProblem(f"{section}.{key}", f"unknown setting{_did_you_mean(key, known)}; ignored"))
+            continue
         dotted = f"{section}.{snake_to_camel(name)}"
         default = spec.default
         try:
@@ -315,6 +328,10 @@ def merge_settings(current: Settings, raw: Any) -> tuple[Settings, list[Settings
         return current, problems
     if isinstance(raw.get("atlas"), Mapping):
         raw = raw["atlas"]
+    sections = [section_field.name for section_field in dataclasses.fields(current)]
+    for name in raw:
+        if name not in sections and name not in CLIENT_SECTIONS:
+            problems.append(SettingsProblem(str(name), f"unknown section{_did_you_mean(str(name), sections)}; ignored"))
     updates: dict[str, Any] = {}
     for section_field in dataclasses.fields(current):
         section_raw = raw.get(section_field.name)

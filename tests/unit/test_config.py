@@ -25,10 +25,29 @@ def test_atlas_wrapper_is_unwrapped() -> None:
     assert settings.completion.max_lines == 3
 
 
-def test_unknown_keys_and_sections_are_ignored() -> None:
+def test_unknown_keys_and_sections_are_named_and_ignored() -> None:
+    """A typo would otherwise be a setting silently without effect (VS Code warns of unknown keys in settings.json;
+    Neovim and Emacs users write the tree by hand)."""
     settings, problems = merge_settings(Settings(), {"nope": 1, "completion": {"colour": "red"}})
-    assert problems == []
+    assert [str(problem) for problem in problems] == [
+        "atlas.nope: unknown section; ignored",
+        "atlas.completion.colour: unknown setting; ignored",
+    ]
     assert settings == Settings()
+    settings, problems = merge_settings(
+        Settings(), {"completions": {"maxTokens": 3}, "completion": {"maxToken": 3, "maxLines": 2}}
+    )
+    assert [str(problem) for problem in problems] == [
+        "atlas.completions: unknown section (did you mean 'completion'?); ignored",
+        "atlas.completion.maxToken: unknown setting (did you mean 'maxTokens'?); ignored",
+    ]
+    assert (settings.completion.max_tokens, settings.completion.max_lines) == (64, 2)  # the rest applies
+
+
+def test_the_editors_own_section_is_not_a_problem() -> None:
+    """VS Code sends the whole `atlas` section, its extension's `atlas.server.*` (how it starts the server) too."""
+    settings, problems = merge_settings(Settings(), {"server": {"command": ["atlas-lsp"], "logLevel": "info"}})
+    assert problems == [] and settings == Settings()
 
 
 def test_bad_type_is_named_and_default_kept() -> None:
