@@ -3,7 +3,7 @@
 Settings arrive as JSON objects from the editor (``initializationOptions``, ``workspace/didChangeConfiguration``,
 ``workspace/configuration``). Keys may be camelCase (as editors send them) or snake_case. Every field has a
 default and a docstring-like ``doc``; a value of the wrong type or out of range is reported by name and the
-default (or the previous value) is kept. Unknown keys are ignored.
+default (or the previous value) is kept. Unknown keys and sections are reported by name too, and ignored.
 """
 
 from __future__ import annotations

@@ -121,6 +121,26 @@ def text_edit(
     return types.NotebookDocumentCellChanges(text_content=[content])
 
 
+def open_code_cells(server: AtlasLanguageServer, cells: list[tuple[str, str]]) -> None:
+    """Open NOTEBOOK with a code cell of each (language, text), as pygls's handler then ours take it."""
+    opened = types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(
+            uri=NOTEBOOK,
+            notebook_type="jupyter-notebook",
+            version=1,
+            cells=[
+                types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri(n)) for n in range(len(cells))
+            ],
+        ),
+        cell_text_documents=[
+            types.TextDocumentItem(uri=cell_uri(n), language_id=language, version=1, text=text)
+            for n, (language, text) in enumerate(cells)
+        ],
+    )
+    server.workspace.put_notebook_document(opened)
+    notebooks.on_did_open_notebook(server, opened)
+
+
 async def test_every_change_of_a_notebook_keeps_the_servers_copy_equal_to_its_cells(
     server: AtlasLanguageServer,
 ) -> None:
@@ -231,21 +251,7 @@ async def test_every_change_of_a_notebook_keeps_the_servers_copy_equal_to_its_ce
 
 async def test_a_completion_in_a_cell_is_made_in_the_notebooks_text(server: AtlasLanguageServer) -> None:
     """What `suggest` completes in: the whole notebook, the cell's line moved down; a file: itself."""
-    cells = [("python", "import math"), ("python", "def area(r):\n    return ")]
-    opened = types.DidOpenNotebookDocumentParams(
-        notebook_document=types.NotebookDocument(
-            uri=NOTEBOOK,
-            notebook_type="jupyter-notebook",
-            version=1,
-            cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri(n)) for n in range(2)],
-        ),
-        cell_text_documents=[
-            types.TextDocumentItem(uri=cell_uri(n), language_id=language, version=1, text=text)
-            for n, (language, text) in enumerate(cells)
-        ],
-    )
-    server.workspace.put_notebook_document(opened)
-    notebooks.on_did_open_notebook(server, opened)
+    open_code_cells(server, [("python", "import math"), ("python", "def area(r):\n    return ")])
     document = server.workspace.get_text_document(cell_uri(1))
     source = notebooks.completion_source(server, cell_uri(1), document)
     assert source.path == PATH
@@ -265,19 +271,7 @@ async def test_a_cell_edit_that_sets_the_notebook_aside_then_one_that_undoes_it(
     """One message of two edits in a cell: the first pastes a line too long to parse (the notebook is set aside),
     the second lands in the same cell (it used to fail, our copy gone). Once the line is deleted, the next completion
     lays the notebook out again and parses it."""
-    text = "rows = [1, 2, 3]\nprint(rows)"
-    documents = [types.TextDocumentItem(uri=cell_uri(0), language_id="python", version=1, text=text)]
-    opened = types.DidOpenNotebookDocumentParams(
-        notebook_document=types.NotebookDocument(
-            uri=NOTEBOOK,
-            notebook_type="jupyter-notebook",
-            version=1,
-            cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri(0))],
-        ),
-        cell_text_documents=documents,
-    )
-    server.workspace.put_notebook_document(opened)
-    notebooks.on_did_open_notebook(server, opened)
+    open_code_cells(server, [("python", "rows = [1, 2, 3]\nprint(rows)")])
     assert PATH in server.context.documents
     long_line = "blob = '" + "z" * 30_000 + "'\n"
     paste = text_edit(cell_uri(0), 2, 1, 0, 1, 0, long_line)
@@ -303,21 +297,7 @@ async def test_random_edits_in_code_cells_keep_the_copy_in_sync(server: AtlasLan
     our copy of the notebook stays pygls's cells laid out, and its trees a fresh parse's."""
     rng = random.Random(seed)
     texts = ["import os\n\nrows = [1, 2]", "def total(rows):\n    return sum(rows)", "print(total(rows))"]
-    documents = [
-        types.TextDocumentItem(uri=cell_uri(n), language_id="python", version=1, text=text)
-        for n, text in enumerate(texts)
-    ]
-    opened = types.DidOpenNotebookDocumentParams(
-        notebook_document=types.NotebookDocument(
-            uri=NOTEBOOK,
-            notebook_type="jupyter-notebook",
-            version=1,
-            cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=cell_uri(n)) for n in range(3)],
-        ),
-        cell_text_documents=documents,
-    )
-    server.workspace.put_notebook_document(opened)
-    notebooks.on_did_open_notebook(server, opened)
+    open_code_cells(server, [("python", text) for text in texts])
     cells = dict(enumerate(texts))
     wide = 0
     for version in range(2, 122):
