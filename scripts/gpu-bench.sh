@@ -12,7 +12,8 @@
 #   2. device run carrying .gpu/build:   bash .gpu/build/build.sh        (llama-cpp-python with CUDA, ~4.5 min)
 #   3. device run carrying .gpu/m2, at once (the machine stays warm ~30 s):
 #        ATLAS_BENCH_COMMIT=$(git rev-parse --short HEAD) bash scripts/gpu-bench.sh
-#      ATLAS_GPU_STEPS picks what runs (default: all, in this order): doctor decode completion tests e2e variants;
+#      ATLAS_GPU_STEPS picks what runs (default: all, in this order): doctor context decode completion tests e2e
+#      variants (context: `bench context` printed to $OUT/context-cpu.txt, the CPU's share, ~6 s);
 #      ATLAS_E2E_TIMEOUT caps the e2e step (seconds, default 240).
 #      e2e runs the end-to-end completion and notebook tests (the real server, in-process model) with the model on
 #      the GPU; it needs their pytest plugins for Python 3.12 in .gpu/m2/wheels, added here after step 1:
@@ -39,7 +40,7 @@
 # others' files; the device returns what $OUT holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=" ${ATLAS_GPU_STEPS:-doctor decode completion tests e2e variants} "
+steps=" ${ATLAS_GPU_STEPS:-doctor context decode completion tests e2e variants} "
 runs() { [[ $steps == *" $1 "* ]]; }
 out="${OUT:-/tmp}"
 cat /tmp/model/model.part.aa .gpu/m2/model.part.ab > /tmp/model.gguf
@@ -51,6 +52,13 @@ if runs doctor; then
   # llama.cpp's own debug lines of one doctor run: whether CUDA graphs are captured and reused for the decode steps
   python3 -m atlas_lsp --log-level debug doctor --model /tmp/model.gguf > "$out/doctor-debug.txt" 2>&1 || true
   grep -i "cuda graph" "$out/doctor-debug.txt" | sed 's/^[0-9-]* [0-9:,]* //' | sort | uniq -c || true
+fi
+if runs context; then
+  # the server's CPU-side work on this machine's CPU (no model): set beside the recorded CPU runs' `bench context`, it
+  # says how much of the GPU run's server overhead is this CPU (at 87dd496 the H200 machine's context and prompt
+  # steps took 1.36 and 1.68 ms median, the Xeon's 0.87-0.90 and 1.04-1.16 ms then)
+  timeout 120 python3 -m atlas_lsp bench context --output - > "$out/context-cpu.txt" 2>&1 || echo "bench context failed"
+  grep -E "^- machine|^\| (incremental|context|…|opening|index)" "$out/context-cpu.txt" | cut -c1-220 || true
 fi
 runs decode && python3 -m atlas_lsp bench decode --model /tmp/model.gguf --output "$result"
 runs completion && python3 -m atlas_lsp bench completion --model /tmp/model.gguf --output "$result"
