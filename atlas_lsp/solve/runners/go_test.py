@@ -5,15 +5,14 @@ not build gives the compiler's errors (what a repair needs)."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import shlex
 import shutil
-import subprocess
 from pathlib import Path, PurePosixPath
 
+from atlas_lsp.solve.runners.go_toolchain import go_environment
 from atlas_lsp.solve.runs import (
     NOT_COLLECTED,
     NOT_RUN,
@@ -37,16 +36,6 @@ CACHE_HINT = (
     "the sandbox builds offline and cannot write to the module cache: run `go mod download` in the project once, "
     "so its dependencies are there"
 )
-
-
-@functools.cache
-def module_cache(go: str) -> str:
-    """Where ``go`` keeps downloaded modules (GOMODCACHE), read by the runs; "" when go cannot say."""
-    try:
-        done = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip()
 
 
 class GoTestRunner:
@@ -98,7 +87,7 @@ class GoTestRunner:
             **base_environment(place.workdir, [str(Path(self.go).parent)]),
             "GOCACHE": str(place.shared / "go-build"),
             "GOPATH": str(place.shared / "go-path"),
-            "GOMODCACHE": module_cache(self.go) or str(place.shared / "go-path" / "pkg" / "mod"),
+            "GOMODCACHE": go_environment(self.go).module_cache or str(place.shared / "go-path" / "pkg" / "mod"),
             "GOTOOLCHAIN": "local",
             "GOPROXY": "off",
         }
@@ -119,6 +108,9 @@ class GoTestRunner:
                 continue
             test = str(event.get("Test") or "")
             action = event.get("Action")
+            if action == "build-output":  # (go 1.24 on: the compiler's and go's messages come as events too)
+                plain.extend(str(event.get("Output", "")).rstrip("\n").split("\n"))
+                continue
             if not test:
                 if action == "output" and _COMPILER_LINE.match(str(event.get("Output", "")).strip()):
                     plain.append(str(event.get("Output")).rstrip())
