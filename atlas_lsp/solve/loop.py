@@ -70,6 +70,9 @@ class SolveResult:
     seconds: float = 0.0
     cancelled: bool = False
     problem: str = ""
+    stopped: str = ""  # why the job stopped before its rounds were done (not for a pass or a cancel)
+    original_problem: str | None = None  # the tests' problem with the function as it is (run once, when needed)
+    planned: int = 0  # candidates the job writes at most (first round and repairs)
 
     @property
     def passed(self) -> bool:
@@ -92,7 +95,23 @@ class SolveResult:
             evidence += f"; {report.problem}"
             if "ModuleNotFoundError" in report.problem:
                 evidence += " (do they run with the project's environment? see atlas.solve.python)"
+        if self.stopped:
+            evidence += f" ({self.stopped})"
         return evidence
+
+
+def same_for_any_candidate(result: SolveResult) -> str:
+    """What stops the tests whatever the candidate: a "could not be collected" problem that the function as it is
+    gives too, or two candidates of different code (a dependency the tests import, usually, which no further candidate
+    or repair can change); "" while neither has been seen."""
+    code_by_problem: dict[str, str] = {}
+    for candidate in result.candidates:
+        problem = candidate.report.problem if candidate.report is not None else ""
+        if not problem.startswith(NOT_COLLECTED):
+            continue
+        if problem == result.original_problem or code_by_problem.setdefault(problem, candidate.code) != candidate.code:
+            return problem
+    return ""
 
 
 def extract_function(
@@ -184,6 +203,24 @@ class SolveLoop:
         self._progress(f"running {count} test{'' if count == 1 else 's'} on {candidate.origin}")
         candidate.report = self._run_tests(replace_function(file_text, result.target, candidate.code), cancel)
         result.test_runs += 1
+        if len(result.candidates) >= result.planned:  # (the last one: nothing left to stop)
+            return
+        if result.original_problem is None and candidate.report.problem.startswith(NOT_COLLECTED):
+            self._progress("running the tests on the function as it is (they could not be collected)")
+            result.original_problem = self._run_tests(file_text, cancel).problem
+            result.test_runs += 1
+        if same_for_any_candidate(result) and not cancel.cancelled:
+            tested = sum(1 for c in result.candidates if c.report is not None and not c.invalid)
+            result.stopped = (
+                f"stopped after {tested} candidate{'' if tested == 1 else 's'}: the tests cannot be collected "
+                "whatever the function's code"
+            )
+            self._progress(result.stopped)
+
+    @staticmethod
+    def _done(candidate: Candidate, result: SolveResult) -> bool:
+        """Whether the job is over after testing ``candidate``: it passed, or the tests cannot run at all."""
+        return bool(result.stopped) or (candidate.report is not None and candidate.report.all_passed)
 
     def run(
         self,
@@ -197,7 +234,7 @@ class SolveLoop:
         cancel: CancelToken,
     ) -> SolveResult:
         started = time.monotonic()
-        result = SolveResult(target, tests, tests_label)
+        result = SolveResult(target, tests, tests_label, planned=k + rounds)
         try:
             self._rounds(spec, file_text, k, rounds, cancel, result)
         finally:
@@ -233,7 +270,7 @@ class SolveLoop:
                         return True
                     self._progress(f"candidate {done}/{k} written")
                     self._test(candidate, file_text, result, cancel)
-                    if candidate.report is not None and candidate.report.all_passed:
+                    if self._done(candidate, result):
                         return True
             finally:
                 pending.cancel()  # stop what is still generating (a pass, a cancel or an error)
@@ -253,7 +290,7 @@ class SolveLoop:
                 candidate = self._write(*self._first_round_job(spec, index), result, index, cancel)
                 result.candidates.append(candidate)
                 self._test(candidate, file_text, result, cancel)
-                if candidate.report is not None and candidate.report.all_passed:
+                if self._done(candidate, result):
                     return
         order = k
         for round_number in range(1, rounds + 1):
@@ -271,5 +308,5 @@ class SolveLoop:
             order += 1
             result.candidates.append(candidate)
             self._test(candidate, file_text, result, cancel)
-            if candidate.report is not None and candidate.report.all_passed:
+            if self._done(candidate, result):
                 return

@@ -267,3 +267,35 @@ async def test_nothing_passes_offers_apply_anyway_and_marks_the_function(
     assert diagnostics and diagnostics[0].source == "atlas" and "0/1 selected tests pass" in diagnostics[0].message
     (action,) = await code_actions(client, uri, 3)
     assert isinstance(action, types.CodeAction) and action.kind == types.CodeActionKind.QuickFix
+
+
+async def test_tests_that_cannot_be_collected_stop_the_job_early(client: LanguageClient, tmp_path: Path) -> None:
+    """Tests that import what the environment lacks cannot run whatever the model writes: after the first candidate
+    the function as it is is tested once, gives the same, and the job stops there (not four candidates and two
+    repairs fed an import error), saying why."""
+    path = project(tmp_path, TESTS + "\n\nimport leftpad_not_installed\n")
+    edits = record_edits(client)
+    asked: list[types.ShowMessageRequestParams] = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def on_request(params: types.ShowMessageRequestParams) -> None:
+        asked.append(params)
+        return None  # (the user dismisses the question)
+
+    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 2}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
+        )
+    )
+    reports = await wait_for_end(client, "atlas-solve-")
+    messages = [getattr(r, "message", "") or "" for r in reports]
+    assert "running the tests on the function as it is (they could not be collected)" in messages, messages
+    assert not any(m.startswith("repair round") for m in messages), messages
+    stopped = [m for m in messages if m.startswith("stopped after ")]
+    assert stopped and stopped[0].endswith(": the tests cannot be collected whatever the function's code"), messages
+    (question,) = asked
+    assert "No module named 'leftpad_not_installed'" in question.message and "stopped after" in question.message
+    assert not edits and (tmp_path / "calc.py").read_text() == CALC

@@ -912,6 +912,43 @@ def test_tests_that_cannot_be_imported_say_why(tmp_path: Path) -> None:
     )
 
 
+def test_a_job_stops_when_the_tests_cannot_be_collected_whatever_the_code(tmp_path: Path) -> None:
+    """A "could not be collected" that the function as it is gives too (run once, when a candidate's tests could not
+    be collected) is the project's, not the candidate's: the job stops there (no more candidates, no repair fed an
+    import error) and says so. One that the function as it is does not give (it does not parse, mid-edit) does not stop
+    it, until two candidates of different code give the same."""
+    path = make_project(tmp_path)
+    (tmp_path / "tests" / "test_shop.py").write_text(TESTS + "\n\nimport leftpad_not_installed\n")
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, line=2))
+    first = "```python\ndef total(self, items):\n    return sum(items)\n```"
+    second = "```python\ndef total(self, items):\n    return sum(list(items))\n```"
+    target = found.target
+    spec = SolveSpec("python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label)
+    stopped = "stopped after {} candidate{}: the tests cannot be collected whatever the function's code"
+    mid_edit = SOURCE.replace("raise NotImplementedError", "return (".ljust(25))  # (as it is, it does not parse)
+    for file_text, replies, calls in ((SOURCE, [first, second], 1), (mid_edit, [first, first, second, second], 3)):
+        sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+        model = ScriptedModel(list(replies))
+        progress: list[str] = []
+
+        def run_tests(text: str, token: CancelToken, sandbox: Sandbox = sandbox) -> TestReport:
+            return sandbox.run({str(path): text}, found.node_ids, {}, token)
+
+        loop = SolveLoop(PYTHON, model, run_tests, progress.append, chat_template=None)
+        result = loop.run(spec, target, file_text, found.node_ids, found.label, k=4, rounds=2, cancel=CancelToken())
+        sandbox.close()
+        assert result.model_calls == calls and result.test_runs == calls + 1, (file_text, progress)
+        assert progress.count("running the tests on the function as it is (they could not be collected)") == 1
+        assert not any(message.startswith("repair") for message in progress)
+        assert progress[-1] == stopped.format(calls, "" if calls == 1 else "s")
+        assert result.evidence().startswith("0/2 selected tests passed (best candidate)")
+        assert result.evidence().endswith(
+            "(do they run with the project's environment? see atlas.solve.python) "
+            f"({stopped.format(calls, '' if calls == 1 else 's')})"
+        )
+
+
 def test_the_copy_links_big_files_keeps_links_and_never_writes_through_one(tmp_path: Path) -> None:
     """Where test runs cannot write outside their copy, a data file over MAX_COPY_BYTES is linked (it was left out,
     so a test reading it failed) and the project's links are kept; elsewhere it is copied and links left out. An
