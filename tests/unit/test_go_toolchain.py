@@ -82,6 +82,7 @@ def test_which_toolchain_runs_a_modules_tests(
     environment = GoEnvironment(local, str(cache), setting, "linux-amd64")
     monkeypatch.setattr(go_toolchain, "go_environment", lambda go: environment)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("GOWORK", raising=False)
     module = tmp_path / "project" / "shapes"
     module.mkdir(parents=True)
     (module / "go.mod").write_text(f"module example.com/shapes\n\n{go_mod}\n")
@@ -94,6 +95,28 @@ def test_which_toolchain_runs_a_modules_tests(
         assert f"the go on PATH is go{local}" in str(missing.value) and "run `go test`" in str(missing.value)
     else:
         assert toolchain_for(LOCAL_GO, module) == (LOCAL_GO if chosen == "local" else cached(cache, chosen))
+
+
+def test_gowork_names_the_workspace_or_none(cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOWORK=off: the module's go.mod decides (not a go.work above it); GOWORK=FILE: that go.work does."""
+    monkeypatch.setattr(
+        go_toolchain, "go_environment", lambda go: GoEnvironment("1.26.6", str(cache), "auto", "linux-amd64")
+    )
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    module = tmp_path / "shapes"
+    module.mkdir()
+    (module / "go.mod").write_text("module example.com/shapes\n\ngo 1.22\n")
+    (tmp_path / "go.work").write_text("go 1.27.3\n\nuse ./shapes\n")
+    (tmp_path / "elsewhere.work").write_text("go 1.27\n\nuse ./shapes\n")
+    chosen = {}
+    for gowork in ("", "off", str(tmp_path / "elsewhere.work")):
+        monkeypatch.setenv("GOWORK", gowork)
+        chosen[gowork or "unset"] = toolchain_for(LOCAL_GO, module)
+    assert chosen == {
+        "unset": cached(cache, "go1.27.3"),
+        "off": LOCAL_GO,
+        str(tmp_path / "elsewhere.work"): cached(cache, "go1.27.0"),
+    }
 
 
 def test_a_toolchain_on_path_comes_before_the_module_cache(

@@ -84,8 +84,11 @@ def _setting_in(file: str, name: str) -> str:
 
 def _directives(module_folder: Path) -> tuple[Path | None, str, str]:
     """The file go reads its ``go`` and ``toolchain`` lines from (the workspace's go.work above the module, else the
-    module's go.mod) and those lines' values ("" where absent)."""
-    work = next((f / "go.work" for f in (module_folder, *module_folder.parents) if (f / "go.work").is_file()), None)
+    module's go.mod; GOWORK names another go.work, or "off" none) and those lines' values ("" where absent)."""
+    named = os.environ.get("GOWORK", "")
+    work = Path(named) if named not in ("", "off") else None
+    if not named:
+        work = next((f / "go.work" for f in (module_folder, *module_folder.parents) if (f / "go.work").is_file()), None)
     for file in (work, module_folder / "go.mod"):
         if file is None:
             continue
