@@ -1402,6 +1402,24 @@ def local_registry(folder: Path) -> Path:
     return home
 
 
+def test_a_rust_toolchain_the_project_pins_and_rustup_lacks_is_named(
+    registry: LanguageRegistry, tmp_path: Path
+) -> None:
+    """A rust-toolchain.toml naming a toolchain rustup has not installed: the run does not try to install it (it
+    could not: offline, read-only RUSTUP_HOME), and says which and what to run, as no candidate's fault."""
+    path = rust_project(tmp_path)
+    (tmp_path / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "1.1.0"\n')  # (long gone: never installed)
+    found = prepare(registry, path, tmp_path, "area")
+    (report,) = run_candidates(
+        found, tmp_path, path, ["pub fn area(width: u32, height: u32) -> u32 {\n    width * height\n}"]
+    )
+    assert report.problem.startswith(
+        "the tests could not be collected: the Rust toolchain the project asks for, 1.1.0-"
+    ), report.problem
+    assert "is not installed and the sandbox is offline: run `rustup toolchain install`" in report.problem
+    assert not report.all_passed
+
+
 def test_a_crate_dependency_must_be_unpacked_in_cargo_home_first(
     registry: LanguageRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

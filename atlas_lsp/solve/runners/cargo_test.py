@@ -153,6 +153,9 @@ def failure_details(output: str) -> dict[str, str]:
     return details
 
 
+_TOOLCHAIN_MISSING = re.compile(r"^error: (?:override )?toolchain '([^']+)' is not installed", re.M)  # (rustup's)
+
+
 class CargoTestRunner:
     name = "cargo test"
     linked_folders: tuple[str, ...] = ()
@@ -198,6 +201,7 @@ class CargoTestRunner:
             "CARGO_TARGET_DIR": str(place.shared / "cargo-target"),
             "CARGO_TERM_COLOR": "never",
             "RUST_BACKTRACE": "0",
+            "RUSTUP_AUTO_INSTALL": "0",  # (a toolchain the project pins and rustup lacks: said, not downloaded)
         }
         if "RUSTUP_TOOLCHAIN" in os.environ:
             environment["RUSTUP_TOOLCHAIN"] = os.environ["RUSTUP_TOOLCHAIN"]
@@ -213,7 +217,13 @@ class CargoTestRunner:
         problem = run_problem(run, (0, 101))
         compile_failure = _COMPILE_FAILURE.search(run.output) is not None
         if not results:
-            if not problem and compile_failure:
+            if (toolchain := _TOOLCHAIN_MISSING.search(run.output)) is not None:
+                problem = (
+                    f"{NOT_COLLECTED}: the Rust toolchain the project asks for, {toolchain.group(1)}, is not "
+                    "installed and the sandbox is offline: run `rustup toolchain install` in the project (or build "
+                    "it once with cargo)"
+                )
+            elif not problem and compile_failure:
                 problem = f"{DOES_NOT_COMPILE}:\n{compiler_errors(run.output)}"
             elif not problem and (failure := cargo_failure(run.output)):
                 problem = f"{NOT_COLLECTED}: cargo could not build them: {failure}"
