@@ -56,6 +56,25 @@ def _command_of(action: Any) -> types.Command:
     return action.command if isinstance(action, types.CodeAction) else action
 
 
+SOLVE_ADD = {"uri": "", "version": 1, "name": "add", "line": 3}  # (the arguments of atlas.solveFunction for add)
+
+
+async def solve_add(client: LanguageClient, uri: str) -> Any:
+    """Ask the server to solve ``add`` in the open document ``uri``; its answer (started, or running)."""
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="atlas.solveFunction", arguments=[{**SOLVE_ADD, "uri": uri}])
+    )
+
+
+async def open_and_solve_add(client: LanguageClient, root: Path, path: Path, candidates: int, rounds: int) -> str:
+    """A session on ``root`` with these solve settings, ``path`` opened (CALC) and ``add`` asked for; its uri."""
+    await start_session(client, root, options={"solve": {"candidates": candidates, "repairRounds": rounds}})
+    await wait_for_status(client, {"ready"})
+    uri = open_document(client, path, CALC)
+    await solve_add(client, uri)
+    return uri
+
+
 async def wait_for_end(client: LanguageClient, prefix: str, timeout: float = 240) -> list[Any]:
     for _ in range(int(timeout * 10)):
         for token, reports in client.progress_reports.items():
@@ -164,21 +183,13 @@ async def test_cancel_kills_the_work(client: LanguageClient, tmp_path: Path) -> 
     await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 2}})
     await wait_for_status(client, {"ready"})
     uri = open_document(client, path, CALC)
-    answer = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(
-            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
-        )
-    )
+    answer = await solve_add(client, uri)
     for _ in range(600):  # wait until the tests are running
         reports = next((r for t, r in client.progress_reports.items() if str(t).startswith("atlas-solve-")), [])
         if any("running" in (getattr(r, "message", "") or "") for r in reports):
             break
         await asyncio.sleep(0.1)
-    again = await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(
-            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
-        )
-    )
+    again = await solve_add(client, uri)
     assert again == {"status": "running", "job": answer["job"]}  # asked twice: one job
     # a malformed argument cancels nothing (it used to cancel every job)
     for malformed in ([42], [{"job": 7}], [None], [{}]):
@@ -200,14 +211,7 @@ async def test_cancel_kills_the_work(client: LanguageClient, tmp_path: Path) -> 
 async def test_a_buffer_edited_during_the_solve_refuses_the_stale_edit(client: LanguageClient, tmp_path: Path) -> None:
     path = project(tmp_path)
     edits = record_edits(client)
-    await start_session(client, tmp_path, options={"solve": {"candidates": 2, "repairRounds": 0}})
-    await wait_for_status(client, {"ready"})
-    uri = open_document(client, path, CALC)
-    await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(
-            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
-        )
-    )
+    uri = await open_and_solve_add(client, tmp_path, path, 2, 0)
     client.text_document_did_change(
         types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
@@ -250,14 +254,7 @@ async def test_nothing_passes_offers_apply_anyway_and_marks_the_function(
         asked.append(params)
         return types.MessageActionItem(title="Apply anyway")
 
-    await start_session(client, tmp_path, options={"solve": {"candidates": 1, "repairRounds": 0}})
-    await wait_for_status(client, {"ready"})
-    uri = open_document(client, path, CALC)
-    await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(
-            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
-        )
-    )
+    uri = await open_and_solve_add(client, tmp_path, path, 1, 0)
     await wait_for_end(client, "atlas-solve-")
     (question,) = asked
     assert "no candidate for add passed" in question.message and "0/1" in question.message
@@ -282,14 +279,7 @@ async def test_tests_that_cannot_be_collected_stop_the_job_early(client: Languag
         asked.append(params)
         return None  # (the user dismisses the question)
 
-    await start_session(client, tmp_path, options={"solve": {"candidates": 4, "repairRounds": 2}})
-    await wait_for_status(client, {"ready"})
-    uri = open_document(client, path, CALC)
-    await client.workspace_execute_command_async(
-        types.ExecuteCommandParams(
-            command="atlas.solveFunction", arguments=[{"uri": uri, "version": 1, "name": "add", "line": 3}]
-        )
-    )
+    await open_and_solve_add(client, tmp_path, path, 4, 2)
     reports = await wait_for_end(client, "atlas-solve-")
     messages = [getattr(r, "message", "") or "" for r in reports]
     assert "running the tests on the function as it is (they could not be collected)" in messages, messages
