@@ -3,8 +3,9 @@ dependencies are installed, found the way the project's own tools find it.
 
 In this order: a virtualenv folder at the project's root (``.venv``, ``venv``, ``env``, ``.env``: python -m venv,
 uv, PDM, Poetry with in-project environments); the environment Poetry, Pipenv or Hatch keeps for the project
-elsewhere (their default: asked of the tool itself, ``poetry env info -p``, ``pipenv --venv``, ``hatch env find``,
-when the project declares it uses that tool); the pyenv version or pyenv-virtualenv environment its
+elsewhere (asked of the tool itself, ``poetry env info -p``, ``pipenv --venv``, ``hatch env find``, when the project
+declares it uses that tool; Hatch's environment for tests first, ``hatch-test`` (``hatch test``'s) or ``test``, where
+it was created, then its default); the pyenv version or pyenv-virtualenv environment its
 ``.python-version`` names; the conda environment its ``environment.yml`` names; the environment that was active
 when the server started (``VIRTUAL_ENV``, conda's ``CONDA_PREFIX``: an editor started from an activated shell),
 when it is not atlas-lsp's own. The first that can run pytest (its own, else atlas-lsp's) is used; none: the
@@ -57,14 +58,19 @@ class EnvironmentTool:
     name: str  # as the progress names it
     marks: tuple[str, ...]  # files at the project's root that say it uses the tool
     pyproject_section: str  # a pyproject.toml section that says so too ("" for none)
-    where: tuple[str, ...]  # the arguments that print the environment's folder
+    where: tuple[
+        tuple[str, ...], ...
+    ]  # the arguments that print environments' folders: the tests' first, its default last
 
 
 TOOLS = (
-    EnvironmentTool("poetry", "Poetry", ("poetry.lock",), "[tool.poetry", ("env", "info", "-p", "--no-ansi", "-n")),
-    EnvironmentTool("pipenv", "Pipenv", ("Pipfile",), "", ("--venv",)),
-    EnvironmentTool("hatch", "Hatch", ("hatch.toml",), "[tool.hatch", ("env", "find", "default")),
-)
+    EnvironmentTool("poetry", "Poetry", ("poetry.lock",), "[tool.poetry", (("env", "info", "-p", "--no-ansi", "-n"),)),
+    EnvironmentTool("pipenv", "Pipenv", ("Pipfile",), "", (("--venv",),)),
+    EnvironmentTool(
+        "hatch", "Hatch", ("hatch.toml",), "[tool.hatch",
+        (("env", "find", "hatch-test"), ("env", "find", "test"), ("env", "find", "default")),
+    ),  # (hatch-test: `hatch test`'s, one folder per Python of its matrix; test: the usual name of one's own)
+)  # fmt: skip
 
 
 def _declares(root: Path, tool: EnvironmentTool) -> bool:
@@ -76,17 +82,18 @@ def _declares(root: Path, tool: EnvironmentTool) -> bool:
         return False
 
 
-def _asked(root: Path, tool: EnvironmentTool, environ: Mapping[str, str]) -> Path | None:
-    """The folder of the environment ``tool`` keeps for the project at ``root``, if it says where. The tool is asked
-    without the active environment in its view (Poetry and Pipenv would answer with that one)."""
+def _asked(root: Path, tool: EnvironmentTool, where: tuple[str, ...], environ: Mapping[str, str]) -> list[Path]:
+    """The folders of the environments that ``tool`` keeps for the project at ``root`` and prints when run with the
+    arguments ``where`` (none where it says none). The tool is asked without the active environment in its view
+    (Poetry and Pipenv would answer with that one)."""
     binary = _tool(tool.command)
     if binary is None or not _declares(root, tool):
-        return None
+        return []
     variables = {k: v for k, v in environ.items() if k not in ("VIRTUAL_ENV", "CONDA_PREFIX", "PIPENV_ACTIVE")}
     variables.update({"PIPENV_IGNORE_VIRTUALENVS": "1", "PIPENV_VERBOSITY": "-1", "NO_COLOR": "1"})
     try:
         done = subprocess.run(
-            [binary, *tool.where],
+            [binary, *where],
             cwd=root,
             env=variables,
             capture_output=True,
@@ -96,12 +103,12 @@ def _asked(root: Path, tool: EnvironmentTool, environ: Mapping[str, str]) -> Pat
         )
     except (OSError, subprocess.SubprocessError) as error:
         logger.info("solve: %s could not say where the project's environment is: %s", tool.name, error)
-        return None
+        return []
     lines = [line.strip() for line in done.stdout.strip().split("\n") if line.strip()]
     if done.returncode != 0 or not lines:
-        logger.debug("solve: %s knows no environment for %s (exit %s)", tool.name, root, done.returncode)
-        return None
-    return Path(lines[-1])
+        logger.debug("solve: %s knows no environment for %s (%s, exit %s)", tool.name, root, where, done.returncode)
+        return []
+    return [Path(lines[-1])] if where == tool.where[-1] else [Path(line) for line in lines]  # (its default: one)
 
 
 def _pyenv_version(root: Path, environ: Mapping[str, str]) -> tuple[Path, str] | None:
@@ -165,9 +172,13 @@ def candidates(root: Path, environ: Mapping[str, str] | None = None) -> Iterator
         if _python_in(prefix).is_file():
             yield Environment(os.path.abspath(_python_in(prefix)), origin)
     for tool in TOOLS:
-        prefix = _asked(root, tool, environ)
-        if prefix is not None and _python_in(prefix).is_file():
-            yield Environment(os.path.abspath(_python_in(prefix)), f"{tool.name}'s environment for the project")
+        for where in tool.where:
+            for prefix in _asked(root, tool, where, environ):
+                if _python_in(prefix).is_file():
+                    kind = "" if where == tool.where[-1] else f"{prefix.name} "  # (the tests' own: which)
+                    yield Environment(
+                        os.path.abspath(_python_in(prefix)), f"{tool.name}'s {kind}environment for the project"
+                    )
     for named in (_pyenv_version(root, environ), _conda_environment(root, environ)):
         if named is not None and _python_in(named[0]).is_file():
             yield Environment(os.path.abspath(_python_in(named[0])), named[1])

@@ -716,6 +716,61 @@ def test_the_environment_pipenv_or_hatch_keeps_for_a_project_runs_its_tests(
     assert right.all_passed and not wrong.all_passed, (right, wrong)
 
 
+HATCH_WITH_TEST_ENVIRONMENTS = """[project]
+name = "calc"
+version = "0.1.0"
+
+[tool.hatch.envs.default]
+skip-install = true
+
+[tool.hatch.envs.test]
+skip-install = true
+
+[tool.hatch.envs.hatch-test]
+skip-install = true
+dependencies = []
+
+[[tool.hatch.envs.hatch-test.matrix]]
+python = ["3.11"]
+"""
+
+
+def test_hatchs_environment_for_tests_comes_before_its_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_active_environment: None
+) -> None:
+    """A Hatch project's tests run where Hatch runs them: `hatch test`'s hatch-test environment, else one named
+    test, where created, before the default one (which may lack the tests' own dependencies). Real Hatch."""
+    import subprocess
+
+    from atlas_lsp.solve.service import choose_interpreter
+    from tests.support.python_tools import installed_tool
+
+    monkeypatch.setenv("PATH", f"{installed_tool('hatch==1.18.2')}:{os.environ['PATH']}")
+    monkeypatch.setenv("HATCH_DATA_DIR", str(tmp_path / "environments"))
+    project = tmp_path / "calc"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(HATCH_WITH_TEST_ENVIRONMENTS)
+    chosen_in_order = []
+    for environment in ("default", "test", "hatch-test"):
+        subprocess.run(
+            ["hatch", "env", "create", environment], cwd=project, check=True, capture_output=True, timeout=300
+        )
+        (created,) = {python for python in (tmp_path / "environments").glob("**/bin/python")} - {
+            python for python, _ in chosen_in_order
+        }
+        python_with_a_dependency(created.parent.parent)  # (each one its own copy of the dependency)
+        chosen = choose_interpreter(project)
+        chosen_in_order.append((Path(chosen.python), chosen.note))
+        assert Path(chosen.python) == created, (environment, chosen)
+    assert [note for _, note in chosen_in_order] == [
+        "the tests run with Hatch's environment for the project",
+        "the tests run with Hatch's test environment for the project",
+        "the tests run with Hatch's hatch-test.py3.11 environment for the project",
+    ]
+    right, wrong = run_with(project, str(chosen_in_order[-1][0]))
+    assert right.all_passed and not wrong.all_passed, (right, wrong)
+
+
 DJANGO = "django==5.2.19"
 DJANGO_PROJECT = {
     "manage.py": "import os\nimport sys\n\nif __name__ == '__main__':\n"
