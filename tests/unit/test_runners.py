@@ -335,8 +335,17 @@ def test_typescript_runs_on_a_node_that_strips_types(
     assert "the test file test/math.test.ts failed" in broken.failure_text()
 
 
-VITEST = "vitest@3.2.7"
-JEST = "jest@29.7.0"
+# a project's own runner: its tests run with the last major before the current one and the current one (npm)
+VITESTS = ("vitest@3.2.7", "vitest@5.1.2")
+VITEST = VITESTS[-1]
+JESTS = ("jest@29.7.0", "jest@30.5.2")
+
+
+def major_range(package: str) -> str:
+    """The package.json range of an npm spec's major ("vitest@5.1.2" -> "^5")."""
+    return "^" + package.split("@")[1].split(".")[0]
+
+
 SHAPES_TS = """export function area(width: number, height: number): number {
   throw new Error("TODO");
 }
@@ -362,11 +371,16 @@ test('unrelated', () => {
 """
 
 
-def test_a_vitest_project_runs_its_typescript_tests_with_vitest(registry: LanguageRegistry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("package", VITESTS)
+def test_a_vitest_project_runs_its_typescript_tests_with_vitest(
+    registry: LanguageRegistry, tmp_path: Path, package: str
+) -> None:
     """TypeScript (and TSX) on any Node.js: vitest compiles them. The project's own vitest, from its node_modules."""
     (tmp_path / "src").mkdir()
-    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"vitest": "^3"}}))
-    link_node_modules(tmp_path, VITEST)
+    (tmp_path / "package.json").write_text(
+        json.dumps({"type": "module", "devDependencies": {"vitest": major_range(package)}})
+    )
+    link_node_modules(tmp_path, package)
     (tmp_path / "src" / "shapes.ts").write_text(SHAPES_TS)
     (tmp_path / "src" / "shapes.test.ts").write_text(SHAPES_TESTS)
     path = tmp_path / "src" / "shapes.ts"
@@ -435,12 +449,17 @@ test('unrelated 2 x 3', () => {
 """
 
 
-def test_each_cases_and_concurrent_tests_are_selected_and_read(registry: LanguageRegistry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("package", VITESTS)
+def test_each_cases_and_concurrent_tests_are_selected_and_read(
+    registry: LanguageRegistry, tmp_path: Path, package: str
+) -> None:
     """test.each / it.each: one test per case, named from the title template; the template selects them all and
     passes when every case does; test.concurrent runs as any other test."""
     (tmp_path / "src").mkdir()
-    (tmp_path / "package.json").write_text(json.dumps({"type": "module", "devDependencies": {"vitest": "^3"}}))
-    link_node_modules(tmp_path, VITEST)
+    (tmp_path / "package.json").write_text(
+        json.dumps({"type": "module", "devDependencies": {"vitest": major_range(package)}})
+    )
+    link_node_modules(tmp_path, package)
     (tmp_path / "src" / "shapes.ts").write_text(SHAPES_TS)
     (tmp_path / "src" / "shapes.test.ts").write_text(EACH_TESTS)
     path = tmp_path / "src" / "shapes.ts"
@@ -465,11 +484,14 @@ def test_each_cases_and_concurrent_tests_are_selected_and_read(registry: Languag
     assert "must not run" not in wrong.failure_text()
 
 
-def test_a_jest_package_of_a_monorepo_runs_with_the_hoisted_jest(registry: LanguageRegistry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("package", JESTS)
+def test_a_jest_package_of_a_monorepo_runs_with_the_hoisted_jest(
+    registry: LanguageRegistry, tmp_path: Path, package: str
+) -> None:
     """jest in a package's package.json, installed (hoisted) at the repository's root: it runs in the package's
     folder (its configuration) with the root's jest."""
     (tmp_path / "package.json").write_text(json.dumps({"private": True, "workspaces": ["packages/*"]}))
-    link_node_modules(tmp_path, JEST)
+    link_node_modules(tmp_path, package)
     package = tmp_path / "packages" / "calc"
     (package / "__tests__").mkdir(parents=True)
     (package / "package.json").write_text(json.dumps({"name": "calc", "devDependencies": {"jest": "^29"}}))
@@ -491,7 +513,7 @@ def test_a_jest_package_of_a_monorepo_runs_with_the_hoisted_jest(registry: Langu
     assert right.all_passed, right
 
 
-MOCHA = "mocha@10.8.2"
+MOCHAS = ("mocha@10.8.2", "mocha@12.0.3")
 STUB_ADD_JS = "function add(a, b) {\n  return 0;\n}\n\nmodule.exports = { add };\n"
 # candidates for add(): wrong (add(5, 0) right by chance), right, and one that does not parse
 ADD_WRONG_RIGHT_BROKEN = [
@@ -501,10 +523,11 @@ ADD_WRONG_RIGHT_BROKEN = [
 ]
 
 
-def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("package", MOCHAS)
+def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_path: Path, package: str) -> None:
     (tmp_path / "test").mkdir()
-    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"mocha": "^10"}}))
-    link_node_modules(tmp_path, MOCHA)
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"mocha": major_range(package)}}))
+    link_node_modules(tmp_path, package)
     (tmp_path / "math.js").write_text(STUB_ADD_JS)
     (tmp_path / "test" / "math.test.js").write_text(
         "const assert = require('node:assert');\nconst { add } = require('../math');\n\n"
@@ -523,21 +546,22 @@ def test_a_mocha_project_runs_with_its_mocha(registry: LanguageRegistry, tmp_pat
     assert broken.problem.startswith("the test files did not load") and "SyntaxError" in broken.problem
 
 
-JASMINE = "jasmine@5.6.0"
-AVA = "ava@6.2.0"
+JASMINES = ("jasmine@5.6.0", "jasmine@7.0.0")
+AVAS = ("ava@6.2.0", "ava@8.0.0")  # (8.1 needs a cbor2 the registry here lacks)
 
 
-def test_a_jasmine_project_runs_with_its_jasmine(registry: LanguageRegistry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("package", JASMINES)
+def test_a_jasmine_project_runs_with_its_jasmine(registry: LanguageRegistry, tmp_path: Path, package: str) -> None:
     """Specs in spec/ (jasmine's own layout and *Spec.js names), selected by full names; a pending spec counts
     neither way; a module that does not load gives its SyntaxError."""
     (tmp_path / "spec" / "support").mkdir(parents=True)
     (tmp_path / "package.json").write_text(
-        json.dumps({"scripts": {"test": "jasmine"}, "devDependencies": {"jasmine": "^5"}})
+        json.dumps({"scripts": {"test": "jasmine"}, "devDependencies": {"jasmine": major_range(package)}})
     )
     (tmp_path / "spec" / "support" / "jasmine.json").write_text(
         json.dumps({"spec_dir": "spec", "spec_files": ["**/*[sS]pec.js"]})
     )
-    link_node_modules(tmp_path, JASMINE)
+    link_node_modules(tmp_path, package)
     (tmp_path / "math.js").write_text(STUB_ADD_JS)
     (tmp_path / "spec" / "mathSpec.js").write_text(
         "const { add } = require('../math');\n\n"
@@ -563,21 +587,25 @@ def test_a_jasmine_project_runs_with_its_jasmine(registry: LanguageRegistry, tmp
     assert not broken.all_passed and "SyntaxError" in broken.failure_text()
 
 
-def test_an_ava_project_runs_with_its_ava(registry: LanguageRegistry, tmp_path: Path) -> None:
+@pytest.mark.parametrize("package", AVAS)
+def test_an_ava_project_runs_with_its_ava(registry: LanguageRegistry, tmp_path: Path, package: str) -> None:
     """Tests of two files selected by title and read from ava's TAP output (a file's test named after its file's
     short name); a skipped test is left out; a module that does not load gives its SyntaxError."""
     (tmp_path / "test" / "more").mkdir(parents=True)
-    (tmp_path / "package.json").write_text(json.dumps({"scripts": {"test": "ava"}, "devDependencies": {"ava": "^6"}}))
-    link_node_modules(tmp_path, AVA)
+    default = "" if package.startswith("ava@6") else ".default"  # (ava 8 is an ES module: its default export)
+    (tmp_path / "package.json").write_text(
+        json.dumps({"scripts": {"test": "ava"}, "devDependencies": {"ava": major_range(package)}})
+    )
+    link_node_modules(tmp_path, package)
     (tmp_path / "math.js").write_text(STUB_ADD_JS)
     (tmp_path / "test" / "math.test.js").write_text(
-        "const test = require('ava');\nconst { add } = require('../math');\n\n"
+        f"const test = require('ava'){default};\nconst {{ add }} = require('../math');\n\n"
         "test('adds (two) numbers [x+y]', (t) => {\n  t.is(add(1, 2), 3);\n});\n"
         "test.skip('later', (t) => {\n  t.is(add(1, 1), 2);\n});\n"
         "test('unrelated', () => {\n  throw new Error('must not run');\n});\n"
     )
     (tmp_path / "test" / "more" / "zero.test.js").write_text(
-        "const test = require('ava');\nconst { add } = require('../../math');\n\n"
+        f"const test = require('ava'){default};\nconst {{ add }} = require('../../math');\n\n"
         "test('keeps the other', (t) => {\n  t.is(add(5, 0), 5);\n});\n"
     )
     path = tmp_path / "math.js"
