@@ -28,7 +28,7 @@ from atlas_lsp.solve.sandbox import base_environment, run_problem, whole_run_fai
 REPORT_FILE = ".atlas-report.xml"
 CONFIG_FILES = ("deno.json", "deno.jsonc")
 DOES_NOT_COMPILE = "the code does not compile"
-_COMPILE_ERRORS = ("Type checking failed", "could not be parsed", "[ERROR]:")
+_COMPILE_ERRORS = ("Type checking failed", "could not be parsed", "[ERROR]:", "error: SyntaxError:")  # (the last: 2.9)
 _NOT_CACHED = ("not found in cache", "--cached-only", "Specifier not found")
 CACHE_HINT = (
     "the sandbox runs offline from your DENO_DIR: run `deno test` (or `deno install`) in the project once, so the "
