@@ -100,14 +100,15 @@ class SolveResult:
         return evidence
 
 
-def same_for_any_candidate(result: SolveResult) -> str:
-    """What stops the tests whatever the candidate: a "could not be collected" problem that the function as it is
-    gives too, or two candidates of different code (a dependency the tests import, usually, which no further candidate
-    or repair can change); "" while neither has been seen."""
+def same_for_any_candidate(result: SolveResult, parses: Callable[[str], bool]) -> str:
+    """What stops the tests whatever the candidate: a "could not be collected" problem of a candidate without a
+    syntax error that the function as it is gives too, or two such candidates of different code (a dependency the
+    tests import, usually, which no further candidate or repair can change); "" while neither has been seen. (A
+    candidate's own syntax error stops the collection too, with the same words for many: never counted.)"""
     code_by_problem: dict[str, str] = {}
     for candidate in result.candidates:
         problem = candidate.report.problem if candidate.report is not None else ""
-        if not problem.startswith(NOT_COLLECTED):
+        if not problem.startswith(NOT_COLLECTED) or not parses(candidate.code):
             continue
         if problem == result.original_problem or code_by_problem.setdefault(problem, candidate.code) != candidate.code:
             return problem
@@ -132,21 +133,26 @@ def extract_function(
 
 def keep_signature(code: str, target: FunctionTarget, spec: LanguageSpec) -> str:
     """``code`` with the function's own signature in place of the model's: the signature is the contract that the
-    tests and callers use (SmolLM2 dropped an `async`; models add annotations or rename parameters)."""
-    if not code:
+    tests and callers use (SmolLM2 dropped an `async`; models add annotations or rename parameters). Code with a
+    syntax error is left as it is (where the parser puts the signature's end is a guess there; the tests say what is
+    wrong, for the repair)."""
+    document = SyntaxDocument(spec, code)
+    if not code or document.has_error:
         return code
-    found = find_function(SyntaxDocument(spec, code), "<candidate>", name=target.name)
+    found = find_function(document, "<candidate>", name=target.name)
     if found is None or found.signature == target.signature or not code.startswith(found.signature):
         return code
     return target.signature + code[len(found.signature) :]
 
 
 def keep_docstring(code: str, target: FunctionTarget, spec: LanguageSpec) -> str:
-    """``code`` with the function's original docstring put back when the model's version dropped it."""
+    """``code`` with the function's original docstring put back when the model's version dropped it (not in code
+    with a syntax error: see keep_signature)."""
     inside = target.doc and target.doc in target.text[len(target.signature) :]
-    if not code or not inside:
+    document = SyntaxDocument(spec, code)
+    if not code or not inside or document.has_error:
         return code
-    found = find_function(SyntaxDocument(spec, code), "<candidate>", name=target.name)
+    found = find_function(document, "<candidate>", name=target.name)
     if found is None or found.doc:
         return code
     lines = code.split("\n")
@@ -205,17 +211,23 @@ class SolveLoop:
         result.test_runs += 1
         if len(result.candidates) >= result.planned:  # (the last one: nothing left to stop)
             return
-        if result.original_problem is None and candidate.report.problem.startswith(NOT_COLLECTED):
+        if not candidate.report.problem.startswith(NOT_COLLECTED) or not self._parses(candidate.code):
+            return
+        if result.original_problem is None and self._parses(result.target.text):
             self._progress("running the tests on the function as it is (they could not be collected)")
             result.original_problem = self._run_tests(file_text, cancel).problem
             result.test_runs += 1
-        if same_for_any_candidate(result) and not cancel.cancelled:
+        if same_for_any_candidate(result, self._parses) and not cancel.cancelled:
             tested = sum(1 for c in result.candidates if c.report is not None and not c.invalid)
             result.stopped = (
                 f"stopped after {tested} candidate{'' if tested == 1 else 's'}: the tests cannot be collected "
                 "whatever the function's code"
             )
             self._progress(result.stopped)
+
+    def _parses(self, code: str) -> bool:
+        """Whether ``code`` (a function's definition) has no syntax error."""
+        return not SyntaxDocument(self._language, code).has_error
 
     @staticmethod
     def _done(candidate: Candidate, result: SolveResult) -> bool:

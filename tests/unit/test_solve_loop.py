@@ -968,10 +968,10 @@ def test_tests_that_cannot_be_imported_say_why(tmp_path: Path) -> None:
 
 
 def test_a_job_stops_when_the_tests_cannot_be_collected_whatever_the_code(tmp_path: Path) -> None:
-    """A "could not be collected" that the function as it is gives too (run once, when a candidate's tests could not
-    be collected) is the project's, not the candidate's: the job stops there (no more candidates, no repair fed an
-    import error) and says so. One that the function as it is does not give (it does not parse, mid-edit) does not stop
-    it, until two candidates of different code give the same."""
+    """A "could not be collected" that the function as it is gives too (run once, when the tests of a candidate
+    without a syntax error could not be collected) is the project's, not the candidate's: the job stops there (no
+    more candidates, no repair fed an import error) and says so. Where the function as it is does not parse
+    (mid-edit), it is not run: two candidates of different code giving the same stop the job instead."""
     path = make_project(tmp_path)
     (tmp_path / "tests" / "test_shop.py").write_text(TESTS + "\n\nimport leftpad_not_installed\n")
     service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
@@ -981,8 +981,12 @@ def test_a_job_stops_when_the_tests_cannot_be_collected_whatever_the_code(tmp_pa
     target = found.target
     spec = SolveSpec("python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label)
     stopped = "stopped after {} candidate{}: the tests cannot be collected whatever the function's code"
-    mid_edit = SOURCE.replace("raise NotImplementedError", "return (".ljust(25))  # (as it is, it does not parse)
-    for file_text, replies, calls in ((SOURCE, [first, second], 1), (mid_edit, [first, first, second, second], 3)):
+    as_it_is = "running the tests on the function as it is (they could not be collected)"
+    mid_edit = SOURCE.replace("raise NotImplementedError", "return sum(items) +")  # (as it is: a syntax error)
+    mid_edit_target = find_function(SyntaxDocument(PYTHON, mid_edit), "shop.py", line=2)
+    assert mid_edit_target is not None
+    cases = ((SOURCE, target, [first, second], 1, 1), (mid_edit, mid_edit_target, [first, first, second, second], 3, 0))
+    for file_text, file_target, replies, calls, original_runs in cases:
         sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
         model = ScriptedModel(list(replies))
         progress: list[str] = []
@@ -991,10 +995,12 @@ def test_a_job_stops_when_the_tests_cannot_be_collected_whatever_the_code(tmp_pa
             return sandbox.run({str(path): text}, found.node_ids, {}, token)
 
         loop = SolveLoop(PYTHON, model, run_tests, progress.append, chat_template=None)
-        result = loop.run(spec, target, file_text, found.node_ids, found.label, k=4, rounds=2, cancel=CancelToken())
+        result = loop.run(
+            spec, file_target, file_text, found.node_ids, found.label, k=4, rounds=2, cancel=CancelToken()
+        )
         sandbox.close()
-        assert result.model_calls == calls and result.test_runs == calls + 1, (file_text, progress)
-        assert progress.count("running the tests on the function as it is (they could not be collected)") == 1
+        assert result.model_calls == calls and result.test_runs == calls + original_runs, (file_text, progress)
+        assert progress.count(as_it_is) == original_runs
         assert not any(message.startswith("repair") for message in progress)
         assert progress[-1] == stopped.format(calls, "" if calls == 1 else "s")
         assert result.evidence().startswith("0/2 selected tests passed (best candidate)")
@@ -1002,6 +1008,37 @@ def test_a_job_stops_when_the_tests_cannot_be_collected_whatever_the_code(tmp_pa
             "(do they run with the project's environment? see atlas.solve.python) "
             f"({stopped.format(calls, '' if calls == 1 else 's')})"
         )
+
+
+def test_candidates_with_syntax_errors_never_stop_the_job_early(tmp_path: Path) -> None:
+    """A candidate's own syntax error makes its module (and so the tests) fail to import, "could not be collected":
+    that is theirs to fix, so the job goes on to the one that passes; the error reaches the repair with where it is
+    (the candidate as the model wrote it: no signature or docstring put back into code that does not parse)."""
+    path = make_project(tmp_path)
+    service = SolveService(REGISTRY, worker=None)  # type: ignore[arg-type]
+    found = service.prepare(SolveRequest(str(path), SOURCE, tmp_path, {}, line=2))
+    broken = "```python\ndef total(self, items):\n    return sum(items) +\n```"
+    also_broken = "```python\ndef total(self, items):\n    return 0 +\n```"
+    right = "```python\ndef total(self, items):\n    return sum(items)\n```"
+    target = found.target
+    spec = SolveSpec("python", "total", target.signature, target.doc, target.text, "", found.test_sources, found.label)
+    sandbox = Sandbox(tmp_path, {}, Limits(wall_seconds=30))
+    progress: list[str] = []
+    loop = SolveLoop(PYTHON, ScriptedModel([broken, also_broken, right]), lambda text, token: sandbox.run(
+                     {str(path): text}, found.node_ids, {}, token), progress.append, chat_template=None)  # fmt: skip
+    result = loop.run(spec, target, SOURCE, found.node_ids, found.label, k=4, rounds=2, cancel=CancelToken())
+    sandbox.close()
+    first, second = (candidate.report for candidate in result.candidates[:2])
+    assert first is not None and second is not None
+    assert first.problem == (
+        "the tests could not be collected: tests.test_shop: SyntaxError: invalid syntax (shop.py, line 3: "
+        "return sum(items) +)"
+    )
+    assert second.problem.endswith("SyntaxError: invalid syntax (shop.py, line 3: return 0 +)"), second.problem
+    assert result.passed and result.model_calls == 3 and result.test_runs == 3, progress
+    assert not any(
+        message.startswith(("stopped", "running the tests on the function as it is")) for message in progress
+    )
 
 
 def test_the_copy_links_big_files_keeps_links_and_never_writes_through_one(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import hashlib
 import importlib.metadata
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -123,9 +124,21 @@ def python_environment(place: RunPlace, python: str) -> dict[str, str]:
 
 def _error_line(traceback: str) -> str:
     """The exception of a pytest traceback (its last ``E   `` line), e.g. ``ModuleNotFoundError: No module named
-    'numpy'``."""
+    'numpy'``; a syntax error with where it is and its line (``SyntaxError: invalid syntax (shop.py, line 3: return
+    sum(items) +)``: a candidate's, for its repair)."""
     errors = [line[1:].strip() for line in traceback.split("\n") if line.startswith("E ")]
-    return errors[-1] if errors else (traceback.strip().split("\n") or [""])[-1]
+    if not errors:
+        return (traceback.strip().split("\n") or [""])[-1]
+    if errors[-1].startswith(("SyntaxError", "IndentationError", "TabError")):
+        for index, line in enumerate(errors[:-1]):
+            where = _SYNTAX_ERROR_AT.match(line)
+            if where is not None:
+                code = errors[index + 1] if index + 1 < len(errors) - 1 else ""
+                return f"{errors[-1]} ({Path(where['file']).name}, line {where['line']}: {code})"
+    return errors[-1]
+
+
+_SYNTAX_ERROR_AT = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
 def parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
