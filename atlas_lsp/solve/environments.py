@@ -58,9 +58,8 @@ class EnvironmentTool:
     name: str  # as the progress names it
     marks: tuple[str, ...]  # files at the project's root that say it uses the tool
     pyproject_section: str  # a pyproject.toml section that says so too ("" for none)
-    where: tuple[
-        tuple[str, ...], ...
-    ]  # the arguments that print environments' folders: the tests' first, its default last
+    # the arguments that print the folders of its environments for the project: for tests first, its default last
+    where: tuple[tuple[str, ...], ...]
 
 
 TOOLS = (

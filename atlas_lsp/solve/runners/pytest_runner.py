@@ -122,6 +122,9 @@ def python_environment(place: RunPlace, python: str) -> dict[str, str]:
     }
 
 
+_SYNTAX_ERROR_AT = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+)')  # (in a SyntaxError's E lines)
+
+
 def _error_line(traceback: str) -> str:
     """The exception of a pytest traceback (its last ``E   `` line), e.g. ``ModuleNotFoundError: No module named
     'numpy'``; a syntax error with where it is and its line (``SyntaxError: invalid syntax (shop.py, line 3: return
@@ -136,9 +139,6 @@ def _error_line(traceback: str) -> str:
                 code = errors[index + 1] if index + 1 < len(errors) - 1 else ""
                 return f"{errors[-1]} ({Path(where['file']).name}, line {where['line']}: {code})"
     return errors[-1]
-
-
-_SYNTAX_ERROR_AT = re.compile(r'^File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
 def parse_junit(report: Path, node_ids: list[str]) -> list[TestOutcome]:
